@@ -1,0 +1,3 @@
+DROP TABLE server_meta;
+DROP TABLE signing_keys;
+DROP TABLE clients;

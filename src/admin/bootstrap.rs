@@ -1,0 +1,39 @@
+//! The first start on an empty database: one admin client, created exactly once even
+//! when several replicas start together.
+
+use super::clients::{create, ClientSpec, CreatedClient};
+use super::AdminError;
+use crate::db::models::meta;
+use crate::db::{write_transaction, DbConnection, WriteLock};
+
+/// The scope that authorises the admin API.
+pub const ADMIN_SCOPE: &str = "tessera:admin";
+
+/// Creates the bootstrap admin client unless one was created before (by this process
+/// or any other). Returns it, with its secret, only to the process that created it.
+pub fn ensure_admin_client(
+    conn: &mut DbConnection,
+    now: i64,
+) -> Result<Option<CreatedClient>, AdminError> {
+    if meta::get(conn, meta::BOOTSTRAPPED)?.is_some() {
+        return Ok(None);
+    }
+    let out = write_transaction(conn, WriteLock::Bootstrap, |conn| {
+        if meta::get(conn, meta::BOOTSTRAPPED)?.is_some() {
+            return Ok(Ok(None));
+        }
+        let spec = ClientSpec {
+            name: "bootstrap admin".into(),
+            scope: ADMIN_SCOPE.into(),
+            ..Default::default()
+        };
+        let created = match create(conn, &spec, now) {
+            Ok(c) => c,
+            Err(AdminError::Db(e)) => return Err(e),
+            Err(other) => return Ok(Err(other)),
+        };
+        meta::insert(conn, meta::BOOTSTRAPPED, &created.client.client_id)?;
+        Ok(Ok(Some(created)))
+    })?;
+    out
+}

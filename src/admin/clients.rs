@@ -1,0 +1,308 @@
+//! Registering and managing clients.
+
+use super::AdminError;
+use crate::db::models::{Client, ClientChanges, NewClient};
+use crate::db::DbConnection;
+use crate::oauth::client::validate_audience;
+use crate::oauth::secret::{generate_client_secret, hash_secret};
+use crate::oauth::{AuthMethod, GrantType, Scope};
+use serde::Serialize;
+
+/// What an administrator asks for when registering a client.
+#[derive(Debug, Clone)]
+pub struct ClientSpec {
+    /// Human name, 1 to 200 characters.
+    pub name: String,
+    /// Space-separated scope.
+    pub scope: String,
+    /// Grant type names.
+    pub grant_types: Vec<String>,
+    /// Audiences the client may get tokens for.
+    pub audiences: Vec<String>,
+    /// RFC 7591 `token_endpoint_auth_method`.
+    pub auth_method: String,
+    /// Per-client access-token lifetime, seconds.
+    pub access_token_ttl: Option<i64>,
+    /// Per-client refresh-token family lifetime, seconds.
+    pub refresh_token_ttl: Option<i64>,
+    /// Per-client refresh reuse grace, seconds.
+    pub refresh_reuse_grace: Option<i64>,
+}
+
+impl Default for ClientSpec {
+    fn default() -> Self {
+        ClientSpec {
+            name: String::new(),
+            scope: String::new(),
+            grant_types: vec![GrantType::ClientCredentials.as_str().into()],
+            audiences: Vec::new(),
+            auth_method: AuthMethod::ClientSecretBasic.as_str().into(),
+            access_token_ttl: None,
+            refresh_token_ttl: None,
+            refresh_reuse_grace: None,
+        }
+    }
+}
+
+/// A validated spec, in stored form.
+struct ValidSpec {
+    scope: Scope,
+    grant_types: Vec<GrantType>,
+    audiences: Vec<String>,
+    auth_method: AuthMethod,
+}
+
+impl ClientSpec {
+    fn validate(&self) -> Result<ValidSpec, AdminError> {
+        let invalid = |m: String| Err(AdminError::Invalid(m));
+        let name_len = self.name.chars().count();
+        if self.name.trim().is_empty() || name_len > 200 || self.name.chars().any(char::is_control)
+        {
+            return invalid("name must be 1 to 200 printable characters".into());
+        }
+        let scope = Scope::parse(&self.scope).map_err(AdminError::Invalid)?;
+        if scope.iter().count() > 100 {
+            return invalid("at most 100 scope tokens".into());
+        }
+        let mut grant_types = Vec::new();
+        for g in &self.grant_types {
+            let g = g.trim();
+            let grant = GrantType::parse(g).ok_or_else(|| {
+                AdminError::Invalid(format!(
+                    "unknown grant type {g:?} (supported: client_credentials, password, refresh_token)"
+                ))
+            })?;
+            if !grant_types.contains(&grant) {
+                grant_types.push(grant);
+            }
+        }
+        if grant_types.is_empty() {
+            return invalid("at least one grant type is required".into());
+        }
+        grant_types.sort();
+        if self.audiences.len() > 50 {
+            return invalid("at most 50 audiences".into());
+        }
+        let mut audiences: Vec<String> = Vec::new();
+        for a in &self.audiences {
+            validate_audience(a).map_err(AdminError::Invalid)?;
+            if !audiences.contains(a) {
+                audiences.push(a.clone());
+            }
+        }
+        let auth_method = AuthMethod::parse(&self.auth_method).ok_or_else(|| {
+            AdminError::Invalid(format!(
+                "unknown token endpoint auth method {:?} (supported: client_secret_basic, client_secret_post)",
+                self.auth_method
+            ))
+        })?;
+        check_ttl("access_token_ttl", self.access_token_ttl, 1, 86_400)?;
+        check_ttl("refresh_token_ttl", self.refresh_token_ttl, 1, 365 * 86_400)?;
+        check_ttl("refresh_reuse_grace", self.refresh_reuse_grace, 0, 300)?;
+        Ok(ValidSpec {
+            scope,
+            grant_types,
+            audiences,
+            auth_method,
+        })
+    }
+}
+
+fn check_ttl(key: &str, v: Option<i64>, min: i64, max: i64) -> Result<(), AdminError> {
+    match v {
+        Some(v) if !(min..=max).contains(&v) => Err(AdminError::Invalid(format!(
+            "{key} must be {min} to {max} seconds"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// A client as shown to administrators (never with its secret hash).
+#[derive(Debug, Clone, Serialize)]
+pub struct ClientView {
+    /// Public identifier.
+    pub client_id: String,
+    /// Human name.
+    pub name: String,
+    /// Space-separated scope.
+    pub scope: String,
+    /// Allowed grant types.
+    pub grant_types: Vec<String>,
+    /// Allowed audiences.
+    pub audiences: Vec<String>,
+    /// How the client authenticates.
+    pub token_endpoint_auth_method: String,
+    /// Per-client access-token lifetime.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub access_token_ttl: Option<i64>,
+    /// Per-client refresh-token lifetime.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token_ttl: Option<i64>,
+    /// Per-client refresh reuse grace.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_reuse_grace: Option<i64>,
+    /// Whether the client is disabled.
+    pub disabled: bool,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds.
+    pub updated_at: i64,
+}
+
+impl From<&Client> for ClientView {
+    fn from(c: &Client) -> Self {
+        let words = |s: &str| s.split_whitespace().map(str::to_string).collect();
+        ClientView {
+            client_id: c.client_id.clone(),
+            name: c.name.clone(),
+            scope: c.scope.clone(),
+            grant_types: words(&c.grant_types),
+            audiences: words(&c.audiences),
+            token_endpoint_auth_method: c.auth_method.clone(),
+            access_token_ttl: c.access_token_ttl,
+            refresh_token_ttl: c.refresh_token_ttl,
+            refresh_reuse_grace: c.refresh_reuse_grace,
+            disabled: c.disabled,
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+        }
+    }
+}
+
+/// A newly created client, with its secret: shown once, never stored.
+#[derive(Debug, Clone, Serialize)]
+pub struct CreatedClient {
+    /// The client.
+    #[serde(flatten)]
+    pub client: ClientView,
+    /// The secret in plain text.
+    pub client_secret: String,
+}
+
+fn join<T: AsRef<str>>(items: &[T]) -> String {
+    items
+        .iter()
+        .map(AsRef::as_ref)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Registers a client and returns it with its secret.
+pub fn create(
+    conn: &mut DbConnection,
+    spec: &ClientSpec,
+    now: i64,
+) -> Result<CreatedClient, AdminError> {
+    let v = spec.validate()?;
+    let secret = generate_client_secret();
+    let grant_names: Vec<&str> = v.grant_types.iter().map(|g| g.as_str()).collect();
+    let new = NewClient {
+        client_id: uuid::Uuid::new_v4().to_string(),
+        name: spec.name.trim().to_string(),
+        secret_hash: Some(hash_secret(&secret)),
+        auth_method: v.auth_method.as_str().to_string(),
+        scope: v.scope.to_string(),
+        grant_types: join(&grant_names),
+        audiences: join(&v.audiences),
+        access_token_ttl: spec.access_token_ttl,
+        refresh_token_ttl: spec.refresh_token_ttl,
+        refresh_reuse_grace: spec.refresh_reuse_grace,
+        disabled: false,
+        created_at: now,
+        updated_at: now,
+    };
+    Client::insert(conn, &new)?;
+    let stored = Client::find(conn, &new.client_id)?
+        .ok_or_else(|| AdminError::NotFound(new.client_id.clone()))?;
+    Ok(CreatedClient {
+        client: ClientView::from(&stored),
+        client_secret: secret,
+    })
+}
+
+/// Replaces a client's metadata (RFC 7592 PUT semantics: the spec is the whole client).
+pub fn update(
+    conn: &mut DbConnection,
+    id: &str,
+    spec: &ClientSpec,
+    now: i64,
+) -> Result<ClientView, AdminError> {
+    let v = spec.validate()?;
+    let grant_names: Vec<&str> = v.grant_types.iter().map(|g| g.as_str()).collect();
+    let changes = ClientChanges {
+        name: Some(spec.name.trim().to_string()),
+        scope: Some(v.scope.to_string()),
+        grant_types: Some(join(&grant_names)),
+        audiences: Some(join(&v.audiences)),
+        access_token_ttl: Some(spec.access_token_ttl),
+        refresh_token_ttl: Some(spec.refresh_token_ttl),
+        refresh_reuse_grace: Some(spec.refresh_reuse_grace),
+        ..Default::default()
+    };
+    if !Client::update(conn, id, changes, now)? {
+        return Err(not_found(id));
+    }
+    show(conn, id)
+}
+
+fn not_found(id: &str) -> AdminError {
+    AdminError::NotFound(format!("client {id}"))
+}
+
+/// One client.
+pub fn show(conn: &mut DbConnection, id: &str) -> Result<ClientView, AdminError> {
+    Client::find(conn, id)?
+        .map(|c| ClientView::from(&c))
+        .ok_or_else(|| not_found(id))
+}
+
+/// Every client.
+pub fn list(conn: &mut DbConnection) -> Result<Vec<ClientView>, AdminError> {
+    Ok(Client::list(conn)?.iter().map(ClientView::from).collect())
+}
+
+/// Enables or disables a client.
+pub fn set_disabled(
+    conn: &mut DbConnection,
+    id: &str,
+    disabled: bool,
+    now: i64,
+) -> Result<ClientView, AdminError> {
+    let changes = ClientChanges {
+        disabled: Some(disabled),
+        ..Default::default()
+    };
+    if !Client::update(conn, id, changes, now)? {
+        return Err(not_found(id));
+    }
+    show(conn, id)
+}
+
+/// Issues a new secret; the old one stops working at once.
+pub fn rotate_secret(
+    conn: &mut DbConnection,
+    id: &str,
+    now: i64,
+) -> Result<CreatedClient, AdminError> {
+    let secret = generate_client_secret();
+    let changes = ClientChanges {
+        secret_hash: Some(Some(hash_secret(&secret))),
+        ..Default::default()
+    };
+    if !Client::update(conn, id, changes, now)? {
+        return Err(not_found(id));
+    }
+    Ok(CreatedClient {
+        client: show(conn, id)?,
+        client_secret: secret,
+    })
+}
+
+/// Deletes a client.
+pub fn delete(conn: &mut DbConnection, id: &str) -> Result<(), AdminError> {
+    if Client::delete(conn, id)? {
+        Ok(())
+    } else {
+        Err(not_found(id))
+    }
+}

@@ -1,0 +1,69 @@
+//! The command line: `serve` (the default), `migrate`, `client …`.
+//!
+//! Machine output (JSON) goes to stdout, human output to stderr; bad input is one line
+//! on stderr and a non-zero exit, with nothing written.
+
+pub mod client;
+pub mod migrate;
+pub mod serve;
+
+use crate::config::{ConfigArgs, GlobalArgs, Settings};
+use crate::db::{self, DbConnection};
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+/// tessera: an OAuth 2.0 authorization server.
+#[derive(Debug, Parser)]
+#[command(name = "tessera", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    globals: GlobalArgs,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server (the default)
+    Serve(Box<ConfigArgs>),
+    /// Apply pending database migrations and exit
+    Migrate,
+    /// Manage clients
+    #[command(subcommand)]
+    Client(client::ClientCommand),
+}
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    let keys = match &cli.command {
+        Some(Command::Serve(keys)) => (**keys).clone(),
+        _ => ConfigArgs::from_env()?,
+    };
+    let settings = Settings::load(&keys.with_globals(&cli.globals))?;
+    crate::telemetry::init(&settings.log);
+    match cli.command {
+        None | Some(Command::Serve(_)) => serve::run(settings),
+        Some(Command::Migrate) => migrate::run(&settings),
+        Some(Command::Client(cmd)) => client::run(&settings, cmd),
+    }
+}
+
+/// A migrated connection for an administrative command.
+pub(crate) fn connect(settings: &Settings) -> anyhow::Result<db::pool::PooledConn> {
+    let mut small = settings.clone();
+    small.db_pool_size = 1;
+    let pool = crate::startup::pool_for(&small)?;
+    let mut conn = db::pool::get(&pool)
+        .with_context(|| format!("cannot connect to {}", settings.database_url.redacted()))?;
+    db::run_migrations(&mut conn)?;
+    Ok(conn)
+}
+
+/// Prints a value as JSON on stdout.
+pub(crate) fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+/// Keeps the connection type in one place for command modules.
+pub(crate) type Conn = DbConnection;

@@ -1,0 +1,22 @@
+//! `tessera serve`.
+
+use crate::config::Settings;
+use crate::startup::Application;
+
+/// Runs the server until SIGINT/SIGTERM.
+pub fn run(settings: Settings) -> anyhow::Result<()> {
+    actix_web::rt::System::new().block_on(async move {
+        let app = Application::build(settings).await?;
+        if let Some(admin) = &app.bootstrap_admin {
+            // Straight to stderr, never through the logger: shown once, never logged.
+            eprintln!(
+                "\ntessera: created the bootstrap admin client (scope tessera:admin).\n\
+                 Store the secret now; it is not shown again.\n  \
+                 client_id:     {}\n  client_secret: {}\n",
+                admin.client.client_id, admin.client_secret
+            );
+        }
+        app.run_until_stopped().await?;
+        Ok(())
+    })
+}

@@ -1,0 +1,365 @@
+//! Typed settings: defaults < TOML file < `TESSERA_*` environment < command-line flags.
+//!
+//! `ConfigArgs` is both the flags (clap, which also reads the environment variables)
+//! and the file layer (serde), so every key is declared once. `Settings::load`
+//! resolves the layers and `validate` fails fast with one line naming the key.
+
+use crate::db::DbUrl;
+use clap::Args;
+use secrecy::SecretString;
+use serde::Deserialize;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Every configuration key, unresolved. `serve` takes them as flags; every command reads
+/// them from `TESSERA_<KEY>` (see `from_env`); `--config` and `--database-url` are global.
+#[derive(Debug, Clone, Default, Args, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigArgs {
+    /// TOML configuration file (set from the global `--config`).
+    #[arg(skip)]
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
+    /// Listen address; port 0 picks a free port [default: 127.0.0.1:8080]
+    #[arg(long, env = "TESSERA_BIND", value_name = "ADDR")]
+    pub bind: Option<String>,
+    /// Issuer identifier, the base of every advertised URL [default: http://<bind>]
+    #[arg(long, env = "TESSERA_ISSUER", value_name = "URL")]
+    pub issuer: Option<String>,
+    /// SQLite path or sqlite:// URL, or postgres:// URL (set from the global `--database-url`).
+    #[arg(skip)]
+    pub database_url: Option<String>,
+    /// Access-token lifetime, seconds [default: 300]
+    #[arg(long, env = "TESSERA_ACCESS_TOKEN_TTL", value_name = "SECS")]
+    pub access_token_ttl: Option<i64>,
+    /// Refresh-token family lifetime (absolute), seconds [default: 86400]
+    #[arg(long, env = "TESSERA_REFRESH_TOKEN_TTL", value_name = "SECS")]
+    pub refresh_token_ttl: Option<i64>,
+    /// Signing-key rotation period, seconds [default: 86400]
+    #[arg(long, env = "TESSERA_KEY_ROTATION_PERIOD", value_name = "SECS")]
+    pub key_rotation_period: Option<i64>,
+    /// How long a new key is published before it signs, seconds [default: 3600]
+    #[arg(long, env = "TESSERA_KEY_PREPUBLISH", value_name = "SECS")]
+    pub key_prepublish: Option<i64>,
+    /// 32-byte key (hex or base64) encrypting private keys at rest [default: unset]
+    #[arg(
+        long,
+        env = "TESSERA_KEY_ENCRYPTION_KEY",
+        value_name = "KEY",
+        hide_env_values = true
+    )]
+    pub key_encryption_key: Option<String>,
+    /// Token signing algorithm [default: RS256]
+    #[arg(long, env = "TESSERA_SIGNING_ALG", value_name = "ALG")]
+    pub signing_alg: Option<String>,
+    /// RSA key size for new signing keys: 2048 or 3072 [default: 2048]
+    #[arg(long, env = "TESSERA_RSA_KEY_BITS", value_name = "BITS")]
+    pub rsa_key_bits: Option<usize>,
+    /// Seconds a just-rotated refresh token may be replayed, 0 = strict [default: 0]
+    #[arg(long, env = "TESSERA_REFRESH_REUSE_GRACE", value_name = "SECS")]
+    pub refresh_reuse_grace: Option<i64>,
+    /// env_logger filter; RUST_LOG also works [default: info]
+    #[arg(long, env = "TESSERA_LOG", value_name = "FILTER")]
+    pub log: Option<String>,
+    /// HTTP worker threads [default: number of CPUs]
+    #[arg(long, env = "TESSERA_WORKERS", value_name = "N")]
+    pub workers: Option<usize>,
+    /// Maximum database connections per process [default: 10]
+    #[arg(long, env = "TESSERA_DB_POOL_SIZE", value_name = "N")]
+    pub db_pool_size: Option<u32>,
+    /// Seconds to wait for a database connection before answering 503 [default: 2]
+    #[arg(long, env = "TESSERA_DB_CONNECT_TIMEOUT", value_name = "SECS")]
+    pub db_connect_timeout: Option<u64>,
+    /// Per-statement timeout, milliseconds (SQLite: busy timeout) [default: 5000]
+    #[arg(long, env = "TESSERA_DB_STATEMENT_TIMEOUT_MS", value_name = "MS")]
+    pub db_statement_timeout_ms: Option<u64>,
+    /// How long a client read from the database is trusted, seconds; 0 = always read [default: 5]
+    #[arg(long, env = "TESSERA_CLIENT_CACHE_TTL", value_name = "SECS")]
+    pub client_cache_ttl: Option<u64>,
+    /// How often each replica reloads the signing keys, seconds [default: 60]
+    #[arg(long, env = "TESSERA_KEY_REFRESH_INTERVAL", value_name = "SECS")]
+    pub key_refresh_interval: Option<u64>,
+}
+
+/// Fully resolved and validated settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Listen address.
+    pub bind: String,
+    /// Explicit issuer; `None` means `http://` + the bound address.
+    pub issuer: Option<String>,
+    /// The database.
+    pub database_url: DbUrl,
+    /// Seconds.
+    pub access_token_ttl: i64,
+    /// Seconds.
+    pub refresh_token_ttl: i64,
+    /// Seconds.
+    pub key_rotation_period: i64,
+    /// Seconds.
+    pub key_prepublish: i64,
+    /// The key-encryption key, if set (hex or base64 of 32 bytes).
+    pub key_encryption_key: Option<SecretString>,
+    /// JWS algorithm for new tokens.
+    pub signing_alg: String,
+    /// RSA modulus size for new keys.
+    pub rsa_key_bits: usize,
+    /// Seconds.
+    pub refresh_reuse_grace: i64,
+    /// env_logger filter.
+    pub log: String,
+    /// HTTP workers.
+    pub workers: usize,
+    /// Pool size.
+    pub db_pool_size: u32,
+    /// Pool checkout timeout.
+    pub db_connect_timeout: Duration,
+    /// Statement / busy timeout.
+    pub db_statement_timeout: Duration,
+    /// Client cache staleness bound.
+    pub client_cache_ttl: Duration,
+    /// Key reload interval.
+    pub key_refresh_interval: Duration,
+}
+
+/// A configuration problem, reported as one line.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+/// The flags every command takes.
+#[derive(Debug, Clone, Default, Args)]
+pub struct GlobalArgs {
+    /// TOML configuration file
+    #[arg(long, env = "TESSERA_CONFIG", global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// SQLite path or sqlite:// URL, or postgres:// URL [default: ./data/tessera.db]
+    #[arg(
+        long,
+        env = "TESSERA_DATABASE_URL",
+        global = true,
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    pub database_url: Option<String>,
+}
+
+impl ConfigArgs {
+    /// The keys as set in the environment alone (for commands without server flags).
+    pub fn from_env() -> Result<ConfigArgs, ConfigError> {
+        use clap::FromArgMatches;
+        let cmd = ConfigArgs::augment_args(clap::Command::new("tessera").no_binary_name(true));
+        cmd.try_get_matches_from(Vec::<String>::new())
+            .and_then(|m| ConfigArgs::from_arg_matches(&m))
+            .map_err(|e| ConfigError(first_line(&e.to_string())))
+    }
+
+    /// Adds the global flags.
+    pub fn with_globals(mut self, globals: &GlobalArgs) -> ConfigArgs {
+        self.config = globals.config.clone();
+        self.database_url = globals.database_url.clone();
+        self
+    }
+
+    /// Fills every key unset here from `lower`.
+    fn or(self, lower: ConfigArgs) -> ConfigArgs {
+        ConfigArgs {
+            config: self.config.or(lower.config),
+            bind: self.bind.or(lower.bind),
+            issuer: self.issuer.or(lower.issuer),
+            database_url: self.database_url.or(lower.database_url),
+            access_token_ttl: self.access_token_ttl.or(lower.access_token_ttl),
+            refresh_token_ttl: self.refresh_token_ttl.or(lower.refresh_token_ttl),
+            key_rotation_period: self.key_rotation_period.or(lower.key_rotation_period),
+            key_prepublish: self.key_prepublish.or(lower.key_prepublish),
+            key_encryption_key: self.key_encryption_key.or(lower.key_encryption_key),
+            signing_alg: self.signing_alg.or(lower.signing_alg),
+            rsa_key_bits: self.rsa_key_bits.or(lower.rsa_key_bits),
+            refresh_reuse_grace: self.refresh_reuse_grace.or(lower.refresh_reuse_grace),
+            log: self.log.or(lower.log),
+            workers: self.workers.or(lower.workers),
+            db_pool_size: self.db_pool_size.or(lower.db_pool_size),
+            db_connect_timeout: self.db_connect_timeout.or(lower.db_connect_timeout),
+            db_statement_timeout_ms: self
+                .db_statement_timeout_ms
+                .or(lower.db_statement_timeout_ms),
+            client_cache_ttl: self.client_cache_ttl.or(lower.client_cache_ttl),
+            key_refresh_interval: self.key_refresh_interval.or(lower.key_refresh_interval),
+        }
+    }
+}
+
+fn first_line(s: &str) -> String {
+    s.lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .trim_start_matches("error: ")
+        .to_string()
+}
+
+impl Settings {
+    /// Resolves flags and environment (already merged by clap) over the file over defaults.
+    pub fn load(args: &ConfigArgs) -> Result<Settings, ConfigError> {
+        let file = match &args.config {
+            None => ConfigArgs::default(),
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    ConfigError(format!("cannot read config file {}: {e}", path.display()))
+                })?;
+                toml::from_str::<ConfigArgs>(&text).map_err(|e| {
+                    let msg = e.message().replace('\n', " ");
+                    ConfigError(format!("config file {}: {msg}", path.display()))
+                })?
+            }
+        };
+        let mut merged = args.clone().or(file);
+        // RUST_LOG sits below an explicit TESSERA_LOG / --log but above the file.
+        if args.log.is_none() {
+            if let Ok(rust_log) = std::env::var("RUST_LOG") {
+                merged.log = Some(rust_log);
+            }
+        }
+        Settings::resolve(merged)
+    }
+
+    /// Applies defaults and validates.
+    pub fn resolve(c: ConfigArgs) -> Result<Settings, ConfigError> {
+        let database_url = DbUrl::parse(c.database_url.as_deref().unwrap_or("./data/tessera.db"))
+            .map_err(ConfigError)?;
+        let s = Settings {
+            bind: c.bind.unwrap_or_else(|| "127.0.0.1:8080".into()),
+            issuer: c.issuer.map(|i| i.trim_end_matches('/').to_string()),
+            database_url,
+            access_token_ttl: c.access_token_ttl.unwrap_or(300),
+            refresh_token_ttl: c.refresh_token_ttl.unwrap_or(86_400),
+            key_rotation_period: c.key_rotation_period.unwrap_or(86_400),
+            key_prepublish: c.key_prepublish.unwrap_or(3_600),
+            key_encryption_key: c.key_encryption_key.map(SecretString::from),
+            signing_alg: c.signing_alg.unwrap_or_else(|| "RS256".into()),
+            rsa_key_bits: c.rsa_key_bits.unwrap_or(2048),
+            refresh_reuse_grace: c.refresh_reuse_grace.unwrap_or(0),
+            log: c.log.unwrap_or_else(|| "info".into()),
+            workers: c.workers.unwrap_or_else(|| {
+                std::thread::available_parallelism()
+                    .map(|n| n.get())
+                    .unwrap_or(2)
+            }),
+            db_pool_size: c.db_pool_size.unwrap_or(10),
+            db_connect_timeout: Duration::from_secs(c.db_connect_timeout.unwrap_or(2)),
+            db_statement_timeout: Duration::from_millis(c.db_statement_timeout_ms.unwrap_or(5_000)),
+            client_cache_ttl: Duration::from_secs(c.client_cache_ttl.unwrap_or(5)),
+            key_refresh_interval: Duration::from_secs(c.key_refresh_interval.unwrap_or(60)),
+        };
+        s.validate()?;
+        Ok(s)
+    }
+
+    /// Fails on the first key whose value cannot work.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |key: &str, why: &str| Err(ConfigError(format!("invalid {key}: {why}")));
+        if self
+            .bind
+            .rsplit_once(':')
+            .and_then(|(_, p)| p.parse::<u16>().ok())
+            .is_none()
+        {
+            return bad("bind", "expected HOST:PORT, e.g. 127.0.0.1:8080");
+        }
+        if let Some(issuer) = &self.issuer {
+            let ok_scheme = issuer.starts_with("https://") || issuer.starts_with("http://");
+            if !ok_scheme || issuer.contains('?') || issuer.contains('#') {
+                return bad("issuer", "must be an http(s) URL without query or fragment");
+            }
+        }
+        let ttl_ok = |v: i64, max: i64| (1..=max).contains(&v);
+        if !ttl_ok(self.access_token_ttl, 86_400) {
+            return bad("access_token_ttl", "must be 1 to 86400 seconds");
+        }
+        if !ttl_ok(self.refresh_token_ttl, 365 * 86_400) {
+            return bad("refresh_token_ttl", "must be 1 second to 365 days");
+        }
+        if !ttl_ok(self.key_rotation_period, 365 * 86_400) {
+            return bad("key_rotation_period", "must be 1 second to 365 days");
+        }
+        if self.key_prepublish < 0 || self.key_prepublish >= self.key_rotation_period {
+            return bad(
+                "key_prepublish",
+                "must be at least 0 and shorter than key_rotation_period",
+            );
+        }
+        if !(0..=300).contains(&self.refresh_reuse_grace) {
+            return bad("refresh_reuse_grace", "must be 0 to 300 seconds");
+        }
+        if self.signing_alg != "RS256" {
+            return bad("signing_alg", "supported: RS256");
+        }
+        if ![2048, 3072, 4096].contains(&self.rsa_key_bits) {
+            return bad("rsa_key_bits", "must be 2048, 3072 or 4096");
+        }
+        if self.workers == 0 || self.workers > 1024 {
+            return bad("workers", "must be 1 to 1024");
+        }
+        if self.db_pool_size == 0 || self.db_pool_size > 1000 {
+            return bad("db_pool_size", "must be 1 to 1000");
+        }
+        if self.db_connect_timeout.is_zero() {
+            return bad("db_connect_timeout", "must be at least 1 second");
+        }
+        if self.key_refresh_interval.is_zero() {
+            return bad("key_refresh_interval", "must be at least 1 second");
+        }
+        Ok(())
+    }
+
+    /// The issuer for a server bound to `addr` (used when no issuer is configured).
+    pub fn issuer_for(&self, addr: std::net::SocketAddr) -> String {
+        self.issuer
+            .clone()
+            .unwrap_or_else(|| format!("http://{addr}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_the_spec() {
+        let s = Settings::resolve(ConfigArgs::default()).expect("defaults are valid");
+        assert_eq!(s.bind, "127.0.0.1:8080");
+        assert_eq!(s.database_url, DbUrl::Sqlite("./data/tessera.db".into()));
+        assert_eq!((s.access_token_ttl, s.refresh_token_ttl), (300, 86_400));
+        assert_eq!((s.key_rotation_period, s.key_prepublish), (86_400, 3_600));
+        assert_eq!(s.signing_alg, "RS256");
+        assert_eq!(s.refresh_reuse_grace, 0);
+    }
+
+    #[test]
+    fn higher_layers_win() {
+        let file: ConfigArgs =
+            toml::from_str("bind = \"0.0.0.0:9000\"\naccess_token_ttl = 60").expect("toml");
+        let flags = ConfigArgs {
+            access_token_ttl: Some(30),
+            ..Default::default()
+        };
+        let s = Settings::resolve(flags.or(file)).expect("valid");
+        assert_eq!(s.bind, "0.0.0.0:9000");
+        assert_eq!(s.access_token_ttl, 30);
+    }
+
+    #[test]
+    fn unknown_file_keys_and_bad_values_are_refused() {
+        assert!(toml::from_str::<ConfigArgs>("bnid = \"x\"").is_err());
+        let e = Settings::resolve(ConfigArgs {
+            refresh_reuse_grace: Some(301),
+            ..Default::default()
+        })
+        .expect_err("over the cap");
+        assert!(e.0.contains("refresh_reuse_grace"));
+        assert!(Settings::resolve(ConfigArgs {
+            bind: Some("nope".into()),
+            ..Default::default()
+        })
+        .is_err());
+    }
+}

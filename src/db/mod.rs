@@ -1,0 +1,94 @@
+//! The only place that speaks SQL: connections, the pool, migrations, row types.
+//!
+//! One `DbConnection` enum covers SQLite and PostgreSQL (Diesel's `MultiConnection`),
+//! so every query in `models/` is written once. The few per-backend differences
+//! (pragmas, write locks, migrations) live here behind one `match`.
+
+pub mod connection;
+pub mod lock;
+pub mod models;
+pub mod pool;
+pub mod schema;
+
+pub use connection::DbConnection;
+pub use lock::{write_transaction, WriteLock};
+pub use pool::{DbPool, DbUrl};
+
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// Errors of the storage layer.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// No connection could be had in time, or the database is unreachable.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// A query failed.
+    #[error("database query failed: {0}")]
+    Query(#[from] diesel::result::Error),
+    /// Migrations failed to apply.
+    #[error("migrations failed: {0}")]
+    Migration(String),
+}
+
+impl From<diesel::r2d2::PoolError> for DbError {
+    fn from(e: diesel::r2d2::PoolError) -> Self {
+        DbError::Unavailable(e.to_string())
+    }
+}
+
+impl DbError {
+    /// Whether the error means "the database is not there right now" rather than a bug:
+    /// callers answer 503 for these.
+    pub fn is_unavailable(&self) -> bool {
+        use diesel::result::{DatabaseErrorKind, Error};
+        match self {
+            DbError::Unavailable(_) => true,
+            DbError::Query(Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _)) => true,
+            DbError::Query(Error::DatabaseError(_, info)) => {
+                let m = info.message();
+                m.contains("database is locked")
+                    || m.contains("canceling statement due to statement timeout")
+                    || m.contains("terminating connection")
+                    || m.contains("server closed the connection")
+                    || m.contains("no connection to the server")
+            }
+            DbError::Query(Error::BrokenTransactionManager) => true,
+            _ => false,
+        }
+    }
+}
+
+/// Applies every pending migration of the connection's backend. Returns how many ran.
+///
+/// On PostgreSQL a session advisory lock keeps replicas that start together from
+/// migrating at the same time; on SQLite the migration's own write transaction does.
+pub fn run_migrations(conn: &mut DbConnection) -> Result<usize, DbError> {
+    use diesel::RunQueryDsl;
+    let err = |e: Box<dyn std::error::Error + Send + Sync>| DbError::Migration(e.to_string());
+    match conn {
+        DbConnection::Sqlite(c) => Ok(c
+            .run_pending_migrations(SQLITE_MIGRATIONS)
+            .map(|v| v.len())
+            .map_err(err)?),
+        DbConnection::Pg(c) => {
+            diesel::sql_query(format!(
+                "SELECT pg_advisory_lock({})",
+                lock::MIGRATION_LOCK_ID
+            ))
+            .execute(c)?;
+            let ran = c
+                .run_pending_migrations(POSTGRES_MIGRATIONS)
+                .map(|v| v.len())
+                .map_err(err);
+            diesel::sql_query(format!(
+                "SELECT pg_advisory_unlock({})",
+                lock::MIGRATION_LOCK_ID
+            ))
+            .execute(c)?;
+            ran
+        }
+    }
+}

@@ -1,0 +1,175 @@
+//! The `clients` table.
+
+use crate::db::schema::clients;
+use crate::db::DbConnection;
+use crate::oauth::{AuthMethod, GrantType, RegisteredClient, Scope};
+use diesel::prelude::*;
+use serde::Serialize;
+
+/// A client row as stored.
+#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[diesel(table_name = clients)]
+pub struct Client {
+    /// Public identifier.
+    pub client_id: String,
+    /// Human name.
+    pub name: String,
+    /// Hex SHA-256 of the secret.
+    #[serde(skip)]
+    pub secret_hash: Option<String>,
+    /// RFC 7591 `token_endpoint_auth_method`.
+    pub auth_method: String,
+    /// Space-separated scope tokens.
+    pub scope: String,
+    /// Space-separated grant types.
+    pub grant_types: String,
+    /// Space-separated audiences.
+    pub audiences: String,
+    /// Per-client access-token lifetime.
+    pub access_token_ttl: Option<i64>,
+    /// Per-client refresh-token family lifetime.
+    pub refresh_token_ttl: Option<i64>,
+    /// Per-client refresh reuse grace.
+    pub refresh_reuse_grace: Option<i64>,
+    /// Disabled clients cannot authenticate.
+    pub disabled: bool,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds.
+    pub updated_at: i64,
+}
+
+/// A client to insert.
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = clients)]
+pub struct NewClient {
+    /// Public identifier.
+    pub client_id: String,
+    /// Human name.
+    pub name: String,
+    /// Hex SHA-256 of the secret.
+    pub secret_hash: Option<String>,
+    /// RFC 7591 `token_endpoint_auth_method`.
+    pub auth_method: String,
+    /// Space-separated scope tokens.
+    pub scope: String,
+    /// Space-separated grant types.
+    pub grant_types: String,
+    /// Space-separated audiences.
+    pub audiences: String,
+    /// Per-client access-token lifetime.
+    pub access_token_ttl: Option<i64>,
+    /// Per-client refresh-token family lifetime.
+    pub refresh_token_ttl: Option<i64>,
+    /// Per-client refresh reuse grace.
+    pub refresh_reuse_grace: Option<i64>,
+    /// Disabled clients cannot authenticate.
+    pub disabled: bool,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds.
+    pub updated_at: i64,
+}
+
+/// Changes to a client; `None` leaves a column as it is.
+#[derive(Debug, Clone, Default, AsChangeset)]
+#[diesel(table_name = clients)]
+pub struct ClientChanges {
+    /// New name.
+    pub name: Option<String>,
+    /// New secret hash.
+    pub secret_hash: Option<Option<String>>,
+    /// New scope.
+    pub scope: Option<String>,
+    /// New grant types.
+    pub grant_types: Option<String>,
+    /// New audiences.
+    pub audiences: Option<String>,
+    /// New access-token lifetime.
+    pub access_token_ttl: Option<Option<i64>>,
+    /// New refresh-token lifetime.
+    pub refresh_token_ttl: Option<Option<i64>>,
+    /// New reuse grace.
+    pub refresh_reuse_grace: Option<Option<i64>>,
+    /// Enable or disable.
+    pub disabled: Option<bool>,
+    /// Always set by `update`.
+    pub updated_at: Option<i64>,
+}
+
+impl Client {
+    /// The client with this id, if any.
+    pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<Client>> {
+        clients::table
+            .find(id)
+            .select(Client::as_select())
+            .first(conn)
+            .optional()
+    }
+
+    /// Every client, oldest first.
+    pub fn list(conn: &mut DbConnection) -> QueryResult<Vec<Client>> {
+        clients::table
+            .order((clients::created_at.asc(), clients::client_id.asc()))
+            .select(Client::as_select())
+            .load(conn)
+    }
+
+    /// How many clients exist.
+    pub fn count(conn: &mut DbConnection) -> QueryResult<i64> {
+        clients::table.count().get_result(conn)
+    }
+
+    /// Inserts a client.
+    pub fn insert(conn: &mut DbConnection, new: &NewClient) -> QueryResult<()> {
+        diesel::insert_into(clients::table)
+            .values(new)
+            .execute(conn)
+            .map(|_| ())
+    }
+
+    /// Applies `changes` at `now`; returns whether the client existed.
+    pub fn update(
+        conn: &mut DbConnection,
+        id: &str,
+        mut changes: ClientChanges,
+        now: i64,
+    ) -> QueryResult<bool> {
+        changes.updated_at = Some(now);
+        let n = diesel::update(clients::table.find(id))
+            .set(&changes)
+            .execute(conn)?;
+        Ok(n == 1)
+    }
+
+    /// Deletes a client; returns whether it existed.
+    pub fn delete(conn: &mut DbConnection, id: &str) -> QueryResult<bool> {
+        Ok(diesel::delete(clients::table.find(id)).execute(conn)? == 1)
+    }
+
+    /// The protocol's view of this row. Malformed stored values (edited by hand) are
+    /// dropped rather than trusted.
+    pub fn to_registered(&self) -> RegisteredClient {
+        RegisteredClient {
+            client_id: self.client_id.clone(),
+            secret_hash: self.secret_hash.clone(),
+            auth_method: AuthMethod::parse(&self.auth_method)
+                .unwrap_or(AuthMethod::ClientSecretBasic),
+            scope: Scope::parse(&self.scope).unwrap_or_default(),
+            grant_types: self
+                .grant_types
+                .split_whitespace()
+                .filter_map(GrantType::parse)
+                .collect(),
+            audiences: self
+                .audiences
+                .split_whitespace()
+                .map(str::to_string)
+                .collect(),
+            access_token_ttl: self.access_token_ttl,
+            refresh_token_ttl: self.refresh_token_ttl,
+            refresh_reuse_grace: self.refresh_reuse_grace,
+            disabled: self.disabled,
+        }
+    }
+}

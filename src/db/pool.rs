@@ -1,0 +1,215 @@
+//! The r2d2 pool: which backend a URL names, and how a fresh connection is prepared.
+
+use super::{DbConnection, DbError};
+use diesel::connection::SimpleConnection;
+use diesel::r2d2::{ManageConnection, Pool, PooledConnection, R2D2Connection};
+use diesel::Connection;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// A pool of connections to one database.
+pub type DbPool = Pool<Manager>;
+/// A connection taken from the pool.
+pub type PooledConn = PooledConnection<Manager>;
+
+/// A parsed `database_url`: a SQLite file or a PostgreSQL URL.
+#[derive(Clone, PartialEq, Eq)]
+pub enum DbUrl {
+    /// A SQLite database file (created with its parent directory if missing).
+    Sqlite(PathBuf),
+    /// A `postgres://` or `postgresql://` URL.
+    Postgres(String),
+}
+
+impl std::fmt::Debug for DbUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.redacted())
+    }
+}
+
+impl DbUrl {
+    /// Reads `postgres://…`, `postgresql://…`, `sqlite://PATH`, `sqlite:PATH` or a plain path.
+    pub fn parse(url: &str) -> Result<DbUrl, String> {
+        let url = url.trim();
+        if url.is_empty() {
+            return Err("database_url is empty".into());
+        }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(DbUrl::Postgres(url.to_string()));
+        }
+        let path = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .unwrap_or(url);
+        if path.is_empty() || path.contains("://") {
+            return Err(format!(
+                "database_url {url:?} is neither a SQLite path nor a postgres:// URL"
+            ));
+        }
+        Ok(DbUrl::Sqlite(PathBuf::from(path)))
+    }
+
+    /// The URL with any password replaced, fit for logs and error messages.
+    pub fn redacted(&self) -> String {
+        match self {
+            DbUrl::Sqlite(p) => format!("sqlite://{}", p.display()),
+            DbUrl::Postgres(u) => match (u.find("://"), u.rfind('@')) {
+                (Some(s), Some(at)) if at > s => {
+                    let userinfo = &u[s + 3..at];
+                    let user = userinfo.split(':').next().unwrap_or("");
+                    if userinfo.contains(':') {
+                        format!("{}{}:***{}", &u[..s + 3], user, &u[at..])
+                    } else {
+                        u.clone()
+                    }
+                }
+                _ => u.clone(),
+            },
+        }
+    }
+
+    /// Whether this names the embedded SQLite backend.
+    pub fn is_sqlite(&self) -> bool {
+        matches!(self, DbUrl::Sqlite(_))
+    }
+}
+
+/// Pool settings taken from the configuration.
+#[derive(Debug, Clone)]
+pub struct PoolOptions {
+    /// Maximum connections in the pool.
+    pub max_size: u32,
+    /// How long a caller waits for a connection before the database counts as unavailable.
+    pub connect_timeout: Duration,
+    /// PostgreSQL `statement_timeout` per connection; SQLite's `busy_timeout`.
+    pub statement_timeout: Duration,
+}
+
+/// Opens connections for the pool: the right backend for the URL, with its settings.
+#[derive(Debug, Clone)]
+pub struct Manager {
+    url: DbUrl,
+    statement_timeout: Duration,
+}
+
+impl Manager {
+    fn establish(&self) -> Result<DbConnection, diesel::ConnectionError> {
+        let ms = self.statement_timeout.as_millis();
+        match &self.url {
+            DbUrl::Sqlite(path) => {
+                let mut c = diesel::SqliteConnection::establish(&path.to_string_lossy())?;
+                c.batch_execute(&format!(
+                    "PRAGMA busy_timeout = {ms}; PRAGMA journal_mode = WAL; \
+                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;"
+                ))
+                .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+                Ok(DbConnection::Sqlite(c))
+            }
+            DbUrl::Postgres(url) => {
+                let mut c = diesel::PgConnection::establish(url)?;
+                c.batch_execute(&format!(
+                    "SET statement_timeout = {ms}; SET TIME ZONE 'UTC';"
+                ))
+                .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+                Ok(DbConnection::Pg(c))
+            }
+        }
+    }
+}
+
+impl ManageConnection for Manager {
+    type Connection = DbConnection;
+    type Error = diesel::r2d2::Error;
+
+    fn connect(&self) -> Result<DbConnection, Self::Error> {
+        self.establish()
+            .map_err(diesel::r2d2::Error::ConnectionError)
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), Self::Error> {
+        conn.ping().map_err(diesel::r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        std::thread::panicking() || conn.is_broken()
+    }
+}
+
+/// Builds the pool, creating the SQLite file's directory when needed. The pool is
+/// built lazily (no connection is required up front) so a server can start, report
+/// not-ready and recover while its database is briefly away.
+pub fn build_pool(url: &DbUrl, opts: &PoolOptions) -> Result<DbPool, DbError> {
+    if let DbUrl::Sqlite(path) = url {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                DbError::Unavailable(format!("cannot create {}: {e}", dir.display()))
+            })?;
+        }
+    }
+    let manager = Manager {
+        url: url.clone(),
+        statement_timeout: opts.statement_timeout,
+    };
+    Ok(Pool::builder()
+        .max_size(opts.max_size)
+        .min_idle(Some(1))
+        .connection_timeout(opts.connect_timeout)
+        .test_on_check_out(false)
+        .error_handler(Box::new(PoolErrorLogger))
+        .build_unchecked(manager))
+}
+
+/// Logs connection failures once per failure, without the URL (it may hold a password).
+#[derive(Debug)]
+struct PoolErrorLogger;
+
+impl diesel::r2d2::HandleError<diesel::r2d2::Error> for PoolErrorLogger {
+    fn handle_error(&self, error: diesel::r2d2::Error) {
+        log::warn!("database connection failed: {error}");
+    }
+}
+
+/// Takes a connection from the pool.
+pub fn get(pool: &DbPool) -> Result<PooledConn, DbError> {
+    pool.get().map_err(DbError::from)
+}
+
+/// Takes a connection and runs a trivial query: is the database answering?
+pub fn ping(pool: &DbPool) -> Result<(), DbError> {
+    let mut conn = get(pool)?;
+    conn.batch_execute("SELECT 1").map_err(DbError::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_select_the_backend() {
+        assert_eq!(
+            DbUrl::parse("./data/t.db"),
+            Ok(DbUrl::Sqlite("./data/t.db".into()))
+        );
+        assert_eq!(
+            DbUrl::parse("sqlite:///tmp/x.db"),
+            Ok(DbUrl::Sqlite("/tmp/x.db".into()))
+        );
+        assert_eq!(
+            DbUrl::parse("sqlite:x.db"),
+            Ok(DbUrl::Sqlite("x.db".into()))
+        );
+        assert!(matches!(
+            DbUrl::parse("postgres://u@h/db"),
+            Ok(DbUrl::Postgres(_))
+        ));
+        assert!(DbUrl::parse("mysql://h/db").is_err());
+        assert!(DbUrl::parse("").is_err());
+    }
+
+    #[test]
+    fn redaction_hides_the_password_only() {
+        let u = DbUrl::parse("postgres://app:s3cret@db:5432/tessera").expect("valid");
+        assert_eq!(u.redacted(), "postgres://app:***@db:5432/tessera");
+        assert!(!format!("{u:?}").contains("s3cret"));
+    }
+}

@@ -1,0 +1,34 @@
+//! RFC 8414 authorization server metadata (also served as the OpenID discovery document,
+//! for resource-server middleware that finds the JWKS that way).
+
+use crate::oauth::{AuthMethod, GrantType};
+use crate::state::AppState;
+use actix_web::http::header;
+use actix_web::{web, HttpResponse};
+
+/// Builds the metadata document for `issuer`, once at start-up.
+pub fn render(issuer: &str) -> Vec<u8> {
+    let grants: Vec<&str> = [GrantType::ClientCredentials]
+        .iter()
+        .map(|g| g.as_str())
+        .collect();
+    let methods: Vec<&str> = AuthMethod::ALL.iter().map(|m| m.as_str()).collect();
+    let doc = serde_json::json!({
+        "issuer": issuer,
+        "token_endpoint": format!("{issuer}/oauth/token"),
+        "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
+        "grant_types_supported": grants,
+        "token_endpoint_auth_methods_supported": methods,
+        "response_types_supported": [],
+        "scopes_supported": [crate::admin::bootstrap::ADMIN_SCOPE],
+    });
+    doc.to_string().into_bytes()
+}
+
+/// `GET /.well-known/oauth-authorization-server` and `/.well-known/openid-configuration`.
+pub async fn metadata(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
+        .body(state.metadata.clone())
+}

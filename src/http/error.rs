@@ -1,0 +1,69 @@
+//! Rendering protocol errors: RFC 6749 §5.2 JSON, `no-store`, the right challenge.
+
+use crate::db::DbError;
+use crate::oauth::error::Challenge;
+use crate::oauth::OAuthError;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+
+impl ResponseError for OAuthError {
+    fn status_code(&self) -> StatusCode {
+        StatusCode::from_u16(self.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut res = HttpResponse::build(self.status_code());
+        res.insert_header((header::CACHE_CONTROL, "no-store"))
+            .insert_header((header::PRAGMA, "no-cache"));
+        match self.challenge {
+            Challenge::None => {}
+            Challenge::Basic => {
+                res.insert_header((header::WWW_AUTHENTICATE, r#"Basic realm="tessera""#));
+            }
+            Challenge::Bearer => {
+                let desc: String = self
+                    .description
+                    .chars()
+                    .filter(|c| *c != '"' && *c != '\\')
+                    .collect();
+                let value = format!(
+                    r#"Bearer realm="tessera", error="{}", error_description="{}""#,
+                    self.code.as_str(),
+                    desc
+                );
+                if let Ok(v) = HeaderValue::from_str(&value) {
+                    res.insert_header((header::WWW_AUTHENTICATE, v));
+                }
+            }
+        }
+        if let Some(secs) = self.retry_after {
+            res.insert_header((header::RETRY_AFTER, secs.to_string()));
+        }
+        res.json(self.body())
+    }
+}
+
+impl From<DbError> for OAuthError {
+    fn from(e: DbError) -> Self {
+        if e.is_unavailable() {
+            log::warn!("database unavailable: {e}");
+            OAuthError::unavailable()
+        } else {
+            log::error!("database error: {e}");
+            OAuthError::server_error()
+        }
+    }
+}
+
+/// Runs `f` on the blocking pool; a failure to run it at all counts as unavailable.
+pub async fn blocking<T, F>(f: F) -> Result<T, OAuthError>
+where
+    F: FnOnce() -> Result<T, OAuthError> + Send + 'static,
+    T: Send + 'static,
+{
+    actix_web::web::block(f).await.map_err(|e| {
+        log::error!("blocking task failed: {e}");
+        OAuthError::unavailable()
+    })?
+}

@@ -1,0 +1,29 @@
+//! Liveness and readiness.
+
+use crate::db::pool;
+use crate::oauth::OAuthError;
+use crate::state::AppState;
+use actix_web::{web, HttpResponse};
+
+/// `GET /healthz`: the process answers.
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({ "status": "ok" }))
+}
+
+/// `GET /readyz`: the database answers and a signing key is loaded.
+pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    let pool = state.pool.clone();
+    let db = super::error::blocking(move || pool::ping(&pool).map_err(OAuthError::from)).await;
+    let signing = state.keys.snapshot().signer.is_some();
+    let body = serde_json::json!({
+        "database": if db.is_ok() { "ok" } else { "unavailable" },
+        "signing_key": if signing { "ok" } else { "missing" },
+    });
+    if db.is_ok() && signing {
+        HttpResponse::Ok().json(body)
+    } else {
+        HttpResponse::ServiceUnavailable()
+            .insert_header(("Retry-After", "1"))
+            .json(body)
+    }
+}

@@ -1,0 +1,109 @@
+//! What the protocol knows of a registered client.
+
+use super::Scope;
+
+/// A grant type a client may be allowed to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum GrantType {
+    /// RFC 6749 §4.4.
+    ClientCredentials,
+    /// RFC 6749 §4.3.
+    Password,
+    /// RFC 6749 §6.
+    RefreshToken,
+}
+
+impl GrantType {
+    /// Every grant type tessera supports, in the order metadata lists them.
+    pub const ALL: [GrantType; 3] = [
+        GrantType::ClientCredentials,
+        GrantType::Password,
+        GrantType::RefreshToken,
+    ];
+
+    /// The `grant_type` parameter value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GrantType::ClientCredentials => "client_credentials",
+            GrantType::Password => "password",
+            GrantType::RefreshToken => "refresh_token",
+        }
+    }
+
+    /// Reads a `grant_type` value; `None` for anything tessera does not support.
+    pub fn parse(s: &str) -> Option<GrantType> {
+        GrantType::ALL.into_iter().find(|g| g.as_str() == s)
+    }
+}
+
+/// How a client authenticates at the token endpoint (RFC 7591 `token_endpoint_auth_method`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMethod {
+    /// HTTP Basic with the client id and secret (RFC 6749 §2.3.1), the default.
+    ClientSecretBasic,
+    /// `client_id` and `client_secret` in the form body.
+    ClientSecretPost,
+}
+
+impl AuthMethod {
+    /// Every method tessera supports.
+    pub const ALL: [AuthMethod; 2] = [AuthMethod::ClientSecretBasic, AuthMethod::ClientSecretPost];
+
+    /// The RFC 7591 name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthMethod::ClientSecretBasic => "client_secret_basic",
+            AuthMethod::ClientSecretPost => "client_secret_post",
+        }
+    }
+
+    /// Reads an RFC 7591 name.
+    pub fn parse(s: &str) -> Option<AuthMethod> {
+        AuthMethod::ALL.into_iter().find(|m| m.as_str() == s)
+    }
+}
+
+/// A client as the token endpoint sees it.
+#[derive(Debug, Clone)]
+pub struct RegisteredClient {
+    /// The public identifier.
+    pub client_id: String,
+    /// Hex SHA-256 of the secret, for secret-based methods.
+    pub secret_hash: Option<String>,
+    /// The one method this client authenticates with.
+    pub auth_method: AuthMethod,
+    /// Everything the client may ask for.
+    pub scope: Scope,
+    /// Grants the client may use.
+    pub grant_types: Vec<GrantType>,
+    /// Audiences (resource servers) the client may get tokens for.
+    pub audiences: Vec<String>,
+    /// Per-client access-token lifetime, seconds.
+    pub access_token_ttl: Option<i64>,
+    /// Per-client refresh-token family lifetime, seconds.
+    pub refresh_token_ttl: Option<i64>,
+    /// Per-client refresh-token reuse grace, seconds.
+    pub refresh_reuse_grace: Option<i64>,
+    /// A disabled client cannot authenticate.
+    pub disabled: bool,
+}
+
+impl RegisteredClient {
+    /// Whether the client may use `grant`.
+    pub fn allows(&self, grant: GrantType) -> bool {
+        self.grant_types.contains(&grant)
+    }
+}
+
+/// Checks an audience value: an identifier or URI without white space or control characters.
+pub fn validate_audience(aud: &str) -> Result<(), String> {
+    if aud.is_empty() || aud.len() > 512 {
+        return Err("an audience must be 1 to 512 characters".into());
+    }
+    if aud.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!(
+            "audience {aud:?} contains white space or control characters"
+        ));
+    }
+    Ok(())
+}

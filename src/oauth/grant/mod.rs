@@ -1,0 +1,46 @@
+//! One module per grant type; each turns an authenticated client and the request's
+//! parameters into the claims of the token to issue.
+
+pub mod client_credentials;
+
+use super::client::RegisteredClient;
+use super::form::FormParams;
+use super::token::Audience;
+use super::ErrorCode;
+use super::OAuthError;
+
+/// Resolves the `aud` claim from RFC 8707 `resource` (repeatable) or `audience`.
+///
+/// A requested audience must be one of the client's; none requested means all of
+/// them, or the issuer itself for a client registered without audiences.
+pub fn resolve_audience(
+    client: &RegisteredClient,
+    params: &FormParams,
+    issuer: &str,
+) -> Result<Audience, OAuthError> {
+    let mut requested: Vec<String> = params.get_all("resource").map(str::to_string).collect();
+    if let Some(a) = params.get("audience") {
+        if !requested.is_empty() {
+            return Err(OAuthError::invalid_request(
+                "use either resource or audience, not both",
+            ));
+        }
+        requested.push(a.to_string());
+    }
+    if requested.is_empty() {
+        return Ok(if client.audiences.is_empty() {
+            Audience::One(issuer.to_string())
+        } else {
+            Audience::from_list(client.audiences.clone())
+        });
+    }
+    requested.dedup();
+    if let Some(bad) = requested.iter().find(|a| !client.audiences.contains(a)) {
+        let shown: String = bad.chars().take(100).collect();
+        return Err(OAuthError::new(
+            ErrorCode::InvalidTarget,
+            format!("audience {shown:?} is not registered for this client"),
+        ));
+    }
+    Ok(Audience::from_list(requested))
+}

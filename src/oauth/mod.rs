@@ -1,0 +1,16 @@
+//! The OAuth 2.0 protocol, pure: request parsing, client authentication, grants and
+//! token claims. Nothing here knows the web framework or the database; handlers pass
+//! in what a decision needs (the client, the clock, the settings) and render the result.
+
+pub mod client;
+pub mod client_auth;
+pub mod error;
+pub mod form;
+pub mod grant;
+pub mod scope;
+pub mod secret;
+pub mod token;
+
+pub use client::{AuthMethod, GrantType, RegisteredClient};
+pub use error::{ErrorCode, OAuthError};
+pub use scope::Scope;

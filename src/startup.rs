@@ -1,0 +1,180 @@
+//! Building and running the server: pool, migrations, keys, bootstrap, the actix App,
+//! and the background task that keeps each replica's keys current.
+
+use crate::admin::bootstrap::ensure_admin_client;
+use crate::admin::clients::CreatedClient;
+use crate::client_cache::ClientCache;
+use crate::config::Settings;
+use crate::db::pool::{build_pool, PoolOptions};
+use crate::db::{self, DbPool};
+use crate::http::{self, LoggedClientId};
+use crate::keys::lifecycle::{ensure_active_key, load_key_set, KeyPolicy};
+use crate::keys::KeyStore;
+use crate::state::{now, AppState};
+use actix_web::dev::Server;
+use actix_web::middleware::Logger;
+use actix_web::{web, App, HttpMessage, HttpServer};
+use anyhow::Context;
+use std::net::TcpListener;
+use std::sync::Arc;
+
+/// A built server, bound and ready to run.
+pub struct Application {
+    port: u16,
+    server: Server,
+    /// The issuer identifier the server advertises.
+    pub issuer: String,
+    /// The bootstrap admin client, when this start created it (shown once).
+    pub bootstrap_admin: Option<CreatedClient>,
+    refresher: tokio::task::JoinHandle<()>,
+}
+
+/// Opens the pool for `settings`.
+pub fn pool_for(settings: &Settings) -> anyhow::Result<DbPool> {
+    let opts = PoolOptions {
+        max_size: settings.db_pool_size,
+        connect_timeout: settings.db_connect_timeout,
+        statement_timeout: settings.db_statement_timeout,
+    };
+    build_pool(&settings.database_url, &opts)
+        .with_context(|| format!("database {}", settings.database_url.redacted()))
+}
+
+/// Migrates, makes sure a signing key exists, and creates the bootstrap admin client on
+/// an empty database. Blocking.
+fn prepare_database(pool: &DbPool, settings: &Settings) -> anyhow::Result<Option<CreatedClient>> {
+    let mut conn = db::pool::get(pool)
+        .with_context(|| format!("cannot connect to {}", settings.database_url.redacted()))?;
+    let ran = db::run_migrations(&mut conn)?;
+    if ran > 0 {
+        log::info!("applied {ran} database migration(s)");
+    }
+    let policy = KeyPolicy {
+        rsa_bits: settings.rsa_key_bits,
+    };
+    if let Some(kid) = ensure_active_key(&mut conn, &policy, now())? {
+        log::info!("created signing key {kid}");
+    }
+    Ok(ensure_admin_client(&mut conn, now())?)
+}
+
+impl Application {
+    /// Prepares the database, binds the listener and builds the server.
+    pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        let pool = pool_for(&settings)?;
+        let (bootstrap_admin, key_set) = {
+            let (pool, settings) = (pool.clone(), settings.clone());
+            tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+                let admin = prepare_database(&pool, &settings)?;
+                let mut conn = db::pool::get(&pool)?;
+                let keys = load_key_set(&mut conn, now(), None)?;
+                Ok((admin, keys))
+            })
+            .await??
+        };
+        if key_set.signer.is_none() {
+            anyhow::bail!("no usable signing key in the database");
+        }
+
+        let listener = TcpListener::bind(&settings.bind)
+            .with_context(|| format!("cannot listen on {}", settings.bind))?;
+        let addr = listener.local_addr()?;
+        let issuer = settings.issuer_for(addr);
+        let keys = Arc::new(KeyStore::new(key_set));
+        let state = web::Data::new(AppState {
+            issuer: issuer.clone(),
+            token_endpoint: format!("{issuer}/oauth/token"),
+            metadata: http::discovery::render(&issuer),
+            clients: ClientCache::new(settings.client_cache_ttl),
+            keys: keys.clone(),
+            pool: pool.clone(),
+            settings: settings.clone(),
+        });
+
+        let server = HttpServer::new(move || {
+            App::new()
+                .wrap(
+                    Logger::new(r#"%{r}a "%{method}xi %U" %s %Dms client_id=%{client_id}xo"#)
+                        .custom_request_replace("method", |req| req.method().to_string())
+                        .custom_response_replace("client_id", |res| {
+                            res.request()
+                                .extensions()
+                                .get::<LoggedClientId>()
+                                .map_or_else(|| "-".to_string(), |c| c.0.clone())
+                        }),
+                )
+                .app_data(state.clone())
+                .configure(http::routes)
+                .default_service(web::to(not_found))
+        })
+        .workers(settings.workers)
+        .listen(listener)?
+        .run();
+        log::info!("listening on http://{addr} (issuer {issuer})");
+
+        let refresher = tokio::spawn(refresh_keys(pool, keys, settings.key_refresh_interval));
+        Ok(Application {
+            port: addr.port(),
+            server,
+            issuer,
+            bootstrap_admin,
+            refresher,
+        })
+    }
+
+    /// The port actually bound.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// A handle to stop the server.
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until the server is stopped (SIGINT/SIGTERM or a handle).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let out = self.server.await;
+        self.refresher.abort();
+        out
+    }
+}
+
+async fn not_found() -> actix_web::HttpResponse {
+    actix_web::HttpResponse::NotFound().json(serde_json::json!({ "error": "not_found" }))
+}
+
+/// Reloads the key set from the database at `every`, so each replica publishes what
+/// the others publish and signs with the key the lifecycle made active.
+async fn refresh_keys(pool: DbPool, keys: Arc<KeyStore>, every: std::time::Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let (pool, store) = (pool.clone(), keys.clone());
+        let result = tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+            let mut conn = db::pool::get(&pool)?;
+            let previous = store.snapshot();
+            let set = load_key_set(&mut conn, now(), Some(&previous))?;
+            if set.etag != previous.etag
+                || set.signer.as_ref().map(|s| s.kid().to_string())
+                    != previous.signer.as_ref().map(|s| s.kid().to_string())
+            {
+                log::info!("signing keys reloaded ({} published)", set.published.len());
+            }
+            if set.signer.is_some() {
+                store.replace(set);
+            } else {
+                log::error!("no active signing key in the database; keeping the current one");
+            }
+            Ok(())
+        })
+        .await;
+        match result {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => log::warn!("key refresh failed: {e:#}"),
+            Err(e) => log::warn!("key refresh task failed: {e}"),
+        }
+    }
+}

@@ -1,0 +1,32 @@
+//! What every handler shares: settings, the pool, the key store, the client cache and
+//! the published documents.
+
+use crate::client_cache::ClientCache;
+use crate::config::Settings;
+use crate::db::DbPool;
+use crate::keys::KeyStore;
+use std::sync::Arc;
+
+/// Shared application state, held in `web::Data`.
+#[derive(Debug)]
+pub struct AppState {
+    /// Resolved settings.
+    pub settings: Settings,
+    /// The issuer identifier (explicit, or derived from the bound address).
+    pub issuer: String,
+    /// The token endpoint URL, as clients must address it.
+    pub token_endpoint: String,
+    /// Database pool.
+    pub pool: DbPool,
+    /// Signing keys.
+    pub keys: Arc<KeyStore>,
+    /// Client cache.
+    pub clients: ClientCache,
+    /// RFC 8414 metadata, serialised once.
+    pub metadata: Vec<u8>,
+}
+
+/// Current time, Unix seconds.
+pub fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
