@@ -14,11 +14,14 @@ use std::time::{Duration, Instant};
 /// Entries beyond this are dropped wholesale; a flood of made-up ids cannot grow it.
 const MAX_ENTRIES: usize = 100_000;
 
+/// A cached lookup result (`None`: no such client) and when it was read.
+type Entry = (Option<Arc<RegisteredClient>>, Instant);
+
 /// The cache.
 #[derive(Debug)]
 pub struct ClientCache {
     ttl: Duration,
-    entries: RwLock<HashMap<String, (Option<Arc<RegisteredClient>>, Instant)>>,
+    entries: RwLock<HashMap<String, Entry>>,
 }
 
 impl ClientCache {

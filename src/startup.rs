@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 /// A built server, bound and ready to run.
 pub struct Application {
-    port: u16,
+    addr: std::net::SocketAddr,
     server: Server,
     /// The issuer identifier the server advertises.
     pub issuer: String,
@@ -110,11 +110,10 @@ impl Application {
         .workers(settings.workers)
         .listen(listener)?
         .run();
-        log::info!("listening on http://{addr} (issuer {issuer})");
 
         let refresher = tokio::spawn(refresh_keys(pool, keys, settings.key_refresh_interval));
         Ok(Application {
-            port: addr.port(),
+            addr,
             server,
             issuer,
             bootstrap_admin,
@@ -124,7 +123,7 @@ impl Application {
 
     /// The port actually bound.
     pub fn port(&self) -> u16 {
-        self.port
+        self.addr.port()
     }
 
     /// A handle to stop the server.
@@ -134,6 +133,7 @@ impl Application {
 
     /// Serves until the server is stopped (SIGINT/SIGTERM or a handle).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        log::info!("listening on http://{} (issuer {})", self.addr, self.issuer);
         let out = self.server.await;
         self.refresher.abort();
         out

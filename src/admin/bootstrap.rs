@@ -18,7 +18,7 @@ pub fn ensure_admin_client(
     if meta::get(conn, meta::BOOTSTRAPPED)?.is_some() {
         return Ok(None);
     }
-    let out = write_transaction(conn, WriteLock::Bootstrap, |conn| {
+    write_transaction(conn, WriteLock::Bootstrap, |conn| {
         if meta::get(conn, meta::BOOTSTRAPPED)?.is_some() {
             return Ok(Ok(None));
         }
@@ -34,6 +34,5 @@ pub fn ensure_admin_client(
         };
         meta::insert(conn, meta::BOOTSTRAPPED, &created.client.client_id)?;
         Ok(Ok(Some(created)))
-    })?;
-    out
+    })?
 }

@@ -7,24 +7,39 @@ pub mod health;
 pub mod jwks;
 pub mod token;
 
-use actix_web::web;
+use actix_web::{web, HttpResponse, Resource};
+
+/// A resource whose other methods get 405 with `Allow`.
+fn resource(path: &str, allow: &'static str) -> Resource {
+    web::resource(path.to_string()).default_service(web::to(move || method_not_allowed(allow)))
+}
 
 /// Registers every route.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/oauth/token", web::post().to(token::token))
-        .route(
-            "/.well-known/oauth-authorization-server",
-            web::get().to(discovery::metadata),
+    const GET: &str = "GET, HEAD";
+    cfg.service(resource("/oauth/token", "POST").route(web::post().to(token::token)))
+        .service(
+            resource("/.well-known/oauth-authorization-server", GET)
+                .route(web::get().to(discovery::metadata)),
         )
-        .route(
-            "/.well-known/openid-configuration",
-            web::get().to(discovery::metadata),
+        .service(
+            resource("/.well-known/openid-configuration", GET)
+                .route(web::get().to(discovery::metadata)),
         )
-        .route("/.well-known/jwks.json", web::get().to(jwks::jwks))
-        .route("/healthz", web::get().to(health::healthz))
-        .route("/readyz", web::get().to(health::readyz));
+        .service(resource("/.well-known/jwks.json", GET).route(web::get().to(jwks::jwks)))
+        .service(resource("/healthz", GET).route(web::get().to(health::healthz)))
+        .service(resource("/readyz", GET).route(web::get().to(health::readyz)));
 }
 
-/// Name of the response extension carrying the authenticated client id to the log line.
+async fn method_not_allowed(allow: &'static str) -> HttpResponse {
+    HttpResponse::MethodNotAllowed()
+        .insert_header(("Allow", allow))
+        .json(serde_json::json!({
+            "error": "invalid_request",
+            "error_description": format!("method not allowed; use {allow}"),
+        }))
+}
+
+/// The authenticated client id, carried to the request log line.
 #[derive(Debug, Clone)]
 pub struct LoggedClientId(pub String);

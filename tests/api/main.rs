@@ -1,0 +1,8 @@
+//! tessera's integration tests: one binary, one module per capability.
+
+mod bad_input;
+mod cli;
+mod client_credentials;
+mod discovery;
+mod helpers;
+mod lifecycle;
