@@ -85,6 +85,7 @@ impl Application {
             issuer: issuer.clone(),
             token_endpoint: format!("{issuer}/oauth/token"),
             metadata: http::discovery::render(&issuer),
+            jwks_cache_control: http::jwks::cache_control(&settings),
             clients: ClientCache::new(settings.client_cache_ttl),
             keys: keys.clone(),
             pool: pool.clone(),

@@ -23,7 +23,9 @@ pub struct AppState {
     /// Client cache.
     pub clients: ClientCache,
     /// RFC 8414 metadata, serialised once.
-    pub metadata: Vec<u8>,
+    pub metadata: bytes::Bytes,
+    /// The JWKS `Cache-Control` value, computed once from the key settings.
+    pub jwks_cache_control: String,
 }
 
 /// Current time, Unix seconds.

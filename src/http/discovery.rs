@@ -7,7 +7,7 @@ use actix_web::http::header;
 use actix_web::{web, HttpResponse};
 
 /// Builds the metadata document for `issuer`, once at start-up.
-pub fn render(issuer: &str) -> Vec<u8> {
+pub fn render(issuer: &str) -> bytes::Bytes {
     let grants: Vec<&str> = [GrantType::ClientCredentials]
         .iter()
         .map(|g| g.as_str())
@@ -22,7 +22,7 @@ pub fn render(issuer: &str) -> Vec<u8> {
         "response_types_supported": [],
         "scopes_supported": [crate::admin::bootstrap::ADMIN_SCOPE],
     });
-    doc.to_string().into_bytes()
+    bytes::Bytes::from(doc.to_string())
 }
 
 /// `GET /.well-known/oauth-authorization-server` and `/.well-known/openid-configuration`.

@@ -11,6 +11,14 @@ pub fn max_age(prepublish: i64, refresh_interval_secs: i64) -> i64 {
     ((prepublish - refresh_interval_secs) / 2).clamp(0, 300)
 }
 
+/// The `Cache-Control` value for the JWKS under these settings.
+pub fn cache_control(s: &crate::config::Settings) -> String {
+    format!(
+        "public, max-age={}",
+        max_age(s.key_prepublish, s.key_refresh_interval.as_secs() as i64)
+    )
+}
+
 /// Whether an `If-None-Match` value matches `etag` (a list, or `*`).
 fn matches(if_none_match: &str, etag: &str) -> bool {
     if_none_match
@@ -22,11 +30,6 @@ fn matches(if_none_match: &str, etag: &str) -> bool {
 /// The JWKS endpoint.
 pub async fn jwks(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let set = state.keys.snapshot();
-    let s = &state.settings;
-    let cache_control = format!(
-        "public, max-age={}",
-        max_age(s.key_prepublish, s.key_refresh_interval.as_secs() as i64)
-    );
     let not_modified = req
         .headers()
         .get(header::IF_NONE_MATCH)
@@ -38,7 +41,7 @@ pub async fn jwks(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
         HttpResponse::Ok()
     };
     res.insert_header((header::ETAG, set.etag.clone()))
-        .insert_header((header::CACHE_CONTROL, cache_control));
+        .insert_header((header::CACHE_CONTROL, state.jwks_cache_control.as_str()));
     if not_modified {
         res.finish()
     } else {

@@ -16,7 +16,7 @@ pub struct KeySet {
     /// The key that signs new tokens (`None` until one is loadable).
     pub signer: Option<Arc<Signer>>,
     /// The JWKS document, serialised once.
-    pub jwks_body: Vec<u8>,
+    pub jwks_body: bytes::Bytes,
     /// Strong ETag of `jwks_body`.
     pub etag: String,
     /// The published keys, for listing.
@@ -37,7 +37,7 @@ impl KeySet {
         created: Option<i64>,
     ) -> KeySet {
         let doc = serde_json::json!({ "keys": published });
-        let jwks_body = doc.to_string().into_bytes();
+        let jwks_body = bytes::Bytes::from(doc.to_string());
         let etag = format!(
             "\"{}\"",
             URL_SAFE_NO_PAD.encode(&digest::digest(&digest::SHA256, &jwks_body).as_ref()[..16])

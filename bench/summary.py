@@ -1,0 +1,31 @@
+"""Turns bench/run.sh's RESULT lines (stdin) into ratios against openssl's sign rate."""
+import os
+import sys
+
+sign = float(os.environ["SIGN_RATE"])
+sign_ms = 1000 / sign
+rows = {}
+for line in sys.stdin:
+    name, *pairs = line.split()
+    kv = dict(p.split("=") for p in pairs)
+    rows[(name, int(kv["conns"]))] = {k: float(v) for k, v in kv.items()}
+
+
+def verdict(ok):
+    return "ok" if ok else "MISSED"
+
+
+t32, t1 = rows[("token", 32)], rows[("token", 1)]
+ratio = t32["rps"] / sign
+print()
+print(f"tokens/s @32 / openssl sign/s: {ratio:.3f} (target >= 0.85, errors {int(t32['errors'])}) "
+      f"{verdict(ratio >= 0.85 and t32['errors'] == 0)}")
+p50x = t1["p50_ms"] / sign_ms
+print(f"p50 @1 / one signature ({sign_ms:.3f} ms): {p50x:.2f}x (target < 1.5x) {verdict(p50x < 1.5)}")
+tail = t32["p99_ms"] / t32["p50_ms"]
+print(f"p99 / p50 @32: {tail:.2f} (target <= 2) {verdict(tail <= 2)}")
+for name, target in (("jwks", 30000), ("jwks-304", 30000)):
+    r = rows.get((name, 32))
+    if r:
+        print(f"{name} req/s @32: {r['rps']:.0f} (target >= {target}, errors {int(r['errors'])}) "
+              f"{verdict(r['rps'] >= target and r['errors'] == 0)}")
