@@ -79,6 +79,36 @@ pub struct ConfigArgs {
     /// How often each replica reloads the signing keys, seconds [default: 60]
     #[arg(long, env = "TESSERA_KEY_REFRESH_INTERVAL", value_name = "SECS")]
     pub key_refresh_interval: Option<u64>,
+    /// argon2id memory cost for user passwords, KiB [default: 19456]
+    #[arg(long, env = "TESSERA_ARGON2_MEMORY_KIB", value_name = "KIB")]
+    pub argon2_memory_kib: Option<u32>,
+    /// argon2id passes [default: 2]
+    #[arg(long, env = "TESSERA_ARGON2_ITERATIONS", value_name = "N")]
+    pub argon2_iterations: Option<u32>,
+    /// argon2id lanes [default: 1]
+    #[arg(long, env = "TESSERA_ARGON2_PARALLELISM", value_name = "N")]
+    pub argon2_parallelism: Option<u32>,
+    /// Password hashes computed at once; more logins wait, a full queue gets 503 [default: half the CPUs, at least 1]
+    #[arg(long, env = "TESSERA_PASSWORD_HASH_CONCURRENCY", value_name = "N")]
+    pub password_hash_concurrency: Option<usize>,
+    /// Failed logins per username before it is locked for the window [default: 5]
+    #[arg(long, env = "TESSERA_LOGIN_MAX_FAILURES", value_name = "N")]
+    pub login_max_failures: Option<i64>,
+    /// Failed logins per client address before it is locked for the window [default: 20]
+    #[arg(long, env = "TESSERA_LOGIN_MAX_FAILURES_PER_ADDR", value_name = "N")]
+    pub login_max_failures_per_addr: Option<i64>,
+    /// Length of the failed-login window and lockout, seconds [default: 300]
+    #[arg(long, env = "TESSERA_LOGIN_LOCKOUT", value_name = "SECS")]
+    pub login_lockout: Option<i64>,
+    /// Take the client address from the last X-Forwarded-For entry (behind a proxy you run) [default: false]
+    #[arg(long, env = "TESSERA_TRUST_FORWARDED_FOR", value_name = "BOOL")]
+    pub trust_forwarded_for: Option<bool>,
+    /// Client id the simplejwt-compatible /api/token/ endpoints act as; unset = endpoints off [default: unset]
+    #[arg(long, env = "TESSERA_SIMPLEJWT_CLIENT", value_name = "CLIENT_ID")]
+    pub simplejwt_client: Option<String>,
+    /// How often ended refresh-token families and old login counters are deleted, seconds [default: 600]
+    #[arg(long, env = "TESSERA_PURGE_INTERVAL", value_name = "SECS")]
+    pub purge_interval: Option<u64>,
 }
 
 /// Fully resolved and validated settings.
@@ -120,6 +150,20 @@ pub struct Settings {
     pub client_cache_ttl: Duration,
     /// Key reload interval.
     pub key_refresh_interval: Duration,
+    /// argon2id parameters for user passwords.
+    pub password_hash: crate::oauth::password::HashParams,
+    /// Password hashes computed at once.
+    pub password_hash_concurrency: usize,
+    /// Per-username failed-login limit.
+    pub login_user_limit: crate::oauth::throttle::Limit,
+    /// Per-address failed-login limit.
+    pub login_addr_limit: crate::oauth::throttle::Limit,
+    /// Whether X-Forwarded-For names the client address.
+    pub trust_forwarded_for: bool,
+    /// The client the simplejwt endpoints act as, if they are on.
+    pub simplejwt_client: Option<String>,
+    /// Background purge interval.
+    pub purge_interval: Duration,
 }
 
 /// A configuration problem, reported as one line.
@@ -185,8 +229,29 @@ impl ConfigArgs {
                 .or(lower.db_statement_timeout_ms),
             client_cache_ttl: self.client_cache_ttl.or(lower.client_cache_ttl),
             key_refresh_interval: self.key_refresh_interval.or(lower.key_refresh_interval),
+            argon2_memory_kib: self.argon2_memory_kib.or(lower.argon2_memory_kib),
+            argon2_iterations: self.argon2_iterations.or(lower.argon2_iterations),
+            argon2_parallelism: self.argon2_parallelism.or(lower.argon2_parallelism),
+            password_hash_concurrency: self
+                .password_hash_concurrency
+                .or(lower.password_hash_concurrency),
+            login_max_failures: self.login_max_failures.or(lower.login_max_failures),
+            login_max_failures_per_addr: self
+                .login_max_failures_per_addr
+                .or(lower.login_max_failures_per_addr),
+            login_lockout: self.login_lockout.or(lower.login_lockout),
+            trust_forwarded_for: self.trust_forwarded_for.or(lower.trust_forwarded_for),
+            simplejwt_client: self.simplejwt_client.or(lower.simplejwt_client),
+            purge_interval: self.purge_interval.or(lower.purge_interval),
         }
     }
+}
+
+/// CPUs this process may run on.
+fn cpus() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
 }
 
 fn first_line(s: &str) -> String {
@@ -239,16 +304,31 @@ impl Settings {
             rsa_key_bits: c.rsa_key_bits.unwrap_or(2048),
             refresh_reuse_grace: c.refresh_reuse_grace.unwrap_or(0),
             log: c.log.unwrap_or_else(|| "info".into()),
-            workers: c.workers.unwrap_or_else(|| {
-                std::thread::available_parallelism()
-                    .map(|n| n.get())
-                    .unwrap_or(2)
-            }),
+            workers: c.workers.unwrap_or_else(cpus),
             db_pool_size: c.db_pool_size.unwrap_or(10),
             db_connect_timeout: Duration::from_secs(c.db_connect_timeout.unwrap_or(2)),
             db_statement_timeout: Duration::from_millis(c.db_statement_timeout_ms.unwrap_or(5_000)),
             client_cache_ttl: Duration::from_secs(c.client_cache_ttl.unwrap_or(5)),
             key_refresh_interval: Duration::from_secs(c.key_refresh_interval.unwrap_or(60)),
+            password_hash: crate::oauth::password::HashParams {
+                memory_kib: c.argon2_memory_kib.unwrap_or(19_456),
+                iterations: c.argon2_iterations.unwrap_or(2),
+                parallelism: c.argon2_parallelism.unwrap_or(1),
+            },
+            password_hash_concurrency: c
+                .password_hash_concurrency
+                .unwrap_or_else(|| (cpus() / 2).max(1)),
+            login_user_limit: crate::oauth::throttle::Limit {
+                max_failures: c.login_max_failures.unwrap_or(5),
+                window: c.login_lockout.unwrap_or(300),
+            },
+            login_addr_limit: crate::oauth::throttle::Limit {
+                max_failures: c.login_max_failures_per_addr.unwrap_or(20),
+                window: c.login_lockout.unwrap_or(300),
+            },
+            trust_forwarded_for: c.trust_forwarded_for.unwrap_or(false),
+            simplejwt_client: c.simplejwt_client.filter(|s| !s.is_empty()),
+            purge_interval: Duration::from_secs(c.purge_interval.unwrap_or(600)),
         };
         s.validate()?;
         Ok(s)
@@ -307,6 +387,21 @@ impl Settings {
         }
         if self.key_refresh_interval.is_zero() {
             return bad("key_refresh_interval", "must be at least 1 second");
+        }
+        if let Err(e) = self.password_hash.validate() {
+            return bad("argon2_memory_kib/argon2_iterations/argon2_parallelism", &e);
+        }
+        if self.password_hash_concurrency == 0 || self.password_hash_concurrency > 256 {
+            return bad("password_hash_concurrency", "must be 1 to 256");
+        }
+        if self.login_user_limit.max_failures < 1 || self.login_addr_limit.max_failures < 1 {
+            return bad("login_max_failures", "must be at least 1");
+        }
+        if !(1..=86_400).contains(&self.login_user_limit.window) {
+            return bad("login_lockout", "must be 1 to 86400 seconds");
+        }
+        if self.purge_interval.is_zero() {
+            return bad("purge_interval", "must be at least 1 second");
         }
         Ok(())
     }

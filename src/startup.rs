@@ -5,12 +5,15 @@ use crate::admin::bootstrap::ensure_admin_client;
 use crate::admin::clients::CreatedClient;
 use crate::client_cache::ClientCache;
 use crate::config::Settings;
+use crate::db::models::{login_failure, refresh_token};
 use crate::db::pool::{build_pool, PoolOptions};
 use crate::db::{self, DbPool};
 use crate::http::{self, LoggedClientId};
 use crate::keys::lifecycle::{ensure_active_key, load_key_set, KeyPolicy};
 use crate::keys::KeyStore;
+use crate::login::hash_pool::HashPool;
 use crate::state::{now, AppState};
+use crate::tasks;
 use actix_web::dev::Server;
 use actix_web::middleware::Logger;
 use actix_web::{web, App, HttpMessage, HttpServer};
@@ -26,7 +29,7 @@ pub struct Application {
     pub issuer: String,
     /// The bootstrap admin client, when this start created it (shown once).
     pub bootstrap_admin: Option<CreatedClient>,
-    refresher: tokio::task::JoinHandle<()>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
 /// Opens the pool for `settings`.
@@ -87,11 +90,14 @@ impl Application {
             metadata: http::discovery::render(&issuer),
             jwks_cache_control: http::jwks::cache_control(&settings),
             clients: ClientCache::new(settings.client_cache_ttl),
+            hash_pool: HashPool::start(settings.password_hash_concurrency, settings.password_hash)
+                .context("cannot start the password hashing threads")?,
             keys: keys.clone(),
             pool: pool.clone(),
             settings: settings.clone(),
         });
 
+        let simplejwt = settings.simplejwt_client.is_some();
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(
@@ -106,19 +112,33 @@ impl Application {
                 )
                 .app_data(state.clone())
                 .configure(http::routes)
+                .configure(|cfg| {
+                    if simplejwt {
+                        http::simplejwt_routes(cfg);
+                    }
+                })
                 .default_service(web::to(not_found))
         })
         .workers(settings.workers)
         .listen(listener)?
         .run();
 
-        let refresher = tokio::spawn(refresh_keys(pool, keys, settings.key_refresh_interval));
+        let reload_pool = pool.clone();
+        let login_window = settings.login_user_limit.window;
+        let tasks = vec![
+            tasks::every("key reload", settings.key_refresh_interval, move || {
+                reload_keys(&reload_pool, &keys)
+            }),
+            tasks::every("purge", settings.purge_interval, move || {
+                purge(&pool, login_window)
+            }),
+        ];
         Ok(Application {
             addr,
             server,
             issuer,
             bootstrap_admin,
-            refresher,
+            tasks,
         })
     }
 
@@ -136,7 +156,9 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         log::info!("listening on http://{} (issuer {})", self.addr, self.issuer);
         let out = self.server.await;
-        self.refresher.abort();
+        for task in &self.tasks {
+            task.abort();
+        }
         out
     }
 }
@@ -145,37 +167,37 @@ async fn not_found() -> actix_web::HttpResponse {
     actix_web::HttpResponse::NotFound().json(serde_json::json!({ "error": "not_found" }))
 }
 
-/// Reloads the key set from the database at `every`, so each replica publishes what
-/// the others publish and signs with the key the lifecycle made active.
-async fn refresh_keys(pool: DbPool, keys: Arc<KeyStore>, every: std::time::Duration) {
-    let mut tick = tokio::time::interval(every);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    tick.tick().await;
-    loop {
-        tick.tick().await;
-        let (pool, store) = (pool.clone(), keys.clone());
-        let result = tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
-            let mut conn = db::pool::get(&pool)?;
-            let previous = store.snapshot();
-            let set = load_key_set(&mut conn, now(), Some(&previous))?;
-            if set.etag != previous.etag
-                || set.signer.as_ref().map(|s| s.kid().to_string())
-                    != previous.signer.as_ref().map(|s| s.kid().to_string())
-            {
-                log::info!("signing keys reloaded ({} published)", set.published.len());
-            }
-            if set.signer.is_some() {
-                store.replace(set);
-            } else {
-                log::error!("no active signing key in the database; keeping the current one");
-            }
-            Ok(())
-        })
-        .await;
-        match result {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => log::warn!("key refresh failed: {e:#}"),
-            Err(e) => log::warn!("key refresh task failed: {e}"),
-        }
+/// Reloads the key set from the database, so each replica publishes what the others
+/// publish and signs with the key the lifecycle made active.
+fn reload_keys(pool: &DbPool, store: &KeyStore) -> anyhow::Result<()> {
+    let mut conn = db::pool::get(pool)?;
+    let previous = store.snapshot();
+    let set = load_key_set(&mut conn, now(), Some(&previous))?;
+    if set.etag != previous.etag
+        || set.signer.as_ref().map(|s| s.kid().to_string())
+            != previous.signer.as_ref().map(|s| s.kid().to_string())
+    {
+        log::info!("signing keys reloaded ({} published)", set.published.len());
     }
+    if set.signer.is_some() {
+        store.replace(set);
+    } else {
+        log::error!("no active signing key in the database; keeping the current one");
+    }
+    Ok(())
+}
+
+/// How long a revoked refresh-token family is kept (for logs and support) before purge.
+const REVOKED_FAMILY_RETENTION: i64 = 3_600;
+
+/// Deletes ended refresh-token families and closed login-failure windows.
+fn purge(pool: &DbPool, login_window: i64) -> anyhow::Result<()> {
+    let mut conn = db::pool::get(pool)?;
+    let t = now();
+    let families = refresh_token::purge(&mut conn, t, REVOKED_FAMILY_RETENTION)?;
+    let counters = login_failure::purge(&mut conn, t, login_window)?;
+    if families + counters > 0 {
+        log::info!("purged {families} refresh-token families, {counters} login counters");
+    }
+    Ok(())
 }

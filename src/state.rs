@@ -22,6 +22,8 @@ pub struct AppState {
     pub keys: Arc<KeyStore>,
     /// Client cache.
     pub clients: ClientCache,
+    /// Password hashing threads.
+    pub hash_pool: crate::login::hash_pool::HashPool,
     /// RFC 8414 metadata, serialised once.
     pub metadata: bytes::Bytes,
     /// The JWKS `Cache-Control` value, computed once from the key settings.

@@ -275,6 +275,10 @@ pub fn set_disabled(
     if !Client::update(conn, id, changes, now)? {
         return Err(not_found(id));
     }
+    if disabled {
+        // Its users' sessions end with it; enabling it again does not revive them.
+        crate::db::models::refresh_token::revoke_client_families(conn, id, now)?;
+    }
     show(conn, id)
 }
 
@@ -298,7 +302,7 @@ pub fn rotate_secret(
     })
 }
 
-/// Deletes a client.
+/// Deletes a client (its refresh-token families go with it).
 pub fn delete(conn: &mut DbConnection, id: &str) -> Result<(), AdminError> {
     if Client::delete(conn, id)? {
         Ok(())

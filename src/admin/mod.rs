@@ -3,6 +3,7 @@
 
 pub mod bootstrap;
 pub mod clients;
+pub mod users;
 
 /// Errors of an administrative operation.
 #[derive(Debug, thiserror::Error)]

@@ -6,6 +6,7 @@
 pub mod client;
 pub mod migrate;
 pub mod serve;
+pub mod user;
 
 use crate::config::{ConfigArgs, GlobalArgs, Settings};
 use crate::db::{self, DbConnection};
@@ -31,6 +32,9 @@ enum Command {
     /// Manage clients
     #[command(subcommand)]
     Client(client::ClientCommand),
+    /// Manage users of the password grant
+    #[command(subcommand)]
+    User(user::UserCommand),
 }
 
 /// Runs the parsed command line.
@@ -45,6 +49,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         None | Some(Command::Serve(_)) => serve::run(settings),
         Some(Command::Migrate) => migrate::run(&settings),
         Some(Command::Client(cmd)) => client::run(&settings, cmd),
+        Some(Command::User(cmd)) => user::run(&settings, cmd),
     }
 }
 

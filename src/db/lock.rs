@@ -35,16 +35,26 @@ pub fn write_transaction<T, F>(conn: &mut DbConnection, lock: WriteLock, f: F) -
 where
     F: FnOnce(&mut DbConnection) -> Result<T, DbError>,
 {
+    immediate_transaction(conn, |conn| {
+        if let DbConnection::Pg(c) = conn {
+            diesel::sql_query(format!("SELECT pg_advisory_xact_lock({})", lock.id())).execute(c)?;
+        }
+        f(conn)
+    })
+}
+
+/// Runs `f` in one transaction that may read, then write. On SQLite the write lock is
+/// taken first, so the transaction never has to upgrade a stale read snapshot (which
+/// SQLite refuses at once with `SQLITE_BUSY` instead of waiting). On PostgreSQL it is a
+/// plain transaction: row locks and conditional updates decide races there.
+pub fn immediate_transaction<T, F>(conn: &mut DbConnection, f: F) -> Result<T, DbError>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, DbError>,
+{
     conn.transaction(|conn| {
-        match conn {
-            DbConnection::Sqlite(c) => {
-                // Any write statement takes SQLite's one write lock, waiting under busy_timeout.
-                diesel::sql_query("DELETE FROM server_meta WHERE name = '~lock'").execute(c)?;
-            }
-            DbConnection::Pg(c) => {
-                diesel::sql_query(format!("SELECT pg_advisory_xact_lock({})", lock.id()))
-                    .execute(c)?;
-            }
+        if let DbConnection::Sqlite(c) = conn {
+            // Any write statement takes SQLite's one write lock, waiting under busy_timeout.
+            diesel::sql_query("DELETE FROM server_meta WHERE name = '~lock'").execute(c)?;
         }
         f(conn)
     })

@@ -11,7 +11,7 @@ pub mod pool;
 pub mod schema;
 
 pub use connection::DbConnection;
-pub use lock::{write_transaction, WriteLock};
+pub use lock::{immediate_transaction, write_transaction, WriteLock};
 pub use pool::{DbPool, DbUrl};
 
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
@@ -31,6 +31,13 @@ pub enum DbError {
     /// Migrations failed to apply.
     #[error("migrations failed: {0}")]
     Migration(String),
+}
+
+impl From<diesel::result::Error> for crate::oauth::OAuthError {
+    /// A query failure seen by a request: 503 when the database is away, else 500.
+    fn from(e: diesel::result::Error) -> Self {
+        DbError::from(e).into()
+    }
 }
 
 impl From<diesel::r2d2::PoolError> for DbError {

@@ -48,4 +48,63 @@ diesel::table! {
     }
 }
 
-diesel::allow_tables_to_appear_in_same_query!(clients, signing_keys, server_meta);
+diesel::table! {
+    /// Users of the password grant.
+    users (id) {
+        id -> Text,
+        username -> Text,
+        password_hash -> Text,
+        disabled -> Bool,
+        password_changed_at -> BigInt,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    /// One row per login: the family its rotating refresh tokens share.
+    refresh_families (id) {
+        id -> Text,
+        client_id -> Text,
+        user_id -> Text,
+        scope -> Text,
+        dpop_jkt -> Nullable<Text>,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        revoked_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    /// Refresh tokens, by hash.
+    refresh_tokens (token_hash) {
+        token_hash -> Text,
+        family_id -> Text,
+        parent_hash -> Nullable<Text>,
+        issued_at -> BigInt,
+        used_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    /// Failed-login counters for throttling.
+    login_failures (throttle_key) {
+        throttle_key -> Text,
+        failures -> BigInt,
+        window_start -> BigInt,
+    }
+}
+
+diesel::joinable!(refresh_tokens -> refresh_families (family_id));
+diesel::joinable!(refresh_families -> users (user_id));
+diesel::joinable!(refresh_families -> clients (client_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    clients,
+    signing_keys,
+    server_meta,
+    users,
+    refresh_families,
+    refresh_tokens,
+    login_failures
+);

@@ -14,28 +14,36 @@ fn too_large() -> OAuthError {
         .with_status(413)
 }
 
-/// Whether the request declares `application/x-www-form-urlencoded`.
-fn is_form(req: &HttpRequest) -> bool {
+/// Whether the request declares the media type `mime`.
+pub fn has_content_type(req: &HttpRequest, mime: &str) -> bool {
     req.headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
-        .is_some_and(|m| {
-            m.trim()
-                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-        })
+        .is_some_and(|m| m.trim().eq_ignore_ascii_case(mime))
+}
+
+/// Whether the request declares `application/x-www-form-urlencoded`.
+fn is_form(req: &HttpRequest) -> bool {
+    has_content_type(req, "application/x-www-form-urlencoded")
 }
 
 /// Reads and parses a form body, or answers the RFC 6749 error for it.
-pub async fn read_form(
-    req: &HttpRequest,
-    mut payload: web::Payload,
-) -> Result<FormParams, OAuthError> {
+pub async fn read_form(req: &HttpRequest, payload: web::Payload) -> Result<FormParams, OAuthError> {
     if !is_form(req) {
         return Err(OAuthError::invalid_request(
             "the request body must be application/x-www-form-urlencoded",
         ));
     }
+    FormParams::parse(&read_body(req, payload).await?)
+}
+
+/// Reads a body of at most `MAX_FORM_BODY` bytes (413 beyond), checking the declared
+/// length before buffering anything.
+pub async fn read_body(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+) -> Result<web::BytesMut, OAuthError> {
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -53,5 +61,5 @@ pub async fn read_form(
         }
         body.extend_from_slice(&chunk);
     }
-    FormParams::parse(&body)
+    Ok(body)
 }

@@ -8,10 +8,7 @@ use actix_web::{web, HttpResponse};
 
 /// Builds the metadata document for `issuer`, once at start-up.
 pub fn render(issuer: &str) -> bytes::Bytes {
-    let grants: Vec<&str> = [GrantType::ClientCredentials]
-        .iter()
-        .map(|g| g.as_str())
-        .collect();
+    let grants: Vec<&str> = GrantType::ALL.iter().map(|g| g.as_str()).collect();
     let methods: Vec<&str> = AuthMethod::ALL.iter().map(|m| m.as_str()).collect();
     let doc = serde_json::json!({
         "issuer": issuer,

@@ -5,6 +5,7 @@ pub mod discovery;
 pub mod error;
 pub mod health;
 pub mod jwks;
+pub mod simplejwt;
 pub mod token;
 
 use actix_web::{web, HttpResponse, Resource};
@@ -12,6 +13,12 @@ use actix_web::{web, HttpResponse, Resource};
 /// A resource whose other methods get 405 with `Allow`.
 fn resource(path: &str, allow: &'static str) -> Resource {
     web::resource(path.to_string()).default_service(web::to(move || method_not_allowed(allow)))
+}
+
+/// Registers the simplejwt-compatible routes (only when a first-party client is set).
+pub fn simplejwt_routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("/api/token/", "POST").route(web::post().to(simplejwt::obtain_pair)))
+        .service(resource("/api/token/refresh/", "POST").route(web::post().to(simplejwt::refresh)));
 }
 
 /// Registers every route.

@@ -2,11 +2,14 @@
 
 use super::body::read_form;
 use super::LoggedClientId;
+use crate::db::models::refresh_token::Family;
+use crate::login;
 use crate::oauth::client_auth::{authenticate, extract};
-use crate::oauth::grant::client_credentials;
+use crate::oauth::form::FormParams;
+use crate::oauth::grant::{client_credentials, password, refresh_token};
 use crate::oauth::secret::random_token;
 use crate::oauth::token::{encode_jwt, AccessTokenClaims, TokenContext, TokenResponse};
-use crate::oauth::{ErrorCode, GrantType, OAuthError};
+use crate::oauth::{ErrorCode, GrantType, OAuthError, RegisteredClient, Scope};
 use crate::state::{now, AppState};
 use actix_web::http::header;
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
@@ -49,21 +52,99 @@ pub async fn token(
         now: now(),
         default_access_ttl: state.settings.access_token_ttl,
     };
-    let claims = match grant {
-        GrantType::ClientCredentials => {
-            client_credentials::grant(client, &params, &ctx, random_token(16))?
+    let (claims, refresh_token) = match grant {
+        GrantType::ClientCredentials => (
+            client_credentials::grant(client, &params, &ctx, random_token(16))?,
+            None,
+        ),
+        GrantType::Password => {
+            let login = password::request(client, &params)?;
+            let addr = client_addr(&req, state.settings.trust_forwarded_for);
+            let user_id = login::authenticate(&state, &login, &addr).await?;
+            let claims = password::user_claims(
+                client,
+                &params,
+                &user_id,
+                &login.scope,
+                &ctx,
+                random_token(16),
+            )?;
+            let refresh = if client.allows(GrantType::RefreshToken) {
+                Some(login::start_family(&state, client, &user_id, &login.scope).await?)
+            } else {
+                None
+            };
+            (claims, refresh)
         }
-        GrantType::Password | GrantType::RefreshToken => {
-            return Err(OAuthError::new(
-                ErrorCode::UnsupportedGrantType,
-                format!(
-                    "grant_type {} is not enabled on this server",
-                    grant.as_str()
-                ),
-            ))
+        GrantType::RefreshToken => {
+            let presented = refresh_token::presented(client, &params)?;
+            let check = claims_on_refresh(client.clone(), params.clone(), &state);
+            let (_, claims, successor) = login::rotate(&state, client, presented, check).await?;
+            (claims, Some(successor))
         }
     };
-    respond(&state, &claims, None)
+    respond(&state, &claims, refresh_token)
+}
+
+/// What a refresh issues, decided from the family before anything is written: the
+/// scope may only narrow, the audience must be the client's.
+fn claims_on_refresh(
+    client: RegisteredClient,
+    params: FormParams,
+    state: &AppState,
+) -> impl FnOnce(&Family) -> Result<AccessTokenClaims, OAuthError> + Send + 'static {
+    let issuer = state.issuer.clone();
+    let default_access_ttl = state.settings.access_token_ttl;
+    move |family| {
+        let granted = Scope::parse(&family.scope).unwrap_or_default();
+        let scope = refresh_token::narrow(params.get("scope"), &granted, &client)?;
+        let ctx = TokenContext {
+            issuer: &issuer,
+            now: now(),
+            default_access_ttl,
+        };
+        password::user_claims(
+            &client,
+            &params,
+            &family.user_id,
+            &scope,
+            &ctx,
+            random_token(16),
+        )
+    }
+}
+
+/// The client's address for throttling: the peer, or the last `X-Forwarded-For` entry
+/// (the one the trusted proxy appended) when configured to trust it.
+pub fn client_addr(req: &HttpRequest, trust_forwarded_for: bool) -> String {
+    if trust_forwarded_for {
+        let forwarded = req
+            .headers()
+            .get_all("x-forwarded-for")
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .rfind(|s| !s.is_empty());
+        if let Some(addr) = forwarded {
+            return addr.chars().take(64).collect();
+        }
+    }
+    req.peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// Signs `claims` with the current key.
+pub fn sign(state: &AppState, claims: &AccessTokenClaims) -> Result<String, OAuthError> {
+    let keys = state.keys.snapshot();
+    let signer = keys.signer.as_ref().ok_or_else(|| {
+        log::error!("no signing key is loaded");
+        OAuthError::unavailable()
+    })?;
+    encode_jwt(signer.as_ref(), claims).map_err(|e| {
+        log::error!("{e}");
+        OAuthError::server_error()
+    })
 }
 
 /// Signs `claims` and renders the RFC 6749 §5.1 response.
@@ -72,17 +153,8 @@ fn respond(
     claims: &AccessTokenClaims,
     refresh_token: Option<String>,
 ) -> Result<HttpResponse, OAuthError> {
-    let keys = state.keys.snapshot();
-    let signer = keys.signer.as_ref().ok_or_else(|| {
-        log::error!("no signing key is loaded");
-        OAuthError::unavailable()
-    })?;
-    let access_token = encode_jwt(signer.as_ref(), claims).map_err(|e| {
-        log::error!("{e}");
-        OAuthError::server_error()
-    })?;
     let body = TokenResponse {
-        access_token,
+        access_token: sign(state, claims)?,
         token_type: if claims.cnf.is_some() {
             "DPoP"
         } else {

@@ -7,8 +7,10 @@ pub mod client_auth;
 pub mod error;
 pub mod form;
 pub mod grant;
+pub mod password;
 pub mod scope;
 pub mod secret;
+pub mod throttle;
 pub mod token;
 
 pub use client::{AuthMethod, GrantType, RegisteredClient};

@@ -31,7 +31,12 @@ impl Scope {
         Scope::parse(s).map_err(OAuthError::invalid_scope)
     }
 
-    /// Whether every token of `self` is in `other`.
+    /// The tokens in both.
+    pub fn intersection(&self, other: &Scope) -> Scope {
+        Scope(self.0.intersection(&other.0).cloned().collect())
+    }
+
+    /// Whether every token here is also in `other`.
     pub fn is_subset(&self, other: &Scope) -> bool {
         self.0.is_subset(&other.0)
     }

@@ -216,3 +216,51 @@ async fn help_works_everywhere() {
         assert!(out.stdout.contains("Usage"), "{args:?}");
     }
 }
+
+#[tokio::test]
+async fn user_commands_round_trip_and_never_print_the_hash() {
+    let app = crate::helpers::spawn_app().await;
+    let created = app.create_user("Zed", "zed's password").await;
+    assert_eq!(created["username"], "zed", "stored lower case");
+    assert!(created.get("password_hash").is_none());
+    let id = created["id"].as_str().expect("id").to_string();
+
+    let list = app.cli(&["user", "list"]).await;
+    assert!(list.success);
+    assert_eq!(list.json().as_array().expect("array").len(), 1);
+    assert!(!list.stdout.contains("argon2"), "no hash in output");
+    let show = app.cli(&["user", "show", "ZED"]).await;
+    assert_eq!(show.json()["id"], id.as_str());
+    let disabled = app.cli(&["user", "disable", "zed"]).await;
+    assert_eq!(disabled.json()["disabled"], true);
+    let enabled = app.cli(&["user", "enable", "zed"]).await;
+    assert_eq!(enabled.json()["disabled"], false);
+    let deleted = app.cli(&["user", "delete", "zed"]).await;
+    assert!(deleted.success);
+    let gone = app.cli(&["user", "show", "zed"]).await;
+    assert!(!gone.success);
+    assert_eq!(gone.stderr.trim().lines().count(), 1, "{}", gone.stderr);
+}
+
+#[tokio::test]
+async fn user_create_refuses_bad_passwords_and_duplicates_writing_nothing() {
+    let app = crate::helpers::spawn_app().await;
+    let run = |args: &'static [&'static str], stdin: &'static str| {
+        crate::helpers::run_cli(&app.db, args, Some(stdin))
+    };
+    for (stdin, why) in [("\n", "empty"), ("", "empty"), ("one\ntwo\n", "match")] {
+        let out = run(&["user", "create", "--username", "yan"], stdin).await;
+        assert!(!out.success, "accepted a bad password ({why})");
+        assert_eq!(out.code, Some(1));
+        assert!(out.stderr.contains(why), "{}", out.stderr);
+        assert_eq!(out.stderr.trim().lines().count(), 1);
+    }
+    let bad_name = run(&["user", "create", "--username", "a b"], "pw\n").await;
+    assert!(!bad_name.success);
+    app.create_user("yan", "good password").await;
+    let dup = run(&["user", "create", "--username", "YAN"], "other\n").await;
+    assert!(!dup.success, "usernames are unique, case-insensitively");
+    let list = app.cli(&["user", "list"]).await;
+    assert_eq!(list.json().as_array().expect("array").len(), 1);
+    assert!(app.cli(&["user", "--help"]).await.success);
+}

@@ -185,6 +185,18 @@ pub async fn run_cli(db: &TestDb, args: &[&str], stdin: Option<&str>) -> CliOutp
     }
 }
 
+/// A form body from pairs, percent-encoded.
+pub fn form(pairs: &[(&str, &str)]) -> String {
+    let enc = |s: &str| {
+        percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+    };
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
 /// A token endpoint answer.
 pub struct Answer {
     pub status: u16,
@@ -198,6 +210,11 @@ impl Answer {
     }
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+    pub fn refresh_token(&self) -> &str {
+        self.body["refresh_token"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no refresh_token: {}", self.body))
     }
     pub fn access_token(&self) -> &str {
         self.body["access_token"]
@@ -227,6 +244,73 @@ impl TestApp {
                 .to_string(),
             json,
         }
+    }
+
+    /// Creates a user through the CLI (password on stdin); returns its JSON.
+    pub async fn create_user(&self, username: &str, password: &str) -> Value {
+        let out = run_cli(
+            &self.db,
+            &["user", "create", "--username", username],
+            Some(&format!("{password}\n")),
+        )
+        .await;
+        assert!(out.success, "user create failed: {}", out.stderr);
+        out.json()
+    }
+
+    /// A client allowed the password and refresh_token grants.
+    pub async fn create_app_client(&self, extra: &[&str]) -> TestClient {
+        let mut args = vec![
+            "--grant-types",
+            "password,refresh_token",
+            "--scope",
+            "profile orders",
+        ];
+        args.extend_from_slice(extra);
+        self.create_client(&args).await
+    }
+
+    /// `grant_type=password` with HTTP Basic.
+    pub async fn login(&self, client: &TestClient, username: &str, password: &str) -> Answer {
+        let form = form(&[
+            ("grant_type", "password"),
+            ("username", username),
+            ("password", password),
+        ]);
+        self.token_basic(client, &form).await
+    }
+
+    /// `grant_type=refresh_token` with HTTP Basic and extra form pairs.
+    pub async fn refresh(
+        &self,
+        client: &TestClient,
+        token: &str,
+        extra: &[(&str, &str)],
+    ) -> Answer {
+        let mut pairs = vec![("grant_type", "refresh_token"), ("refresh_token", token)];
+        pairs.extend_from_slice(extra);
+        self.token_basic(client, &form(&pairs)).await
+    }
+
+    /// Counts the rows of `table` straight from the database (for storage assertions).
+    pub fn count_rows(&self, table: &str) -> i64 {
+        #[derive(diesel::QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let sql = format!("SELECT COUNT(*) AS n FROM {table}");
+        let rows: Vec<Count> = match &self.db {
+            TestDb::Sqlite { .. } => {
+                let mut c = diesel::SqliteConnection::establish(&self.db.url()).expect("sqlite");
+                diesel::sql_query(sql).load(&mut c).expect("count")
+            }
+            TestDb::Postgres { .. } => {
+                let mut c = PgConnection::establish(&self.db.url()).expect("postgres");
+                diesel::sql_query(sql).load(&mut c).expect("count")
+            }
+        };
+        rows[0].n
     }
 
     /// POSTs a raw body to the token endpoint.
@@ -328,7 +412,7 @@ pub async fn verify_with_discovery(
     (header, data.claims)
 }
 
-async fn answer(res: reqwest::Response) -> Answer {
+pub async fn answer(res: reqwest::Response) -> Answer {
     let status = res.status().as_u16();
     let headers = res.headers().clone();
     let text = res.text().await.expect("body");

@@ -6,3 +6,6 @@ mod client_credentials;
 mod discovery;
 mod helpers;
 mod lifecycle;
+mod password;
+mod refresh;
+mod simplejwt;

@@ -1,8 +1,12 @@
 //! Row types, one module per table, with their queries beside them.
 
 pub mod client;
+pub mod login_failure;
 pub mod meta;
+pub mod refresh_token;
 pub mod signing_key;
+pub mod user;
 
 pub use client::{Client, ClientChanges, NewClient};
 pub use signing_key::{KeyState, NewSigningKey, SigningKeyRow};
+pub use user::{NewUser, User};

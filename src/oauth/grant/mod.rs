@@ -2,6 +2,8 @@
 //! parameters into the claims of the token to issue.
 
 pub mod client_credentials;
+pub mod password;
+pub mod refresh_token;
 
 use super::client::RegisteredClient;
 use super::form::FormParams;

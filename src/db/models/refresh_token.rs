@@ -1,0 +1,272 @@
+//! The `refresh_families` and `refresh_tokens` tables: issuing, rotating (one winner,
+//! decided by a conditional UPDATE), revoking and purging refresh tokens.
+
+use crate::db::schema::{refresh_families, refresh_tokens, users};
+use crate::db::{immediate_transaction, DbConnection, DbError};
+use crate::oauth::grant::refresh_token::{decide, Decision, StoredRefresh};
+use diesel::prelude::*;
+
+/// A family to start at login.
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = refresh_families)]
+pub struct NewFamily<'a> {
+    /// Family id.
+    pub id: &'a str,
+    /// The client it was issued to.
+    pub client_id: &'a str,
+    /// The user it was issued for.
+    pub user_id: &'a str,
+    /// The scope granted at login (refreshes may only narrow it).
+    pub scope: &'a str,
+    /// DPoP key thumbprint the family is bound to, if any.
+    pub dpop_jkt: Option<&'a str>,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Absolute end of the family, Unix seconds.
+    pub expires_at: i64,
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = refresh_tokens)]
+struct NewToken<'a> {
+    token_hash: &'a str,
+    family_id: &'a str,
+    parent_hash: Option<&'a str>,
+    issued_at: i64,
+}
+
+/// What a successful rotation hands back: the family the new token belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Family {
+    /// Family id.
+    pub id: String,
+    /// The user.
+    pub user_id: String,
+    /// The scope granted at login.
+    pub scope: String,
+    /// DPoP binding, if any.
+    pub dpop_jkt: Option<String>,
+    /// Absolute end, Unix seconds.
+    pub expires_at: i64,
+}
+
+/// The result of presenting a refresh token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rotation<R, E> {
+    /// The successor (its hash was given) is stored; the presented one is used.
+    /// Carries the family and what the caller's check returned.
+    Rotated(Family, R),
+    /// The caller's check refused the request (e.g. a wider scope): nothing changed.
+    Rejected(E),
+    /// The token is unknown, foreign, expired or revoked: nothing changed.
+    Refused(&'static str),
+    /// The token had already been rotated: its family is now revoked.
+    ReuseDetected,
+}
+
+type Row = (
+    String,
+    Option<i64>,
+    String,
+    String,
+    String,
+    Option<String>,
+    i64,
+    Option<i64>,
+    bool,
+);
+
+/// Starts a family and stores its first token.
+pub fn issue(
+    conn: &mut DbConnection,
+    family: &NewFamily<'_>,
+    token_hash: &str,
+) -> Result<(), DbError> {
+    conn.transaction(|conn| {
+        diesel::insert_into(refresh_families::table)
+            .values(family)
+            .execute(conn)?;
+        insert_token(conn, token_hash, family.id, None, family.created_at)?;
+        Ok(())
+    })
+}
+
+fn insert_token(
+    conn: &mut DbConnection,
+    hash: &str,
+    family_id: &str,
+    parent: Option<&str>,
+    now: i64,
+) -> QueryResult<usize> {
+    diesel::insert_into(refresh_tokens::table)
+        .values(NewToken {
+            token_hash: hash,
+            family_id,
+            parent_hash: parent,
+            issued_at: now,
+        })
+        .execute(conn)
+}
+
+/// Presents the token hashed `presented` for `client_id` at `now`: rotates it to
+/// `successor` (a hash), or refuses, or — on reuse past `grace` seconds — revokes the
+/// family. `check` sees the family before anything changes and may reject the request
+/// (its scope or audience), leaving the token usable. One transaction; of concurrent
+/// presentations exactly one rotates, because only one conditional
+/// `UPDATE … WHERE used_at IS NULL` can match, on any replica.
+pub fn rotate<R, E>(
+    conn: &mut DbConnection,
+    presented: &str,
+    successor: &str,
+    client_id: &str,
+    now: i64,
+    grace: i64,
+    check: impl FnOnce(&Family) -> Result<R, E>,
+) -> Result<Rotation<R, E>, DbError> {
+    immediate_transaction(conn, |conn| {
+        let Some(row) = load(conn, presented)? else {
+            return Ok(Rotation::Refused("unknown token"));
+        };
+        let (used_at, family) = (row.1, family_of(&row));
+        let stored = StoredRefresh {
+            client_id: row.2.clone(),
+            used_at,
+            revoked_at: row.7,
+            expires_at: row.6,
+            user_disabled: row.8,
+        };
+        let mut decision = decide(&stored, client_id, now, grace);
+        let mut accepted = None;
+        if matches!(decision, Decision::Rotate | Decision::ReissueInGrace) {
+            match check(&family) {
+                Ok(r) => accepted = Some(r),
+                Err(e) => return Ok(Rotation::Rejected(e)),
+            }
+        }
+        if decision == Decision::Rotate {
+            let won = diesel::update(
+                refresh_tokens::table
+                    .find(presented)
+                    .filter(refresh_tokens::used_at.is_null()),
+            )
+            .set(refresh_tokens::used_at.eq(now))
+            .execute(conn)?
+                == 1;
+            if !won {
+                // Another request rotated it between our read and our update.
+                let used_at = load(conn, presented)?.and_then(|r| r.1);
+                decision = decide(&StoredRefresh { used_at, ..stored }, client_id, now, grace);
+                if decision == Decision::Rotate {
+                    decision = Decision::Reuse;
+                }
+            }
+        }
+        match decision {
+            Decision::Rotate | Decision::ReissueInGrace => match accepted {
+                Some(r) => {
+                    insert_token(conn, successor, &family.id, Some(presented), now)?;
+                    Ok(Rotation::Rotated(family, r))
+                }
+                None => Ok(Rotation::Refused("not checked")),
+            },
+            Decision::Reuse => {
+                revoke_family(conn, &family.id, now)?;
+                Ok(Rotation::ReuseDetected)
+            }
+            Decision::Refuse(why) => Ok(Rotation::Refused(why)),
+        }
+    })
+}
+
+fn load(conn: &mut DbConnection, hash: &str) -> QueryResult<Option<Row>> {
+    refresh_tokens::table
+        .inner_join(refresh_families::table.inner_join(users::table))
+        .filter(refresh_tokens::token_hash.eq(hash))
+        .select((
+            refresh_families::id,
+            refresh_tokens::used_at,
+            refresh_families::client_id,
+            refresh_families::user_id,
+            refresh_families::scope,
+            refresh_families::dpop_jkt,
+            refresh_families::expires_at,
+            refresh_families::revoked_at,
+            users::disabled,
+        ))
+        .first(conn)
+        .optional()
+}
+
+fn family_of(row: &Row) -> Family {
+    Family {
+        id: row.0.clone(),
+        user_id: row.3.clone(),
+        scope: row.4.clone(),
+        dpop_jkt: row.5.clone(),
+        expires_at: row.6,
+    }
+}
+
+/// Revokes one family (idempotent).
+pub fn revoke_family(conn: &mut DbConnection, family_id: &str, now: i64) -> QueryResult<usize> {
+    diesel::update(
+        refresh_families::table
+            .find(family_id)
+            .filter(refresh_families::revoked_at.is_null()),
+    )
+    .set(refresh_families::revoked_at.eq(now))
+    .execute(conn)
+}
+
+/// Revokes every live family of a user (password change, disable); returns how many.
+pub fn revoke_user_families(
+    conn: &mut DbConnection,
+    user_id: &str,
+    now: i64,
+) -> QueryResult<usize> {
+    diesel::update(
+        refresh_families::table
+            .filter(refresh_families::user_id.eq(user_id))
+            .filter(refresh_families::revoked_at.is_null()),
+    )
+    .set(refresh_families::revoked_at.eq(now))
+    .execute(conn)
+}
+
+/// Revokes every live family of a client (client disabled or deleted).
+pub fn revoke_client_families(
+    conn: &mut DbConnection,
+    client_id: &str,
+    now: i64,
+) -> QueryResult<usize> {
+    diesel::update(
+        refresh_families::table
+            .filter(refresh_families::client_id.eq(client_id))
+            .filter(refresh_families::revoked_at.is_null()),
+    )
+    .set(refresh_families::revoked_at.eq(now))
+    .execute(conn)
+}
+
+/// Deletes families (and, by cascade, their tokens) that ended before `now`, or were
+/// revoked more than `revoked_retention` seconds ago. Returns how many.
+pub fn purge(conn: &mut DbConnection, now: i64, revoked_retention: i64) -> QueryResult<usize> {
+    let ended = refresh_families::table.filter(
+        refresh_families::expires_at
+            .le(now)
+            .or(refresh_families::revoked_at.le(now - revoked_retention)),
+    );
+    let ids: Vec<String> = ended
+        .select(refresh_families::id)
+        .limit(10_000)
+        .load(conn)?;
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    conn.transaction(|conn| {
+        diesel::delete(refresh_tokens::table.filter(refresh_tokens::family_id.eq_any(&ids)))
+            .execute(conn)?;
+        diesel::delete(refresh_families::table.filter(refresh_families::id.eq_any(&ids)))
+            .execute(conn)
+    })
+}

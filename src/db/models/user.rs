@@ -1,0 +1,120 @@
+//! The `users` table.
+
+use crate::db::schema::{refresh_families, users};
+use crate::db::DbConnection;
+use diesel::prelude::*;
+use serde::Serialize;
+
+/// A user row as stored.
+#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[diesel(table_name = users)]
+pub struct User {
+    /// Stable identifier, the `sub` of the user's tokens.
+    pub id: String,
+    /// Case-normalised login name.
+    pub username: String,
+    /// PHC string of the argon2id hash.
+    #[serde(skip)]
+    pub password_hash: String,
+    /// Disabled users cannot log in or refresh.
+    pub disabled: bool,
+    /// Unix seconds; refresh families older than this are ended.
+    pub password_changed_at: i64,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds.
+    pub updated_at: i64,
+}
+
+/// A user to insert.
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = users)]
+pub struct NewUser<'a> {
+    /// Stable identifier.
+    pub id: &'a str,
+    /// Case-normalised login name.
+    pub username: &'a str,
+    /// PHC string of the argon2id hash.
+    pub password_hash: &'a str,
+    /// Starts enabled unless told otherwise.
+    pub disabled: bool,
+    /// Unix seconds.
+    pub password_changed_at: i64,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds.
+    pub updated_at: i64,
+}
+
+impl User {
+    /// The user with this (normalised) username, if any.
+    pub fn find_by_username(conn: &mut DbConnection, username: &str) -> QueryResult<Option<User>> {
+        users::table
+            .filter(users::username.eq(username))
+            .select(User::as_select())
+            .first(conn)
+            .optional()
+    }
+
+    /// The user with this id, if any.
+    pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<User>> {
+        users::table
+            .find(id)
+            .select(User::as_select())
+            .first(conn)
+            .optional()
+    }
+
+    /// Every user, by username.
+    pub fn list(conn: &mut DbConnection) -> QueryResult<Vec<User>> {
+        users::table
+            .order(users::username.asc())
+            .select(User::as_select())
+            .load(conn)
+    }
+
+    /// Inserts a user.
+    pub fn insert(conn: &mut DbConnection, new: &NewUser<'_>) -> QueryResult<()> {
+        diesel::insert_into(users::table)
+            .values(new)
+            .execute(conn)
+            .map(|_| ())
+    }
+
+    /// Sets a new password hash; returns whether the user existed.
+    pub fn set_password_hash(
+        conn: &mut DbConnection,
+        id: &str,
+        hash: &str,
+        now: i64,
+    ) -> QueryResult<bool> {
+        let n = diesel::update(users::table.find(id))
+            .set((
+                users::password_hash.eq(hash),
+                users::password_changed_at.eq(now),
+                users::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+        Ok(n == 1)
+    }
+
+    /// Enables or disables; returns whether the user existed.
+    pub fn set_disabled(
+        conn: &mut DbConnection,
+        id: &str,
+        disabled: bool,
+        now: i64,
+    ) -> QueryResult<bool> {
+        let n = diesel::update(users::table.find(id))
+            .set((users::disabled.eq(disabled), users::updated_at.eq(now)))
+            .execute(conn)?;
+        Ok(n == 1)
+    }
+
+    /// Deletes a user and, by cascade, their refresh-token families.
+    pub fn delete(conn: &mut DbConnection, id: &str) -> QueryResult<bool> {
+        diesel::delete(refresh_families::table.filter(refresh_families::user_id.eq(id)))
+            .execute(conn)?;
+        Ok(diesel::delete(users::table.find(id)).execute(conn)? == 1)
+    }
+}

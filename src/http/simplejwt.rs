@@ -1,0 +1,279 @@
+//! djangorestframework-simplejwt compatible endpoints, for Django frontends that should
+//! only need a new base URL: `POST /api/token/` (`{username, password}` → `{refresh,
+//! access}`) and `POST /api/token/refresh/` (`{refresh}` → `{refresh, access}`, rotating
+//! like `ROTATE_REFRESH_TOKENS`). JSON or form bodies; simplejwt's error shapes. They
+//! act as the configured first-party client (`simplejwt_client`) and share the password
+//! grant's throttling and the refresh grant's rotation and reuse detection.
+
+use super::body::{has_content_type, read_body};
+use super::token::{client_addr, sign};
+use super::LoggedClientId;
+use crate::login;
+use crate::oauth::form::FormParams;
+use crate::oauth::grant::password::{user_claims, Login};
+use crate::oauth::grant::refresh_token::narrow;
+use crate::oauth::password::{normalize_username, MAX_PASSWORD_BYTES};
+use crate::oauth::secret::random_token;
+use crate::oauth::token::TokenContext;
+use crate::oauth::{ErrorCode, GrantType, OAuthError, RegisteredClient, Scope};
+use crate::state::{now, AppState};
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
+use serde_json::{json, Map, Value};
+use std::sync::Arc;
+
+/// `POST /api/token/`.
+pub async fn obtain_pair(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let fields = match read_fields(&req, payload, &["username", "password"]).await {
+        Ok(f) => f,
+        Err(res) => return res,
+    };
+    let client = match first_party_client(&state, &req, GrantType::Password).await {
+        Ok(c) => c,
+        Err(res) => return res,
+    };
+    let (raw_username, password) = (&fields[0], &fields[1]);
+    if password.len() > MAX_PASSWORD_BYTES {
+        return field_error("password", "Ensure this field has no more than 1024 bytes.");
+    }
+    let login = Login {
+        username: normalize_username(raw_username).ok(),
+        raw_username,
+        password,
+        scope: client.scope.clone(),
+    };
+    let addr = client_addr(&req, state.settings.trust_forwarded_for);
+    let result = async {
+        let user_id = login::authenticate(&state, &login, &addr).await?;
+        let claims = user_claims(
+            &client,
+            &FormParams::default(),
+            &user_id,
+            &login.scope,
+            &context(&state),
+            random_token(16),
+        )?;
+        let refresh = login::start_family(&state, &client, &user_id, &login.scope).await?;
+        Ok::<_, OAuthError>((sign(&state, &claims)?, refresh))
+    }
+    .await;
+    match result {
+        Ok((access, refresh)) => pair(access, refresh),
+        Err(e) if e.code == ErrorCode::InvalidGrant && e.retry_after.is_none() => detail(
+            StatusCode::UNAUTHORIZED,
+            json!({ "detail": "No active account found with the given credentials" }),
+        ),
+        Err(e) => other_error(e),
+    }
+}
+
+/// `POST /api/token/refresh/`.
+pub async fn refresh(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let fields = match read_fields(&req, payload, &["refresh"]).await {
+        Ok(f) => f,
+        Err(res) => return res,
+    };
+    let client = match first_party_client(&state, &req, GrantType::RefreshToken).await {
+        Ok(c) => c,
+        Err(res) => return res,
+    };
+    let ctx_issuer = state.issuer.clone();
+    let default_access_ttl = state.settings.access_token_ttl;
+    let check_client = (*client).clone();
+    let check = move |family: &crate::db::models::refresh_token::Family| {
+        let granted = Scope::parse(&family.scope).unwrap_or_default();
+        let scope = narrow(None, &granted, &check_client)?;
+        let ctx = TokenContext {
+            issuer: &ctx_issuer,
+            now: now(),
+            default_access_ttl,
+        };
+        user_claims(
+            &check_client,
+            &FormParams::default(),
+            &family.user_id,
+            &scope,
+            &ctx,
+            random_token(16),
+        )
+    };
+    if fields[0].len() > 512 {
+        return token_not_valid();
+    }
+    match login::rotate(&state, &client, &fields[0], check).await {
+        Ok((_, claims, successor)) => match sign(&state, &claims) {
+            Ok(access) => pair(access, successor),
+            Err(e) => other_error(e),
+        },
+        Err(e) if e.code == ErrorCode::InvalidGrant => token_not_valid(),
+        Err(e) => other_error(e),
+    }
+}
+
+fn context(state: &AppState) -> TokenContext<'_> {
+    TokenContext {
+        issuer: &state.issuer,
+        now: now(),
+        default_access_ttl: state.settings.access_token_ttl,
+    }
+}
+
+/// The configured first-party client, which must exist, be enabled and allow `grant`.
+async fn first_party_client(
+    state: &AppState,
+    req: &HttpRequest,
+    grant: GrantType,
+) -> Result<Arc<RegisteredClient>, HttpResponse> {
+    let id = state
+        .settings
+        .simplejwt_client
+        .as_deref()
+        .unwrap_or_default();
+    let found = state
+        .clients
+        .lookup(&state.pool, id)
+        .await
+        .map_err(|e| other_error(e.into()))?;
+    match found {
+        Some(c) if !c.disabled && c.allows(grant) => {
+            req.extensions_mut()
+                .insert(LoggedClientId(c.client_id.clone()));
+            Ok(c)
+        }
+        _ => {
+            log::error!(
+                "simplejwt_client {id:?} is missing, disabled or lacks the {} grant",
+                grant.as_str()
+            );
+            Err(other_error(OAuthError::unavailable()))
+        }
+    }
+}
+
+/// Reads the named string fields from a JSON object or a form; answers DRF's
+/// `{"field": ["This field is required."]}` (400) when one is missing.
+async fn read_fields(
+    req: &HttpRequest,
+    payload: web::Payload,
+    names: &[&str],
+) -> Result<Vec<String>, HttpResponse> {
+    let body = read_body(req, payload).await.map_err(other_error)?;
+    let mut values: Map<String, Value> = Map::new();
+    if has_content_type(req, "application/json") {
+        match serde_json::from_slice::<Value>(&body) {
+            Ok(Value::Object(m)) => values = m,
+            Ok(_) => {
+                return Err(detail(
+                    StatusCode::BAD_REQUEST,
+                    json!({ "non_field_errors": ["Invalid data. Expected a dictionary."] }),
+                ))
+            }
+            Err(e) => {
+                return Err(detail(
+                    StatusCode::BAD_REQUEST,
+                    json!({ "detail": format!("JSON parse error - {e}") }),
+                ))
+            }
+        }
+    } else if has_content_type(req, "application/x-www-form-urlencoded") {
+        let form = FormParams::parse(&body).map_err(other_error)?;
+        for name in names {
+            if let Some(v) = form.get(name) {
+                values.insert((*name).to_string(), Value::String(v.to_string()));
+            }
+        }
+    } else {
+        return Err(detail(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            json!({ "detail": "Unsupported media type in request." }),
+        ));
+    }
+    let mut out = Vec::with_capacity(names.len());
+    let mut errors = Map::new();
+    for name in names {
+        match values.get(*name) {
+            Some(Value::String(s)) if !s.is_empty() && !s.chars().any(|c| c == '\0') => {
+                out.push(s.clone())
+            }
+            Some(Value::String(s)) if !s.is_empty() => {
+                errors.insert((*name).into(), json!(["Null characters are not allowed."]));
+            }
+            Some(Value::String(_)) => {
+                errors.insert((*name).into(), json!(["This field may not be blank."]));
+            }
+            Some(Value::Null) | None => {
+                errors.insert((*name).into(), json!(["This field is required."]));
+            }
+            Some(_) => {
+                errors.insert((*name).into(), json!(["Not a valid string."]));
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(detail(StatusCode::BAD_REQUEST, Value::Object(errors)))
+    }
+}
+
+fn pair(access: String, refresh: String) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::PRAGMA, "no-cache"))
+        .json(json!({ "refresh": refresh, "access": access }))
+}
+
+fn detail(status: StatusCode, body: Value) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(body)
+}
+
+fn field_error(field: &str, msg: &str) -> HttpResponse {
+    let mut m = Map::new();
+    m.insert(field.into(), json!([msg]));
+    detail(StatusCode::BAD_REQUEST, Value::Object(m))
+}
+
+fn token_not_valid() -> HttpResponse {
+    detail(
+        StatusCode::UNAUTHORIZED,
+        json!({ "detail": "Token is invalid or expired", "code": "token_not_valid" }),
+    )
+}
+
+/// Throttling as DRF answers it (429 with the wait), an oversized body as 413, an
+/// outage as 503; anything else as 400 with the description.
+fn other_error(e: OAuthError) -> HttpResponse {
+    if let Some(secs) = e.retry_after {
+        let status = if e.code == ErrorCode::TemporarilyUnavailable {
+            StatusCode::SERVICE_UNAVAILABLE
+        } else {
+            StatusCode::TOO_MANY_REQUESTS
+        };
+        let text = if status == StatusCode::TOO_MANY_REQUESTS {
+            format!("Request was throttled. Expected available in {secs} seconds.")
+        } else {
+            "Service temporarily unavailable, try again later.".to_string()
+        };
+        return HttpResponse::build(status)
+            .insert_header((header::RETRY_AFTER, secs.to_string()))
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .json(json!({ "detail": text }));
+    }
+    let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
+    let status = if status.is_server_error() && e.code != ErrorCode::ServerError {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        status
+    };
+    detail(status, json!({ "detail": e.description }))
+}

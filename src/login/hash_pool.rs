@@ -1,0 +1,112 @@
+//! A small pool of threads that verify and compute argon2id hashes.
+//!
+//! A password hash costs tens of milliseconds and 19 MiB by design. Running it on the
+//! HTTP workers would stall every request; running it on the shared blocking pool would
+//! let a login flood take every core and all that memory. So: `concurrency` dedicated
+//! threads, a bounded queue (a full queue answers 503 at once), and a lower scheduling
+//! priority (nice +5 on Linux), so that under a login flood the token endpoint keeps
+//! most of the CPU and logins slow down instead.
+
+use crate::oauth::password::{hash_password, verify_password, HashParams};
+use crate::oauth::secret::random_token;
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex, OnceLock};
+
+/// Queue slots per hashing thread.
+const QUEUE_PER_THREAD: usize = 64;
+/// Nice increment of the hashing threads.
+const NICENESS: i32 = 5;
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// The pool is saturated; the caller should answer 503 and let the client retry.
+#[derive(Debug, thiserror::Error)]
+#[error("too many password checks in progress")]
+pub struct Busy;
+
+/// Hashing threads and the parameters new hashes use.
+#[derive(Debug)]
+pub struct HashPool {
+    jobs: SyncSender<Job>,
+    params: HashParams,
+    dummy: Arc<OnceLock<String>>,
+}
+
+impl HashPool {
+    /// Starts `concurrency` hashing threads.
+    pub fn start(concurrency: usize, params: HashParams) -> std::io::Result<HashPool> {
+        let (jobs, rx) = sync_channel::<Job>(concurrency * QUEUE_PER_THREAD);
+        let rx = Arc::new(Mutex::new(rx));
+        for i in 0..concurrency {
+            let rx = rx.clone();
+            std::thread::Builder::new()
+                .name(format!("password-hash-{i}"))
+                .spawn(move || work(&rx))?;
+        }
+        Ok(HashPool {
+            jobs,
+            params,
+            dummy: Arc::new(OnceLock::new()),
+        })
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, Busy> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move || {
+            let _ = tx.send(f());
+        });
+        match self.jobs.try_send(job) {
+            Ok(()) => rx.await.map_err(|_| Busy),
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => Err(Busy),
+        }
+    }
+
+    /// Whether `password` matches `stored`; with no stored hash (unknown user) it is
+    /// checked against a dummy hash of the same cost, so both take the same time.
+    pub async fn verify(&self, password: String, stored: Option<String>) -> Result<bool, Busy> {
+        let dummy = self.dummy.clone();
+        let params = self.params;
+        self.run(move || match stored {
+            Some(hash) => verify_password(&password, &hash),
+            None => {
+                let hash = dummy
+                    .get_or_init(|| hash_password(&random_token(16), params).unwrap_or_default());
+                verify_password(&password, hash);
+                false
+            }
+        })
+        .await
+    }
+
+    /// A new hash of `password`.
+    pub async fn hash(&self, password: String) -> Result<Result<String, String>, Busy> {
+        let params = self.params;
+        self.run(move || hash_password(&password, params)).await
+    }
+}
+
+fn work(rx: &Mutex<Receiver<Job>>) {
+    lower_priority();
+    loop {
+        let job = match rx.lock() {
+            Ok(rx) => rx.recv(),
+            Err(_) => return,
+        };
+        match job {
+            Ok(job) => job(),
+            Err(_) => return,
+        }
+    }
+}
+
+/// Lowers this thread's priority; where that is not possible it stays as it is.
+fn lower_priority() {
+    let tid = rustix::thread::gettid();
+    let current = rustix::process::getpriority_process(Some(tid)).unwrap_or(0);
+    if let Err(e) = rustix::process::setpriority_process(Some(tid), current + NICENESS) {
+        log::debug!("password-hash thread keeps its priority: {e}");
+    }
+}

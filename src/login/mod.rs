@@ -1,0 +1,187 @@
+//! Logging users in and keeping them logged in: password checks with throttling, and
+//! refresh-token families. Shared by the token endpoint and the simplejwt endpoints.
+//! Database work runs in one blocking closure per step; password hashing runs on the
+//! dedicated hash pool.
+
+pub mod hash_pool;
+
+use crate::db::models::refresh_token::{self, Family, NewFamily, Rotation};
+use crate::db::models::{login_failure, User};
+use crate::db::pool;
+use crate::http::error::blocking;
+use crate::oauth::grant::password::{bad_credentials, Login};
+use crate::oauth::grant::refresh_token::refused;
+use crate::oauth::secret::{hash_secret, random_token};
+use crate::oauth::throttle::{self, addr_key, user_key};
+use crate::oauth::{OAuthError, RegisteredClient, Scope};
+use crate::state::{now, AppState};
+
+/// Checks a login's username and password, throttled per username and per client
+/// address. Returns the user's stable id. Unknown user, wrong password and disabled
+/// user get the same answer after the same work; a locked username or address is
+/// refused before any password check, so a correct password does not help an attacker.
+pub async fn authenticate(
+    state: &AppState,
+    login: &Login<'_>,
+    client_addr: &str,
+) -> Result<String, OAuthError> {
+    let name_for_key = login.username.clone().unwrap_or_else(|| {
+        login
+            .raw_username
+            .chars()
+            .take(160)
+            .collect::<String>()
+            .to_lowercase()
+    });
+    let keys = [user_key(&name_for_key), addr_key(client_addr)];
+    let limits = [
+        state.settings.login_user_limit,
+        state.settings.login_addr_limit,
+    ];
+
+    let pool = state.pool.clone();
+    let username = login.username.clone();
+    let lookup_keys = keys.clone();
+    let (user, counters) = blocking(move || {
+        let mut conn = pool::get(&pool)?;
+        let refs: Vec<&str> = lookup_keys.iter().map(String::as_str).collect();
+        let counters = login_failure::get(&mut conn, &refs)?;
+        let user = match &username {
+            Some(u) => User::find_by_username(&mut conn, u)?,
+            None => None,
+        };
+        Ok((user, counters))
+    })
+    .await?;
+
+    let t = now();
+    for (key, limit) in keys.iter().zip(limits) {
+        let locked = counters
+            .iter()
+            .find(|(k, _)| k == key)
+            .and_then(|(_, c)| throttle::retry_after(c.failures, c.window_start, limit, t));
+        if let Some(secs) = locked {
+            let mut e =
+                OAuthError::invalid_grant("too many failed login attempts; try again later");
+            e.retry_after = Some(secs.max(1) as u64);
+            return Err(e);
+        }
+    }
+
+    let ok = state
+        .hash_pool
+        .verify(
+            login.password.to_string(),
+            user.as_ref().map(|u| u.password_hash.clone()),
+        )
+        .await
+        .map_err(|e| {
+            log::warn!("{e}");
+            OAuthError::unavailable()
+        })?;
+    let user = user.filter(|u| ok && !u.disabled);
+
+    let pool = state.pool.clone();
+    let window = state.settings.login_user_limit.window;
+    let succeeded = user.is_some();
+    blocking(move || {
+        let mut conn = pool::get(&pool)?;
+        let t = now();
+        if succeeded {
+            login_failure::clear(&mut conn, &keys[0])?;
+        } else {
+            for key in &keys {
+                login_failure::record(&mut conn, key, t, window)?;
+            }
+        }
+        Ok(())
+    })
+    .await?;
+    user.map(|u| u.id).ok_or_else(bad_credentials)
+}
+
+/// Starts a refresh-token family for `user_id` through `client`; returns its first token.
+pub async fn start_family(
+    state: &AppState,
+    client: &RegisteredClient,
+    user_id: &str,
+    scope: &Scope,
+) -> Result<String, OAuthError> {
+    let token = random_token(32);
+    let hash = hash_secret(&token);
+    let pool = state.pool.clone();
+    let ttl = client
+        .refresh_token_ttl
+        .unwrap_or(state.settings.refresh_token_ttl);
+    let (client_id, user_id, scope) = (
+        client.client_id.clone(),
+        user_id.to_string(),
+        scope.to_string(),
+    );
+    blocking(move || {
+        let mut conn = pool::get(&pool)?;
+        let t = now();
+        let id = uuid::Uuid::new_v4().to_string();
+        let family = NewFamily {
+            id: &id,
+            client_id: &client_id,
+            user_id: &user_id,
+            scope: &scope,
+            dpop_jkt: None,
+            created_at: t,
+            expires_at: t + ttl,
+        };
+        Ok(refresh_token::issue(&mut conn, &family, &hash)?)
+    })
+    .await?;
+    Ok(token)
+}
+
+/// Rotates the presented refresh token. `check` decides, from the family and before
+/// anything is written, what to issue (scope, audience): its error leaves the token as
+/// it was. Returns the family, what `check` returned, and the successor token.
+pub async fn rotate<R: Send + 'static>(
+    state: &AppState,
+    client: &RegisteredClient,
+    presented: &str,
+    check: impl FnOnce(&Family) -> Result<R, OAuthError> + Send + 'static,
+) -> Result<(Family, R, String), OAuthError> {
+    let successor = random_token(32);
+    let (presented_hash, successor_hash) = (hash_secret(presented), hash_secret(&successor));
+    let grace = client
+        .refresh_reuse_grace
+        .unwrap_or(state.settings.refresh_reuse_grace);
+    let pool = state.pool.clone();
+    let client_id = client.client_id.clone();
+    let outcome = blocking(move || {
+        let mut conn = pool::get(&pool)?;
+        Ok(refresh_token::rotate(
+            &mut conn,
+            &presented_hash,
+            &successor_hash,
+            &client_id,
+            now(),
+            grace,
+            check,
+        )?)
+    })
+    .await?;
+    match outcome {
+        Rotation::Rotated(family, r) => Ok((family, r, successor)),
+        Rotation::Rejected(e) => Err(e),
+        Rotation::ReuseDetected => {
+            log::warn!(
+                "refresh token reuse detected: family revoked (client_id={})",
+                client.client_id
+            );
+            Err(refused())
+        }
+        Rotation::Refused(why) => {
+            log::info!(
+                "refresh token refused: {why} (client_id={})",
+                client.client_id
+            );
+            Err(refused())
+        }
+    }
+}

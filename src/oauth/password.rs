@@ -1,0 +1,134 @@
+//! User passwords: argon2id hashes in PHC format, usernames normalised for lookup.
+
+use argon2::password_hash::rand_core::OsRng;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+
+/// The longest password accepted, in bytes (hashing megabytes would be a DoS lever).
+pub const MAX_PASSWORD_BYTES: usize = 1024;
+/// The longest username accepted, in characters.
+pub const MAX_USERNAME_CHARS: usize = 150;
+
+/// argon2id cost parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HashParams {
+    /// Memory, KiB.
+    pub memory_kib: u32,
+    /// Passes.
+    pub iterations: u32,
+    /// Lanes.
+    pub parallelism: u32,
+}
+
+impl Default for HashParams {
+    /// OWASP Password Storage Cheat Sheet: argon2id, 19 MiB, 2 iterations, 1 lane.
+    fn default() -> Self {
+        HashParams {
+            memory_kib: 19_456,
+            iterations: 2,
+            parallelism: 1,
+        }
+    }
+}
+
+impl HashParams {
+    fn hasher(self) -> Result<Argon2<'static>, String> {
+        let params = Params::new(self.memory_kib, self.iterations, self.parallelism, None)
+            .map_err(|e| format!("invalid argon2 parameters: {e}"))?;
+        Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
+    }
+
+    /// Checks the parameters can hash.
+    pub fn validate(self) -> Result<(), String> {
+        self.hasher().map(|_| ())
+    }
+}
+
+/// A username in its stored form: trimmed, lower case; 1 to 150 characters, no white
+/// space or control characters.
+pub fn normalize_username(raw: &str) -> Result<String, &'static str> {
+    let name = raw.trim().to_lowercase();
+    if name.is_empty() {
+        return Err("username is empty");
+    }
+    if name.chars().count() > MAX_USERNAME_CHARS {
+        return Err("username is longer than 150 characters");
+    }
+    if name.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("username contains white space or control characters");
+    }
+    Ok(name)
+}
+
+/// Checks a new password: non-empty, at most 1024 bytes, no control characters.
+pub fn check_new_password(pw: &str) -> Result<(), &'static str> {
+    if pw.is_empty() {
+        return Err("password is empty");
+    }
+    if pw.len() > MAX_PASSWORD_BYTES {
+        return Err("password is longer than 1024 bytes");
+    }
+    if pw.chars().any(char::is_control) {
+        return Err("password contains control characters");
+    }
+    Ok(())
+}
+
+/// Hashes `password` with a fresh salt.
+pub fn hash_password(password: &str, params: HashParams) -> Result<String, String> {
+    let salt = SaltString::generate(&mut OsRng);
+    params
+        .hasher()?
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| format!("cannot hash password: {e}"))
+}
+
+/// Whether `password` matches the PHC string `stored` (its own parameters apply), in
+/// the time a hash takes whatever the outcome. A malformed stored hash never matches.
+pub fn verify_password(password: &str, stored: &str) -> bool {
+    match PasswordHash::new(stored) {
+        Ok(parsed) => Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok(),
+        Err(_) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FAST: HashParams = HashParams {
+        memory_kib: 1024,
+        iterations: 1,
+        parallelism: 1,
+    };
+
+    #[test]
+    fn hashes_are_argon2id_salted_and_verify() {
+        let a = hash_password("correct horse", FAST).expect("hash");
+        let b = hash_password("correct horse", FAST).expect("hash");
+        assert!(a.starts_with("$argon2id$v=19$m=1024,t=1,p=1$"));
+        assert_ne!(a, b);
+        assert!(verify_password("correct horse", &a));
+        assert!(!verify_password("correct horsE", &a));
+        assert!(!verify_password("x", "not a phc string"));
+    }
+
+    #[test]
+    fn usernames_normalise_to_lower_case_and_refuse_junk() {
+        assert_eq!(normalize_username("  Alice ").as_deref(), Ok("alice"));
+        assert!(normalize_username("").is_err());
+        assert!(normalize_username("a b").is_err());
+        assert!(normalize_username("a\u{0}").is_err());
+        assert!(normalize_username(&"x".repeat(151)).is_err());
+    }
+
+    #[test]
+    fn new_passwords_are_checked() {
+        assert!(check_new_password("").is_err());
+        assert!(check_new_password(&"x".repeat(1025)).is_err());
+        assert!(check_new_password("ok password").is_ok());
+    }
+}

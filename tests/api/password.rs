@@ -1,0 +1,256 @@
+//! The password grant: logins through the `oauth2` crate, same answers for unknown
+//! users and wrong passwords, throttling, and what ends a user's sessions.
+
+use crate::helpers::{assert_oauth_error, form, spawn_app, spawn_app_with};
+use oauth2::basic::BasicClient;
+use oauth2::{
+    AuthType, ClientId, ClientSecret, RefreshToken, ResourceOwnerPassword, ResourceOwnerUsername,
+    Scope, TokenResponse, TokenUrl,
+};
+
+fn oauth2_http() -> oauth2::reqwest::Client {
+    oauth2::reqwest::Client::builder()
+        .redirect(oauth2::reqwest::redirect::Policy::none())
+        .build()
+        .expect("http client")
+}
+
+#[tokio::test]
+async fn oauth2_crate_logs_in_and_refreshes_with_tokens_that_verify() {
+    let app = spawn_app().await;
+    let client = app.create_app_client(&[]).await;
+    let user = app.create_user("Alice", "correct horse battery").await;
+    let user_id = user["id"].as_str().expect("user id");
+    let token_url = app.metadata().await["token_endpoint"]
+        .as_str()
+        .expect("token_endpoint")
+        .to_string();
+
+    let oauth = BasicClient::new(ClientId::new(client.id.clone()))
+        .set_client_secret(ClientSecret::new(client.secret.clone()))
+        .set_token_uri(TokenUrl::new(token_url).expect("url"))
+        .set_auth_type(AuthType::BasicAuth);
+    let login = oauth
+        .exchange_password(
+            &ResourceOwnerUsername::new("alice".into()),
+            &ResourceOwnerPassword::new("correct horse battery".into()),
+        )
+        .add_scope(Scope::new("profile".into()))
+        .request_async(&oauth2_http())
+        .await
+        .expect("login succeeds");
+    let (_, claims) = app.verify(login.access_token().secret()).await;
+    assert_eq!(claims["sub"], user_id, "sub is the user's stable id");
+    assert_eq!(claims["client_id"], client.id.as_str());
+    assert_eq!(claims["scope"], "profile");
+    assert_eq!(
+        claims["exp"].as_i64().expect("exp") - claims["iat"].as_i64().expect("iat"),
+        300
+    );
+    let first_refresh = login
+        .refresh_token()
+        .expect("a refresh token")
+        .secret()
+        .clone();
+    assert!(first_refresh.len() >= 43, "at least 256 bits");
+
+    let refreshed = oauth
+        .exchange_refresh_token(&RefreshToken::new(first_refresh.clone()))
+        .request_async(&oauth2_http())
+        .await
+        .expect("refresh succeeds");
+    let (_, claims) = app.verify(refreshed.access_token().secret()).await;
+    assert_eq!(claims["sub"], user_id);
+    assert_eq!(
+        claims["scope"], "profile",
+        "a refresh keeps the login's scope"
+    );
+    let second = refreshed.refresh_token().expect("rotated").secret();
+    assert_ne!(second, &first_refresh, "refresh tokens rotate");
+}
+
+#[tokio::test]
+async fn wrong_password_and_unknown_user_get_the_same_answer() {
+    let app = spawn_app().await;
+    let client = app.create_app_client(&[]).await;
+    app.create_user("bob", "the right one").await;
+    let wrong = app.login(&client, "bob", "the wrong one").await;
+    let unknown = app.login(&client, "nobody-here", "the wrong one").await;
+    assert_oauth_error(&wrong, 400, "invalid_grant");
+    assert_eq!(wrong.status, unknown.status);
+    assert_eq!(wrong.body, unknown.body);
+    let ok = app.login(&client, "BOB", "the right one").await;
+    assert_eq!(
+        ok.status, 200,
+        "usernames are case-insensitive: {}",
+        ok.body
+    );
+}
+
+#[tokio::test]
+async fn repeated_failures_lock_the_username_until_the_window_ends() {
+    let app = spawn_app_with(|c| {
+        c.login_max_failures = Some(3);
+        c.login_lockout = Some(2);
+    })
+    .await;
+    let client = app.create_app_client(&[]).await;
+    app.create_user("carol", "s3cret pass").await;
+    for _ in 0..3 {
+        let a = app.login(&client, "carol", "guess").await;
+        assert_oauth_error(&a, 400, "invalid_grant");
+    }
+    let locked = app.login(&client, "carol", "s3cret pass").await;
+    assert_oauth_error(&locked, 400, "invalid_grant");
+    let wait: u64 = locked
+        .header("retry-after")
+        .expect("Retry-After while locked")
+        .parse()
+        .expect("seconds");
+    assert!((1..=2).contains(&wait), "Retry-After {wait}");
+    // An unknown username locks the same way, so a lock reveals nothing.
+    for _ in 0..3 {
+        app.login(&client, "ghost", "guess").await;
+    }
+    let ghost = app.login(&client, "ghost", "guess").await;
+    assert!(ghost.header("retry-after").is_some());
+
+    tokio::time::sleep(std::time::Duration::from_millis(2_100)).await;
+    let after = app.login(&client, "carol", "s3cret pass").await;
+    assert_eq!(
+        after.status, 200,
+        "lock lifts after the window: {}",
+        after.body
+    );
+}
+
+#[tokio::test]
+async fn repeated_failures_from_one_address_lock_it_for_every_username() {
+    let app = spawn_app_with(|c| {
+        c.login_max_failures_per_addr = Some(4);
+        c.login_lockout = Some(60);
+    })
+    .await;
+    let client = app.create_app_client(&[]).await;
+    app.create_user("dave", "dave's password").await;
+    for name in ["u1", "u2", "u3", "u4"] {
+        app.login(&client, name, "guess").await;
+    }
+    let locked = app.login(&client, "dave", "dave's password").await;
+    assert_oauth_error(&locked, 400, "invalid_grant");
+    assert!(locked.header("retry-after").is_some());
+}
+
+#[tokio::test]
+async fn bad_password_requests_get_clear_errors_and_count_nothing() {
+    let app = spawn_app_with(|c| c.login_max_failures = Some(2)).await;
+    let client = app.create_app_client(&[]).await;
+    let cc_only = app.create_client(&[]).await;
+    app.create_user("erin", "erin's password").await;
+
+    let missing_user = app
+        .token_basic(
+            &client,
+            &form(&[("grant_type", "password"), ("password", "x")]),
+        )
+        .await;
+    assert_oauth_error(&missing_user, 400, "invalid_request");
+    let missing_pw = app
+        .token_basic(
+            &client,
+            &form(&[("grant_type", "password"), ("username", "erin")]),
+        )
+        .await;
+    assert_oauth_error(&missing_pw, 400, "invalid_request");
+    let empty_pw = app
+        .token_basic(&client, "grant_type=password&username=erin&password=")
+        .await;
+    assert_oauth_error(&empty_pw, 400, "invalid_request");
+    let long = "x".repeat(2_000);
+    let too_long = app.login(&client, "erin", &long).await;
+    assert_oauth_error(&too_long, 400, "invalid_request");
+    let megabyte = "x".repeat(1 << 20);
+    let huge = app.login(&client, "erin", &megabyte).await;
+    assert_eq!(huge.status, 413);
+    let not_utf8 = app
+        .token_basic(&client, "grant_type=password&username=erin&password=%FF%FE")
+        .await;
+    assert_oauth_error(&not_utf8, 400, "invalid_request");
+    let not_allowed = app.login(&cc_only, "erin", "erin's password").await;
+    assert_oauth_error(&not_allowed, 400, "unauthorized_client");
+
+    // None of that counted as a failed login (the limit is 2), and nothing was stored.
+    assert_eq!(app.count_rows("refresh_families"), 0);
+    let ok = app.login(&client, "erin", "erin's password").await;
+    assert_eq!(ok.status, 200, "{}", ok.body);
+}
+
+#[tokio::test]
+async fn disabling_a_user_ends_their_sessions_and_logins() {
+    let app = spawn_app().await;
+    let client = app.create_app_client(&[]).await;
+    app.create_user("frank", "frank's password").await;
+    let login = app.login(&client, "frank", "frank's password").await;
+    assert_eq!(login.status, 200);
+    let refresh = login.refresh_token().to_string();
+
+    assert!(app.cli(&["user", "disable", "frank"]).await.success);
+    let refused = app.refresh(&client, &refresh, &[]).await;
+    assert_oauth_error(&refused, 400, "invalid_grant");
+    let denied = app.login(&client, "frank", "frank's password").await;
+    let wrong = app.login(&client, "frank", "not it").await;
+    assert_eq!(
+        denied.body, wrong.body,
+        "a disabled user looks like a wrong password"
+    );
+
+    assert!(app.cli(&["user", "enable", "frank"]).await.success);
+    let again = app.login(&client, "frank", "frank's password").await;
+    assert_eq!(again.status, 200);
+    let still = app.refresh(&client, &refresh, &[]).await;
+    assert_oauth_error(&still, 400, "invalid_grant");
+}
+
+#[tokio::test]
+async fn changing_the_password_ends_sessions_and_the_old_password() {
+    let app = spawn_app().await;
+    let client = app.create_app_client(&[]).await;
+    app.create_user("gina", "old password").await;
+    let login = app.login(&client, "gina", "old password").await;
+    let refresh = login.refresh_token().to_string();
+
+    let out = crate::helpers::run_cli(
+        &app.db,
+        &["user", "set-password", "gina"],
+        Some("new password\nnew password\n"),
+    )
+    .await;
+    assert!(out.success, "{}", out.stderr);
+    assert_oauth_error(
+        &app.refresh(&client, &refresh, &[]).await,
+        400,
+        "invalid_grant",
+    );
+    assert_oauth_error(
+        &app.login(&client, "gina", "old password").await,
+        400,
+        "invalid_grant",
+    );
+    assert_eq!(app.login(&client, "gina", "new password").await.status, 200);
+}
+
+#[tokio::test]
+async fn disabling_the_client_ends_its_users_sessions() {
+    let app = spawn_app().await;
+    let client = app.create_app_client(&[]).await;
+    app.create_user("hank", "hank's password").await;
+    let refresh = app
+        .login(&client, "hank", "hank's password")
+        .await
+        .refresh_token()
+        .to_string();
+    assert!(app.cli(&["client", "disable", &client.id]).await.success);
+    assert!(app.cli(&["client", "enable", &client.id]).await.success);
+    let after = app.refresh(&client, &refresh, &[]).await;
+    assert_oauth_error(&after, 400, "invalid_grant");
+}
