@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # tessera benchmark: tessera (release, one worker) pinned to core 0, wrk on core 1.
-# Prints tokens/s, p50 and p99 for client_credentials and the JWKS endpoint next to
-# `openssl speed rsa2048` measured on the same core in the same run.
+# Prints throughput, p50 and p99 for client_credentials, refresh_token (each token used
+# once, chains rotating), the JWKS (200 and 304), and client_credentials during a
+# password-login flood, next to `openssl speed rsa2048` measured on the same core in the
+# same run.
 #
-#   bench/run.sh              # 10 s per scenario
+#   bench/run.sh                          # SQLite, 10 s per scenario
 #   DURATION=30 bench/run.sh
+#   SCENARIOS="token refresh" bench/run.sh  # a subset: token jwks jwks-304 refresh
+#                                           # password-flood token-during-flood
+#   DATABASE_URL=postgres://postgres@127.0.0.1/bench bench/run.sh   # an existing, empty database
 #
-# Needs: wrk (apt install wrk), openssl, taskset (util-linux), python3.
+# Needs: wrk (apt install wrk), openssl, taskset (util-linux), curl, python3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,7 +19,7 @@ DURATION="${DURATION:-10}"
 SERVER_CPU="${SERVER_CPU:-0}"
 LOAD_CPU="${LOAD_CPU:-1}"
 PORT="${PORT:-18080}"
-for tool in wrk openssl taskset python3; do
+for tool in wrk openssl taskset curl python3; do
   command -v "$tool" >/dev/null || { echo "bench: $tool is required (apt install $tool)" >&2; exit 1; }
 done
 
@@ -25,17 +30,22 @@ SERVER_PID=""
 cleanup() { [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null; rm -rf "$WORK"; }
 trap cleanup EXIT
 
-export TESSERA_DATABASE_URL="$WORK/bench.db"
+export TESSERA_DATABASE_URL="${DATABASE_URL:-$WORK/bench.db}"
 export TESSERA_LOG=warn
-CREATED=$("$BIN" client create --name bench --scope "bench:read" --grant-types client_credentials)
-BENCH_AUTH=$(printf '%s' "$CREATED" | python3 -c '
+basic_auth() { # client JSON on stdin -> base64 of id:secret
+  python3 -c '
 import base64, json, sys, urllib.parse as u
 c = json.load(sys.stdin)
 pair = u.quote(c["client_id"], safe="") + ":" + u.quote(c["client_secret"], safe="")
-print(base64.b64encode(pair.encode()).decode())')
-export BENCH_AUTH
+print(base64.b64encode(pair.encode()).decode())'
+}
+CC_AUTH=$("$BIN" client create --name bench --scope "bench:read" | basic_auth)
+APP_AUTH=$("$BIN" client create --name bench-app --scope profile \
+  --grant-types password,refresh_token | basic_auth)
+export BENCH_USER=bench BENCH_PASSWORD=bench-password-123
+printf '%s\n' "$BENCH_PASSWORD" | "$BIN" user create --username "$BENCH_USER" >/dev/null
 
-taskset -c "$SERVER_CPU" "$BIN" serve --bind "127.0.0.1:$PORT" --workers 1 2>"$WORK/server.log" &
+taskset -c "$SERVER_CPU" "$BIN" serve --bind "127.0.0.1:$PORT" --workers 1 ${SERVER_ARGS:-} 2>"$WORK/server.log" &
 SERVER_PID=$!
 URL="http://127.0.0.1:$PORT"
 for _ in $(seq 1 100); do
@@ -48,22 +58,43 @@ echo "== openssl speed rsa2048 on core $SERVER_CPU ($DURATION s)" >&2
 SIGN_RATE=$(taskset -c "$SERVER_CPU" openssl speed -seconds "$DURATION" rsa2048 2>/dev/null \
   | awk '/^rsa 2048 bits/ {print $(NF-1)}')
 
-run() { # name lua connections [env...]
+want() { [ -z "${SCENARIOS:-}" ] || [[ " $SCENARIOS " == *" $1 "* ]]; }
+run() { # name script connections path
   local name=$1 lua=$2 conns=$3 path=$4
+  want "$name" || return 0
   echo "== $name: $conns connections, $DURATION s" >&2
   taskset -c "$LOAD_CPU" wrk -t1 -c"$conns" -d"${DURATION}s" -s "bench/$lua" "$URL$path" \
     | awk -v n="$name" -v c="$conns" '/^RESULT/ {sub(/^RESULT /, ""); print n, "conns=" c, $0}'
 }
 
+echo "== logging in 64 sessions for the refresh chains" >&2
+for _ in $(seq 1 64); do
+  curl -fs -H "Authorization: Basic $APP_AUTH" \
+    -d "grant_type=password&username=$BENCH_USER&password=$BENCH_PASSWORD" "$URL/oauth/token" \
+    | python3 -c 'import json, sys; print(json.load(sys.stdin)["refresh_token"])'
+done >"$WORK/tokens"
+export BENCH_TOKENS="$WORK/tokens"
+
 # Warm-up: page in the code, fill the client cache.
-taskset -c "$LOAD_CPU" wrk -t1 -c4 -d2s -s bench/token.lua "$URL/oauth/token" >/dev/null
+BENCH_AUTH=$CC_AUTH taskset -c "$LOAD_CPU" wrk -t1 -c4 -d2s -s bench/token.lua "$URL/oauth/token" >/dev/null
 
 RESULTS=$(
+  export BENCH_AUTH=$CC_AUTH
   run token token.lua 32 /oauth/token
   run token token.lua 1 /oauth/token
+  BENCH_AUTH=$APP_AUTH run refresh refresh.lua 32 /oauth/token
   run jwks get.lua 32 /.well-known/jwks.json
   ETAG=$(curl -fsI "$URL/.well-known/jwks.json" | awk 'tolower($1)=="etag:" {sub(/\r$/, "", $2); print $2}')
   BENCH_INM="$ETAG" run jwks-304 get.lua 32 /.well-known/jwks.json
+  # A login flood and machine tokens at the same time.
+  if want password-flood; then
+    BENCH_AUTH=$APP_AUTH run password-flood password.lua 8 /oauth/token >"$WORK/flood" &
+    FLOOD=$!
+    sleep 1
+    run token-during-flood token.lua 32 /oauth/token
+    wait "$FLOOD"
+    cat "$WORK/flood"
+  fi
 )
 
 echo

@@ -123,7 +123,7 @@ impl Application {
         .listen(listener)?
         .run();
 
-        let reload_pool = pool.clone();
+        let (reload_pool, checkpoint_pool) = (pool.clone(), pool.clone());
         let login_window = settings.login_user_limit.window;
         let tasks = vec![
             tasks::every("key reload", settings.key_refresh_interval, move || {
@@ -132,6 +132,11 @@ impl Application {
             tasks::every("purge", settings.purge_interval, move || {
                 purge(&pool, login_window)
             }),
+            tasks::every(
+                "wal checkpoint",
+                std::time::Duration::from_secs(1),
+                move || Ok(db::pool::checkpoint(&checkpoint_pool)?),
+            ),
         ];
         Ok(Application {
             addr,
@@ -192,7 +197,7 @@ const REVOKED_FAMILY_RETENTION: i64 = 3_600;
 
 /// Deletes ended refresh-token families and closed login-failure windows.
 fn purge(pool: &DbPool, login_window: i64) -> anyhow::Result<()> {
-    let mut conn = db::pool::get(pool)?;
+    let mut conn = db::pool::get_for_write(pool)?;
     let t = now();
     let families = refresh_token::purge(&mut conn, t, REVOKED_FAMILY_RETENTION)?;
     let counters = login_failure::purge(&mut conn, t, login_window)?;

@@ -76,10 +76,13 @@ pub fn run_migrations(conn: &mut DbConnection) -> Result<usize, DbError> {
     use diesel::RunQueryDsl;
     let err = |e: Box<dyn std::error::Error + Send + Sync>| DbError::Migration(e.to_string());
     match conn {
-        DbConnection::Sqlite(c) => Ok(c
-            .run_pending_migrations(SQLITE_MIGRATIONS)
-            .map(|v| v.len())
-            .map_err(err)?),
+        // One transaction holding SQLite's write lock from its start, so a second
+        // process migrating at the same moment waits, then finds nothing pending.
+        DbConnection::Sqlite(c) => c.immediate_transaction(|c| {
+            c.run_pending_migrations(SQLITE_MIGRATIONS)
+                .map(|v| v.len())
+                .map_err(err)
+        }),
         DbConnection::Pg(c) => {
             diesel::sql_query(format!(
                 "SELECT pg_advisory_lock({})",

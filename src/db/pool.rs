@@ -5,6 +5,7 @@ use diesel::connection::SimpleConnection;
 use diesel::r2d2::{ManageConnection, Pool, PooledConnection, R2D2Connection};
 use diesel::Connection;
 use std::path::PathBuf;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 /// A pool of connections to one database.
@@ -100,7 +101,8 @@ impl Manager {
                 let mut c = diesel::SqliteConnection::establish(&path.to_string_lossy())?;
                 c.batch_execute(&format!(
                     "PRAGMA busy_timeout = {ms}; PRAGMA journal_mode = WAL; \
-                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;"
+                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
+                     PRAGMA mmap_size = 268435456; PRAGMA wal_autocheckpoint = 0;"
                 ))
                 .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
                 Ok(DbConnection::Sqlite(c))
@@ -169,9 +171,60 @@ impl diesel::r2d2::HandleError<diesel::r2d2::Error> for PoolErrorLogger {
     }
 }
 
+/// This process's SQLite writers take turns here, *before* taking a connection.
+/// SQLite has one writer at a time. Pooled connections racing for its lock fall into
+/// its busy handler (which sleeps 1, 2, 5 … 100 ms between tries, leaving the lock
+/// idle), and each write on a different connection makes the next one start with a
+/// stale page cache. Queued here, writers get the connection the previous writer just
+/// returned (the pool hands out the most recently returned one), warm. Other processes
+/// on the same file still meet the busy handler. A process serves one database.
+static SQLITE_WRITER: Mutex<()> = Mutex::new(());
+
+/// A connection for a unit of work that writes; on SQLite it holds this process's
+/// writer turn until dropped.
+pub struct WriteConn {
+    conn: PooledConn,
+    _turn: Option<MutexGuard<'static, ()>>,
+}
+
+impl std::ops::Deref for WriteConn {
+    type Target = DbConnection;
+    fn deref(&self) -> &DbConnection {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for WriteConn {
+    fn deref_mut(&mut self) -> &mut DbConnection {
+        &mut self.conn
+    }
+}
+
+/// Takes a connection for writing (see `SQLITE_WRITER`). On PostgreSQL the turn is
+/// released as soon as the connection is out: there the database orders writers.
+pub fn get_for_write(pool: &DbPool) -> Result<WriteConn, DbError> {
+    let turn = SQLITE_WRITER.lock().unwrap_or_else(PoisonError::into_inner);
+    let conn = get(pool)?;
+    let turn = matches!(*conn, DbConnection::Sqlite(_)).then_some(turn);
+    Ok(WriteConn { conn, _turn: turn })
+}
+
 /// Takes a connection from the pool.
 pub fn get(pool: &DbPool) -> Result<PooledConn, DbError> {
     pool.get().map_err(DbError::from)
+}
+
+/// Copies SQLite's write-ahead log back into the database file without blocking
+/// writers or readers. `serve` runs it in the background every second instead of
+/// SQLite's automatic checkpoint, which would run — and fsync — inside whichever request
+/// happened to commit the thousandth page, holding the write lock meanwhile.
+/// A no-op on PostgreSQL.
+pub fn checkpoint(pool: &DbPool) -> Result<(), DbError> {
+    let mut conn = get(pool)?;
+    if let DbConnection::Sqlite(c) = &mut *conn {
+        c.batch_execute("PRAGMA wal_checkpoint(PASSIVE)")?;
+    }
+    Ok(())
 }
 
 /// Takes a connection and runs a trivial query: is the database answering?

@@ -85,7 +85,7 @@ pub async fn authenticate(
     let window = state.settings.login_user_limit.window;
     let succeeded = user.is_some();
     blocking(move || {
-        let mut conn = pool::get(&pool)?;
+        let mut conn = pool::get_for_write(&pool)?;
         let t = now();
         if succeeded {
             login_failure::clear(&mut conn, &keys[0])?;
@@ -119,7 +119,7 @@ pub async fn start_family(
         scope.to_string(),
     );
     blocking(move || {
-        let mut conn = pool::get(&pool)?;
+        let mut conn = pool::get_for_write(&pool)?;
         let t = now();
         let id = uuid::Uuid::new_v4().to_string();
         let family = NewFamily {
@@ -154,7 +154,7 @@ pub async fn rotate<R: Send + 'static>(
     let pool = state.pool.clone();
     let client_id = client.client_id.clone();
     let outcome = blocking(move || {
-        let mut conn = pool::get(&pool)?;
+        let mut conn = pool::get_for_write(&pool)?;
         Ok(refresh_token::rotate(
             &mut conn,
             &presented_hash,

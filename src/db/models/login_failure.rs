@@ -49,7 +49,7 @@ pub fn record(conn: &mut DbConnection, key: &str, now: i64, window: i64) -> Quer
         window_start = CASE WHEN login_failures.window_start <= #3 THEN #2 \
                             ELSE login_failures.window_start END";
     let expired_before = now - window;
-    match conn {
+    conn.transaction(|conn| match conn {
         DbConnection::Sqlite(c) => diesel::sql_query(
             UPSERT
                 .replace("#1", "?1")
@@ -59,7 +59,7 @@ pub fn record(conn: &mut DbConnection, key: &str, now: i64, window: i64) -> Quer
         .bind::<Text, _>(key)
         .bind::<BigInt, _>(now)
         .bind::<BigInt, _>(expired_before)
-        .execute(c)?,
+        .execute(c),
         DbConnection::Pg(c) => diesel::sql_query(
             UPSERT
                 .replace("#1", "$1")
@@ -69,8 +69,8 @@ pub fn record(conn: &mut DbConnection, key: &str, now: i64, window: i64) -> Quer
         .bind::<Text, _>(key)
         .bind::<BigInt, _>(now)
         .bind::<BigInt, _>(expired_before)
-        .execute(c)?,
-    };
+        .execute(c),
+    })?;
     Ok(())
 }
 
@@ -81,6 +81,8 @@ pub fn clear(conn: &mut DbConnection, key: &str) -> QueryResult<usize> {
 
 /// Deletes counters whose window closed before `now - window`.
 pub fn purge(conn: &mut DbConnection, now: i64, window: i64) -> QueryResult<usize> {
-    diesel::delete(login_failures::table.filter(login_failures::window_start.le(now - window)))
-        .execute(conn)
+    conn.transaction(|conn| {
+        diesel::delete(login_failures::table.filter(login_failures::window_start.le(now - window)))
+            .execute(conn)
+    })
 }

@@ -2,7 +2,7 @@
 //! decided by a conditional UPDATE), revoking and purging refresh tokens.
 
 use crate::db::schema::{refresh_families, refresh_tokens, users};
-use crate::db::{immediate_transaction, DbConnection, DbError};
+use crate::db::{DbConnection, DbError};
 use crate::oauth::grant::refresh_token::{decide, Decision, StoredRefresh};
 use diesel::prelude::*;
 
@@ -110,10 +110,14 @@ fn insert_token(
 
 /// Presents the token hashed `presented` for `client_id` at `now`: rotates it to
 /// `successor` (a hash), or refuses, or — on reuse past `grace` seconds — revokes the
-/// family. `check` sees the family before anything changes and may reject the request
-/// (its scope or audience), leaving the token usable. One transaction; of concurrent
-/// presentations exactly one rotates, because only one conditional
-/// `UPDATE … WHERE used_at IS NULL` can match, on any replica.
+/// family. `check` sees the family before anything is kept and may reject the request
+/// (its scope or audience), leaving the token usable.
+///
+/// One transaction whose first statement is the conditional
+/// `UPDATE … SET used_at = now WHERE token_hash = ? AND used_at IS NULL`: of concurrent
+/// presentations exactly one can match, on any replica (PostgreSQL re-checks the
+/// condition after the winner commits; SQLite serialises writers). Starting with the
+/// write also takes SQLite's write lock before anything is read. Refusals roll back.
 pub fn rotate<R, E>(
     conn: &mut DbConnection,
     presented: &str,
@@ -123,59 +127,58 @@ pub fn rotate<R, E>(
     grace: i64,
     check: impl FnOnce(&Family) -> Result<R, E>,
 ) -> Result<Rotation<R, E>, DbError> {
-    immediate_transaction(conn, |conn| {
+    let result = conn.transaction::<_, Abort<R, E>, _>(|conn| {
+        let won = diesel::update(
+            refresh_tokens::table
+                .find(presented)
+                .filter(refresh_tokens::used_at.is_null()),
+        )
+        .set(refresh_tokens::used_at.eq(now))
+        .execute(conn)?
+            == 1;
         let Some(row) = load(conn, presented)? else {
-            return Ok(Rotation::Refused("unknown token"));
+            return Err(Abort::Outcome(Rotation::Refused("unknown token")));
         };
-        let (used_at, family) = (row.1, family_of(&row));
+        let family = family_of(&row);
         let stored = StoredRefresh {
             client_id: row.2.clone(),
-            used_at,
+            used_at: if won { None } else { row.1 },
             revoked_at: row.7,
             expires_at: row.6,
             user_disabled: row.8,
         };
-        let mut decision = decide(&stored, client_id, now, grace);
-        let mut accepted = None;
-        if matches!(decision, Decision::Rotate | Decision::ReissueInGrace) {
-            match check(&family) {
-                Ok(r) => accepted = Some(r),
-                Err(e) => return Ok(Rotation::Rejected(e)),
-            }
-        }
-        if decision == Decision::Rotate {
-            let won = diesel::update(
-                refresh_tokens::table
-                    .find(presented)
-                    .filter(refresh_tokens::used_at.is_null()),
-            )
-            .set(refresh_tokens::used_at.eq(now))
-            .execute(conn)?
-                == 1;
-            if !won {
-                // Another request rotated it between our read and our update.
-                let used_at = load(conn, presented)?.and_then(|r| r.1);
-                decision = decide(&StoredRefresh { used_at, ..stored }, client_id, now, grace);
-                if decision == Decision::Rotate {
-                    decision = Decision::Reuse;
-                }
-            }
-        }
-        match decision {
-            Decision::Rotate | Decision::ReissueInGrace => match accepted {
-                Some(r) => {
+        match decide(&stored, client_id, now, grace) {
+            Decision::Rotate | Decision::ReissueInGrace => match check(&family) {
+                Ok(r) => {
                     insert_token(conn, successor, &family.id, Some(presented), now)?;
                     Ok(Rotation::Rotated(family, r))
                 }
-                None => Ok(Rotation::Refused("not checked")),
+                Err(e) => Err(Abort::Outcome(Rotation::Rejected(e))),
             },
             Decision::Reuse => {
                 revoke_family(conn, &family.id, now)?;
                 Ok(Rotation::ReuseDetected)
             }
-            Decision::Refuse(why) => Ok(Rotation::Refused(why)),
+            Decision::Refuse(why) => Err(Abort::Outcome(Rotation::Refused(why))),
         }
-    })
+    });
+    match result {
+        Ok(outcome) | Err(Abort::Outcome(outcome)) => Ok(outcome),
+        Err(Abort::Db(e)) => Err(DbError::Query(e)),
+    }
+}
+
+/// Ends a rotation transaction early: with an outcome to report after rolling back
+/// (nothing the refused request did is kept), or on a database error.
+enum Abort<R, E> {
+    Outcome(Rotation<R, E>),
+    Db(diesel::result::Error),
+}
+
+impl<R, E> From<diesel::result::Error> for Abort<R, E> {
+    fn from(e: diesel::result::Error) -> Self {
+        Abort::Db(e)
+    }
 }
 
 fn load(conn: &mut DbConnection, hash: &str) -> QueryResult<Option<Row>> {
