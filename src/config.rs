@@ -49,6 +49,20 @@ pub struct ConfigArgs {
         hide_env_values = true
     )]
     pub key_encryption_key: Option<String>,
+    /// File holding the key-encryption key (instead of key_encryption_key) [default: unset]
+    #[arg(long, env = "TESSERA_KEY_ENCRYPTION_KEY_FILE", value_name = "FILE")]
+    pub key_encryption_key_file: Option<PathBuf>,
+    /// The previous key-encryption key, while rotating it: keys sealed with it are re-sealed [default: unset]
+    #[arg(
+        long,
+        env = "TESSERA_PREVIOUS_KEY_ENCRYPTION_KEY",
+        value_name = "KEY",
+        hide_env_values = true
+    )]
+    pub previous_key_encryption_key: Option<String>,
+    /// How long a retired key stays in the JWKS, seconds [default: longest access-token lifetime + key_refresh_interval + 60]
+    #[arg(long, env = "TESSERA_KEY_RETENTION", value_name = "SECS")]
+    pub key_retention: Option<i64>,
     /// Token signing algorithm [default: RS256]
     #[arg(long, env = "TESSERA_SIGNING_ALG", value_name = "ALG")]
     pub signing_alg: Option<String>,
@@ -130,6 +144,10 @@ pub struct Settings {
     pub key_prepublish: i64,
     /// The key-encryption key, if set (hex or base64 of 32 bytes).
     pub key_encryption_key: Option<SecretString>,
+    /// The previous key-encryption key, while rotating it.
+    pub previous_key_encryption_key: Option<SecretString>,
+    /// Explicit retention of retired keys, seconds.
+    pub key_retention: Option<i64>,
     /// JWS algorithm for new tokens.
     pub signing_alg: String,
     /// RSA modulus size for new keys.
@@ -217,6 +235,11 @@ impl ConfigArgs {
             key_rotation_period: self.key_rotation_period.or(lower.key_rotation_period),
             key_prepublish: self.key_prepublish.or(lower.key_prepublish),
             key_encryption_key: self.key_encryption_key.or(lower.key_encryption_key),
+            key_encryption_key_file: self.key_encryption_key_file.or(lower.key_encryption_key_file),
+            previous_key_encryption_key: self
+                .previous_key_encryption_key
+                .or(lower.previous_key_encryption_key),
+            key_retention: self.key_retention.or(lower.key_retention),
             signing_alg: self.signing_alg.or(lower.signing_alg),
             rsa_key_bits: self.rsa_key_bits.or(lower.rsa_key_bits),
             refresh_reuse_grace: self.refresh_reuse_grace.or(lower.refresh_reuse_grace),
@@ -299,7 +322,28 @@ impl Settings {
             refresh_token_ttl: c.refresh_token_ttl.unwrap_or(86_400),
             key_rotation_period: c.key_rotation_period.unwrap_or(86_400),
             key_prepublish: c.key_prepublish.unwrap_or(3_600),
-            key_encryption_key: c.key_encryption_key.map(SecretString::from),
+            key_encryption_key: match (c.key_encryption_key, c.key_encryption_key_file) {
+                (Some(_), Some(_)) => {
+                    return Err(ConfigError(
+                        "set key_encryption_key or key_encryption_key_file, not both".into(),
+                    ))
+                }
+                (Some(k), None) => Some(SecretString::from(k)),
+                (None, Some(path)) => Some(SecretString::from(
+                    std::fs::read_to_string(&path)
+                        .map_err(|e| {
+                            ConfigError(format!(
+                                "cannot read key_encryption_key_file {}: {e}",
+                                path.display()
+                            ))
+                        })?
+                        .trim()
+                        .to_string(),
+                )),
+                (None, None) => None,
+            },
+            previous_key_encryption_key: c.previous_key_encryption_key.map(SecretString::from),
+            key_retention: c.key_retention,
             signing_alg: c.signing_alg.unwrap_or_else(|| "RS256".into()),
             rsa_key_bits: c.rsa_key_bits.unwrap_or(2048),
             refresh_reuse_grace: c.refresh_reuse_grace.unwrap_or(0),
@@ -366,6 +410,25 @@ impl Settings {
                 "key_prepublish",
                 "must be at least 0 and shorter than key_rotation_period",
             );
+        }
+        if self.key_refresh_interval.as_secs() as i64 >= self.key_prepublish {
+            return bad(
+                "key_prepublish",
+                "must be longer than key_refresh_interval, so every replica publishes a new key before any signs with it",
+            );
+        }
+        if self.key_retention.is_some_and(|r| r < 1) {
+            return bad("key_retention", "must be at least 1 second");
+        }
+        for (name, kek) in [
+            ("key_encryption_key", &self.key_encryption_key),
+            ("previous_key_encryption_key", &self.previous_key_encryption_key),
+        ] {
+            if let Some(k) = kek {
+                if let Err(e) = crate::keys::sealing::Kek::parse(k) {
+                    return bad(name, &e);
+                }
+            }
         }
         if !(0..=300).contains(&self.refresh_reuse_grace) {
             return bad("refresh_reuse_grace", "must be 0 to 300 seconds");

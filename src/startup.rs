@@ -9,7 +9,8 @@ use crate::db::models::{login_failure, refresh_token};
 use crate::db::pool::{build_pool, PoolOptions};
 use crate::db::{self, DbPool};
 use crate::http::{self, LoggedClientId};
-use crate::keys::lifecycle::{ensure_active_key, load_key_set, KeyPolicy};
+use crate::keys::lifecycle::{self, load_key_set, KeyPolicy};
+use crate::keys::sealing::Kek;
 use crate::keys::KeyStore;
 use crate::login::hash_pool::HashPool;
 use crate::state::{now, AppState};
@@ -43,20 +44,49 @@ pub fn pool_for(settings: &Settings) -> anyhow::Result<DbPool> {
         .with_context(|| format!("database {}", settings.database_url.redacted()))
 }
 
-/// Migrates, makes sure a signing key exists, and creates the bootstrap admin client on
-/// an empty database. Blocking.
-fn prepare_database(pool: &DbPool, settings: &Settings) -> anyhow::Result<Option<CreatedClient>> {
+/// The key lifecycle policy of these settings (KEKs parsed; `validate` checked them).
+pub fn key_policy(settings: &Settings) -> anyhow::Result<KeyPolicy> {
+    let parse = |k: &Option<secrecy::SecretString>, name: &str| -> anyhow::Result<_> {
+        k.as_ref()
+            .map(|k| Kek::parse(k).map(Arc::new))
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("invalid {name}: {e}"))
+    };
+    Ok(KeyPolicy {
+        rsa_bits: settings.rsa_key_bits,
+        period: settings.key_rotation_period,
+        prepublish: settings.key_prepublish,
+        retention: settings.key_retention,
+        access_token_ttl: settings.access_token_ttl,
+        refresh_interval: settings.key_refresh_interval.as_secs() as i64,
+        kek: parse(&settings.key_encryption_key, "key_encryption_key")?,
+        previous_kek: parse(
+            &settings.previous_key_encryption_key,
+            "previous_key_encryption_key",
+        )?,
+    })
+}
+
+/// Migrates, brings the signing keys up to date (sealed as configured, rotation plan
+/// applied, so an empty database gets its first key), and creates the bootstrap admin
+/// client on an empty database. Blocking.
+fn prepare_database(
+    pool: &DbPool,
+    settings: &Settings,
+    policy: &KeyPolicy,
+) -> anyhow::Result<Option<CreatedClient>> {
     let mut conn = db::pool::get(pool)
         .with_context(|| format!("cannot connect to {}", settings.database_url.redacted()))?;
     let ran = db::run_migrations(&mut conn)?;
     if ran > 0 {
         log::info!("applied {ran} database migration(s)");
     }
-    let policy = KeyPolicy {
-        rsa_bits: settings.rsa_key_bits,
-    };
-    if let Some(kid) = ensure_active_key(&mut conn, &policy, now())? {
-        log::info!("created signing key {kid}");
+    let sealed = lifecycle::reconcile_sealing(&mut conn, policy)?;
+    if sealed > 0 {
+        log::info!("encrypted {sealed} signing key(s) with the key-encryption key");
+    }
+    for line in lifecycle::step(&mut conn, policy, now())? {
+        log::info!("{line}");
     }
     Ok(ensure_admin_client(&mut conn, now())?)
 }
@@ -65,12 +95,13 @@ impl Application {
     /// Prepares the database, binds the listener and builds the server.
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         let pool = pool_for(&settings)?;
+        let policy = Arc::new(key_policy(&settings)?);
         let (bootstrap_admin, key_set) = {
-            let (pool, settings) = (pool.clone(), settings.clone());
+            let (pool, settings, policy) = (pool.clone(), settings.clone(), policy.clone());
             tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
-                let admin = prepare_database(&pool, &settings)?;
+                let admin = prepare_database(&pool, &settings, &policy)?;
                 let mut conn = db::pool::get(&pool)?;
-                let keys = load_key_set(&mut conn, now(), None)?;
+                let keys = load_key_set(&mut conn, &policy, now(), None)?;
                 Ok((admin, keys))
             })
             .await??
@@ -126,8 +157,8 @@ impl Application {
         let (reload_pool, checkpoint_pool) = (pool.clone(), pool.clone());
         let login_window = settings.login_user_limit.window;
         let tasks = vec![
-            tasks::every("key reload", settings.key_refresh_interval, move || {
-                reload_keys(&reload_pool, &keys)
+            tasks::every("key lifecycle", settings.key_refresh_interval, move || {
+                keep_keys_current(&reload_pool, &policy, &keys)
             }),
             tasks::every("purge", settings.purge_interval, move || {
                 purge(&pool, login_window)
@@ -172,12 +203,19 @@ async fn not_found() -> actix_web::HttpResponse {
     actix_web::HttpResponse::NotFound().json(serde_json::json!({ "error": "not_found" }))
 }
 
-/// Reloads the key set from the database, so each replica publishes what the others
-/// publish and signs with the key the lifecycle made active.
-fn reload_keys(pool: &DbPool, store: &KeyStore) -> anyhow::Result<()> {
+/// Applies the rotation plan (whichever replica gets the lock first makes each
+/// transition; the others find nothing to do), then reloads the key set from the
+/// database, so each replica publishes what the others publish and signs with the key
+/// whose time has come.
+fn keep_keys_current(pool: &DbPool, policy: &KeyPolicy, store: &KeyStore) -> anyhow::Result<()> {
+    // A plain connection: key generation (a second or so, once a period) must not hold
+    // the writer turn; the lifecycle's own lock covers the short transaction.
     let mut conn = db::pool::get(pool)?;
+    for line in lifecycle::step(&mut conn, policy, now())? {
+        log::info!("{line}");
+    }
     let previous = store.snapshot();
-    let set = load_key_set(&mut conn, now(), Some(&previous))?;
+    let set = load_key_set(&mut conn, policy, now(), Some(&previous))?;
     if set.etag != previous.etag
         || set.signer.as_ref().map(|s| s.kid().to_string())
             != previous.signer.as_ref().map(|s| s.kid().to_string())

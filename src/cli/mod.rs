@@ -4,6 +4,7 @@
 //! on stderr and a non-zero exit, with nothing written.
 
 pub mod client;
+pub mod key;
 pub mod migrate;
 pub mod serve;
 pub mod user;
@@ -35,6 +36,9 @@ enum Command {
     /// Manage users of the password grant
     #[command(subcommand)]
     User(user::UserCommand),
+    /// Manage signing keys
+    #[command(subcommand)]
+    Key(key::KeyCommand),
 }
 
 /// Runs the parsed command line.
@@ -50,6 +54,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Migrate) => migrate::run(&settings),
         Some(Command::Client(cmd)) => client::run(&settings, cmd),
         Some(Command::User(cmd)) => user::run(&settings, cmd),
+        Some(Command::Key(cmd)) => key::run(&settings, cmd),
     }
 }
 

@@ -1,72 +1,264 @@
-//! The database side of the key lifecycle: making sure a signing key exists and
-//! loading what every replica publishes. Transitions run under the `SigningKeys`
-//! write lock, so that replicas sharing a database make each one exactly once.
+//! The database side of the key lifecycle: running the rotation plan under the
+//! `SigningKeys` lock (so replicas sharing a database make each transition once),
+//! rotating or importing on demand, sealing private keys at rest, and loading what
+//! every replica publishes and signs with.
 
 use super::keystore::KeySet;
 use super::material::{generate_rsa, rsa_public_jwk, RS256};
+use super::rotation::{plan, Action, KeyInfo, Timing};
+use super::sealing::Kek;
 use super::KeyError;
-use crate::db::models::{KeyState, NewSigningKey, SigningKeyRow};
+use crate::db::models::{Client, KeyState, NewSigningKey, SigningKeyRow};
 use crate::db::{write_transaction, DbConnection, WriteLock};
+use std::sync::Arc;
+
+/// Seconds of clock skew allowed between tessera and resource servers.
+pub const CLOCK_SKEW: i64 = 60;
 
 /// What the lifecycle needs from the configuration.
 #[derive(Debug, Clone)]
 pub struct KeyPolicy {
-    /// RSA modulus size.
+    /// RSA modulus size of new keys.
     pub rsa_bits: usize,
+    /// Rotation period, seconds.
+    pub period: i64,
+    /// Pre-publication window, seconds.
+    pub prepublish: i64,
+    /// Explicit retention of retired keys, seconds; `None`: derived from token lifetimes.
+    pub retention: Option<i64>,
+    /// The server-wide access-token lifetime.
+    pub access_token_ttl: i64,
+    /// How often replicas reload keys (a retired key may still sign that long).
+    pub refresh_interval: i64,
+    /// Key-encryption key for private keys at rest.
+    pub kek: Option<Arc<Kek>>,
+    /// The previous KEK, accepted to re-seal keys while rotating the KEK.
+    pub previous_kek: Option<Arc<Kek>>,
 }
 
-fn has_active(rows: &[SigningKeyRow]) -> bool {
-    rows.iter().any(|r| r.key_state() == KeyState::Active)
+impl KeyPolicy {
+    /// The timing now: retention covers the longest access-token lifetime any client
+    /// has, plus the replicas' reload interval and clock skew.
+    pub fn timing(&self, conn: &mut DbConnection) -> Result<Timing, KeyError> {
+        let retention = match self.retention {
+            Some(r) => r,
+            None => {
+                let longest = Client::max_access_token_ttl(conn)?.unwrap_or(0);
+                longest.max(self.access_token_ttl) + self.refresh_interval + CLOCK_SKEW
+            }
+        };
+        Ok(Timing {
+            period: self.period,
+            prepublish: self.prepublish,
+            retention,
+        })
+    }
+
+    /// A row for a PKCS#8 RSA key, sealed when a KEK is set.
+    pub fn new_row(
+        &self,
+        pkcs8: &[u8],
+        state: KeyState,
+        activates_at: i64,
+        now: i64,
+    ) -> Result<NewSigningKey, KeyError> {
+        let jwk = rsa_public_jwk(RS256, pkcs8).map_err(KeyError::Generate)?;
+        let (private_key, encrypted) = match &self.kek {
+            Some(kek) => (kek.seal(&jwk.kid, pkcs8), true),
+            None => (pkcs8.to_vec(), false),
+        };
+        Ok(NewSigningKey {
+            kid: jwk.kid.clone(),
+            alg: RS256.to_string(),
+            state: state.as_str().to_string(),
+            private_key,
+            encrypted,
+            public_jwk: serde_json::to_string(&jwk)
+                .map_err(|e| KeyError::Generate(e.to_string()))?,
+            created_at: now,
+            activates_at,
+        })
+    }
+
+    /// The PKCS#8 bytes of a stored row.
+    pub fn open(&self, row: &SigningKeyRow) -> Result<Vec<u8>, KeyError> {
+        if !row.encrypted {
+            return Ok(row.private_key.clone());
+        }
+        let kek = self.kek.as_ref().ok_or_else(|| KeyError::Material {
+            kid: row.kid.clone(),
+            reason: "the private key is encrypted at rest; set key_encryption_key".into(),
+        })?;
+        kek.open(&row.kid, &row.private_key)
+            .ok_or_else(|| KeyError::Material {
+                kid: row.kid.clone(),
+                reason: format!(
+                    "cannot decrypt the private key with key_encryption_key (fingerprint {}): \
+                     it is not the key it was encrypted with",
+                    kek.fingerprint
+                ),
+            })
+    }
 }
 
-/// Creates and activates a first signing key if the database has none active.
-/// Returns the kid created, if any.
-pub fn ensure_active_key(
+fn infos(rows: &[SigningKeyRow]) -> Vec<KeyInfo> {
+    rows.iter()
+        .map(|r| KeyInfo {
+            kid: r.kid.clone(),
+            state: r.key_state(),
+            activates_at: r.activates_at,
+            expires_at: r.expires_at,
+        })
+        .collect()
+}
+
+/// Runs the rotation plan once: creates, promotes, retires and deletes keys as due.
+/// Safe to run from every replica at any time; returns what it did, for the log.
+pub fn step(
     conn: &mut DbConnection,
     policy: &KeyPolicy,
     now: i64,
-) -> Result<Option<String>, KeyError> {
-    if has_active(&SigningKeyRow::list(conn)?) {
-        return Ok(None);
+) -> Result<Vec<String>, KeyError> {
+    let timing = policy.timing(conn)?;
+    let first = plan(&infos(&SigningKeyRow::list(conn)?), now, timing);
+    if first.is_empty() {
+        return Ok(Vec::new());
     }
-    // Generate outside the lock (it takes a moment), insert only if still needed.
-    let pkcs8 = generate_rsa(policy.rsa_bits)?;
-    let jwk = rsa_public_jwk(RS256, &pkcs8).map_err(KeyError::Generate)?;
-    let new = NewSigningKey {
-        kid: jwk.kid.clone(),
-        alg: RS256.to_string(),
-        state: KeyState::Active.as_str().to_string(),
-        private_key: pkcs8,
-        encrypted: false,
-        public_jwk: serde_json::to_string(&jwk).map_err(|e| KeyError::Generate(e.to_string()))?,
-        created_at: now,
-        activates_at: now,
+    // Generate outside the lock (it takes a moment); use it only if still needed.
+    let fresh = if first.iter().any(|a| matches!(a, Action::Create { .. })) {
+        Some(generate_rsa(policy.rsa_bits)?)
+    } else {
+        None
     };
     write_transaction(conn, WriteLock::SigningKeys, |conn| {
-        if has_active(&SigningKeyRow::list(conn)?) {
-            return Ok(None);
+        let actions = plan(&infos(&SigningKeyRow::list(conn)?), now, timing);
+        let mut done = Vec::new();
+        for action in actions {
+            match action {
+                Action::Create {
+                    state,
+                    activates_at,
+                } => {
+                    let Some(pkcs8) = &fresh else { continue };
+                    let row = policy
+                        .new_row(pkcs8, state, activates_at, now)
+                        .map_err(|e| crate::db::DbError::Migration(e.to_string()))?;
+                    SigningKeyRow::insert(conn, &row)?;
+                    done.push(format!(
+                        "created signing key {} ({}, signs from {activates_at})",
+                        row.kid,
+                        state.as_str()
+                    ));
+                }
+                Action::Promote { kid } => {
+                    SigningKeyRow::set_state(conn, &kid, KeyState::Active, None, None)?;
+                    done.push(format!("signing key {kid} is now active"));
+                }
+                Action::Retire { kid, expires_at } => {
+                    SigningKeyRow::set_state(
+                        conn,
+                        &kid,
+                        KeyState::Retired,
+                        Some(now),
+                        Some(expires_at),
+                    )?;
+                    done.push(format!("signing key {kid} retired, published until {expires_at}"));
+                }
+                Action::Delete { kid } => {
+                    SigningKeyRow::delete(conn, &kid)?;
+                    done.push(format!("signing key {kid} removed from the JWKS"));
+                }
+            }
         }
-        SigningKeyRow::insert(conn, &new)?;
-        Ok(Some(new.kid.clone()))
+        Ok(done)
     })
     .map_err(KeyError::from)
+}
+
+/// Adds a key now, as `key rotate` and `key import` do: `next` with the usual
+/// pre-publication window, or with `immediate` active at once (the other active keys
+/// retire). A pending `next` key is replaced by the new one.
+pub fn add_key(
+    conn: &mut DbConnection,
+    policy: &KeyPolicy,
+    pkcs8: &[u8],
+    immediate: bool,
+    now: i64,
+) -> Result<NewSigningKey, KeyError> {
+    let timing = policy.timing(conn)?;
+    let (state, activates_at) = if immediate {
+        (KeyState::Active, now)
+    } else {
+        (KeyState::Next, now + timing.prepublish)
+    };
+    let row = policy.new_row(pkcs8, state, activates_at, now)?;
+    write_transaction(conn, WriteLock::SigningKeys, |conn| {
+        let rows = SigningKeyRow::list(conn)?;
+        if rows.iter().any(|r| r.kid == row.kid) {
+            return Ok(Err(KeyError::Material {
+                kid: row.kid.clone(),
+                reason: "this key is already stored".into(),
+            }));
+        }
+        for r in &rows {
+            match r.key_state() {
+                KeyState::Next => {
+                    SigningKeyRow::delete(conn, &r.kid)?;
+                }
+                KeyState::Active if immediate => {
+                    SigningKeyRow::set_state(
+                        conn,
+                        &r.kid,
+                        KeyState::Retired,
+                        Some(now),
+                        Some(now + timing.retention),
+                    )?;
+                }
+                _ => {}
+            }
+        }
+        SigningKeyRow::insert(conn, &row)?;
+        Ok(Ok(()))
+    })??;
+    Ok(row)
+}
+
+/// Brings stored private keys in line with the configured KEK: seals plaintext keys
+/// when a KEK is set, re-seals keys sealed with `previous_kek`, and fails with a clear
+/// message when a key cannot be opened (wrong KEK, or none set). Returns how many rows
+/// were (re)sealed.
+pub fn reconcile_sealing(conn: &mut DbConnection, policy: &KeyPolicy) -> Result<usize, KeyError> {
+    write_transaction(conn, WriteLock::SigningKeys, |conn| {
+        let mut changed = 0;
+        for row in SigningKeyRow::list(conn)? {
+            let plain = match policy.open(&row) {
+                Ok(p) => p,
+                Err(e) => match policy
+                    .previous_kek
+                    .as_ref()
+                    .and_then(|old| old.open(&row.kid, &row.private_key))
+                {
+                    Some(p) => p,
+                    None => return Ok(Err(e)),
+                },
+            };
+            let sealed_now = row.encrypted && policy.kek.as_ref().is_some_and(|k| k.open(&row.kid, &row.private_key).is_some());
+            if let (Some(kek), false) = (&policy.kek, sealed_now) {
+                SigningKeyRow::set_private_key(conn, &row.kid, &kek.seal(&row.kid, &plain), true)?;
+                changed += 1;
+            }
+        }
+        Ok(Ok(changed))
+    })?
 }
 
 /// Reads the stored keys and builds the key set to serve at `now`.
 pub fn load_key_set(
     conn: &mut DbConnection,
+    policy: &KeyPolicy,
     now: i64,
     previous: Option<&KeySet>,
 ) -> Result<KeySet, KeyError> {
     let rows = SigningKeyRow::list(conn)?;
-    let decrypt = |row: &SigningKeyRow| -> Result<Vec<u8>, KeyError> {
-        if row.encrypted {
-            return Err(KeyError::Material {
-                kid: row.kid.clone(),
-                reason: "the private key is encrypted and no key_encryption_key is set".into(),
-            });
-        }
-        Ok(row.private_key.clone())
-    };
-    KeySet::from_rows(&rows, now, &decrypt, previous)
+    KeySet::from_rows(&rows, now, &|row| policy.open(row), previous)
 }

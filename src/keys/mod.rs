@@ -5,6 +5,8 @@ pub mod jwk;
 pub mod keystore;
 pub mod lifecycle;
 pub mod material;
+pub mod rotation;
+pub mod sealing;
 
 pub use keystore::{KeySet, KeyStore};
 pub use material::Signer;

@@ -115,6 +115,13 @@ impl Client {
             .load(conn)
     }
 
+    /// The longest per-client access-token lifetime, if any client has one.
+    pub fn max_access_token_ttl(conn: &mut DbConnection) -> QueryResult<Option<i64>> {
+        clients::table
+            .select(diesel::dsl::max(clients::access_token_ttl))
+            .first(conn)
+    }
+
     /// How many clients exist.
     pub fn count(conn: &mut DbConnection) -> QueryResult<i64> {
         clients::table.count().get_result(conn)

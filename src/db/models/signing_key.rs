@@ -121,13 +121,24 @@ impl SigningKeyRow {
         Ok(n == 1)
     }
 
-    /// Deletes keys whose publication ended before `now`; returns how many.
-    pub fn delete_expired(conn: &mut DbConnection, now: i64) -> QueryResult<usize> {
-        diesel::delete(
-            signing_keys::table
-                .filter(signing_keys::state.eq(KeyState::Retired.as_str()))
-                .filter(signing_keys::expires_at.lt(now)),
-        )
-        .execute(conn)
+    /// Deletes a key; returns whether it existed.
+    pub fn delete(conn: &mut DbConnection, kid: &str) -> QueryResult<bool> {
+        Ok(diesel::delete(signing_keys::table.find(kid)).execute(conn)? == 1)
+    }
+
+    /// Replaces the stored private key (sealing or re-sealing it).
+    pub fn set_private_key(
+        conn: &mut DbConnection,
+        kid: &str,
+        private_key: &[u8],
+        encrypted: bool,
+    ) -> QueryResult<bool> {
+        let n = diesel::update(signing_keys::table.find(kid))
+            .set((
+                signing_keys::private_key.eq(private_key),
+                signing_keys::encrypted.eq(encrypted),
+            ))
+            .execute(conn)?;
+        Ok(n == 1)
     }
 }

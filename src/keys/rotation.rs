@@ -1,0 +1,228 @@
+//! The rotation state machine, pure: from the stored keys and the clock, the
+//! transitions due now. Applying the plan is idempotent (a plan made from the state it
+//! produced is empty), so replicas that run it under one lock change the state once.
+//!
+//! ```text
+//!   next ──(activates_at reached)──▶ active ──(a newer key activates)──▶ retired ──(expires_at)──▶ deleted
+//! ```
+//! A `next` key is published from its creation, `key_prepublish` before it signs.
+
+use crate::db::models::KeyState;
+
+/// What the plan needs to know of a stored key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyInfo {
+    /// Key id.
+    pub kid: String,
+    /// Stored state.
+    pub state: KeyState,
+    /// When it starts (started) signing.
+    pub activates_at: i64,
+    /// When it leaves the JWKS (retired keys).
+    pub expires_at: Option<i64>,
+}
+
+/// Timing of the lifecycle, seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timing {
+    /// A key signs for this long before the next one takes over.
+    pub period: i64,
+    /// A new key is published this long before it signs.
+    pub prepublish: i64,
+    /// A retired key stays published this long (tokens it signed must outlive it).
+    pub retention: i64,
+}
+
+/// One transition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Create a key: `next` activating at `activates_at`, or `active` now.
+    Create {
+        /// Initial state.
+        state: KeyState,
+        /// When it signs.
+        activates_at: i64,
+    },
+    /// A `next` key whose time came starts signing.
+    Promote {
+        /// Key id.
+        kid: String,
+    },
+    /// An `active` key superseded by a newer one stops signing.
+    Retire {
+        /// Key id.
+        kid: String,
+        /// When it leaves the JWKS.
+        expires_at: i64,
+    },
+    /// A retired key whose publication ended is removed.
+    Delete {
+        /// Key id.
+        kid: String,
+    },
+}
+
+/// The transitions due at `now`.
+pub fn plan(keys: &[KeyInfo], now: i64, t: Timing) -> Vec<Action> {
+    let mut actions = Vec::new();
+    for k in keys {
+        if k.state == KeyState::Retired && k.expires_at.is_some_and(|e| e <= now) {
+            actions.push(Action::Delete { kid: k.kid.clone() });
+        }
+    }
+    let due: Vec<&KeyInfo> = keys
+        .iter()
+        .filter(|k| k.state == KeyState::Next && k.activates_at <= now)
+        .collect();
+    for k in &due {
+        actions.push(Action::Promote { kid: k.kid.clone() });
+    }
+    // After promotions, the newest active key signs; every other active key retires.
+    let mut actives: Vec<&KeyInfo> = keys
+        .iter()
+        .filter(|k| k.state == KeyState::Active || due.iter().any(|d| d.kid == k.kid))
+        .collect();
+    actives.sort_by_key(|k| (k.activates_at, k.kid.clone()));
+    let current = actives.pop();
+    for k in actives {
+        actions.push(Action::Retire {
+            kid: k.kid.clone(),
+            expires_at: now + t.retention,
+        });
+    }
+    let pending = keys
+        .iter()
+        .any(|k| k.state == KeyState::Next && k.activates_at > now);
+    match current {
+        None if !pending => actions.push(Action::Create {
+            state: KeyState::Active,
+            activates_at: now,
+        }),
+        Some(c) if !pending && now >= c.activates_at + t.period - t.prepublish => {
+            actions.push(Action::Create {
+                state: KeyState::Next,
+                activates_at: (c.activates_at + t.period).max(now + t.prepublish),
+            })
+        }
+        _ => {}
+    }
+    actions
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T: Timing = Timing {
+        period: 100,
+        prepublish: 10,
+        retention: 30,
+    };
+
+    fn key(kid: &str, state: KeyState, activates_at: i64, expires_at: Option<i64>) -> KeyInfo {
+        KeyInfo {
+            kid: kid.into(),
+            state,
+            activates_at,
+            expires_at,
+        }
+    }
+
+    /// Applies a plan the way the database does.
+    fn apply(keys: &mut Vec<KeyInfo>, actions: &[Action], n: &mut u32) {
+        for a in actions {
+            match a {
+                Action::Create {
+                    state,
+                    activates_at,
+                } => {
+                    *n += 1;
+                    keys.push(key(&format!("k{n}"), *state, *activates_at, None));
+                }
+                Action::Promote { kid } => {
+                    keys.iter_mut().filter(|k| &k.kid == kid).for_each(|k| k.state = KeyState::Active)
+                }
+                Action::Retire { kid, expires_at } => keys
+                    .iter_mut()
+                    .filter(|k| &k.kid == kid)
+                    .for_each(|k| {
+                        k.state = KeyState::Retired;
+                        k.expires_at = Some(*expires_at);
+                    }),
+                Action::Delete { kid } => keys.retain(|k| &k.kid != kid),
+            }
+        }
+    }
+
+    #[test]
+    fn an_empty_store_gets_an_active_key() {
+        assert_eq!(
+            plan(&[], 5, T),
+            vec![Action::Create {
+                state: KeyState::Active,
+                activates_at: 5
+            }]
+        );
+    }
+
+    #[test]
+    fn next_key_is_published_prepublish_before_it_signs() {
+        let keys = vec![key("a", KeyState::Active, 0, None)];
+        assert!(plan(&keys, 89, T).is_empty());
+        assert_eq!(
+            plan(&keys, 90, T),
+            vec![Action::Create {
+                state: KeyState::Next,
+                activates_at: 100
+            }]
+        );
+        // Late (the server was down): still a full pre-publication window.
+        assert_eq!(
+            plan(&keys, 500, T),
+            vec![Action::Create {
+                state: KeyState::Next,
+                activates_at: 510
+            }]
+        );
+    }
+
+    #[test]
+    fn promotion_retires_the_old_key_which_leaves_after_retention() {
+        let keys = vec![
+            key("a", KeyState::Active, 0, None),
+            key("b", KeyState::Next, 100, None),
+        ];
+        assert!(plan(&keys, 99, T).is_empty());
+        assert_eq!(
+            plan(&keys, 100, T),
+            vec![
+                Action::Promote { kid: "b".into() },
+                Action::Retire {
+                    kid: "a".into(),
+                    expires_at: 130
+                }
+            ]
+        );
+        let retired = vec![
+            key("a", KeyState::Retired, 0, Some(130)),
+            key("b", KeyState::Active, 100, None),
+        ];
+        assert!(plan(&retired, 129, T).is_empty());
+        assert_eq!(plan(&retired, 130, T), vec![Action::Delete { kid: "a".into() }]);
+    }
+
+    #[test]
+    fn plans_are_idempotent_and_make_one_key_per_period() {
+        let mut keys = Vec::new();
+        let mut n = 0;
+        for now in 0..1_000 {
+            let actions = plan(&keys, now, T);
+            apply(&mut keys, &actions, &mut n);
+            assert!(plan(&keys, now, T).is_empty(), "a second run at {now} changes nothing");
+            let active = keys.iter().filter(|k| k.state == KeyState::Active).count();
+            assert_eq!(active, 1, "exactly one active key at {now}");
+        }
+        // The first key at 0, then one `prepublish` before each period ends: 90, 190 … 990.
+        assert_eq!(n, 11, "one key at start and one per period after");
+    }
+}
