@@ -235,7 +235,9 @@ impl ConfigArgs {
             key_rotation_period: self.key_rotation_period.or(lower.key_rotation_period),
             key_prepublish: self.key_prepublish.or(lower.key_prepublish),
             key_encryption_key: self.key_encryption_key.or(lower.key_encryption_key),
-            key_encryption_key_file: self.key_encryption_key_file.or(lower.key_encryption_key_file),
+            key_encryption_key_file: self
+                .key_encryption_key_file
+                .or(lower.key_encryption_key_file),
             previous_key_encryption_key: self
                 .previous_key_encryption_key
                 .or(lower.previous_key_encryption_key),
@@ -422,7 +424,10 @@ impl Settings {
         }
         for (name, kek) in [
             ("key_encryption_key", &self.key_encryption_key),
-            ("previous_key_encryption_key", &self.previous_key_encryption_key),
+            (
+                "previous_key_encryption_key",
+                &self.previous_key_encryption_key,
+            ),
         ] {
             if let Some(k) = kek {
                 if let Err(e) = crate::keys::sealing::Kek::parse(k) {

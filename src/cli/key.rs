@@ -6,8 +6,8 @@ use crate::config::Settings;
 use crate::db::models::SigningKeyRow;
 use crate::keys::lifecycle::add_key;
 use crate::keys::material::generate_rsa;
-use crate::state::now;
 use crate::startup::key_policy;
+use crate::state::now;
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 use rsa::pkcs1::DecodeRsaPrivateKey;
@@ -127,7 +127,8 @@ pub fn run(settings: &Settings, cmd: KeyCommand) -> anyhow::Result<()> {
                 let path = a.out.join(format!("{}.pub.pem", row.kid));
                 std::fs::write(&path, pem)
                     .with_context(|| format!("cannot write {}", path.display()))?;
-                written.push(serde_json::json!({ "kid": row.kid, "state": row.state, "path": path }));
+                written
+                    .push(serde_json::json!({ "kid": row.kid, "state": row.state, "path": path }));
             }
             print_json(&written)
         }
@@ -136,8 +137,8 @@ pub fn run(settings: &Settings, cmd: KeyCommand) -> anyhow::Result<()> {
 
 /// An RSA private key from a PEM file, as PKCS#8 DER; at least 2048 bits.
 fn read_private_pem(path: &PathBuf) -> anyhow::Result<Vec<u8>> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let key = rsa::RsaPrivateKey::from_pkcs8_pem(&text)
         .or_else(|_| rsa::RsaPrivateKey::from_pkcs1_pem(&text))
         .map_err(|_| {
@@ -148,7 +149,10 @@ fn read_private_pem(path: &PathBuf) -> anyhow::Result<Vec<u8>> {
         })?;
     let bits = key.n().bits();
     if bits < 2048 {
-        bail!("{}: RSA key of {bits} bits; at least 2048 required", path.display());
+        bail!(
+            "{}: RSA key of {bits} bits; at least 2048 required",
+            path.display()
+        );
     }
     Ok(key
         .to_pkcs8_der()

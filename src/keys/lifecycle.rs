@@ -162,7 +162,9 @@ pub fn step(
                         Some(now),
                         Some(expires_at),
                     )?;
-                    done.push(format!("signing key {kid} retired, published until {expires_at}"));
+                    done.push(format!(
+                        "signing key {kid} retired, published until {expires_at}"
+                    ));
                 }
                 Action::Delete { kid } => {
                     SigningKeyRow::delete(conn, &kid)?;
@@ -242,7 +244,11 @@ pub fn reconcile_sealing(conn: &mut DbConnection, policy: &KeyPolicy) -> Result<
                     None => return Ok(Err(e)),
                 },
             };
-            let sealed_now = row.encrypted && policy.kek.as_ref().is_some_and(|k| k.open(&row.kid, &row.private_key).is_some());
+            let sealed_now = row.encrypted
+                && policy
+                    .kek
+                    .as_ref()
+                    .is_some_and(|k| k.open(&row.kid, &row.private_key).is_some());
             if let (Some(kek), false) = (&policy.kek, sealed_now) {
                 SigningKeyRow::set_private_key(conn, &row.kid, &kek.seal(&row.kid, &plain), true)?;
                 changed += 1;

@@ -139,16 +139,16 @@ mod tests {
                     *n += 1;
                     keys.push(key(&format!("k{n}"), *state, *activates_at, None));
                 }
-                Action::Promote { kid } => {
-                    keys.iter_mut().filter(|k| &k.kid == kid).for_each(|k| k.state = KeyState::Active)
-                }
-                Action::Retire { kid, expires_at } => keys
+                Action::Promote { kid } => keys
                     .iter_mut()
                     .filter(|k| &k.kid == kid)
-                    .for_each(|k| {
+                    .for_each(|k| k.state = KeyState::Active),
+                Action::Retire { kid, expires_at } => {
+                    keys.iter_mut().filter(|k| &k.kid == kid).for_each(|k| {
                         k.state = KeyState::Retired;
                         k.expires_at = Some(*expires_at);
-                    }),
+                    })
+                }
                 Action::Delete { kid } => keys.retain(|k| &k.kid != kid),
             }
         }
@@ -208,7 +208,10 @@ mod tests {
             key("b", KeyState::Active, 100, None),
         ];
         assert!(plan(&retired, 129, T).is_empty());
-        assert_eq!(plan(&retired, 130, T), vec![Action::Delete { kid: "a".into() }]);
+        assert_eq!(
+            plan(&retired, 130, T),
+            vec![Action::Delete { kid: "a".into() }]
+        );
     }
 
     #[test]
@@ -218,7 +221,10 @@ mod tests {
         for now in 0..1_000 {
             let actions = plan(&keys, now, T);
             apply(&mut keys, &actions, &mut n);
-            assert!(plan(&keys, now, T).is_empty(), "a second run at {now} changes nothing");
+            assert!(
+                plan(&keys, now, T).is_empty(),
+                "a second run at {now} changes nothing"
+            );
             let active = keys.iter().filter(|k| k.state == KeyState::Active).count();
             assert_eq!(active, 1, "exactly one active key at {now}");
         }

@@ -103,7 +103,10 @@ mod tests {
         let k = kek(1);
         let sealed = k.seal("kid-a", b"secret pkcs8");
         assert_ne!(&sealed[13..25], b"secret pkcs8");
-        assert_eq!(k.open("kid-a", &sealed).as_deref(), Some(&b"secret pkcs8"[..]));
+        assert_eq!(
+            k.open("kid-a", &sealed).as_deref(),
+            Some(&b"secret pkcs8"[..])
+        );
         assert_eq!(k.open("kid-b", &sealed), None, "kid is bound as AAD");
         assert_eq!(kek(2).open("kid-a", &sealed), None, "wrong KEK");
         let mut tampered = sealed.clone();

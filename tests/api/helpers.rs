@@ -313,6 +313,42 @@ impl TestApp {
         rows[0].n
     }
 
+    /// The stored signing keys: (kid, private key bytes as stored, encrypted flag).
+    pub fn raw_signing_keys(&self) -> Vec<(String, Vec<u8>, bool)> {
+        #[derive(diesel::QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            kid: String,
+            #[diesel(sql_type = diesel::sql_types::Binary)]
+            private_key: Vec<u8>,
+            #[diesel(sql_type = diesel::sql_types::Bool)]
+            encrypted: bool,
+        }
+        let sql = "SELECT kid, private_key, encrypted FROM signing_keys";
+        let rows: Vec<Row> = match &self.db {
+            TestDb::Sqlite { .. } => {
+                let mut c = diesel::SqliteConnection::establish(&self.db.url()).expect("sqlite");
+                diesel::sql_query(sql).load(&mut c).expect("keys")
+            }
+            TestDb::Postgres { .. } => {
+                let mut c = PgConnection::establish(&self.db.url()).expect("postgres");
+                diesel::sql_query(sql).load(&mut c).expect("keys")
+            }
+        };
+        rows.into_iter()
+            .map(|r| (r.kid, r.private_key, r.encrypted))
+            .collect()
+    }
+
+    /// The JWKS as served now.
+    pub async fn jwks(&self) -> Value {
+        self.get("/.well-known/jwks.json")
+            .await
+            .json()
+            .await
+            .expect("JWKS JSON")
+    }
+
     /// POSTs a raw body to the token endpoint.
     pub async fn post_token(
         &self,
@@ -439,4 +475,65 @@ pub fn assert_oauth_error(a: &Answer, status: u16, error: &str) {
         "JSON error"
     );
     assert_eq!(a.header("cache-control"), Some("no-store"));
+}
+
+/// A `tessera serve` child process; killed on drop.
+pub struct ServeProcess {
+    pub child: tokio::process::Child,
+    pub address: String,
+    pub stderr_lines: Vec<String>,
+}
+
+/// Starts the binary with `envs` in `cwd`, waits for "listening on", returns it.
+pub async fn serve_process(cwd: &std::path::Path, envs: &[(&str, String)]) -> ServeProcess {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_tessera"));
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    cmd.current_dir(cwd)
+        .env_remove("RUST_LOG")
+        .env_remove("TESSERA_DATABASE_URL")
+        .env("TESSERA_BIND", "127.0.0.1:0")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("serve starts");
+    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+    let mut seen = Vec::new();
+    let address = tokio::time::timeout(std::time::Duration::from_secs(60), async {
+        while let Some(line) = lines.next_line().await.expect("stderr line") {
+            seen.push(line.clone());
+            if let Some(rest) = line.split("listening on ").nth(1) {
+                return rest.split_whitespace().next().expect("address").to_string();
+            }
+        }
+        panic!("serve exited before listening: {seen:?}");
+    })
+    .await
+    .expect("serve listens within 60 s");
+    // Keep draining stderr so the child never blocks on a full pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    ServeProcess {
+        child,
+        address,
+        stderr_lines: seen,
+    }
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port()
+}
+
+/// The `kid`s of a JWKS document.
+pub fn kids(jwks: &Value) -> Vec<String> {
+    jwks["keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .map(|k| k["kid"].as_str().expect("kid").to_string())
+        .collect()
 }

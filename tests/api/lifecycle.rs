@@ -1,59 +1,6 @@
 //! Start-up behaviour: zero-config serve, the bootstrap admin shown once, restarts.
 
-use crate::helpers::{spawn_app_on, verify_with_discovery, TestDb};
-use std::process::Stdio;
-use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, BufReader};
-
-/// A `tessera serve` child process; killed on drop.
-struct ServeProcess {
-    child: tokio::process::Child,
-    address: String,
-    stderr_lines: Vec<String>,
-}
-
-/// Starts the binary with `envs` in `cwd`, waits for "listening on", returns it.
-async fn serve_process(cwd: &std::path::Path, envs: &[(&str, String)]) -> ServeProcess {
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_tessera"));
-    cmd.current_dir(cwd)
-        .env_remove("RUST_LOG")
-        .env_remove("TESSERA_DATABASE_URL")
-        .env("TESSERA_BIND", "127.0.0.1:0")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    for (k, v) in envs {
-        cmd.env(k, v);
-    }
-    let mut child = cmd.spawn().expect("serve starts");
-    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
-    let mut seen = Vec::new();
-    let address = tokio::time::timeout(Duration::from_secs(60), async {
-        while let Some(line) = lines.next_line().await.expect("stderr line") {
-            seen.push(line.clone());
-            if let Some(rest) = line.split("listening on ").nth(1) {
-                return rest.split_whitespace().next().expect("address").to_string();
-            }
-        }
-        panic!("serve exited before listening: {seen:?}");
-    })
-    .await
-    .expect("serve listens within 60 s");
-    // Keep draining stderr so the child never blocks on a full pipe.
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    ServeProcess {
-        child,
-        address,
-        stderr_lines: seen,
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port()
-}
+use crate::helpers::{free_port, serve_process, spawn_app_on, verify_with_discovery, TestDb};
 
 #[tokio::test]
 async fn zero_config_serve_creates_its_database_key_and_admin_once() {

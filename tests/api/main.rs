@@ -5,6 +5,7 @@ mod cli;
 mod client_credentials;
 mod discovery;
 mod helpers;
+mod keys;
 mod lifecycle;
 mod password;
 mod refresh;

@@ -1,0 +1,310 @@
+//! The signing-key lifecycle seen from outside: rotation that never breaks a valid
+//! token, pre-publication, retention, several processes on one database, encryption
+//! at rest, and the key commands.
+
+use crate::helpers::{
+    kids, run_cli, serve_process, spawn_app_on, spawn_app_with, verify_with_discovery, TestDb,
+};
+use jsonwebtoken::decode_header;
+use rsa::pkcs8::{EncodePrivateKey, LineEnding};
+use serde_json::Value;
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+const KEK: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+const OTHER_KEK: &str = "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100";
+
+#[tokio::test]
+async fn rotation_prepublishes_new_keys_and_never_breaks_a_valid_token() {
+    let app = spawn_app_with(|c| {
+        c.key_rotation_period = Some(6);
+        c.key_prepublish = Some(3);
+        c.key_refresh_interval = Some(1);
+        c.key_retention = Some(4);
+        c.access_token_ttl = Some(3);
+    })
+    .await;
+    let client = app.create_client(&[]).await;
+    let start = Instant::now();
+    let mut first_published: HashMap<String, Instant> = HashMap::new();
+    let mut first_used: HashMap<String, Instant> = HashMap::new();
+    let mut tokens: Vec<(String, String, i64)> = Vec::new(); // (token, kid, exp)
+    let mut gone: HashMap<String, Instant> = HashMap::new();
+    while start.elapsed() < Duration::from_secs(17) {
+        let published = kids(&app.jwks().await);
+        for k in &published {
+            first_published
+                .entry(k.clone())
+                .or_insert_with(Instant::now);
+        }
+        for k in first_published.keys() {
+            if !published.contains(k) {
+                gone.entry(k.clone()).or_insert_with(Instant::now);
+            }
+        }
+        let answer = app
+            .token_basic(&client, "grant_type=client_credentials")
+            .await;
+        let token = answer.access_token().to_string();
+        let kid = decode_header(&token).expect("header").kid.expect("kid");
+        first_used.entry(kid.clone()).or_insert_with(Instant::now);
+        let (_, claims) = app.verify(&token).await;
+        tokens.push((token, kid, claims["exp"].as_i64().expect("exp")));
+        // Every token not yet expired still verifies against the JWKS served now.
+        let now = chrono::Utc::now().timestamp();
+        for (t, _, exp) in tokens.iter().filter(|(_, _, exp)| *exp > now + 1) {
+            let _ = exp;
+            app.verify(t).await;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(first_used.len() >= 3, "keys signed in turn: {first_used:?}");
+    let (first_token, _, _) = &tokens[0];
+    let first_kid = decode_header(first_token).expect("h").kid.expect("kid");
+    for (kid, used) in first_used.iter().filter(|(k, _)| **k != first_kid) {
+        let published = first_published[kid];
+        assert!(
+            *used >= published + Duration::from_secs(1),
+            "{kid} was in the JWKS at least a second before it signed"
+        );
+    }
+    let left = gone
+        .get(&first_kid)
+        .expect("the first key left the JWKS after retention");
+    let last_exp = tokens
+        .iter()
+        .filter(|(_, k, _)| *k == first_kid)
+        .map(|(_, _, e)| *e)
+        .max()
+        .expect("tokens of the first key");
+    let left_at = chrono::Utc::now().timestamp() - left.elapsed().as_secs() as i64;
+    assert!(
+        left_at >= last_exp - 1,
+        "the first key stayed published until its last token expired"
+    );
+}
+
+#[tokio::test]
+async fn two_serve_processes_on_one_database_rotate_once_per_period_and_agree() {
+    let db = TestDb::new();
+    let cwd = tempfile::tempdir().expect("dir");
+    let env = [
+        ("TESSERA_DATABASE_URL", db.url()),
+        ("TESSERA_KEY_ROTATION_PERIOD", "4".to_string()),
+        ("TESSERA_KEY_PREPUBLISH", "2".to_string()),
+        ("TESSERA_KEY_REFRESH_INTERVAL", "1".to_string()),
+        ("TESSERA_KEY_RETENTION", "2".to_string()),
+        ("TESSERA_ACCESS_TOKEN_TTL", "1".to_string()),
+    ];
+    let (a, b) = tokio::join!(
+        serve_process(cwd.path(), &env),
+        serve_process(cwd.path(), &env)
+    );
+    let http = reqwest::Client::new();
+    let fetch = |addr: String| {
+        let http = http.clone();
+        async move {
+            http.get(format!("{addr}/.well-known/jwks.json"))
+                .send()
+                .await
+                .expect("jwks")
+                .bytes()
+                .await
+                .expect("body")
+        }
+    };
+    let start = Instant::now();
+    let mut seen: HashSet<String> = HashSet::new();
+    while start.elapsed() < Duration::from_secs(14) {
+        for addr in [&a.address, &b.address] {
+            let body: Value = serde_json::from_slice(&fetch(addr.clone()).await).expect("json");
+            seen.extend(kids(&body));
+        }
+        let list = run_cli(&db, &["key", "list"], None).await.json();
+        let states: Vec<&str> = list
+            .as_array()
+            .expect("array")
+            .iter()
+            .map(|k| k["state"].as_str().expect("state"))
+            .collect();
+        assert_eq!(
+            states.iter().filter(|s| **s == "active").count(),
+            1,
+            "{list}"
+        );
+        assert!(
+            states.iter().filter(|s| **s == "next").count() <= 1,
+            "{list}"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    // 14 s at one key per 4 s: the first key plus 3 or 4 more; twice that if both
+    // processes created their own.
+    assert!(
+        (4..=5).contains(&seen.len()),
+        "keys created: {}",
+        seen.len()
+    );
+    let mut identical = false;
+    for _ in 0..20 {
+        let (ja, jb) = tokio::join!(fetch(a.address.clone()), fetch(b.address.clone()));
+        if ja == jb {
+            identical = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(identical, "both processes serve byte-identical JWKS");
+}
+
+#[tokio::test]
+async fn private_keys_are_sealed_at_rest_and_a_wrong_kek_stops_startup() {
+    let port = crate::helpers::free_port();
+    let bind = move |c: &mut tessera::config::ConfigArgs| {
+        c.bind = Some(format!("127.0.0.1:{port}"));
+        c.key_encryption_key = Some(KEK.into());
+    };
+    let app = spawn_app_with(bind).await;
+    let client = app.create_client(&[]).await;
+    let token = app
+        .token_basic(&client, "grant_type=client_credentials")
+        .await
+        .access_token()
+        .to_string();
+    let stored = app.raw_signing_keys();
+    assert_eq!(stored.len(), 1);
+    let (kid, bytes, encrypted) = &stored[0];
+    assert!(encrypted);
+    assert_ne!(bytes[0], 0x30, "not DER (a SEQUENCE)");
+    assert!(
+        !String::from_utf8_lossy(bytes).contains("PRIVATE KEY"),
+        "not PEM"
+    );
+    verify_with_discovery(&app.http, &app.address, &token).await;
+    let db = app.stop().await;
+
+    let wrong = tessera::startup::Application::build(crate::helpers::test_settings(&db, |c| {
+        c.key_encryption_key = Some(OTHER_KEK.into())
+    }))
+    .await;
+    let err = format!("{:#}", wrong.err().expect("a wrong KEK must not start"));
+    assert!(err.contains("key_encryption_key"), "{err}");
+    let none =
+        tessera::startup::Application::build(crate::helpers::test_settings(&db, |_| {})).await;
+    let err = format!("{:#}", none.err().expect("no KEK must not start"));
+    assert!(err.contains("key_encryption_key"), "{err}");
+
+    let app = spawn_app_on(db, bind).await;
+    let (header, _) = app.verify(&token).await;
+    assert_eq!(header.kid.as_deref(), Some(kid.as_str()));
+    let fresh = app
+        .token_basic(&client, "grant_type=client_credentials")
+        .await;
+    assert_eq!(fresh.status, 200);
+}
+
+#[tokio::test]
+async fn setting_a_kek_seals_existing_keys_and_the_previous_kek_lets_it_rotate() {
+    let app = spawn_app_with(|_| {}).await;
+    assert!(!app.raw_signing_keys()[0].2, "plaintext without a KEK");
+    let db = app.stop().await;
+    let app = spawn_app_on(db, |c| c.key_encryption_key = Some(KEK.into())).await;
+    let sealed = app.raw_signing_keys()[0].clone();
+    assert!(sealed.2, "sealed once a KEK is set");
+    let db = app.stop().await;
+    let app = spawn_app_on(db, |c| {
+        c.key_encryption_key = Some(OTHER_KEK.into());
+        c.previous_key_encryption_key = Some(KEK.into());
+    })
+    .await;
+    let resealed = app.raw_signing_keys()[0].clone();
+    assert_ne!(resealed.1, sealed.1, "re-sealed under the new KEK");
+    let db = app.stop().await;
+    let app = spawn_app_on(db, |c| c.key_encryption_key = Some(OTHER_KEK.into())).await;
+    assert_eq!(app.raw_signing_keys()[0].0, sealed.0, "same key throughout");
+}
+
+#[tokio::test]
+async fn key_commands_rotate_import_and_export() {
+    let app = spawn_app_with(|c| c.key_refresh_interval = Some(1)).await;
+    let client = app.create_client(&[]).await;
+    let list = app.cli(&["key", "list"]).await.json();
+    assert_eq!(list.as_array().expect("array").len(), 1);
+    let old = list[0]["kid"].as_str().expect("kid").to_string();
+    assert_eq!(list[0]["state"], "active");
+
+    let rotated = app.cli(&["key", "rotate"]).await;
+    assert!(rotated.success, "{}", rotated.stderr);
+    let next = rotated.json()["kid"].as_str().expect("kid").to_string();
+    assert_eq!(rotated.json()["state"], "next");
+    tokio::time::sleep(Duration::from_millis(2_200)).await;
+    assert!(kids(&app.jwks().await).contains(&next), "published at once");
+    let t = app
+        .token_basic(&client, "grant_type=client_credentials")
+        .await;
+    let kid = decode_header(t.access_token())
+        .expect("h")
+        .kid
+        .expect("kid");
+    assert_eq!(kid, old, "the new key waits for its pre-publication window");
+
+    let immediate = app.cli(&["key", "rotate", "--immediate"]).await;
+    let now_kid = immediate.json()["kid"].as_str().expect("kid").to_string();
+    tokio::time::sleep(Duration::from_millis(2_200)).await;
+    let t = app
+        .token_basic(&client, "grant_type=client_credentials")
+        .await;
+    let kid = decode_header(t.access_token())
+        .expect("h")
+        .kid
+        .expect("kid");
+    assert_eq!(kid, now_kid, "--immediate signs at once");
+    app.verify(t.access_token()).await;
+
+    // Export writes public keys only; they verify the tokens.
+    let out = tempfile::tempdir().expect("dir");
+    let out_dir = out.path().to_string_lossy().to_string();
+    let export = app
+        .cli(&["key", "export", "--public", "--out", &out_dir])
+        .await;
+    assert!(export.success, "{}", export.stderr);
+    let pem = std::fs::read_to_string(out.path().join(format!("{now_kid}.pub.pem"))).expect("pem");
+    assert!(pem.starts_with("-----BEGIN PUBLIC KEY-----"));
+    let key = jsonwebtoken::DecodingKey::from_rsa_pem(pem.as_bytes()).expect("rsa pem");
+    let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+    v.validate_aud = false;
+    jsonwebtoken::decode::<Value>(t.access_token(), &key, &v).expect("verifies with exported key");
+    assert!(
+        !app.cli(&["key", "export"]).await.success,
+        "--public is required"
+    );
+
+    // Import: an RSA key from PEM; junk and short keys are refused and change nothing.
+    let mut rng = rand::rngs::OsRng;
+    let private = rsa::RsaPrivateKey::new(&mut rng, 2048).expect("keygen");
+    let file = out.path().join("signing.pem");
+    std::fs::write(
+        &file,
+        private
+            .to_pkcs8_pem(LineEnding::LF)
+            .expect("pem")
+            .as_bytes(),
+    )
+    .expect("write");
+    let junk = out.path().join("junk.pem");
+    std::fs::write(&junk, "not a key").expect("write");
+    let before = app.cli(&["key", "list"]).await.stdout;
+    let bad = app.cli(&["key", "import", &junk.to_string_lossy()]).await;
+    assert_eq!(bad.code, Some(1));
+    assert_eq!(bad.stderr.trim().lines().count(), 1, "{}", bad.stderr);
+    assert_eq!(
+        app.cli(&["key", "list"]).await.stdout,
+        before,
+        "nothing written"
+    );
+    let imported = app.cli(&["key", "import", &file.to_string_lossy()]).await;
+    assert!(imported.success, "{}", imported.stderr);
+    assert_eq!(imported.json()["state"], "next");
+    let again = app.cli(&["key", "import", &file.to_string_lossy()]).await;
+    assert!(!again.success, "the same key twice is refused");
+}
