@@ -53,7 +53,10 @@ impl DbError {
         use diesel::result::{DatabaseErrorKind, Error};
         match self {
             DbError::Unavailable(_) => true,
-            DbError::Query(Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _)) => true,
+            DbError::Query(Error::DatabaseError(
+                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+                _,
+            )) => true,
             DbError::Query(Error::DatabaseError(_, info)) => {
                 let m = info.message();
                 m.contains("database is locked")
@@ -61,6 +64,10 @@ impl DbError {
                     || m.contains("terminating connection")
                     || m.contains("server closed the connection")
                     || m.contains("no connection to the server")
+                    || m.contains("could not receive data from server")
+                    || m.contains("SSL SYSCALL error")
+                    || m.contains("the database system is shutting down")
+                    || m.contains("the database system is starting up")
             }
             DbError::Query(Error::BrokenTransactionManager) => true,
             _ => false,

@@ -91,6 +91,25 @@ pub struct PoolOptions {
 pub struct Manager {
     url: DbUrl,
     statement_timeout: Duration,
+    connect_timeout: Duration,
+}
+
+/// Adds libpq's `connect_timeout` (and TCP keepalives, so a silently dead server is
+/// noticed) unless the URL sets them: establishing a connection to an unreachable
+/// server must fail within the configured time, not hang.
+fn with_connect_timeout(url: &str, timeout: Duration) -> String {
+    let mut out = url.to_string();
+    let mut add = |key: &str, value: String| {
+        if !url.contains(&format!("{key}=")) {
+            out.push(if out.contains('?') { '&' } else { '?' });
+            out.push_str(&format!("{key}={value}"));
+        }
+    };
+    add("connect_timeout", timeout.as_secs().max(1).to_string());
+    add("keepalives_idle", "10".into());
+    add("keepalives_interval", "5".into());
+    add("keepalives_count", "2".into());
+    out
 }
 
 impl Manager {
@@ -108,7 +127,10 @@ impl Manager {
                 Ok(DbConnection::Sqlite(c))
             }
             DbUrl::Postgres(url) => {
-                let mut c = diesel::PgConnection::establish(url)?;
+                let mut c = diesel::PgConnection::establish(&with_connect_timeout(
+                    url,
+                    self.connect_timeout,
+                ))?;
                 c.batch_execute(&format!(
                     "SET statement_timeout = {ms}; SET TIME ZONE 'UTC';"
                 ))
@@ -151,12 +173,16 @@ pub fn build_pool(url: &DbUrl, opts: &PoolOptions) -> Result<DbPool, DbError> {
     let manager = Manager {
         url: url.clone(),
         statement_timeout: opts.statement_timeout,
+        connect_timeout: opts.connect_timeout,
     };
     Ok(Pool::builder()
         .max_size(opts.max_size)
         .min_idle(Some(1))
         .connection_timeout(opts.connect_timeout)
-        .test_on_check_out(false)
+        // PostgreSQL connections can die under us (a restart, a failover); checking on
+        // checkout costs one round trip and lets the pool replace them, so the server
+        // recovers by itself. A SQLite file cannot go away like that.
+        .test_on_check_out(!url.is_sqlite())
         .error_handler(Box::new(PoolErrorLogger))
         .build_unchecked(manager))
 }

@@ -294,23 +294,7 @@ impl TestApp {
 
     /// Counts the rows of `table` straight from the database (for storage assertions).
     pub fn count_rows(&self, table: &str) -> i64 {
-        #[derive(diesel::QueryableByName)]
-        struct Count {
-            #[diesel(sql_type = diesel::sql_types::BigInt)]
-            n: i64,
-        }
-        let sql = format!("SELECT COUNT(*) AS n FROM {table}");
-        let rows: Vec<Count> = match &self.db {
-            TestDb::Sqlite { .. } => {
-                let mut c = diesel::SqliteConnection::establish(&self.db.url()).expect("sqlite");
-                diesel::sql_query(sql).load(&mut c).expect("count")
-            }
-            TestDb::Postgres { .. } => {
-                let mut c = PgConnection::establish(&self.db.url()).expect("postgres");
-                diesel::sql_query(sql).load(&mut c).expect("count")
-            }
-        };
-        rows[0].n
+        count_sql(&self.db, &format!("SELECT COUNT(*) AS n FROM {table}"))
     }
 
     /// The stored signing keys: (kid, private key bytes as stored, encrypted flag).
@@ -536,4 +520,24 @@ pub fn kids(jwks: &Value) -> Vec<String> {
         .iter()
         .map(|k| k["kid"].as_str().expect("kid").to_string())
         .collect()
+}
+
+/// Runs a `SELECT COUNT(*) AS n …` straight against `db`.
+pub fn count_sql(db: &TestDb, sql: &str) -> i64 {
+    #[derive(diesel::QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let rows: Vec<Count> = match db {
+        TestDb::Sqlite { .. } => {
+            let mut c = diesel::SqliteConnection::establish(&db.url()).expect("sqlite");
+            diesel::sql_query(sql).load(&mut c).expect("count")
+        }
+        TestDb::Postgres { .. } => {
+            let mut c = PgConnection::establish(&db.url()).expect("postgres");
+            diesel::sql_query(sql).load(&mut c).expect("count")
+        }
+    };
+    rows[0].n
 }

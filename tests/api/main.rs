@@ -9,4 +9,6 @@ mod keys;
 mod lifecycle;
 mod password;
 mod refresh;
+mod replicas;
+mod schema;
 mod simplejwt;

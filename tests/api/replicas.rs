@@ -1,0 +1,335 @@
+//! Several `serve` processes on one database behave as one server: shared keys,
+//! refresh families, revocations and client changes; and they ride out an outage of
+//! PostgreSQL (through a TCP proxy the test cuts) and recover by themselves.
+
+use crate::helpers::{
+    answer, form, kids, run_cli, serve_process, Answer, ServeProcess, TestClient, TestDb,
+};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::net::{TcpListener, TcpStream};
+
+struct Cluster {
+    db: TestDb,
+    replicas: Vec<ServeProcess>,
+    http: reqwest::Client,
+    _cwd: tempfile::TempDir,
+}
+
+async fn cluster(n: usize, db: TestDb, database_url: String) -> Cluster {
+    let cwd = tempfile::tempdir().expect("dir");
+    let env = [
+        ("TESSERA_DATABASE_URL", database_url),
+        ("TESSERA_CLIENT_CACHE_TTL", "1".to_string()),
+        ("TESSERA_DB_CONNECT_TIMEOUT", "1".to_string()),
+        ("TESSERA_DB_STATEMENT_TIMEOUT_MS", "1000".to_string()),
+    ];
+    let mut replicas = Vec::new();
+    for _ in 0..n {
+        replicas.push(serve_process(cwd.path(), &env).await);
+    }
+    Cluster {
+        db,
+        replicas,
+        http: reqwest::Client::new(),
+        _cwd: cwd,
+    }
+}
+
+impl Cluster {
+    async fn token(&self, replica: usize, client: &TestClient, body: &str) -> Answer {
+        let res = self
+            .http
+            .post(format!("{}/oauth/token", self.replicas[replica].address))
+            .basic_auth(&client.id, Some(&client.secret))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(body.to_string())
+            .send()
+            .await
+            .expect("sent");
+        answer(res).await
+    }
+
+    async fn cli_client(&self, args: &[&str]) -> TestClient {
+        let mut all = vec!["client", "create", "--name", "replica test"];
+        all.extend_from_slice(args);
+        let out = run_cli(&self.db, &all, None).await;
+        assert!(out.success, "{}", out.stderr);
+        let json = out.json();
+        TestClient {
+            id: json["client_id"].as_str().expect("id").into(),
+            secret: json["client_secret"].as_str().expect("secret").into(),
+            json,
+        }
+    }
+
+    async fn logged_in(&self) -> (TestClient, String) {
+        let client = self
+            .cli_client(&["--grant-types", "password,refresh_token"])
+            .await;
+        let out = run_cli(
+            &self.db,
+            &["user", "create", "--username", "ann"],
+            Some("ann's password\n"),
+        )
+        .await;
+        assert!(out.success, "{}", out.stderr);
+        let login = self
+            .token(
+                0,
+                &client,
+                &form(&[
+                    ("grant_type", "password"),
+                    ("username", "ann"),
+                    ("password", "ann's password"),
+                ]),
+            )
+            .await;
+        assert_eq!(login.status, 200, "{}", login.body);
+        (client, login.refresh_token().to_string())
+    }
+}
+
+fn refresh_body(token: &str) -> String {
+    form(&[("grant_type", "refresh_token"), ("refresh_token", token)])
+}
+
+#[tokio::test]
+async fn three_replicas_share_keys_refresh_families_and_client_changes() {
+    let db = TestDb::new();
+    let url = db.url();
+    let c = cluster(3, db, url).await;
+
+    let jwks: Vec<String> = futures::future::join_all(c.replicas.iter().map(|r| {
+        let http = c.http.clone();
+        async move {
+            http.get(format!("{}/.well-known/jwks.json", r.address))
+                .send()
+                .await
+                .expect("jwks")
+                .text()
+                .await
+                .expect("body")
+        }
+    }))
+    .await;
+    assert!(jwks.windows(2).all(|w| w[0] == w[1]), "byte-identical JWKS");
+
+    // A token from replica A verifies with the JWKS of replica C (same issuer config
+    // aside: the key is what matters here).
+    let svc = c.cli_client(&[]).await;
+    let token = c.token(0, &svc, "grant_type=client_credentials").await;
+    let kid = jsonwebtoken::decode_header(token.access_token())
+        .expect("header")
+        .kid
+        .expect("kid");
+    let jwks_c: serde_json::Value = serde_json::from_str(&jwks[2]).expect("json");
+    let jwk: jsonwebtoken::jwk::JwkSet = serde_json::from_value(jwks_c.clone()).expect("jwks");
+    let key =
+        jsonwebtoken::DecodingKey::from_jwk(jwk.find(&kid).expect("kid in C's JWKS")).expect("key");
+    let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+    v.validate_aud = false;
+    jsonwebtoken::decode::<serde_json::Value>(token.access_token(), &key, &v)
+        .expect("A's token verifies with C's JWKS");
+    assert!(kids(&jwks_c).contains(&kid));
+
+    // A refresh token from A rotates on B; replaying it on C revokes the family.
+    let (app, first) = c.logged_in().await;
+    let on_b = c.token(1, &app, &refresh_body(&first)).await;
+    assert_eq!(on_b.status, 200, "{}", on_b.body);
+    let reuse_on_c = c.token(2, &app, &refresh_body(&first)).await;
+    assert_eq!(reuse_on_c.status, 400);
+    assert_eq!(reuse_on_c.error(), "invalid_grant");
+    let after = c.token(0, &app, &refresh_body(on_b.refresh_token())).await;
+    assert_eq!(
+        after.error(),
+        "invalid_grant",
+        "the family is revoked everywhere"
+    );
+
+    // A client disabled through the CLI (any replica's database) is refused by A
+    // within client_cache_ttl (1 s here).
+    assert_eq!(
+        c.token(0, &svc, "grant_type=client_credentials")
+            .await
+            .status,
+        200
+    );
+    let disabled_at = Instant::now();
+    assert!(
+        run_cli(&c.db, &["client", "disable", &svc.id], None)
+            .await
+            .success
+    );
+    loop {
+        let a = c.token(0, &svc, "grant_type=client_credentials").await;
+        if a.status == 401 {
+            break;
+        }
+        assert!(
+            disabled_at.elapsed() < Duration::from_millis(2_500),
+            "still accepted after the cache bound"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn of_fifty_concurrent_refreshes_across_three_replicas_exactly_one_succeeds() {
+    let db = TestDb::new();
+    let url = db.url();
+    let c = cluster(3, db, url).await;
+    let (app, token) = c.logged_in().await;
+    let body = refresh_body(&token);
+    let answers = futures::future::join_all((0..50).map(|i| c.token(i % 3, &app, &body))).await;
+    let ok = answers.iter().filter(|a| a.status == 200).count();
+    assert_eq!(ok, 1, "exactly one winner");
+    assert!(answers
+        .iter()
+        .filter(|a| a.status != 200)
+        .all(|a| a.error() == "invalid_grant"));
+}
+
+/// A TCP proxy to PostgreSQL that the test can cut (every connection dropped, new
+/// ones closed at once, as when the server is down) and restore.
+struct CutProxy {
+    port: u16,
+    up: Arc<AtomicBool>,
+    generation: tokio::sync::watch::Sender<u64>,
+}
+
+impl CutProxy {
+    async fn start(target: String) -> CutProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let up = Arc::new(AtomicBool::new(true));
+        let (generation, _) = tokio::sync::watch::channel(0u64);
+        let (flag, gen_tx) = (up.clone(), generation.clone());
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                if !flag.load(Ordering::SeqCst) {
+                    continue; // dropped: the client sees the connection closed
+                }
+                let target = target.clone();
+                let mut cut = gen_tx.subscribe();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = TcpStream::connect(&target).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = cut.changed() => {}
+                    }
+                });
+            }
+        });
+        CutProxy {
+            port,
+            up,
+            generation,
+        }
+    }
+
+    fn cut(&self) {
+        self.up.store(false, Ordering::SeqCst);
+        self.generation.send_modify(|g| *g += 1);
+    }
+
+    fn restore(&self) {
+        self.up.store(true, Ordering::SeqCst);
+    }
+}
+
+#[tokio::test]
+async fn replicas_answer_503_fast_during_a_postgres_outage_and_recover() {
+    let db = TestDb::new();
+    let TestDb::Postgres { .. } = &db else {
+        eprintln!("outage test needs TESSERA_TEST_POSTGRES_URL; SQLite has no server to lose");
+        return;
+    };
+    let url = db.url();
+    // postgres://user@host:port/name -> host:port
+    let authority = url
+        .split("://")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .expect("authority");
+    let host_port = authority.rsplit('@').next().expect("host").to_string();
+    let target = if host_port.contains(':') {
+        host_port.clone()
+    } else {
+        format!("{host_port}:5432")
+    };
+    let proxy = CutProxy::start(target).await;
+    let proxied = url.replacen(&host_port, &format!("127.0.0.1:{}", proxy.port), 1);
+    let c = cluster(2, db, proxied).await;
+    let (app, mut refresh) = c.logged_in().await;
+
+    proxy.cut();
+    tokio::time::sleep(Duration::from_millis(1_500)).await; // past the client cache
+    for replica in 0..2 {
+        let started = Instant::now();
+        let a = c.token(replica, &app, &refresh_body(&refresh)).await;
+        assert_eq!(a.status, 503, "{}", a.body);
+        assert_eq!(a.error(), "temporarily_unavailable");
+        assert!(a.header("retry-after").is_some());
+        assert!(
+            started.elapsed() < Duration::from_secs(4),
+            "no hang past the timeouts: {:?}",
+            started.elapsed()
+        );
+        let ready = c
+            .http
+            .get(format!("{}/readyz", c.replicas[replica].address))
+            .send()
+            .await
+            .expect("readyz answers");
+        assert_eq!(ready.status(), 503);
+        let health = c
+            .http
+            .get(format!("{}/healthz", c.replicas[replica].address))
+            .send()
+            .await
+            .expect("alive");
+        assert_eq!(health.status(), 200);
+    }
+
+    proxy.restore();
+    let back = Instant::now();
+    let mut recovered = [false, false];
+    while back.elapsed() < Duration::from_secs(15) && !recovered.iter().all(|r| *r) {
+        for (replica, done) in recovered.iter_mut().enumerate() {
+            if *done {
+                continue;
+            }
+            let a = c.token(replica, &app, &refresh_body(&refresh)).await;
+            if a.status == 200 {
+                refresh = a.refresh_token().to_string();
+                *done = true;
+            } else {
+                assert_eq!(
+                    a.status, 503,
+                    "only unavailability while recovering: {}",
+                    a.body
+                );
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(
+        recovered.iter().all(|r| *r),
+        "both replicas recovered by themselves"
+    );
+    assert!(
+        back.elapsed() < Duration::from_secs(10),
+        "recovered within seconds"
+    );
+    // No family was left half-rotated: every used token has its successor.
+    let orphans = crate::helpers::count_sql(
+        &c.db,
+        "SELECT COUNT(*) AS n FROM refresh_tokens t WHERE t.used_at IS NOT NULL AND NOT EXISTS \
+         (SELECT 1 FROM refresh_tokens s WHERE s.parent_hash = t.token_hash)",
+    );
+    assert_eq!(orphans, 0);
+}
