@@ -9,7 +9,8 @@
 #   DURATION=30 bench/run.sh
 #   SCENARIOS="token refresh" bench/run.sh  # a subset: token jwks jwks-304 refresh
 #                                           # password-flood token-during-flood
-#   DATABASE_URL=postgres://postgres@127.0.0.1/bench bench/run.sh   # an existing, empty database
+#   BENCH_POSTGRES=postgres://postgres@127.0.0.1:5432/postgres bench/run.sh
+#       # PostgreSQL: a fresh database is created through that URL and dropped after
 #
 # Needs: wrk (apt install wrk), openssl, taskset (util-linux), curl, python3.
 set -euo pipefail
@@ -27,10 +28,26 @@ cargo build --release --quiet
 BIN=target/release/tessera
 WORK=$(mktemp -d)
 SERVER_PID=""
-cleanup() { [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null; rm -rf "$WORK"; }
+PG_DB=""
+cleanup() {
+  [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
+  [ -n "$PG_DB" ] && psql "$BENCH_POSTGRES" -qc "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" >/dev/null
+  rm -rf "$WORK"
+}
 trap cleanup EXIT
 
-export TESSERA_DATABASE_URL="${DATABASE_URL:-$WORK/bench.db}"
+if [ -n "${BENCH_POSTGRES:-}" ]; then
+  PG_DB="tessera_bench_$$"
+  psql "$BENCH_POSTGRES" -qc "CREATE DATABASE $PG_DB" >/dev/null
+  export TESSERA_DATABASE_URL="${BENCH_POSTGRES%/*}/$PG_DB"
+  # Keep PostgreSQL off tessera's core (needs the right to re-pin its processes).
+  for pid in $(pgrep -f '^postgres|postgres:' || true); do
+    taskset -a -p -c "$LOAD_CPU" "$pid" >/dev/null 2>&1 || true
+  done
+  echo "== PostgreSQL database $PG_DB" >&2
+else
+  export TESSERA_DATABASE_URL="$WORK/bench.db"
+fi
 export TESSERA_LOG=warn
 basic_auth() { # client JSON on stdin -> base64 of id:secret
   python3 -c '

@@ -29,8 +29,9 @@ if t1:
 r = rows.get(("refresh", 32))
 if r:
     ratio = r["rps"] / sign
-    print(f"refreshes/s @32 / openssl sign/s: {ratio:.3f} (target >= 0.75, errors {int(r['errors'])}) "
-          f"{verdict(ratio >= 0.75 and r['errors'] == 0)}")
+    target = 0.6 if os.environ.get("BENCH_POSTGRES") else 0.75
+    print(f"refreshes/s @32 / openssl sign/s: {ratio:.3f} (target >= {target}, errors {int(r['errors'])}) "
+          f"{verdict(ratio >= target and r['errors'] == 0)}")
 flood, during = rows.get(("password-flood", 8)), rows.get(("token-during-flood", 32))
 if flood and during and t32:
     kept = during["rps"] / t32["rps"]

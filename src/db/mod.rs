@@ -27,10 +27,32 @@ pub enum DbError {
     Unavailable(String),
     /// A query failed.
     #[error("database query failed: {0}")]
-    Query(#[from] diesel::result::Error),
+    Query(diesel::result::Error),
     /// Migrations failed to apply.
     #[error("migrations failed: {0}")]
     Migration(String),
+}
+
+thread_local! {
+    /// Set when a query on this thread failed because the connection or server is gone.
+    /// A pooled connection is used and returned on one thread, so the pool's
+    /// `has_broken` check on return reads it and discards that connection.
+    static CONNECTION_LOST: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether a query on this thread lost its connection since the last call (and clears it).
+pub fn take_connection_lost() -> bool {
+    CONNECTION_LOST.with(|c| c.replace(false))
+}
+
+impl From<diesel::result::Error> for DbError {
+    fn from(e: diesel::result::Error) -> Self {
+        let err = DbError::Query(e);
+        if err.is_unavailable() {
+            CONNECTION_LOST.with(|c| c.set(true));
+        }
+        err
+    }
 }
 
 impl From<diesel::result::Error> for crate::oauth::OAuthError {

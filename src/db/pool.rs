@@ -155,7 +155,9 @@ impl ManageConnection for Manager {
     }
 
     fn has_broken(&self, conn: &mut DbConnection) -> bool {
-        std::thread::panicking() || conn.is_broken()
+        // A connection whose last query found the server gone is not reused: the pool
+        // opens a fresh one, so service resumes by itself once the database is back.
+        super::take_connection_lost() || std::thread::panicking() || conn.is_broken()
     }
 }
 
@@ -179,10 +181,9 @@ pub fn build_pool(url: &DbUrl, opts: &PoolOptions) -> Result<DbPool, DbError> {
         .max_size(opts.max_size)
         .min_idle(Some(1))
         .connection_timeout(opts.connect_timeout)
-        // PostgreSQL connections can die under us (a restart, a failover); checking on
-        // checkout costs one round trip and lets the pool replace them, so the server
-        // recovers by itself. A SQLite file cannot go away like that.
-        .test_on_check_out(!url.is_sqlite())
+        // No round trip per checkout: a connection that fails with "server gone" is
+        // discarded on return instead (see `has_broken`).
+        .test_on_check_out(false)
         .error_handler(Box::new(PoolErrorLogger))
         .build_unchecked(manager))
 }

@@ -164,7 +164,7 @@ pub fn rotate<R, E>(
     });
     match result {
         Ok(outcome) | Err(Abort::Outcome(outcome)) => Ok(outcome),
-        Err(Abort::Db(e)) => Err(DbError::Query(e)),
+        Err(Abort::Db(e)) => Err(DbError::from(e)),
     }
 }
 
