@@ -12,6 +12,7 @@ pub mod db;
 pub mod http;
 pub mod keys;
 pub mod login;
+pub mod metrics;
 pub mod oauth;
 pub mod startup;
 pub mod state;

@@ -5,7 +5,7 @@ use crate::admin::bootstrap::ensure_admin_client;
 use crate::admin::clients::CreatedClient;
 use crate::client_cache::ClientCache;
 use crate::config::Settings;
-use crate::db::models::{login_failure, refresh_token};
+use crate::db::models::{login_failure, refresh_token, revoked_token};
 use crate::db::pool::{build_pool, PoolOptions};
 use crate::db::{self, DbPool};
 use crate::http::{self, LoggedClientId};
@@ -119,8 +119,10 @@ impl Application {
             issuer: issuer.clone(),
             token_endpoint: format!("{issuer}/oauth/token"),
             metadata: http::discovery::render(&issuer),
+            openapi: http::openapi::render(&issuer),
             jwks_cache_control: http::jwks::cache_control(&settings),
             clients: ClientCache::new(settings.client_cache_ttl),
+            metrics: crate::metrics::Metrics::new(),
             hash_pool: HashPool::start(settings.password_hash_concurrency, settings.password_hash)
                 .context("cannot start the password hashing threads")?,
             keys: keys.clone(),
@@ -141,6 +143,7 @@ impl Application {
                                 .map_or_else(|| "-".to_string(), |c| c.0.clone())
                         }),
                 )
+                .wrap(actix_web::middleware::from_fn(http::metrics::record))
                 .app_data(state.clone())
                 .configure(http::routes)
                 .configure(|cfg| {
@@ -239,8 +242,12 @@ fn purge(pool: &DbPool, login_window: i64) -> anyhow::Result<()> {
     let t = now();
     let families = refresh_token::purge(&mut conn, t, REVOKED_FAMILY_RETENTION)?;
     let counters = login_failure::purge(&mut conn, t, login_window)?;
-    if families + counters > 0 {
-        log::info!("purged {families} refresh-token families, {counters} login counters");
+    let revoked = revoked_token::purge(&mut conn, t)?;
+    if families + counters + revoked > 0 {
+        log::info!(
+            "purged {families} refresh-token families, {counters} login counters, \
+             {revoked} expired revocations"
+        );
     }
     Ok(())
 }

@@ -22,8 +22,12 @@ pub struct AppState {
     pub keys: Arc<KeyStore>,
     /// Client cache.
     pub clients: ClientCache,
+    /// Prometheus metrics.
+    pub metrics: crate::metrics::Metrics,
     /// Password hashing threads.
     pub hash_pool: crate::login::hash_pool::HashPool,
+    /// The OpenAPI document, serialised once.
+    pub openapi: bytes::Bytes,
     /// RFC 8414 metadata, serialised once.
     pub metadata: bytes::Bytes,
     /// The JWKS `Cache-Control` value, computed once from the key settings.

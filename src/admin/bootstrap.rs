@@ -27,7 +27,7 @@ pub fn ensure_admin_client(
             scope: ADMIN_SCOPE.into(),
             ..Default::default()
         };
-        let created = match create(conn, &spec, now) {
+        let created = match create(conn, "server", &spec, now) {
             Ok(c) => c,
             Err(AdminError::Db(e)) => return Err(e),
             Err(other) => return Ok(Err(other)),

@@ -1,6 +1,6 @@
 //! Registering and managing clients.
 
-use super::AdminError;
+use super::{audit, AdminError};
 use crate::db::models::{Client, ClientChanges, NewClient};
 use crate::db::DbConnection;
 use crate::oauth::client::validate_audience;
@@ -149,6 +149,13 @@ pub struct ClientView {
     pub updated_at: i64,
 }
 
+impl ClientView {
+    /// The view as audit-log details (it holds no secret).
+    fn details(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or_default()
+    }
+}
+
 impl From<&Client> for ClientView {
     fn from(c: &Client) -> Self {
         let words = |s: &str| s.split_whitespace().map(str::to_string).collect();
@@ -190,6 +197,7 @@ fn join<T: AsRef<str>>(items: &[T]) -> String {
 /// Registers a client and returns it with its secret.
 pub fn create(
     conn: &mut DbConnection,
+    actor: &str,
     spec: &ClientSpec,
     now: i64,
 ) -> Result<CreatedClient, AdminError> {
@@ -214,8 +222,17 @@ pub fn create(
     Client::insert(conn, &new)?;
     let stored = Client::find(conn, &new.client_id)?
         .ok_or_else(|| AdminError::NotFound(new.client_id.clone()))?;
+    let view = ClientView::from(&stored);
+    audit::record(
+        conn,
+        actor,
+        "client.create",
+        &view.client_id,
+        view.details(),
+        now,
+    )?;
     Ok(CreatedClient {
-        client: ClientView::from(&stored),
+        client: view,
         client_secret: secret,
     })
 }
@@ -223,6 +240,7 @@ pub fn create(
 /// Replaces a client's metadata (RFC 7592 PUT semantics: the spec is the whole client).
 pub fn update(
     conn: &mut DbConnection,
+    actor: &str,
     id: &str,
     spec: &ClientSpec,
     now: i64,
@@ -242,7 +260,9 @@ pub fn update(
     if !Client::update(conn, id, changes, now)? {
         return Err(not_found(id));
     }
-    show(conn, id)
+    let view = show(conn, id)?;
+    audit::record(conn, actor, "client.update", id, view.details(), now)?;
+    Ok(view)
 }
 
 fn not_found(id: &str) -> AdminError {
@@ -264,6 +284,7 @@ pub fn list(conn: &mut DbConnection) -> Result<Vec<ClientView>, AdminError> {
 /// Enables or disables a client.
 pub fn set_disabled(
     conn: &mut DbConnection,
+    actor: &str,
     id: &str,
     disabled: bool,
     now: i64,
@@ -279,12 +300,19 @@ pub fn set_disabled(
         // Its users' sessions end with it; enabling it again does not revive them.
         crate::db::models::refresh_token::revoke_client_families(conn, id, now)?;
     }
+    let action = if disabled {
+        "client.disable"
+    } else {
+        "client.enable"
+    };
+    audit::record(conn, actor, action, id, serde_json::json!({}), now)?;
     show(conn, id)
 }
 
 /// Issues a new secret; the old one stops working at once.
 pub fn rotate_secret(
     conn: &mut DbConnection,
+    actor: &str,
     id: &str,
     now: i64,
 ) -> Result<CreatedClient, AdminError> {
@@ -296,6 +324,14 @@ pub fn rotate_secret(
     if !Client::update(conn, id, changes, now)? {
         return Err(not_found(id));
     }
+    audit::record(
+        conn,
+        actor,
+        "client.rotate_secret",
+        id,
+        serde_json::json!({}),
+        now,
+    )?;
     Ok(CreatedClient {
         client: show(conn, id)?,
         client_secret: secret,
@@ -303,9 +339,9 @@ pub fn rotate_secret(
 }
 
 /// Deletes a client (its refresh-token families go with it).
-pub fn delete(conn: &mut DbConnection, id: &str) -> Result<(), AdminError> {
+pub fn delete(conn: &mut DbConnection, actor: &str, id: &str, now: i64) -> Result<(), AdminError> {
     if Client::delete(conn, id)? {
-        Ok(())
+        audit::record(conn, actor, "client.delete", id, serde_json::json!({}), now)
     } else {
         Err(not_found(id))
     }

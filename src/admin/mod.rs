@@ -1,6 +1,7 @@
 //! Administration shared by the CLI and the HTTP admin API: one implementation of
 //! each operation, synchronous, on a database connection.
 
+pub mod audit;
 pub mod bootstrap;
 pub mod clients;
 pub mod users;
@@ -22,5 +23,21 @@ pub enum AdminError {
 impl From<diesel::result::Error> for AdminError {
     fn from(e: diesel::result::Error) -> Self {
         AdminError::Db(e.into())
+    }
+}
+
+impl From<AdminError> for crate::oauth::OAuthError {
+    /// For the HTTP admin API: invalid metadata is RFC 7591's `invalid_client_metadata`,
+    /// an unknown client is `invalid_token` (RFC 7592 §2.1: no existence hints), a
+    /// database failure is 503 or 500.
+    fn from(e: AdminError) -> Self {
+        use crate::oauth::{ErrorCode, OAuthError};
+        match e {
+            AdminError::Invalid(m) => OAuthError::new(ErrorCode::InvalidClientMetadata, m),
+            AdminError::NotFound(_) => {
+                OAuthError::new(ErrorCode::InvalidToken, "no such client").with_status(401)
+            }
+            AdminError::Db(e) => e.into(),
+        }
     }
 }

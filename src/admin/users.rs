@@ -2,7 +2,7 @@
 //! operation, synchronous, on a database connection. Passwords arrive already hashed;
 //! every change that should end sessions revokes the user's refresh-token families.
 
-use super::AdminError;
+use super::{audit, AdminError};
 use crate::db::models::refresh_token::revoke_user_families;
 use crate::db::models::{NewUser, User};
 use crate::db::DbConnection;
@@ -18,6 +18,7 @@ fn find(conn: &mut DbConnection, username: &str) -> Result<User, AdminError> {
 /// Creates a user with an already computed password hash.
 pub fn create(
     conn: &mut DbConnection,
+    actor: &str,
     username: &str,
     password_hash: &str,
     now: i64,
@@ -39,6 +40,14 @@ pub fn create(
             updated_at: now,
         },
     )?;
+    audit::record(
+        conn,
+        actor,
+        "user.create",
+        &name,
+        serde_json::json!({ "id": id }),
+        now,
+    )?;
     show(conn, &name)
 }
 
@@ -55,6 +64,7 @@ pub fn list(conn: &mut DbConnection) -> Result<Vec<User>, AdminError> {
 /// Sets a new password; the user's refresh-token families end.
 pub fn set_password(
     conn: &mut DbConnection,
+    actor: &str,
     username: &str,
     password_hash: &str,
     now: i64,
@@ -62,8 +72,16 @@ pub fn set_password(
     let user = find(conn, username)?;
     conn.transaction(|conn| {
         User::set_password_hash(conn, &user.id, password_hash, now)?;
-        revoke_user_families(conn, &user.id, now)?;
-        Ok::<_, AdminError>(())
+        let ended = revoke_user_families(conn, &user.id, now)?;
+        let details = serde_json::json!({ "sessions_ended": ended });
+        audit::record(
+            conn,
+            actor,
+            "user.set_password",
+            &user.username,
+            details,
+            now,
+        )
     })?;
     find(conn, username)
 }
@@ -71,6 +89,7 @@ pub fn set_password(
 /// Enables or disables a user; disabling ends their refresh-token families.
 pub fn set_disabled(
     conn: &mut DbConnection,
+    actor: &str,
     username: &str,
     disabled: bool,
     now: i64,
@@ -78,17 +97,42 @@ pub fn set_disabled(
     let user = find(conn, username)?;
     conn.transaction(|conn| {
         User::set_disabled(conn, &user.id, disabled, now)?;
-        if disabled {
+        let action = if disabled {
             revoke_user_families(conn, &user.id, now)?;
-        }
-        Ok::<_, AdminError>(())
+            "user.disable"
+        } else {
+            "user.enable"
+        };
+        audit::record(
+            conn,
+            actor,
+            action,
+            &user.username,
+            serde_json::json!({}),
+            now,
+        )
     })?;
     find(conn, username)
 }
 
 /// Deletes a user and their refresh-token families.
-pub fn delete(conn: &mut DbConnection, username: &str) -> Result<User, AdminError> {
+pub fn delete(
+    conn: &mut DbConnection,
+    actor: &str,
+    username: &str,
+    now: i64,
+) -> Result<User, AdminError> {
     let user = find(conn, username)?;
-    conn.transaction(|conn| User::delete(conn, &user.id))?;
+    conn.transaction(|conn| {
+        User::delete(conn, &user.id)?;
+        audit::record(
+            conn,
+            actor,
+            "user.delete",
+            &user.username,
+            serde_json::json!({}),
+            now,
+        )
+    })?;
     Ok(user)
 }

@@ -1,6 +1,6 @@
 //! `tessera client …`: register and manage clients.
 
-use super::{connect, print_json, Conn};
+use super::{connect, print_json, Conn, CLI};
 use crate::admin::clients::{self, ClientSpec};
 use crate::config::Settings;
 use crate::state::now;
@@ -85,7 +85,7 @@ pub fn run(settings: &Settings, cmd: ClientCommand) -> anyhow::Result<()> {
                 refresh_token_ttl: a.refresh_token_ttl,
                 refresh_reuse_grace: a.refresh_reuse_grace,
             };
-            let created = clients::create(conn, &spec, now())?;
+            let created = clients::create(conn, CLI, &spec, now())?;
             eprintln!(
                 "created client {}; its secret is shown once",
                 created.client.client_id
@@ -95,16 +95,16 @@ pub fn run(settings: &Settings, cmd: ClientCommand) -> anyhow::Result<()> {
         ClientCommand::List => print_json(&clients::list(conn)?),
         ClientCommand::Show { id } => print_json(&clients::show(conn, &id)?),
         ClientCommand::Disable { id } => {
-            print_json(&clients::set_disabled(conn, &id, true, now())?)
+            print_json(&clients::set_disabled(conn, CLI, &id, true, now())?)
         }
         ClientCommand::Enable { id } => {
-            print_json(&clients::set_disabled(conn, &id, false, now())?)
+            print_json(&clients::set_disabled(conn, CLI, &id, false, now())?)
         }
         ClientCommand::RotateSecret { id } => {
-            print_json(&clients::rotate_secret(conn, &id, now())?)
+            print_json(&clients::rotate_secret(conn, CLI, &id, now())?)
         }
         ClientCommand::Delete { id } => {
-            clients::delete(conn, &id)?;
+            clients::delete(conn, CLI, &id, now())?;
             eprintln!("deleted client {id}");
             print_json(&serde_json::json!({ "deleted": id }))
         }

@@ -1,7 +1,7 @@
 //! `tessera key …`: list, rotate, import and export signing keys. Private keys never
 //! leave the database through the CLI; `export` writes public keys only.
 
-use super::{connect, print_json};
+use super::{connect, print_json, CLI};
 use crate::config::Settings;
 use crate::db::models::SigningKeyRow;
 use crate::keys::lifecycle::add_key;
@@ -96,6 +96,8 @@ pub fn run(settings: &Settings, cmd: KeyCommand) -> anyhow::Result<()> {
         KeyCommand::Rotate { immediate } => {
             let pkcs8 = generate_rsa(settings.rsa_key_bits)?;
             let row = add_key(conn, &policy, &pkcs8, immediate, now())?;
+            let details = serde_json::json!({ "immediate": immediate });
+            crate::admin::audit::record(conn, CLI, "key.rotate", &row.kid, details, now())?;
             eprintln!(
                 "created signing key {} ({}); replicas pick it up within key_refresh_interval",
                 row.kid, row.state
@@ -107,6 +109,8 @@ pub fn run(settings: &Settings, cmd: KeyCommand) -> anyhow::Result<()> {
         KeyCommand::Import { immediate, .. } => {
             let pkcs8 = imported.unwrap_or_default();
             let row = add_key(conn, &policy, &pkcs8, immediate, now())?;
+            let details = serde_json::json!({ "immediate": immediate });
+            crate::admin::audit::record(conn, CLI, "key.import", &row.kid, details, now())?;
             eprintln!("imported signing key {} ({})", row.kid, row.state);
             print_json(&serde_json::json!({
                 "kid": row.kid, "state": row.state, "activates_at": row.activates_at

@@ -75,5 +75,8 @@ pub(crate) fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The audit log's name for changes made through the CLI.
+pub(crate) const CLI: &str = "cli";
+
 /// Keeps the connection type in one place for command modules.
 pub(crate) type Conn = DbConnection;

@@ -1,7 +1,7 @@
 //! `tessera user …`: manage the users of the password grant. Passwords are read from
 //! stdin (a prompt without echo on a terminal), never from the command line.
 
-use super::{connect, print_json};
+use super::{connect, print_json, CLI};
 use crate::admin::users;
 use crate::config::Settings;
 use crate::oauth::password::{check_new_password, hash_password};
@@ -63,23 +63,23 @@ pub fn run(settings: &Settings, cmd: UserCommand) -> anyhow::Result<()> {
     let t = now();
     match (cmd, new_hash) {
         (UserCommand::Create { username }, Some(hash)) => {
-            let user = users::create(conn, &username, &hash, t)?;
+            let user = users::create(conn, CLI, &username, &hash, t)?;
             eprintln!("created user {}", user.username);
             print_json(&user)
         }
         (UserCommand::SetPassword { username }, Some(hash)) => {
-            print_json(&users::set_password(conn, &username, &hash, t)?)
+            print_json(&users::set_password(conn, CLI, &username, &hash, t)?)
         }
         (UserCommand::Disable { username }, _) => {
-            print_json(&users::set_disabled(conn, &username, true, t)?)
+            print_json(&users::set_disabled(conn, CLI, &username, true, t)?)
         }
         (UserCommand::Enable { username }, _) => {
-            print_json(&users::set_disabled(conn, &username, false, t)?)
+            print_json(&users::set_disabled(conn, CLI, &username, false, t)?)
         }
         (UserCommand::Show { username }, _) => print_json(&users::show(conn, &username)?),
         (UserCommand::List, _) => print_json(&users::list(conn)?),
         (UserCommand::Delete { username }, _) => {
-            let user = users::delete(conn, &username)?;
+            let user = users::delete(conn, CLI, &username, t)?;
             eprintln!("deleted user {}", user.username);
             print_json(&serde_json::json!({ "deleted": user.username }))
         }

@@ -95,6 +95,28 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// Revoked access tokens by jti, until their expiry.
+    revoked_tokens (jti) {
+        jti -> Text,
+        client_id -> Text,
+        expires_at -> BigInt,
+        revoked_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    /// Administration and revocation events.
+    audit_log (id) {
+        id -> BigInt,
+        at -> BigInt,
+        actor -> Text,
+        action -> Text,
+        target -> Text,
+        details -> Text,
+    }
+}
+
 diesel::joinable!(refresh_tokens -> refresh_families (family_id));
 diesel::joinable!(refresh_families -> users (user_id));
 diesel::joinable!(refresh_families -> clients (client_id));
@@ -106,5 +128,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     users,
     refresh_families,
     refresh_tokens,
-    login_failures
+    login_failures,
+    revoked_tokens,
+    audit_log
 );

@@ -14,15 +14,34 @@ pub fn render(issuer: &str) -> bytes::Bytes {
         "issuer": issuer,
         "token_endpoint": format!("{issuer}/oauth/token"),
         "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
+        "introspection_endpoint": format!("{issuer}/oauth/introspect"),
+        "revocation_endpoint": format!("{issuer}/oauth/revoke"),
+        "registration_endpoint": format!("{issuer}/oauth/register"),
         "grant_types_supported": grants,
         "token_endpoint_auth_methods_supported": methods,
+        "introspection_endpoint_auth_methods_supported": methods,
+        "revocation_endpoint_auth_methods_supported": methods,
         "response_types_supported": [],
-        "scopes_supported": [crate::admin::bootstrap::ADMIN_SCOPE],
+        "scopes_supported": [
+            crate::admin::bootstrap::ADMIN_SCOPE,
+            super::introspect::INTROSPECT_SCOPE,
+        ],
+        "service_documentation": format!("{issuer}/openapi.json"),
     });
     bytes::Bytes::from(doc.to_string())
 }
 
-/// `GET /.well-known/oauth-authorization-server` and `/.well-known/openid-configuration`.
+/// `GET /.well-known/openid-configuration`: the same document, for OIDC-discovering
+/// middleware.
+#[utoipa::path(get, path = "/.well-known/openid-configuration", tag = "discovery",
+    responses((status = 200, description = "the RFC 8414 metadata document", body = Object)))]
+pub async fn openid_configuration(state: web::Data<AppState>) -> HttpResponse {
+    metadata(state).await
+}
+
+/// `GET /.well-known/oauth-authorization-server`.
+#[utoipa::path(get, path = "/.well-known/oauth-authorization-server", tag = "discovery",
+    responses((status = 200, description = "RFC 8414 authorization server metadata", body = Object)))]
 pub async fn metadata(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/json")

@@ -6,11 +6,18 @@ use crate::state::AppState;
 use actix_web::{web, HttpResponse};
 
 /// `GET /healthz`: the process answers.
+#[utoipa::path(get, path = "/healthz", tag = "operations",
+    responses((status = 200, description = "alive", body = Object)))]
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({ "status": "ok" }))
 }
 
 /// `GET /readyz`: the database answers and a signing key is loaded.
+#[utoipa::path(get, path = "/readyz", tag = "operations",
+    responses(
+        (status = 200, description = "ready", body = Object),
+        (status = 503, description = "database unreachable or no signing key", body = Object),
+    ))]
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let pool = state.pool.clone();
     let db = super::error::blocking(move || pool::ping(&pool).map_err(OAuthError::from)).await;

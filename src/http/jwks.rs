@@ -28,6 +28,12 @@ fn matches(if_none_match: &str, etag: &str) -> bool {
 }
 
 /// The JWKS endpoint.
+#[utoipa::path(get, path = "/.well-known/jwks.json", tag = "discovery",
+    params(("If-None-Match" = Option<String>, Header, description = "an ETag from a previous answer")),
+    responses(
+        (status = 200, description = "RFC 7517 JWK set, with Cache-Control and a strong ETag", body = Object, content_type = "application/jwk-set+json"),
+        (status = 304, description = "unchanged since the given ETag"),
+    ))]
 pub async fn jwks(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let set = state.keys.snapshot();
     let not_modified = req

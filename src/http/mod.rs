@@ -1,17 +1,40 @@
 //! actix-web handlers: parse the request, call `oauth/`, render the response. No SQL.
 
 pub mod body;
+pub mod client_auth;
 pub mod discovery;
 pub mod error;
 pub mod health;
+pub mod introspect;
 pub mod jwks;
+pub mod metrics;
+pub mod openapi;
+pub mod register;
+pub mod revoke;
 pub mod simplejwt;
 pub mod token;
 
 use actix_web::{web, HttpResponse, Resource};
 
-/// A resource whose other methods get 405 with `Allow`.
+/// Every (path, methods) this process registered, for checking the OpenAPI document
+/// against what is really served.
+static REGISTERED: std::sync::Mutex<Vec<(String, &'static str)>> =
+    std::sync::Mutex::new(Vec::new());
+
+/// The routes registered so far (each path once).
+pub fn registered_routes() -> Vec<(String, &'static str)> {
+    let mut v = REGISTERED.lock().map(|r| r.clone()).unwrap_or_default();
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// A resource whose other methods get 405 with `Allow`; every route goes through here,
+/// so `registered_routes` knows them all.
 fn resource(path: &str, allow: &'static str) -> Resource {
+    if let Ok(mut r) = REGISTERED.lock() {
+        r.push((path.to_string(), allow));
+    }
     web::resource(path.to_string()).default_service(web::to(move || method_not_allowed(allow)))
 }
 
@@ -26,16 +49,29 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     const GET: &str = "GET, HEAD";
     cfg.service(resource("/oauth/token", "POST").route(web::post().to(token::token)))
         .service(
+            resource("/oauth/introspect", "POST").route(web::post().to(introspect::introspect)),
+        )
+        .service(resource("/oauth/revoke", "POST").route(web::post().to(revoke::revoke)))
+        .service(resource("/oauth/register", "POST").route(web::post().to(register::register)))
+        .service(
+            resource("/oauth/register/{client_id}", "GET, HEAD, PUT, DELETE")
+                .route(web::get().to(register::read))
+                .route(web::put().to(register::update))
+                .route(web::delete().to(register::delete)),
+        )
+        .service(
             resource("/.well-known/oauth-authorization-server", GET)
                 .route(web::get().to(discovery::metadata)),
         )
         .service(
             resource("/.well-known/openid-configuration", GET)
-                .route(web::get().to(discovery::metadata)),
+                .route(web::get().to(discovery::openid_configuration)),
         )
         .service(resource("/.well-known/jwks.json", GET).route(web::get().to(jwks::jwks)))
         .service(resource("/healthz", GET).route(web::get().to(health::healthz)))
-        .service(resource("/readyz", GET).route(web::get().to(health::readyz)));
+        .service(resource("/readyz", GET).route(web::get().to(health::readyz)))
+        .service(resource("/metrics", GET).route(web::get().to(metrics::metrics)))
+        .service(resource("/openapi.json", GET).route(web::get().to(openapi::openapi_json)));
 }
 
 async fn method_not_allowed(allow: &'static str) -> HttpResponse {

@@ -22,7 +22,30 @@ use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
 
-/// `POST /api/token/`.
+/// The body of `POST /api/token/` (JSON or form).
+#[derive(Debug, utoipa::ToSchema)]
+#[expect(dead_code, reason = "documents the body for the OpenAPI document")]
+pub struct LoginBody {
+    username: String,
+    password: String,
+}
+
+/// The body of `POST /api/token/refresh/` (JSON or form).
+#[derive(Debug, utoipa::ToSchema)]
+#[expect(dead_code, reason = "documents the body for the OpenAPI document")]
+pub struct RefreshBody {
+    refresh: String,
+}
+
+/// `POST /api/token/` (only when `simplejwt_client` is set).
+#[utoipa::path(post, path = "/api/token/", tag = "simplejwt",
+    request_body(content = LoginBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "`{refresh, access}`", body = Object),
+        (status = 400, description = "DRF field errors", body = Object),
+        (status = 401, description = "`{detail}`: no active account with these credentials", body = Object),
+        (status = 429, description = "throttled, with Retry-After", body = Object),
+    ))]
 pub async fn obtain_pair(
     req: HttpRequest,
     payload: web::Payload,
@@ -71,7 +94,13 @@ pub async fn obtain_pair(
     }
 }
 
-/// `POST /api/token/refresh/`.
+/// `POST /api/token/refresh/` (only when `simplejwt_client` is set).
+#[utoipa::path(post, path = "/api/token/refresh/", tag = "simplejwt",
+    request_body(content = RefreshBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "`{refresh, access}` (rotated)", body = Object),
+        (status = 401, description = "`{detail, code: token_not_valid}`", body = Object),
+    ))]
 pub async fn refresh(
     req: HttpRequest,
     payload: web::Payload,

@@ -1,10 +1,10 @@
 //! `POST /oauth/token`: authenticate the client, run the grant, sign, answer.
 
 use super::body::read_form;
-use super::LoggedClientId;
+use super::client_auth::authenticated_client;
 use crate::db::models::refresh_token::Family;
 use crate::login;
-use crate::oauth::client_auth::{authenticate, extract};
+use crate::oauth::error::ErrorBody;
 use crate::oauth::form::FormParams;
 use crate::oauth::grant::{client_credentials, password, refresh_token};
 use crate::oauth::secret::random_token;
@@ -12,9 +12,49 @@ use crate::oauth::token::{encode_jwt, AccessTokenClaims, TokenContext, TokenResp
 use crate::oauth::{ErrorCode, GrantType, OAuthError, RegisteredClient, Scope};
 use crate::state::{now, AppState};
 use actix_web::http::header;
-use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
+
+/// The token endpoint's form parameters (`application/x-www-form-urlencoded`).
+#[derive(Debug, utoipa::ToSchema)]
+#[expect(
+    dead_code,
+    reason = "documents the form for the OpenAPI document; parsed by FormParams"
+)]
+pub struct TokenForm {
+    /// `client_credentials`, `password` or `refresh_token`.
+    #[schema(example = "client_credentials")]
+    grant_type: String,
+    /// Space-separated scope; default everything the client (or the login) may have.
+    scope: Option<String>,
+    /// RFC 8707 resource indicator (repeatable): one of the client's audiences.
+    resource: Option<String>,
+    /// Alternative to `resource`: one of the client's audiences.
+    audience: Option<String>,
+    /// `password` grant: the user's login name.
+    username: Option<String>,
+    /// `password` grant: the user's password.
+    password: Option<String>,
+    /// `refresh_token` grant: the refresh token.
+    refresh_token: Option<String>,
+    /// `client_secret_post`: the client id (otherwise HTTP Basic).
+    client_id: Option<String>,
+    /// `client_secret_post`: the client secret.
+    client_secret: Option<String>,
+}
 
 /// The token endpoint.
+#[utoipa::path(
+    post, path = "/oauth/token", tag = "oauth",
+    request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "RFC 6749 §5.1 token response", body = TokenResponse),
+        (status = 400, description = "RFC 6749 §5.2 error", body = ErrorBody),
+        (status = 401, description = "invalid_client (with WWW-Authenticate when Basic was used)", body = ErrorBody),
+        (status = 413, description = "body over 64 KiB", body = ErrorBody),
+        (status = 503, description = "temporarily_unavailable, with Retry-After", body = ErrorBody),
+    ),
+    security(("client_secret_basic" = []), ())
+)]
 pub async fn token(
     req: HttpRequest,
     payload: web::Payload,
@@ -31,21 +71,8 @@ pub async fn token(
             )
         })?,
     };
-    let authorization = match req.headers().get(header::AUTHORIZATION) {
-        None => None,
-        Some(v) => Some(v.to_str().map_err(|_| {
-            OAuthError::invalid_client("malformed Authorization header")
-                .with_challenge(crate::oauth::error::Challenge::Basic)
-        })?),
-    };
-    let presented = extract(authorization, &params)?;
-    let found = state
-        .clients
-        .lookup(&state.pool, &presented.client_id)
-        .await?;
-    let client = authenticate(&presented, found.as_deref())?;
-    req.extensions_mut()
-        .insert(LoggedClientId(client.client_id.clone()));
+    let client = authenticated_client(&req, &params, &state).await?;
+    let client = client.as_ref();
 
     let ctx = TokenContext {
         issuer: &state.issuer,
@@ -83,6 +110,11 @@ pub async fn token(
             (claims, Some(successor))
         }
     };
+    state
+        .metrics
+        .tokens_issued
+        .with_label_values(&[grant.as_str(), &client.client_id])
+        .inc();
     respond(&state, &claims, refresh_token)
 }
 

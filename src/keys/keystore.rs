@@ -23,6 +23,8 @@ pub struct KeySet {
     pub published: Vec<PublicJwk>,
     /// Creation time (Unix seconds) of the signing key, for metrics.
     pub signer_created_at: Option<i64>,
+    /// The published keys, ready to verify this server's own tokens.
+    pub verifier: super::verify::Verifier,
 }
 
 impl KeySet {
@@ -46,6 +48,7 @@ impl KeySet {
             signer,
             jwks_body,
             etag,
+            verifier: super::verify::Verifier::new(&published),
             published,
             signer_created_at: created,
         }

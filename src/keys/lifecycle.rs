@@ -8,7 +8,7 @@ use super::material::{generate_rsa, rsa_public_jwk, RS256};
 use super::rotation::{plan, Action, KeyInfo, Timing};
 use super::sealing::Kek;
 use super::KeyError;
-use crate::db::models::{Client, KeyState, NewSigningKey, SigningKeyRow};
+use crate::db::models::{audit, Client, KeyState, NewSigningKey, SigningKeyRow};
 use crate::db::{write_transaction, DbConnection, WriteLock};
 use std::sync::Arc;
 
@@ -144,15 +144,12 @@ pub fn step(
                         .new_row(pkcs8, state, activates_at, now)
                         .map_err(|e| crate::db::DbError::Migration(e.to_string()))?;
                     SigningKeyRow::insert(conn, &row)?;
-                    done.push(format!(
-                        "created signing key {} ({}, signs from {activates_at})",
-                        row.kid,
-                        state.as_str()
-                    ));
+                    let event = format!("created ({}, signs from {activates_at})", state.as_str());
+                    done.push((row.kid.clone(), event));
                 }
                 Action::Promote { kid } => {
                     SigningKeyRow::set_state(conn, &kid, KeyState::Active, None, None)?;
-                    done.push(format!("signing key {kid} is now active"));
+                    done.push((kid, "now active".to_string()));
                 }
                 Action::Retire { kid, expires_at } => {
                     SigningKeyRow::set_state(
@@ -162,17 +159,21 @@ pub fn step(
                         Some(now),
                         Some(expires_at),
                     )?;
-                    done.push(format!(
-                        "signing key {kid} retired, published until {expires_at}"
-                    ));
+                    done.push((kid, format!("retired, published until {expires_at}")));
                 }
                 Action::Delete { kid } => {
                     SigningKeyRow::delete(conn, &kid)?;
-                    done.push(format!("signing key {kid} removed from the JWKS"));
+                    done.push((kid, "removed from the JWKS".to_string()));
                 }
             }
         }
-        Ok(done)
+        let mut lines = Vec::new();
+        for (kid, event) in done {
+            let details = serde_json::json!({ "event": event }).to_string();
+            audit::record(conn, now, "server", "key.lifecycle", &kid, &details)?;
+            lines.push(format!("signing key {kid}: {event}"));
+        }
+        Ok(lines)
     })
     .map_err(KeyError::from)
 }

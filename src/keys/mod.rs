@@ -7,6 +7,7 @@ pub mod lifecycle;
 pub mod material;
 pub mod rotation;
 pub mod sealing;
+pub mod verify;
 
 pub use keystore::{KeySet, KeyStore};
 pub use material::Signer;

@@ -97,6 +97,9 @@ pub async fn authenticate(
         Ok(())
     })
     .await?;
+    if !succeeded {
+        state.metrics.login_failures.inc();
+    }
     user.map(|u| u.id).ok_or_else(bad_credentials)
 }
 
@@ -170,6 +173,7 @@ pub async fn rotate<R: Send + 'static>(
         Rotation::Rotated(family, r) => Ok((family, r, successor)),
         Rotation::Rejected(e) => Err(e),
         Rotation::ReuseDetected => {
+            state.metrics.refresh_reuse.inc();
             log::warn!(
                 "refresh token reuse detected: family revoked (client_id={})",
                 client.client_id

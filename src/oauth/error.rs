@@ -25,6 +25,8 @@ pub enum ErrorCode {
     UnsupportedTokenType,
     /// RFC 7591: registration metadata is invalid.
     InvalidClientMetadata,
+    /// RFC 7591: a redirect URI is not acceptable.
+    InvalidRedirectUri,
     /// RFC 6750: the bearer token is missing, expired or malformed.
     InvalidToken,
     /// RFC 6750: the token lacks the scope this call needs.
@@ -59,6 +61,7 @@ impl ErrorCode {
             ErrorCode::InvalidTarget => "invalid_target",
             ErrorCode::UnsupportedTokenType => "unsupported_token_type",
             ErrorCode::InvalidClientMetadata => "invalid_client_metadata",
+            ErrorCode::InvalidRedirectUri => "invalid_redirect_uri",
             ErrorCode::InvalidToken => "invalid_token",
             ErrorCode::InsufficientScope => "insufficient_scope",
             ErrorCode::TemporarilyUnavailable => "temporarily_unavailable",
@@ -159,9 +162,22 @@ impl OAuthError {
     }
 
     /// The RFC 6749 §5.2 JSON body.
-    pub fn body(&self) -> serde_json::Value {
-        serde_json::json!({ "error": self.code, "error_description": self.description })
+    pub fn body(&self) -> ErrorBody {
+        ErrorBody {
+            error: self.code.as_str(),
+            error_description: self.description.clone(),
+        }
     }
+}
+
+/// The RFC 6749 §5.2 error body every OAuth endpoint answers with.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// The RFC error code, e.g. `invalid_client`.
+    #[schema(value_type = String, example = "invalid_request")]
+    pub error: &'static str,
+    /// One line for the developer; never a secret.
+    pub error_description: String,
 }
 
 impl std::fmt::Display for OAuthError {
@@ -179,7 +195,7 @@ mod tests {
     #[test]
     fn codes_serialise_as_rfc_snake_case() {
         let e = OAuthError::new(ErrorCode::UnsupportedGrantType, "x");
-        assert_eq!(e.body()["error"], "unsupported_grant_type");
+        assert_eq!(e.body().error, "unsupported_grant_type");
         assert_eq!(
             serde_json::to_value(ErrorCode::InvalidTarget).ok(),
             Some("invalid_target".into())

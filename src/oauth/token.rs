@@ -131,7 +131,7 @@ pub fn encode_jwt<C: Serialize>(signer: &dyn JwtSigner, claims: &C) -> Result<St
 }
 
 /// The RFC 6749 §5.1 success response.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct TokenResponse {
     /// The JWT.
     pub access_token: String,

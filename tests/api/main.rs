@@ -1,5 +1,6 @@
 //! tessera's integration tests: one binary, one module per capability.
 
+mod admin_api;
 mod bad_input;
 mod cli;
 mod client_credentials;

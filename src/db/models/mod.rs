@@ -1,9 +1,11 @@
 //! Row types, one module per table, with their queries beside them.
 
+pub mod audit;
 pub mod client;
 pub mod login_failure;
 pub mod meta;
 pub mod refresh_token;
+pub mod revoked_token;
 pub mod signing_key;
 pub mod user;
 

@@ -181,6 +181,27 @@ impl<R, E> From<diesel::result::Error> for Abort<R, E> {
     }
 }
 
+/// A stored refresh token's state, for introspection and revocation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Inspected {
+    /// Its family.
+    pub family: Family,
+    /// The client the family belongs to.
+    pub client_id: String,
+    /// Whether the token can still be used: unused (or within nothing else), family
+    /// live, user enabled.
+    pub usable: bool,
+}
+
+/// Looks up the token hashed `hash` at `now`.
+pub fn inspect(conn: &mut DbConnection, hash: &str, now: i64) -> QueryResult<Option<Inspected>> {
+    Ok(load(conn, hash)?.map(|row| Inspected {
+        usable: row.1.is_none() && row.7.is_none() && row.6 > now && !row.8,
+        client_id: row.2.clone(),
+        family: family_of(&row),
+    }))
+}
+
 fn load(conn: &mut DbConnection, hash: &str) -> QueryResult<Option<Row>> {
     refresh_tokens::table
         .inner_join(refresh_families::table.inner_join(users::table))

@@ -1,0 +1,145 @@
+//! `POST /oauth/introspect` (RFC 7662). The caller authenticates as a client holding
+//! the scope `tessera:introspect` (or `tessera:admin`). Access tokens are checked for
+//! signature, issuer, expiry, the revocation list and their client still being
+//! enabled; refresh tokens against their stored state. Anything else is
+//! `{"active": false}`, never an error that says why.
+
+use super::body::read_form;
+use super::client_auth::authenticated_client;
+use super::error::blocking;
+use crate::admin::bootstrap::ADMIN_SCOPE;
+use crate::db::models::{refresh_token, revoked_token};
+use crate::db::pool;
+use crate::oauth::error::ErrorBody;
+use crate::oauth::secret::hash_secret;
+use crate::oauth::{ErrorCode, OAuthError};
+use crate::state::{now, AppState};
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde_json::{json, Value};
+
+/// The scope that lets a client introspect tokens.
+pub const INTROSPECT_SCOPE: &str = "tessera:introspect";
+
+/// The form of the introspection and revocation endpoints.
+#[derive(Debug, utoipa::ToSchema)]
+#[expect(
+    dead_code,
+    reason = "documents the form for the OpenAPI document; parsed by FormParams"
+)]
+pub struct TokenParam {
+    /// The token.
+    token: String,
+    /// `access_token` or `refresh_token` (a hint; both are tried).
+    token_type_hint: Option<String>,
+    /// `client_secret_post`: the client id (otherwise HTTP Basic).
+    client_id: Option<String>,
+    /// `client_secret_post`: the client secret.
+    client_secret: Option<String>,
+}
+
+/// The introspection endpoint.
+#[utoipa::path(
+    post, path = "/oauth/introspect", tag = "oauth",
+    request_body(content = TokenParam, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "RFC 7662 response: `{\"active\": false}` for anything not active", body = Object),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, description = "the client lacks tessera:introspect", body = ErrorBody),
+        (status = 503, body = ErrorBody),
+    ),
+    security(("client_secret_basic" = []), ())
+)]
+pub async fn introspect(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, OAuthError> {
+    let params = read_form(&req, payload).await?;
+    let caller = authenticated_client(&req, &params, &state).await?;
+    if !caller.scope.contains(INTROSPECT_SCOPE) && !caller.scope.contains(ADMIN_SCOPE) {
+        return Err(OAuthError::new(
+            ErrorCode::UnauthorizedClient,
+            format!("introspection needs the scope {INTROSPECT_SCOPE}"),
+        )
+        .with_status(403));
+    }
+    let token = params.require("token")?.to_string();
+    let refresh_first = params.get("token_type_hint") == Some("refresh_token");
+    let body = if refresh_first {
+        match inspect_refresh(&state, &token).await? {
+            Some(v) => v,
+            None => inspect_access(&state, &token)
+                .await?
+                .unwrap_or_else(inactive),
+        }
+    } else {
+        match inspect_access(&state, &token).await? {
+            Some(v) => Some(v),
+            None => inspect_refresh(&state, &token).await?,
+        }
+        .unwrap_or_else(inactive)
+    };
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(body))
+}
+
+fn inactive() -> Value {
+    json!({ "active": false })
+}
+
+/// The answer for an access token of ours, or `None` if it is not one.
+async fn inspect_access(state: &AppState, token: &str) -> Result<Option<Value>, OAuthError> {
+    let keys = state.keys.snapshot();
+    let Some(claims) = keys.verifier.verify(token, &state.issuer, now()) else {
+        return Ok(None);
+    };
+    let pool = state.pool.clone();
+    let jti = claims.jti.clone();
+    let revoked = blocking(move || {
+        let mut conn = pool::get(&pool)?;
+        Ok(revoked_token::is_revoked(&mut conn, &jti)?)
+    })
+    .await?;
+    let client = state.clients.lookup(&state.pool, &claims.client_id).await?;
+    if revoked || client.is_none_or(|c| c.disabled) {
+        return Ok(Some(inactive()));
+    }
+    let mut v = serde_json::to_value(&claims).unwrap_or_default();
+    v["active"] = json!(true);
+    v["token_type"] = json!(if claims.cnf.is_some() {
+        "DPoP"
+    } else {
+        "Bearer"
+    });
+    Ok(Some(v))
+}
+
+/// The answer for a refresh token, or `None` if no such token is stored.
+async fn inspect_refresh(state: &AppState, token: &str) -> Result<Option<Value>, OAuthError> {
+    if token.len() > 512 {
+        return Ok(None);
+    }
+    let pool = state.pool.clone();
+    let hash = hash_secret(token);
+    let found = blocking(move || {
+        let mut conn = pool::get(&pool)?;
+        Ok(refresh_token::inspect(&mut conn, &hash, now())?)
+    })
+    .await?;
+    Ok(found.map(|r| {
+        if !r.usable {
+            return inactive();
+        }
+        json!({
+            "active": true,
+            "token_type": "refresh_token",
+            "client_id": r.client_id,
+            "sub": r.family.user_id,
+            "scope": r.family.scope,
+            "exp": r.family.expires_at,
+            "iss": state.issuer,
+        })
+    }))
+}

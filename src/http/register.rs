@@ -1,0 +1,344 @@
+//! Dynamic client registration (RFC 7591) and management (RFC 7592), for
+//! administrators: `POST /oauth/register`, `GET`/`PUT`/`DELETE /oauth/register/{id}`.
+//!
+//! Authorised by `Authorization: Bearer <access token>` issued by this server with the
+//! scope `tessera:admin` (the bootstrap admin client gets one with client_credentials),
+//! not by per-client registration access tokens. Same operations as the CLI, through
+//! the same `admin::clients` code. The reserved scope `tessera:admin` can only be
+//! granted through the CLI (someone with database access).
+
+use super::body::read_body;
+use super::error::blocking;
+use super::LoggedClientId;
+use crate::admin::bootstrap::ADMIN_SCOPE;
+use crate::admin::clients::{self, ClientSpec, ClientView};
+use crate::db::models::revoked_token;
+use crate::db::pool;
+use crate::oauth::error::Challenge;
+use crate::oauth::error::ErrorBody;
+use crate::oauth::{ErrorCode, OAuthError};
+use crate::state::{now, AppState};
+use actix_web::http::header;
+use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+/// RFC 7591 client metadata as tessera understands it. Unknown members are ignored,
+/// as RFC 7591 §2 requires.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct ClientMetadata {
+    /// Required on PUT: the client being replaced.
+    #[serde(default)]
+    pub client_id: Option<String>,
+    /// Human-readable name.
+    pub client_name: String,
+    /// Default `["client_credentials"]`.
+    #[serde(default)]
+    pub grant_types: Option<Vec<String>>,
+    /// Space-separated scope.
+    #[serde(default)]
+    pub scope: Option<String>,
+    /// `client_secret_basic` (default) or `client_secret_post`.
+    #[serde(default)]
+    pub token_endpoint_auth_method: Option<String>,
+    /// Resource servers the client may get tokens for (tessera extension).
+    #[serde(default)]
+    pub audiences: Option<Vec<String>>,
+    /// Per-client access-token lifetime, seconds (tessera extension).
+    #[serde(default)]
+    pub access_token_ttl: Option<i64>,
+    /// Per-client refresh-token family lifetime, seconds (tessera extension).
+    #[serde(default)]
+    pub refresh_token_ttl: Option<i64>,
+    /// Per-client refresh reuse grace, seconds (tessera extension).
+    #[serde(default)]
+    pub refresh_reuse_grace: Option<i64>,
+    /// Not used: tessera has no authorization endpoint. Must be absent or empty.
+    #[serde(default)]
+    pub redirect_uris: Option<Vec<String>>,
+    /// Response types: none are supported; must be absent or empty.
+    #[serde(default)]
+    pub response_types: Option<Vec<String>>,
+}
+
+impl ClientMetadata {
+    fn into_spec(self) -> Result<ClientSpec, OAuthError> {
+        let meta = |m: &str| OAuthError::new(ErrorCode::InvalidClientMetadata, m);
+        if self.redirect_uris.as_ref().is_some_and(|r| !r.is_empty()) {
+            return Err(OAuthError::new(
+                ErrorCode::InvalidRedirectUri,
+                "redirect_uris are not used: tessera has no authorization endpoint",
+            ));
+        }
+        if self.response_types.as_ref().is_some_and(|r| !r.is_empty()) {
+            return Err(meta(
+                "response_types are not supported (no authorization endpoint)",
+            ));
+        }
+        let scope = self.scope.unwrap_or_default();
+        if scope.split_whitespace().any(|s| s == ADMIN_SCOPE) {
+            return Err(meta(
+                "the scope tessera:admin can only be granted through the CLI",
+            ));
+        }
+        let defaults = ClientSpec::default();
+        Ok(ClientSpec {
+            name: self.client_name,
+            scope,
+            grant_types: self.grant_types.unwrap_or(defaults.grant_types),
+            audiences: self.audiences.unwrap_or_default(),
+            auth_method: self
+                .token_endpoint_auth_method
+                .unwrap_or(defaults.auth_method),
+            access_token_ttl: self.access_token_ttl,
+            refresh_token_ttl: self.refresh_token_ttl,
+            refresh_reuse_grace: self.refresh_reuse_grace,
+        })
+    }
+}
+
+/// The admin client behind the Bearer token, as the audit log names it.
+async fn admin(req: &HttpRequest, state: &AppState) -> Result<String, OAuthError> {
+    let bearer = |code, m: &str| {
+        let e = OAuthError::new(code, m).with_challenge(Challenge::Bearer);
+        if code == ErrorCode::InvalidRequest {
+            e.with_status(401)
+        } else {
+            e
+        }
+    };
+    let token = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            let (scheme, rest) = v.trim().split_once(' ')?;
+            scheme
+                .eq_ignore_ascii_case("bearer")
+                .then(|| rest.trim().to_string())
+        })
+        .ok_or_else(|| {
+            bearer(
+                ErrorCode::InvalidRequest,
+                "a Bearer access token is required",
+            )
+        })?;
+    let claims = state
+        .keys
+        .snapshot()
+        .verifier
+        .verify(&token, &state.issuer, now())
+        .ok_or_else(|| {
+            bearer(
+                ErrorCode::InvalidToken,
+                "the access token is invalid or expired",
+            )
+        })?;
+    let pool = state.pool.clone();
+    let jti = claims.jti.clone();
+    let revoked = blocking(move || {
+        let mut conn = pool::get(&pool)?;
+        Ok(revoked_token::is_revoked(&mut conn, &jti)?)
+    })
+    .await?;
+    let client = state.clients.lookup(&state.pool, &claims.client_id).await?;
+    if revoked || client.is_none_or(|c| c.disabled) {
+        return Err(bearer(
+            ErrorCode::InvalidToken,
+            "the access token was revoked",
+        ));
+    }
+    if !claims.scope.split(' ').any(|s| s == ADMIN_SCOPE) {
+        return Err(bearer(
+            ErrorCode::InsufficientScope,
+            "the access token lacks the scope tessera:admin",
+        ));
+    }
+    req.extensions_mut()
+        .insert(LoggedClientId(claims.client_id.clone()));
+    Ok(format!("client:{}", claims.client_id))
+}
+
+async fn read_metadata(
+    req: &HttpRequest,
+    payload: web::Payload,
+) -> Result<ClientMetadata, OAuthError> {
+    if !super::body::has_content_type(req, "application/json") {
+        return Err(OAuthError::invalid_request(
+            "the request body must be application/json",
+        ));
+    }
+    let body = read_body(req, payload).await?;
+    serde_json::from_slice(&body).map_err(|e| {
+        let msg: String = e.to_string().chars().take(200).collect();
+        OAuthError::new(ErrorCode::InvalidClientMetadata, msg)
+    })
+}
+
+/// The RFC 7591 §3.2.1 / RFC 7592 §3 representation of a client.
+fn rendered(state: &AppState, view: &ClientView, secret: Option<&str>) -> Value {
+    let mut v = json!({
+        "client_id": view.client_id,
+        "client_name": view.name,
+        "client_id_issued_at": view.created_at,
+        "grant_types": view.grant_types,
+        "scope": view.scope,
+        "token_endpoint_auth_method": view.token_endpoint_auth_method,
+        "audiences": view.audiences,
+        "response_types": [],
+        "registration_client_uri": format!("{}/oauth/register/{}", state.issuer, view.client_id),
+        "disabled": view.disabled,
+    });
+    for (k, val) in [
+        ("access_token_ttl", view.access_token_ttl),
+        ("refresh_token_ttl", view.refresh_token_ttl),
+        ("refresh_reuse_grace", view.refresh_reuse_grace),
+    ] {
+        if let Some(val) = val {
+            v[k] = json!(val);
+        }
+    }
+    if let Some(secret) = secret {
+        v["client_secret"] = json!(secret);
+        v["client_secret_expires_at"] = json!(0);
+    }
+    v
+}
+
+fn no_store(mut res: actix_web::HttpResponseBuilder, body: Value) -> HttpResponse {
+    res.insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::PRAGMA, "no-cache"))
+        .json(body)
+}
+
+/// `POST /oauth/register`.
+#[utoipa::path(
+    post, path = "/oauth/register", tag = "admin",
+    request_body(content = ClientMetadata, content_type = "application/json"),
+    responses(
+        (status = 201, description = "RFC 7591 §3.2.1: the client with its secret (shown once)", body = Object),
+        (status = 400, description = "invalid_client_metadata, invalid_redirect_uri, invalid_request", body = ErrorBody),
+        (status = 401, description = "invalid_token (missing, invalid, expired or revoked), or no such client", body = ErrorBody),
+        (status = 403, description = "insufficient_scope: tessera:admin required", body = ErrorBody),
+        (status = 503, body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn register(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, OAuthError> {
+    let actor = admin(&req, &state).await?;
+    let spec = read_metadata(&req, payload).await?.into_spec()?;
+    let pool = state.pool.clone();
+    let created = blocking(move || {
+        let mut conn = pool::get_for_write(&pool)?;
+        Ok(clients::create(&mut conn, &actor, &spec, now())?)
+    })
+    .await?;
+    Ok(no_store(
+        HttpResponse::Created(),
+        rendered(&state, &created.client, Some(&created.client_secret)),
+    ))
+}
+
+/// `GET /oauth/register/{client_id}`.
+#[utoipa::path(
+    get, path = "/oauth/register/{client_id}", tag = "admin", params(("client_id" = String, Path, description = "the client")),
+
+    responses(
+        (status = 200, description = "RFC 7592: the client's metadata", body = Object),
+        (status = 400, description = "invalid_client_metadata, invalid_redirect_uri, invalid_request", body = ErrorBody),
+        (status = 401, description = "invalid_token (missing, invalid, expired or revoked), or no such client", body = ErrorBody),
+        (status = 403, description = "insufficient_scope: tessera:admin required", body = ErrorBody),
+        (status = 503, body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn read(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, OAuthError> {
+    admin(&req, &state).await?;
+    let id = path.into_inner();
+    let pool = state.pool.clone();
+    let view = blocking(move || {
+        let mut conn = pool::get(&pool)?;
+        Ok(clients::show(&mut conn, &id)?)
+    })
+    .await?;
+    Ok(no_store(HttpResponse::Ok(), rendered(&state, &view, None)))
+}
+
+/// `PUT /oauth/register/{client_id}`: replaces the metadata (RFC 7592 §2.2).
+#[utoipa::path(
+    put, path = "/oauth/register/{client_id}", tag = "admin", params(("client_id" = String, Path, description = "the client")),
+    request_body(content = ClientMetadata, content_type = "application/json"),
+    responses(
+        (status = 200, description = "RFC 7592: the updated metadata", body = Object),
+        (status = 400, description = "invalid_client_metadata, invalid_redirect_uri, invalid_request", body = ErrorBody),
+        (status = 401, description = "invalid_token (missing, invalid, expired or revoked), or no such client", body = ErrorBody),
+        (status = 403, description = "insufficient_scope: tessera:admin required", body = ErrorBody),
+        (status = 503, body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn update(
+    req: HttpRequest,
+    path: web::Path<String>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, OAuthError> {
+    let actor = admin(&req, &state).await?;
+    let id = path.into_inner();
+    let meta = read_metadata(&req, payload).await?;
+    if meta.client_id.as_deref() != Some(id.as_str()) {
+        return Err(OAuthError::new(
+            ErrorCode::InvalidClientMetadata,
+            "client_id in the body must be the client's own",
+        ));
+    }
+    let spec = meta.into_spec()?;
+    let pool = state.pool.clone();
+    let key = id.clone();
+    let view = blocking(move || {
+        let mut conn = pool::get_for_write(&pool)?;
+        Ok(clients::update(&mut conn, &actor, &key, &spec, now())?)
+    })
+    .await?;
+    state.clients.invalidate(&id);
+    Ok(no_store(HttpResponse::Ok(), rendered(&state, &view, None)))
+}
+
+/// `DELETE /oauth/register/{client_id}`.
+#[utoipa::path(
+    delete, path = "/oauth/register/{client_id}", tag = "admin", params(("client_id" = String, Path, description = "the client")),
+
+    responses(
+        (status = 204, description = "deleted"),
+        (status = 400, description = "invalid_client_metadata, invalid_redirect_uri, invalid_request", body = ErrorBody),
+        (status = 401, description = "invalid_token (missing, invalid, expired or revoked), or no such client", body = ErrorBody),
+        (status = 403, description = "insufficient_scope: tessera:admin required", body = ErrorBody),
+        (status = 503, body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn delete(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, OAuthError> {
+    let actor = admin(&req, &state).await?;
+    let id = path.into_inner();
+    let pool = state.pool.clone();
+    let key = id.clone();
+    blocking(move || {
+        let mut conn = pool::get_for_write(&pool)?;
+        Ok(clients::delete(&mut conn, &actor, &key, now())?)
+    })
+    .await?;
+    state.clients.invalidate(&id);
+    Ok(HttpResponse::NoContent().finish())
+}
