@@ -4,11 +4,12 @@
 //! enabled; refresh tokens against their stored state. Anything else is
 //! `{"active": false}`, never an error that says why.
 
+use super::access::{check, AccessToken};
 use super::body::read_form;
 use super::client_auth::authenticated_client;
 use super::error::blocking;
 use crate::admin::bootstrap::ADMIN_SCOPE;
-use crate::db::models::{refresh_token, revoked_token};
+use crate::db::models::refresh_token;
 use crate::db::pool;
 use crate::oauth::error::ErrorBody;
 use crate::oauth::secret::hash_secret;
@@ -91,29 +92,20 @@ fn inactive() -> Value {
 
 /// The answer for an access token of ours, or `None` if it is not one.
 async fn inspect_access(state: &AppState, token: &str) -> Result<Option<Value>, OAuthError> {
-    let keys = state.keys.snapshot();
-    let Some(claims) = keys.verifier.verify(token, &state.issuer, now()) else {
-        return Ok(None);
-    };
-    let pool = state.pool.clone();
-    let jti = claims.jti.clone();
-    let revoked = blocking(move || {
-        let mut conn = pool::get(&pool)?;
-        Ok(revoked_token::is_revoked(&mut conn, &jti)?)
+    Ok(match check(state, token).await? {
+        AccessToken::NotOurs => None,
+        AccessToken::Inactive => Some(inactive()),
+        AccessToken::Active(claims) => {
+            let mut v = serde_json::to_value(&claims).unwrap_or_default();
+            v["active"] = json!(true);
+            v["token_type"] = json!(if claims.cnf.is_some() {
+                "DPoP"
+            } else {
+                "Bearer"
+            });
+            Some(v)
+        }
     })
-    .await?;
-    let client = state.clients.lookup(&state.pool, &claims.client_id).await?;
-    if revoked || client.is_none_or(|c| c.disabled) {
-        return Ok(Some(inactive()));
-    }
-    let mut v = serde_json::to_value(&claims).unwrap_or_default();
-    v["active"] = json!(true);
-    v["token_type"] = json!(if claims.cnf.is_some() {
-        "DPoP"
-    } else {
-        "Bearer"
-    });
-    Ok(Some(v))
 }
 
 /// The answer for a refresh token, or `None` if no such token is stored.

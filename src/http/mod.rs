@@ -1,5 +1,6 @@
 //! actix-web handlers: parse the request, call `oauth/`, render the response. No SQL.
 
+pub mod access;
 pub mod body;
 pub mod client_auth;
 pub mod discovery;

@@ -7,12 +7,12 @@
 //! the same `admin::clients` code. The reserved scope `tessera:admin` can only be
 //! granted through the CLI (someone with database access).
 
+use super::access::{check, AccessToken};
 use super::body::read_body;
 use super::error::blocking;
 use super::LoggedClientId;
 use crate::admin::bootstrap::ADMIN_SCOPE;
 use crate::admin::clients::{self, ClientSpec, ClientView};
-use crate::db::models::revoked_token;
 use crate::db::pool;
 use crate::oauth::error::Challenge;
 use crate::oauth::error::ErrorBody;
@@ -123,31 +123,12 @@ async fn admin(req: &HttpRequest, state: &AppState) -> Result<String, OAuthError
                 "a Bearer access token is required",
             )
         })?;
-    let claims = state
-        .keys
-        .snapshot()
-        .verifier
-        .verify(&token, &state.issuer, now())
-        .ok_or_else(|| {
-            bearer(
-                ErrorCode::InvalidToken,
-                "the access token is invalid or expired",
-            )
-        })?;
-    let pool = state.pool.clone();
-    let jti = claims.jti.clone();
-    let revoked = blocking(move || {
-        let mut conn = pool::get(&pool)?;
-        Ok(revoked_token::is_revoked(&mut conn, &jti)?)
-    })
-    .await?;
-    let client = state.clients.lookup(&state.pool, &claims.client_id).await?;
-    if revoked || client.is_none_or(|c| c.disabled) {
+    let AccessToken::Active(claims) = check(state, &token).await? else {
         return Err(bearer(
             ErrorCode::InvalidToken,
-            "the access token was revoked",
+            "the access token is invalid, expired or revoked",
         ));
-    }
+    };
     if !claims.scope.split(' ').any(|s| s == ADMIN_SCOPE) {
         return Err(bearer(
             ErrorCode::InsufficientScope,

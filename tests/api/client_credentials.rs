@@ -1,15 +1,8 @@
 //! The client_credentials grant, driven by the `oauth2` crate as a real client would.
 
-use crate::helpers::{assert_oauth_error, spawn_app, spawn_app_with};
+use crate::helpers::{assert_oauth_error, oauth2_http, spawn_app, spawn_app_with};
 use oauth2::basic::BasicClient;
 use oauth2::{AuthType, ClientId, ClientSecret, Scope, TokenResponse, TokenUrl};
-
-fn oauth2_http() -> oauth2::reqwest::Client {
-    oauth2::reqwest::Client::builder()
-        .redirect(oauth2::reqwest::redirect::Policy::none())
-        .build()
-        .expect("http client")
-}
 
 #[tokio::test]
 async fn oauth2_crate_gets_a_token_with_basic_auth_that_verifies_against_the_jwks() {

@@ -541,3 +541,11 @@ pub fn count_sql(db: &TestDb, sql: &str) -> i64 {
     };
     rows[0].n
 }
+
+/// The HTTP client the `oauth2` crate talks through (no redirects, as its docs advise).
+pub fn oauth2_http() -> oauth2::reqwest::Client {
+    oauth2::reqwest::Client::builder()
+        .redirect(oauth2::reqwest::redirect::Policy::none())
+        .build()
+        .expect("http client")
+}

@@ -1,19 +1,12 @@
 //! The password grant: logins through the `oauth2` crate, same answers for unknown
 //! users and wrong passwords, throttling, and what ends a user's sessions.
 
-use crate::helpers::{assert_oauth_error, form, spawn_app, spawn_app_with};
+use crate::helpers::{assert_oauth_error, form, oauth2_http, spawn_app, spawn_app_with};
 use oauth2::basic::BasicClient;
 use oauth2::{
     AuthType, ClientId, ClientSecret, RefreshToken, ResourceOwnerPassword, ResourceOwnerUsername,
     Scope, TokenResponse, TokenUrl,
 };
-
-fn oauth2_http() -> oauth2::reqwest::Client {
-    oauth2::reqwest::Client::builder()
-        .redirect(oauth2::reqwest::redirect::Policy::none())
-        .build()
-        .expect("http client")
-}
 
 #[tokio::test]
 async fn oauth2_crate_logs_in_and_refreshes_with_tokens_that_verify() {
