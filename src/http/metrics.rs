@@ -18,11 +18,11 @@ pub async fn record(
     let state = req.app_data::<web::Data<AppState>>().cloned();
     let res = next.call(req).await?;
     if let Some(state) = state {
-        let status = res.status().as_u16().to_string();
+        let status = res.status();
         state
             .metrics
             .requests
-            .with_label_values(&[&endpoint, &status])
+            .with_label_values(&[endpoint.as_str(), status.as_str()])
             .inc();
         state
             .metrics
