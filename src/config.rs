@@ -63,7 +63,7 @@ pub struct ConfigArgs {
     /// How long a retired key stays in the JWKS, seconds [default: longest access-token lifetime + key_refresh_interval + 60]
     #[arg(long, env = "TESSERA_KEY_RETENTION", value_name = "SECS")]
     pub key_retention: Option<i64>,
-    /// Token signing algorithm [default: RS256]
+    /// Token signing algorithm: RS256, PS256, ES256 or EdDSA [default: RS256]
     #[arg(long, env = "TESSERA_SIGNING_ALG", value_name = "ALG")]
     pub signing_alg: Option<String>,
     /// RSA key size for new signing keys: 2048 or 3072 [default: 2048]
@@ -438,8 +438,8 @@ impl Settings {
         if !(0..=300).contains(&self.refresh_reuse_grace) {
             return bad("refresh_reuse_grace", "must be 0 to 300 seconds");
         }
-        if self.signing_alg != "RS256" {
-            return bad("signing_alg", "supported: RS256");
+        if !crate::keys::material::SIGNING_ALGS.contains(&self.signing_alg.as_str()) {
+            return bad("signing_alg", "supported: RS256, PS256, ES256, EdDSA");
         }
         if ![2048, 3072, 4096].contains(&self.rsa_key_bits) {
             return bad("rsa_key_bits", "must be 2048, 3072 or 4096");

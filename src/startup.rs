@@ -53,6 +53,7 @@ pub fn key_policy(settings: &Settings) -> anyhow::Result<KeyPolicy> {
             .map_err(|e| anyhow::anyhow!("invalid {name}: {e}"))
     };
     Ok(KeyPolicy {
+        alg: settings.signing_alg.clone(),
         rsa_bits: settings.rsa_key_bits,
         period: settings.key_rotation_period,
         prepublish: settings.key_prepublish,

@@ -5,7 +5,7 @@ use super::{connect, print_json, CLI};
 use crate::config::Settings;
 use crate::db::models::SigningKeyRow;
 use crate::keys::lifecycle::add_key;
-use crate::keys::material::generate_rsa;
+use crate::keys::material::generate;
 use crate::startup::key_policy;
 use crate::state::now;
 use anyhow::{bail, Context};
@@ -27,7 +27,7 @@ pub enum KeyCommand {
         #[arg(long)]
         immediate: bool,
     },
-    /// Import an RSA private key (PKCS#8 or PKCS#1 PEM), with the same pre-publication rule
+    /// Import an RSA private key (PKCS#8 or PKCS#1 PEM) for RS256/PS256, with the same pre-publication rule
     Import {
         /// PEM file, e.g. keys/signing.pem
         file: PathBuf,
@@ -94,7 +94,7 @@ pub fn run(settings: &Settings, cmd: KeyCommand) -> anyhow::Result<()> {
             print_json(&rows.iter().map(KeyView::from).collect::<Vec<_>>())
         }
         KeyCommand::Rotate { immediate } => {
-            let pkcs8 = generate_rsa(settings.rsa_key_bits)?;
+            let pkcs8 = generate(&policy.alg, settings.rsa_key_bits)?;
             let row = add_key(conn, &policy, &pkcs8, immediate, now())?;
             let details = serde_json::json!({ "immediate": immediate });
             crate::admin::audit::record(conn, CLI, "key.rotate", &row.kid, details, now())?;

@@ -5,38 +5,88 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 
-/// A public RSA signing key as published in the JWKS.
+/// A public signing key as published in the JWKS: RSA (`n`, `e`), EC P-256 (`crv`,
+/// `x`, `y`) or OKP Ed25519 (`crv`, `x`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PublicJwk {
-    /// `RSA`.
+    /// `RSA`, `EC` or `OKP`.
     pub kty: String,
     /// Always `sig`.
     #[serde(rename = "use")]
     pub use_: String,
     /// The JWS algorithm the key signs with.
     pub alg: String,
-    /// The key id (its thumbprint).
+    /// The key id (its RFC 7638 thumbprint).
     pub kid: String,
-    /// Modulus, base64url.
-    pub n: String,
-    /// Public exponent, base64url.
-    pub e: String,
+    /// RSA modulus, base64url.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub n: Option<String>,
+    /// RSA public exponent, base64url.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub e: Option<String>,
+    /// Curve: `P-256` or `Ed25519`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub crv: Option<String>,
+    /// EC x coordinate or the Ed25519 public key, base64url.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub x: Option<String>,
+    /// EC y coordinate, base64url.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub y: Option<String>,
 }
 
 impl PublicJwk {
+    fn new(kty: &str, alg: &str, canonical: String) -> PublicJwk {
+        PublicJwk {
+            kty: kty.into(),
+            use_: "sig".into(),
+            alg: alg.into(),
+            kid: URL_SAFE_NO_PAD.encode(digest::digest(&digest::SHA256, canonical.as_bytes())),
+            n: None,
+            e: None,
+            crv: None,
+            x: None,
+            y: None,
+        }
+    }
+
     /// The JWK of an RSA public key given as big-endian modulus and exponent.
     pub fn rsa(alg: &str, n_be: &[u8], e_be: &[u8]) -> PublicJwk {
         let n = URL_SAFE_NO_PAD.encode(strip_leading_zeros(n_be));
         let e = URL_SAFE_NO_PAD.encode(strip_leading_zeros(e_be));
-        let kid = rsa_thumbprint(&n, &e);
-        PublicJwk {
-            kty: "RSA".into(),
-            use_: "sig".into(),
-            alg: alg.into(),
-            kid,
-            n,
-            e,
+        let mut jwk = PublicJwk::new(
+            "RSA",
+            alg,
+            format!(r#"{{"e":"{e}","kty":"RSA","n":"{n}"}}"#),
+        );
+        jwk.n = Some(n);
+        jwk.e = Some(e);
+        jwk
+    }
+
+    /// The JWK of a P-256 public key given as an uncompressed point (`04 ‖ x ‖ y`).
+    pub fn p256(point: &[u8]) -> Option<PublicJwk> {
+        if point.len() != 65 || point[0] != 4 {
+            return None;
         }
+        let x = URL_SAFE_NO_PAD.encode(&point[1..33]);
+        let y = URL_SAFE_NO_PAD.encode(&point[33..]);
+        let canonical = format!(r#"{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}"#);
+        let mut jwk = PublicJwk::new("EC", "ES256", canonical);
+        jwk.crv = Some("P-256".into());
+        jwk.x = Some(x);
+        jwk.y = Some(y);
+        Some(jwk)
+    }
+
+    /// The JWK of an Ed25519 public key.
+    pub fn ed25519(public: &[u8]) -> PublicJwk {
+        let x = URL_SAFE_NO_PAD.encode(public);
+        let canonical = format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{x}"}}"#);
+        let mut jwk = PublicJwk::new("OKP", "EdDSA", canonical);
+        jwk.crv = Some("Ed25519".into());
+        jwk.x = Some(x);
+        jwk
     }
 }
 
@@ -48,12 +98,6 @@ fn strip_leading_zeros(b: &[u8]) -> &[u8] {
     &b[i..]
 }
 
-/// RFC 7638 §3.1: SHA-256 over the required members in lexicographic order, base64url.
-pub fn rsa_thumbprint(n_b64: &str, e_b64: &str) -> String {
-    let canonical = format!(r#"{{"e":"{e_b64}","kty":"RSA","n":"{n_b64}"}}"#);
-    URL_SAFE_NO_PAD.encode(digest::digest(&digest::SHA256, canonical.as_bytes()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -63,8 +107,9 @@ mod tests {
 
     #[test]
     fn thumbprint_matches_rfc_7638_example() {
+        let n = URL_SAFE_NO_PAD.decode(N).expect("b64");
         assert_eq!(
-            rsa_thumbprint(N, "AQAB"),
+            PublicJwk::rsa("RS256", &n, &[1, 0, 1]).kid,
             "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
         );
     }
@@ -72,7 +117,7 @@ mod tests {
     #[test]
     fn leading_zero_octets_are_not_encoded() {
         let jwk = PublicJwk::rsa("RS256", &[0, 0, 1, 2], &[0, 1, 0, 1]);
-        assert_eq!(jwk.n, URL_SAFE_NO_PAD.encode([1, 2]));
-        assert_eq!(jwk.e, "AQAB");
+        assert_eq!(jwk.n, Some(URL_SAFE_NO_PAD.encode([1, 2])));
+        assert_eq!(jwk.e.as_deref(), Some("AQAB"));
     }
 }

@@ -4,7 +4,7 @@
 //! every replica publishes and signs with.
 
 use super::keystore::KeySet;
-use super::material::{generate_rsa, rsa_public_jwk, RS256};
+use super::material::{generate, is_rsa, public_jwk};
 use super::rotation::{plan, Action, KeyInfo, Timing};
 use super::sealing::Kek;
 use super::KeyError;
@@ -18,6 +18,8 @@ pub const CLOCK_SKEW: i64 = 60;
 /// What the lifecycle needs from the configuration.
 #[derive(Debug, Clone)]
 pub struct KeyPolicy {
+    /// Algorithm of new keys; a key of another algorithm is rotated out.
+    pub alg: String,
     /// RSA modulus size of new keys.
     pub rsa_bits: usize,
     /// Rotation period, seconds.
@@ -51,10 +53,11 @@ impl KeyPolicy {
             period: self.period,
             prepublish: self.prepublish,
             retention,
+            alg: self.alg.clone(),
         })
     }
 
-    /// A row for a PKCS#8 RSA key, sealed when a KEK is set.
+    /// A row for a PKCS#8 key of the policy's algorithm, sealed when a KEK is set.
     pub fn new_row(
         &self,
         pkcs8: &[u8],
@@ -62,14 +65,14 @@ impl KeyPolicy {
         activates_at: i64,
         now: i64,
     ) -> Result<NewSigningKey, KeyError> {
-        let jwk = rsa_public_jwk(RS256, pkcs8).map_err(KeyError::Generate)?;
+        let jwk = public_jwk(&self.alg, pkcs8).map_err(KeyError::Generate)?;
         let (private_key, encrypted) = match &self.kek {
             Some(kek) => (kek.seal(&jwk.kid, pkcs8), true),
             None => (pkcs8.to_vec(), false),
         };
         Ok(NewSigningKey {
             kid: jwk.kid.clone(),
-            alg: RS256.to_string(),
+            alg: self.alg.clone(),
             state: state.as_str().to_string(),
             private_key,
             encrypted,
@@ -106,6 +109,7 @@ fn infos(rows: &[SigningKeyRow]) -> Vec<KeyInfo> {
         .map(|r| KeyInfo {
             kid: r.kid.clone(),
             state: r.key_state(),
+            alg: r.alg.clone(),
             activates_at: r.activates_at,
             expires_at: r.expires_at,
         })
@@ -120,18 +124,18 @@ pub fn step(
     now: i64,
 ) -> Result<Vec<String>, KeyError> {
     let timing = policy.timing(conn)?;
-    let first = plan(&infos(&SigningKeyRow::list(conn)?), now, timing);
+    let first = plan(&infos(&SigningKeyRow::list(conn)?), now, &timing);
     if first.is_empty() {
         return Ok(Vec::new());
     }
     // Generate outside the lock (it takes a moment); use it only if still needed.
     let fresh = if first.iter().any(|a| matches!(a, Action::Create { .. })) {
-        Some(generate_rsa(policy.rsa_bits)?)
+        Some(generate(&policy.alg, policy.rsa_bits)?)
     } else {
         None
     };
     write_transaction(conn, WriteLock::SigningKeys, |conn| {
-        let actions = plan(&infos(&SigningKeyRow::list(conn)?), now, timing);
+        let actions = plan(&infos(&SigningKeyRow::list(conn)?), now, &timing);
         let mut done = Vec::new();
         for action in actions {
             match action {
@@ -188,6 +192,17 @@ pub fn add_key(
     immediate: bool,
     now: i64,
 ) -> Result<NewSigningKey, KeyError> {
+    if public_jwk(&policy.alg, pkcs8).is_err() {
+        let kind = if is_rsa(&policy.alg) {
+            "an RSA"
+        } else {
+            "a matching"
+        };
+        return Err(KeyError::Generate(format!(
+            "signing_alg is {}: {kind} key is needed",
+            policy.alg
+        )));
+    }
     let timing = policy.timing(conn)?;
     let (state, activates_at) = if immediate {
         (KeyState::Active, now)

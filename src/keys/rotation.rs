@@ -16,14 +16,16 @@ pub struct KeyInfo {
     pub kid: String,
     /// Stored state.
     pub state: KeyState,
+    /// Its JWS algorithm.
+    pub alg: String,
     /// When it starts (started) signing.
     pub activates_at: i64,
     /// When it leaves the JWKS (retired keys).
     pub expires_at: Option<i64>,
 }
 
-/// Timing of the lifecycle, seconds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Timing of the lifecycle (seconds) and the algorithm new keys use.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Timing {
     /// A key signs for this long before the next one takes over.
     pub period: i64,
@@ -31,6 +33,8 @@ pub struct Timing {
     pub prepublish: i64,
     /// A retired key stays published this long (tokens it signed must outlive it).
     pub retention: i64,
+    /// The configured signing algorithm: switching it is a rotation, never a break.
+    pub alg: String,
 }
 
 /// One transition.
@@ -63,7 +67,7 @@ pub enum Action {
 }
 
 /// The transitions due at `now`.
-pub fn plan(keys: &[KeyInfo], now: i64, t: Timing) -> Vec<Action> {
+pub fn plan(keys: &[KeyInfo], now: i64, t: &Timing) -> Vec<Action> {
     let mut actions = Vec::new();
     for k in keys {
         if k.state == KeyState::Retired && k.expires_at.is_some_and(|e| e <= now) {
@@ -90,13 +94,24 @@ pub fn plan(keys: &[KeyInfo], now: i64, t: Timing) -> Vec<Action> {
             expires_at: now + t.retention,
         });
     }
+    // A pending key of another algorithm (the configuration changed) is replaced.
+    for k in keys
+        .iter()
+        .filter(|k| k.state == KeyState::Next && k.activates_at > now && k.alg != t.alg)
+    {
+        actions.push(Action::Delete { kid: k.kid.clone() });
+    }
     let pending = keys
         .iter()
-        .any(|k| k.state == KeyState::Next && k.activates_at > now);
+        .any(|k| k.state == KeyState::Next && k.activates_at > now && k.alg == t.alg);
     match current {
         None if !pending => actions.push(Action::Create {
             state: KeyState::Active,
             activates_at: now,
+        }),
+        Some(c) if !pending && c.alg != t.alg => actions.push(Action::Create {
+            state: KeyState::Next,
+            activates_at: now + t.prepublish,
         }),
         Some(c) if !pending && now >= c.activates_at + t.period - t.prepublish => {
             actions.push(Action::Create {
@@ -113,16 +128,20 @@ pub fn plan(keys: &[KeyInfo], now: i64, t: Timing) -> Vec<Action> {
 mod tests {
     use super::*;
 
-    const T: Timing = Timing {
-        period: 100,
-        prepublish: 10,
-        retention: 30,
-    };
+    fn timing(alg: &str) -> Timing {
+        Timing {
+            period: 100,
+            prepublish: 10,
+            retention: 30,
+            alg: alg.into(),
+        }
+    }
 
     fn key(kid: &str, state: KeyState, activates_at: i64, expires_at: Option<i64>) -> KeyInfo {
         KeyInfo {
             kid: kid.into(),
             state,
+            alg: "RS256".into(),
             activates_at,
             expires_at,
         }
@@ -157,7 +176,7 @@ mod tests {
     #[test]
     fn an_empty_store_gets_an_active_key() {
         assert_eq!(
-            plan(&[], 5, T),
+            plan(&[], 5, &timing("RS256")),
             vec![Action::Create {
                 state: KeyState::Active,
                 activates_at: 5
@@ -168,9 +187,9 @@ mod tests {
     #[test]
     fn next_key_is_published_prepublish_before_it_signs() {
         let keys = vec![key("a", KeyState::Active, 0, None)];
-        assert!(plan(&keys, 89, T).is_empty());
+        assert!(plan(&keys, 89, &timing("RS256")).is_empty());
         assert_eq!(
-            plan(&keys, 90, T),
+            plan(&keys, 90, &timing("RS256")),
             vec![Action::Create {
                 state: KeyState::Next,
                 activates_at: 100
@@ -178,7 +197,7 @@ mod tests {
         );
         // Late (the server was down): still a full pre-publication window.
         assert_eq!(
-            plan(&keys, 500, T),
+            plan(&keys, 500, &timing("RS256")),
             vec![Action::Create {
                 state: KeyState::Next,
                 activates_at: 510
@@ -192,9 +211,9 @@ mod tests {
             key("a", KeyState::Active, 0, None),
             key("b", KeyState::Next, 100, None),
         ];
-        assert!(plan(&keys, 99, T).is_empty());
+        assert!(plan(&keys, 99, &timing("RS256")).is_empty());
         assert_eq!(
-            plan(&keys, 100, T),
+            plan(&keys, 100, &timing("RS256")),
             vec![
                 Action::Promote { kid: "b".into() },
                 Action::Retire {
@@ -207,9 +226,9 @@ mod tests {
             key("a", KeyState::Retired, 0, Some(130)),
             key("b", KeyState::Active, 100, None),
         ];
-        assert!(plan(&retired, 129, T).is_empty());
+        assert!(plan(&retired, 129, &timing("RS256")).is_empty());
         assert_eq!(
-            plan(&retired, 130, T),
+            plan(&retired, 130, &timing("RS256")),
             vec![Action::Delete { kid: "a".into() }]
         );
     }
@@ -219,10 +238,10 @@ mod tests {
         let mut keys = Vec::new();
         let mut n = 0;
         for now in 0..1_000 {
-            let actions = plan(&keys, now, T);
+            let actions = plan(&keys, now, &timing("RS256"));
             apply(&mut keys, &actions, &mut n);
             assert!(
-                plan(&keys, now, T).is_empty(),
+                plan(&keys, now, &timing("RS256")).is_empty(),
                 "a second run at {now} changes nothing"
             );
             let active = keys.iter().filter(|k| k.state == KeyState::Active).count();
@@ -230,5 +249,29 @@ mod tests {
         }
         // The first key at 0, then one `prepublish` before each period ends: 90, 190 … 990.
         assert_eq!(n, 11, "one key at start and one per period after");
+    }
+
+    #[test]
+    fn switching_the_algorithm_is_a_prepublished_rotation() {
+        let keys = vec![key("a", KeyState::Active, 0, None)];
+        let es = timing("ES256");
+        assert_eq!(
+            plan(&keys, 20, &es),
+            vec![Action::Create {
+                state: KeyState::Next,
+                activates_at: 30
+            }]
+        );
+        let mut with_next = keys.clone();
+        with_next.push(KeyInfo {
+            alg: "ES256".into(),
+            ..key("b", KeyState::Next, 30, None)
+        });
+        assert!(plan(&with_next, 25, &es).is_empty(), "waits for its window");
+        // Switching back before it activates drops the pending ES256 key.
+        assert_eq!(
+            plan(&with_next, 25, &timing("RS256")),
+            vec![Action::Delete { kid: "b".into() }]
+        );
     }
 }

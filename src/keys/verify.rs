@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 /// The published keys, ready to verify.
 pub struct Verifier {
-    keys: HashMap<String, DecodingKey>,
+    keys: HashMap<String, (DecodingKey, Algorithm)>,
 }
 
 impl std::fmt::Debug for Verifier {
@@ -25,9 +25,25 @@ impl Verifier {
         let keys = published
             .iter()
             .filter_map(|k| {
-                DecodingKey::from_rsa_components(&k.n, &k.e)
-                    .ok()
-                    .map(|d| (k.kid.clone(), d))
+                let (key, alg) = match (k.alg.as_str(), &k.n, &k.e, &k.x, &k.y) {
+                    ("RS256", Some(n), Some(e), _, _) => (
+                        DecodingKey::from_rsa_components(n, e).ok()?,
+                        Algorithm::RS256,
+                    ),
+                    ("PS256", Some(n), Some(e), _, _) => (
+                        DecodingKey::from_rsa_components(n, e).ok()?,
+                        Algorithm::PS256,
+                    ),
+                    ("ES256", _, _, Some(x), Some(y)) => (
+                        DecodingKey::from_ec_components(x, y).ok()?,
+                        Algorithm::ES256,
+                    ),
+                    ("EdDSA", _, _, Some(x), _) => {
+                        (DecodingKey::from_ed_components(x).ok()?, Algorithm::EdDSA)
+                    }
+                    _ => return None,
+                };
+                Some((k.kid.clone(), (key, alg)))
             })
             .collect();
         Verifier { keys }
@@ -41,11 +57,12 @@ impl Verifier {
             return None;
         }
         let header = decode_header(token).ok()?;
-        if header.alg != Algorithm::RS256 || header.typ.as_deref() != Some("at+jwt") {
+        let (key, alg) = self.keys.get(header.kid.as_deref()?)?;
+        // The key decides the algorithm, never the token's header (no confusion).
+        if header.alg != *alg || header.typ.as_deref() != Some("at+jwt") {
             return None;
         }
-        let key = self.keys.get(header.kid.as_deref()?)?;
-        let mut v = Validation::new(Algorithm::RS256);
+        let mut v = Validation::new(*alg);
         v.set_issuer(&[issuer]);
         v.validate_aud = false;
         v.validate_exp = false; // checked below against the caller's clock, no leeway

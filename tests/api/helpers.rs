@@ -3,7 +3,7 @@
 
 use diesel::{Connection, PgConnection, RunQueryDsl};
 use jsonwebtoken::jwk::JwkSet;
-use jsonwebtoken::{decode, decode_header, Algorithm, DecodingKey, Validation};
+use jsonwebtoken::{decode, decode_header, DecodingKey, Validation};
 use reqwest::header::HeaderMap;
 use serde_json::Value;
 use std::process::Stdio;
@@ -393,7 +393,7 @@ impl TestApp {
 }
 
 /// Discovers `jwks_uri` from `base`'s metadata, fetches it, and verifies `token`
-/// (RS256, `typ: at+jwt`, issuer, expiry). Panics on any failure.
+/// (the key's algorithm, `typ: at+jwt`, issuer, expiry). Panics on any failure.
 pub async fn verify_with_discovery(
     http: &reqwest::Client,
     base: &str,
@@ -424,7 +424,18 @@ pub async fn verify_with_discovery(
         .find(&kid)
         .unwrap_or_else(|| panic!("kid {kid} is not in the JWKS"));
     let key = DecodingKey::from_jwk(jwk).expect("usable JWK");
-    let mut validation = Validation::new(Algorithm::RS256);
+    // The algorithm comes from the published key, never from the token alone.
+    let alg = jwk
+        .common
+        .key_algorithm
+        .map(|a| a.to_string())
+        .expect("alg in the JWK");
+    assert_eq!(
+        format!("{:?}", header.alg),
+        alg,
+        "header alg matches the key's"
+    );
+    let mut validation = Validation::new(header.alg);
     validation.set_issuer(&[issuer]);
     validation.validate_aud = false;
     validation.set_required_spec_claims(&["exp", "iat", "iss", "sub", "aud"]);

@@ -313,3 +313,86 @@ async fn key_commands_rotate_import_and_export() {
     let again = app.cli(&["key", "import", &file.to_string_lossy()]).await;
     assert!(!again.success, "the same key twice is refused");
 }
+
+#[tokio::test]
+async fn every_signing_algorithm_issues_tokens_that_verify_against_the_jwks() {
+    for (alg, kty, crv) in [
+        ("PS256", "RSA", None),
+        ("ES256", "EC", Some("P-256")),
+        ("EdDSA", "OKP", Some("Ed25519")),
+    ] {
+        let app = spawn_app_with(|c| c.signing_alg = Some(alg.into())).await;
+        let client = app.create_client(&[]).await;
+        let a = app
+            .token_basic(&client, "grant_type=client_credentials")
+            .await;
+        assert_eq!(a.status, 200, "{alg}: {}", a.body);
+        let (header, _) = app.verify(a.access_token()).await;
+        assert_eq!(format!("{:?}", header.alg), alg);
+        let jwks = app.jwks().await;
+        let key = &jwks["keys"][0];
+        assert_eq!(
+            (key["kty"].as_str(), key["alg"].as_str()),
+            (Some(kty), Some(alg))
+        );
+        assert_eq!(key["crv"].as_str(), crv);
+        assert!(key.get("d").is_none(), "{alg}: no private member");
+        // Introspection verifies with the same keys.
+        let gw = app.create_client(&["--scope", "tessera:introspect"]).await;
+        let res = app
+            .http
+            .post(format!("{}/oauth/introspect", app.address))
+            .basic_auth(&gw.id, Some(&gw.secret))
+            .form(&[("token", a.access_token())])
+            .send()
+            .await
+            .expect("sent");
+        let body: Value = res.json().await.expect("json");
+        assert_eq!(body["active"], true, "{alg}");
+    }
+}
+
+#[tokio::test]
+async fn switching_the_signing_algorithm_is_a_rotation_that_keeps_old_tokens_valid() {
+    let port = crate::helpers::free_port();
+    let base = move |c: &mut tessera::config::ConfigArgs| {
+        c.bind = Some(format!("127.0.0.1:{port}"));
+        c.key_prepublish = Some(2);
+        c.key_refresh_interval = Some(1);
+    };
+    let app = spawn_app_with(base).await;
+    let client = app.create_client(&[]).await;
+    let rs = app
+        .token_basic(&client, "grant_type=client_credentials")
+        .await
+        .access_token()
+        .to_string();
+    let db = app.stop().await;
+    let app = spawn_app_on(db, move |c| {
+        base(c);
+        c.signing_alg = Some("ES256".into());
+    })
+    .await;
+    // Published at once, signing only after the pre-publication window.
+    let during = app
+        .token_basic(&client, "grant_type=client_credentials")
+        .await;
+    assert_eq!(
+        format!("{:?}", app.verify(during.access_token()).await.0.alg),
+        "RS256"
+    );
+    assert!(app.jwks().await["keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .any(|k| k["alg"] == "ES256"));
+    tokio::time::sleep(Duration::from_millis(3_500)).await;
+    let after = app
+        .token_basic(&client, "grant_type=client_credentials")
+        .await;
+    assert_eq!(
+        format!("{:?}", app.verify(after.access_token()).await.0.alg),
+        "ES256"
+    );
+    app.verify(&rs).await;
+}
