@@ -7,8 +7,8 @@
 #
 #   bench/run.sh                          # SQLite, 10 s per scenario
 #   DURATION=30 bench/run.sh
-#   SCENARIOS="token refresh" bench/run.sh  # a subset: token jwks jwks-304 refresh
-#                                           # password-flood token-during-flood
+#   SCENARIOS="token refresh" bench/run.sh  # a subset: token token-es256 jwks jwks-304
+#                                           # refresh password-flood token-during-flood
 #   BENCH_POSTGRES=postgres://postgres@127.0.0.1:5432/postgres bench/run.sh
 #       # PostgreSQL: a fresh database is created through that URL and dropped after
 #
@@ -103,6 +103,17 @@ RESULTS=$(
   run jwks get.lua 32 /.well-known/jwks.json
   ETAG=$(curl -fsI "$URL/.well-known/jwks.json" | awk 'tolower($1)=="etag:" {sub(/\r$/, "", $2); print $2}')
   BENCH_INM="$ETAG" run jwks-304 get.lua 32 /.well-known/jwks.json
+  # ES256 tokens from a second server on the same core (same run), when asked for.
+  if want token-es256; then
+    ES_DB="$WORK/es256.db"
+    ES_AUTH=$(TESSERA_DATABASE_URL="$ES_DB" "$BIN" client create --name bench | basic_auth)
+    TESSERA_DATABASE_URL="$ES_DB" taskset -c "$SERVER_CPU" "$BIN" serve --bind "127.0.0.1:$((PORT + 1))" \
+      --workers 1 --signing-alg ES256 2>>"$WORK/server.log" &
+    ES_PID=$!
+    for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$((PORT + 1))/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
+    (URL="http://127.0.0.1:$((PORT + 1))"; BENCH_AUTH=$ES_AUTH run token-es256 token.lua 32 /oauth/token)
+    kill "$ES_PID"
+  fi
   # A login flood and machine tokens at the same time.
   if want password-flood; then
     BENCH_AUTH=$APP_AUTH run password-flood password.lua 8 /oauth/token >"$WORK/flood" &

@@ -26,6 +26,11 @@ if t32:
 if t1:
     p50x = t1["p50_ms"] / sign_ms
     print(f"p50 @1 / one signature ({sign_ms:.3f} ms): {p50x:.2f}x (target < 1.5x) {verdict(p50x < 1.5)}")
+es = rows.get(("token-es256", 32))
+if es and t32:
+    x = es["rps"] / t32["rps"]
+    print(f"ES256 tokens/s @32 / RS256 tokens/s: {x:.1f}x ({es['rps']:.0f}/s, target >= 8x, errors {int(es['errors'])}) "
+          f"{verdict(x >= 8 and es['errors'] == 0)}")
 r = rows.get(("refresh", 32))
 if r:
     ratio = r["rps"] / sign
