@@ -5,7 +5,7 @@ use crate::admin::bootstrap::ensure_admin_client;
 use crate::admin::clients::CreatedClient;
 use crate::client_cache::ClientCache;
 use crate::config::Settings;
-use crate::db::models::{login_failure, refresh_token, revoked_token};
+use crate::db::models::{login_failure, refresh_token, revoked_token, used_jti};
 use crate::db::pool::{build_pool, PoolOptions};
 use crate::db::{self, DbPool};
 use crate::http::{self, LoggedClientId};
@@ -243,7 +243,7 @@ fn purge(pool: &DbPool, login_window: i64) -> anyhow::Result<()> {
     let t = now();
     let families = refresh_token::purge(&mut conn, t, REVOKED_FAMILY_RETENTION)?;
     let counters = login_failure::purge(&mut conn, t, login_window)?;
-    let revoked = revoked_token::purge(&mut conn, t)?;
+    let revoked = revoked_token::purge(&mut conn, t)? + used_jti::purge(&mut conn, t)?;
     if families + counters + revoked > 0 {
         log::info!(
             "purged {families} refresh-token families, {counters} login counters, \

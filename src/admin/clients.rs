@@ -27,6 +27,8 @@ pub struct ClientSpec {
     pub refresh_token_ttl: Option<i64>,
     /// Per-client refresh reuse grace, seconds.
     pub refresh_reuse_grace: Option<i64>,
+    /// Tokens only with a DPoP proof (RFC 9449 `dpop_bound_access_tokens`).
+    pub require_dpop: bool,
 }
 
 impl Default for ClientSpec {
@@ -40,6 +42,7 @@ impl Default for ClientSpec {
             access_token_ttl: None,
             refresh_token_ttl: None,
             refresh_reuse_grace: None,
+            require_dpop: false,
         }
     }
 }
@@ -143,6 +146,8 @@ pub struct ClientView {
     pub refresh_reuse_grace: Option<i64>,
     /// Whether the client is disabled.
     pub disabled: bool,
+    /// Whether tokens need a DPoP proof.
+    pub require_dpop: bool,
     /// Unix seconds.
     pub created_at: i64,
     /// Unix seconds.
@@ -170,6 +175,7 @@ impl From<&Client> for ClientView {
             refresh_token_ttl: c.refresh_token_ttl,
             refresh_reuse_grace: c.refresh_reuse_grace,
             disabled: c.disabled,
+            require_dpop: c.require_dpop,
             created_at: c.created_at,
             updated_at: c.updated_at,
         }
@@ -218,6 +224,7 @@ pub fn create(
         disabled: false,
         created_at: now,
         updated_at: now,
+        require_dpop: spec.require_dpop,
     };
     Client::insert(conn, &new)?;
     let stored = Client::find(conn, &new.client_id)?
@@ -255,6 +262,7 @@ pub fn update(
         access_token_ttl: Some(spec.access_token_ttl),
         refresh_token_ttl: Some(spec.refresh_token_ttl),
         refresh_reuse_grace: Some(spec.refresh_reuse_grace),
+        require_dpop: Some(spec.require_dpop),
         ..Default::default()
     };
     if !Client::update(conn, id, changes, now)? {

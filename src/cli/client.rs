@@ -67,6 +67,9 @@ pub struct CreateArgs {
     /// Token endpoint authentication: client_secret_basic or client_secret_post
     #[arg(long, default_value = "client_secret_basic")]
     auth_method: String,
+    /// Issue tokens only with a DPoP proof (RFC 9449 dpop_bound_access_tokens)
+    #[arg(long)]
+    require_dpop: bool,
 }
 
 /// Runs a client command.
@@ -84,6 +87,7 @@ pub fn run(settings: &Settings, cmd: ClientCommand) -> anyhow::Result<()> {
                 access_token_ttl: a.access_token_ttl,
                 refresh_token_ttl: a.refresh_token_ttl,
                 refresh_reuse_grace: a.refresh_reuse_grace,
+                require_dpop: a.require_dpop,
             };
             let created = clients::create(conn, CLI, &spec, now())?;
             eprintln!(

@@ -21,6 +21,7 @@ diesel::table! {
         disabled -> Bool,
         created_at -> BigInt,
         updated_at -> BigInt,
+        require_dpop -> Bool,
     }
 }
 
@@ -117,6 +118,14 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// Single-use JWT ids (DPoP proofs) until they expire.
+    used_jtis (jti_key) {
+        jti_key -> Text,
+        expires_at -> BigInt,
+    }
+}
+
 diesel::joinable!(refresh_tokens -> refresh_families (family_id));
 diesel::joinable!(refresh_families -> users (user_id));
 diesel::joinable!(refresh_families -> clients (client_id));
@@ -130,5 +139,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     refresh_tokens,
     login_failures,
     revoked_tokens,
-    audit_log
+    audit_log,
+    used_jtis
 );

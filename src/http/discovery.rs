@@ -27,6 +27,7 @@ pub fn render(issuer: &str) -> bytes::Bytes {
             super::introspect::INTROSPECT_SCOPE,
         ],
         "service_documentation": format!("{issuer}/openapi.json"),
+        "dpop_signing_alg_values_supported": crate::oauth::dpop::PROOF_ALGS,
     });
     bytes::Bytes::from(doc.to_string())
 }

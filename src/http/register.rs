@@ -56,6 +56,9 @@ pub struct ClientMetadata {
     /// Not used: tessera has no authorization endpoint. Must be absent or empty.
     #[serde(default)]
     pub redirect_uris: Option<Vec<String>>,
+    /// RFC 9449 §5.2: tokens only with a DPoP proof.
+    #[serde(default)]
+    pub dpop_bound_access_tokens: Option<bool>,
     /// Response types: none are supported; must be absent or empty.
     #[serde(default)]
     pub response_types: Option<Vec<String>>,
@@ -93,6 +96,7 @@ impl ClientMetadata {
             access_token_ttl: self.access_token_ttl,
             refresh_token_ttl: self.refresh_token_ttl,
             refresh_reuse_grace: self.refresh_reuse_grace,
+            require_dpop: self.dpop_bound_access_tokens.unwrap_or(false),
         })
     }
 }
@@ -169,6 +173,7 @@ fn rendered(state: &AppState, view: &ClientView, secret: Option<&str>) -> Value 
         "response_types": [],
         "registration_client_uri": format!("{}/oauth/register/{}", state.issuer, view.client_id),
         "disabled": view.disabled,
+        "dpop_bound_access_tokens": view.require_dpop,
     });
     for (k, val) in [
         ("access_token_ttl", view.access_token_ttl),

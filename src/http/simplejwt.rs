@@ -80,7 +80,7 @@ pub async fn obtain_pair(
             &context(&state),
             random_token(16),
         )?;
-        let refresh = login::start_family(&state, &client, &user_id, &login.scope).await?;
+        let refresh = login::start_family(&state, &client, &user_id, &login.scope, None).await?;
         Ok::<_, OAuthError>((sign(&state, &claims)?, refresh))
     }
     .await;

@@ -2,13 +2,18 @@
 
 use super::body::read_form;
 use super::client_auth::authenticated_client;
+use super::error::blocking;
 use crate::db::models::refresh_token::Family;
+use crate::db::models::used_jti;
 use crate::login;
+use crate::oauth::dpop::{self, Proof};
 use crate::oauth::error::ErrorBody;
 use crate::oauth::form::FormParams;
 use crate::oauth::grant::{client_credentials, password, refresh_token};
 use crate::oauth::secret::random_token;
-use crate::oauth::token::{encode_jwt, AccessTokenClaims, TokenContext, TokenResponse};
+use crate::oauth::token::{
+    encode_jwt, AccessTokenClaims, Confirmation, TokenContext, TokenResponse,
+};
 use crate::oauth::{ErrorCode, GrantType, OAuthError, RegisteredClient, Scope};
 use crate::state::{now, AppState};
 use actix_web::http::header;
@@ -73,6 +78,14 @@ pub async fn token(
     };
     let client = authenticated_client(&req, &params, &state).await?;
     let client = client.as_ref();
+    let proof = dpop_proof(&req, &state)?;
+    if client.require_dpop && proof.is_none() {
+        return Err(OAuthError::new(
+            ErrorCode::InvalidDpopProof,
+            "this client must present a DPoP proof",
+        ));
+    }
+    let jkt = proof.as_ref().map(|p| p.jkt.clone());
 
     let ctx = TokenContext {
         issuer: &state.issuer,
@@ -97,7 +110,8 @@ pub async fn token(
                 random_token(16),
             )?;
             let refresh = if client.allows(GrantType::RefreshToken) {
-                Some(login::start_family(&state, client, &user_id, &login.scope).await?)
+                let bound = jkt.as_deref();
+                Some(login::start_family(&state, client, &user_id, &login.scope, bound).await?)
             } else {
                 None
             };
@@ -105,11 +119,16 @@ pub async fn token(
         }
         GrantType::RefreshToken => {
             let presented = refresh_token::presented(client, &params)?;
-            let check = claims_on_refresh(client.clone(), params.clone(), &state);
+            let check = claims_on_refresh(client.clone(), params.clone(), jkt.clone(), &state);
             let (_, claims, successor) = login::rotate(&state, client, presented, check).await?;
             (claims, Some(successor))
         }
     };
+    let mut claims = claims;
+    if let Some(proof) = proof {
+        claim_proof(&state, &proof).await?;
+        claims.cnf = Some(Confirmation { jkt: proof.jkt });
+    }
     state
         .metrics
         .tokens_issued
@@ -123,11 +142,21 @@ pub async fn token(
 fn claims_on_refresh(
     client: RegisteredClient,
     params: FormParams,
+    jkt: Option<String>,
     state: &AppState,
 ) -> impl FnOnce(&Family) -> Result<AccessTokenClaims, OAuthError> + Send + 'static {
     let issuer = state.issuer.clone();
     let default_access_ttl = state.settings.access_token_ttl;
     move |family| {
+        // A family started under DPoP refreshes only with a proof by the same key.
+        if let Some(bound) = &family.dpop_jkt {
+            if jkt.as_deref() != Some(bound.as_str()) {
+                return Err(OAuthError::new(
+                    ErrorCode::InvalidDpopProof,
+                    "this refresh token is bound to another DPoP key",
+                ));
+            }
+        }
         let granted = Scope::parse(&family.scope).unwrap_or_default();
         let scope = refresh_token::narrow(params.get("scope"), &granted, &client)?;
         let ctx = TokenContext {
@@ -143,6 +172,41 @@ fn claims_on_refresh(
             &ctx,
             random_token(16),
         )
+    }
+}
+
+/// The request's DPoP proof, checked (signature, typ, alg, htm, htu, iat), if any.
+fn dpop_proof(req: &HttpRequest, state: &AppState) -> Result<Option<Proof>, OAuthError> {
+    let mut headers = req.headers().get_all("dpop");
+    let Some(value) = headers.next() else {
+        return Ok(None);
+    };
+    let bad = |m: &str| OAuthError::new(ErrorCode::InvalidDpopProof, m);
+    if headers.next().is_some() {
+        return Err(bad("more than one DPoP header"));
+    }
+    let value = value
+        .to_str()
+        .map_err(|_| bad("the DPoP header is not ASCII"))?;
+    dpop::check(value, "POST", &state.token_endpoint, now()).map(Some)
+}
+
+/// Uses up the proof's `jti` in the database, so a replay on any replica fails.
+async fn claim_proof(state: &AppState, proof: &Proof) -> Result<(), OAuthError> {
+    let pool = state.pool.clone();
+    let (key, until) = (dpop::replay_key(proof), proof.usable_until);
+    let fresh = blocking(move || {
+        let mut conn = crate::db::pool::get_for_write(&pool)?;
+        Ok(used_jti::claim(&mut conn, &key, until)?)
+    })
+    .await?;
+    if fresh {
+        Ok(())
+    } else {
+        Err(OAuthError::new(
+            ErrorCode::InvalidDpopProof,
+            "invalid DPoP proof: its jti was already used",
+        ))
     }
 }
 

@@ -109,6 +109,7 @@ pub async fn start_family(
     client: &RegisteredClient,
     user_id: &str,
     scope: &Scope,
+    dpop_jkt: Option<&str>,
 ) -> Result<String, OAuthError> {
     let token = random_token(32);
     let hash = hash_secret(&token);
@@ -121,6 +122,7 @@ pub async fn start_family(
         user_id.to_string(),
         scope.to_string(),
     );
+    let dpop_jkt = dpop_jkt.map(str::to_string);
     blocking(move || {
         let mut conn = pool::get_for_write(&pool)?;
         let t = now();
@@ -130,7 +132,7 @@ pub async fn start_family(
             client_id: &client_id,
             user_id: &user_id,
             scope: &scope,
-            dpop_jkt: None,
+            dpop_jkt: dpop_jkt.as_deref(),
             created_at: t,
             expires_at: t + ttl,
         };

@@ -86,6 +86,8 @@ pub struct RegisteredClient {
     pub refresh_reuse_grace: Option<i64>,
     /// A disabled client cannot authenticate.
     pub disabled: bool,
+    /// Tokens only with a DPoP proof.
+    pub require_dpop: bool,
 }
 
 impl RegisteredClient {

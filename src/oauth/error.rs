@@ -27,6 +27,8 @@ pub enum ErrorCode {
     InvalidClientMetadata,
     /// RFC 7591: a redirect URI is not acceptable.
     InvalidRedirectUri,
+    /// RFC 9449: the DPoP proof is missing, invalid or replayed.
+    InvalidDpopProof,
     /// RFC 6750: the bearer token is missing, expired or malformed.
     InvalidToken,
     /// RFC 6750: the token lacks the scope this call needs.
@@ -62,6 +64,7 @@ impl ErrorCode {
             ErrorCode::UnsupportedTokenType => "unsupported_token_type",
             ErrorCode::InvalidClientMetadata => "invalid_client_metadata",
             ErrorCode::InvalidRedirectUri => "invalid_redirect_uri",
+            ErrorCode::InvalidDpopProof => "invalid_dpop_proof",
             ErrorCode::InvalidToken => "invalid_token",
             ErrorCode::InsufficientScope => "insufficient_scope",
             ErrorCode::TemporarilyUnavailable => "temporarily_unavailable",

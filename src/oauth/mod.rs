@@ -4,6 +4,7 @@
 
 pub mod client;
 pub mod client_auth;
+pub mod dpop;
 pub mod error;
 pub mod form;
 pub mod grant;

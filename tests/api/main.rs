@@ -5,6 +5,7 @@ mod bad_input;
 mod cli;
 mod client_credentials;
 mod discovery;
+mod dpop;
 mod helpers;
 mod keys;
 mod lifecycle;

@@ -37,6 +37,8 @@ pub struct Client {
     pub created_at: i64,
     /// Unix seconds.
     pub updated_at: i64,
+    /// Tokens only with a DPoP proof (RFC 9449 `dpop_bound_access_tokens`).
+    pub require_dpop: bool,
 }
 
 /// A client to insert.
@@ -69,6 +71,8 @@ pub struct NewClient {
     pub created_at: i64,
     /// Unix seconds.
     pub updated_at: i64,
+    /// Tokens only with a DPoP proof (RFC 9449 `dpop_bound_access_tokens`).
+    pub require_dpop: bool,
 }
 
 /// Changes to a client; `None` leaves a column as it is.
@@ -93,6 +97,8 @@ pub struct ClientChanges {
     pub refresh_reuse_grace: Option<Option<i64>>,
     /// Enable or disable.
     pub disabled: Option<bool>,
+    /// Require DPoP.
+    pub require_dpop: Option<bool>,
     /// Always set by `update`.
     pub updated_at: Option<i64>,
 }
@@ -177,6 +183,7 @@ impl Client {
             refresh_token_ttl: self.refresh_token_ttl,
             refresh_reuse_grace: self.refresh_reuse_grace,
             disabled: self.disabled,
+            require_dpop: self.require_dpop,
         }
     }
 }

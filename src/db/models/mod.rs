@@ -7,6 +7,7 @@ pub mod meta;
 pub mod refresh_token;
 pub mod revoked_token;
 pub mod signing_key;
+pub mod used_jti;
 pub mod user;
 
 pub use client::{Client, ClientChanges, NewClient};

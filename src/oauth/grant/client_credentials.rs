@@ -51,6 +51,7 @@ mod tests {
             refresh_token_ttl: None,
             refresh_reuse_grace: None,
             disabled: false,
+            require_dpop: false,
         }
     }
 
