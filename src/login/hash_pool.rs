@@ -107,6 +107,6 @@ fn lower_priority() {
     let tid = rustix::thread::gettid();
     let current = rustix::process::getpriority_process(Some(tid)).unwrap_or(0);
     if let Err(e) = rustix::process::setpriority_process(Some(tid), current + NICENESS) {
-        log::debug!("password-hash thread keeps its priority: {e}");
+        log::debug!("hashing thread keeps its scheduling priority: {e}");
     }
 }
