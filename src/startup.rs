@@ -127,6 +127,11 @@ impl Application {
             hash_pool: HashPool::start(settings.password_hash_concurrency, settings.password_hash)
                 .context("cannot start the password hashing threads")?,
             keys: keys.clone(),
+            writer: crate::db::writer::Writer::start(
+                pool.clone(),
+                settings.database_url.is_sqlite(),
+            )
+            .context("cannot start the database writer")?,
             pool: pool.clone(),
             settings: settings.clone(),
         });

@@ -18,6 +18,8 @@ pub struct AppState {
     pub token_endpoint: String,
     /// Database pool.
     pub pool: DbPool,
+    /// Where request-path writes run.
+    pub writer: crate::db::writer::Writer,
     /// Signing keys.
     pub keys: Arc<KeyStore>,
     /// Client cache.

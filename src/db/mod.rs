@@ -9,6 +9,7 @@ pub mod lock;
 pub mod models;
 pub mod pool;
 pub mod schema;
+pub mod writer;
 
 pub use connection::DbConnection;
 pub use lock::{immediate_transaction, write_transaction, WriteLock};

@@ -217,12 +217,10 @@ pub async fn register(
 ) -> Result<HttpResponse, OAuthError> {
     let actor = admin(&req, &state).await?;
     let spec = read_metadata(&req, payload).await?.into_spec()?;
-    let pool = state.pool.clone();
-    let created = blocking(move || {
-        let mut conn = pool::get_for_write(&pool)?;
-        Ok(clients::create(&mut conn, &actor, &spec, now())?)
-    })
-    .await?;
+    let created = state
+        .writer
+        .run(move |conn| Ok(clients::create(conn, &actor, &spec, now())?))
+        .await?;
     Ok(no_store(
         HttpResponse::Created(),
         rendered(&state, &created.client, Some(&created.client_secret)),
@@ -287,13 +285,11 @@ pub async fn update(
         ));
     }
     let spec = meta.into_spec()?;
-    let pool = state.pool.clone();
     let key = id.clone();
-    let view = blocking(move || {
-        let mut conn = pool::get_for_write(&pool)?;
-        Ok(clients::update(&mut conn, &actor, &key, &spec, now())?)
-    })
-    .await?;
+    let view = state
+        .writer
+        .run(move |conn| Ok(clients::update(conn, &actor, &key, &spec, now())?))
+        .await?;
     state.clients.invalidate(&id);
     Ok(no_store(HttpResponse::Ok(), rendered(&state, &view, None)))
 }
@@ -318,13 +314,11 @@ pub async fn delete(
 ) -> Result<HttpResponse, OAuthError> {
     let actor = admin(&req, &state).await?;
     let id = path.into_inner();
-    let pool = state.pool.clone();
     let key = id.clone();
-    blocking(move || {
-        let mut conn = pool::get_for_write(&pool)?;
-        Ok(clients::delete(&mut conn, &actor, &key, now())?)
-    })
-    .await?;
+    state
+        .writer
+        .run(move |conn| Ok(clients::delete(conn, &actor, &key, now())?))
+        .await?;
     state.clients.invalidate(&id);
     Ok(HttpResponse::NoContent().finish())
 }

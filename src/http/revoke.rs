@@ -5,10 +5,8 @@
 
 use super::body::read_form;
 use super::client_auth::authenticated_client;
-use super::error::blocking;
 use crate::admin::audit;
 use crate::db::models::{refresh_token, revoked_token};
-use crate::db::pool;
 use crate::oauth::error::ErrorBody;
 use crate::oauth::secret::hash_secret;
 use crate::oauth::OAuthError;
@@ -41,35 +39,35 @@ pub async fn revoke(
         .snapshot()
         .verifier
         .verify(&token, &state.issuer, t);
-    let pool = state.pool.clone();
     let client_id = caller.client_id.clone();
     let actor = format!("client:{client_id}");
-    let revoked = blocking(move || {
-        let mut conn = pool::get_for_write(&pool)?;
-        if let Some(claims) = access {
-            if claims.client_id != client_id {
+    let revoked = state
+        .writer
+        .run(move |conn| {
+            if let Some(claims) = access {
+                if claims.client_id != client_id {
+                    return Ok(None);
+                }
+                revoked_token::revoke(conn, &claims.jti, &client_id, claims.exp, t)?;
+                let details = serde_json::json!({ "kind": "access_token", "exp": claims.exp });
+                audit::record(conn, &actor, "token.revoke", &claims.jti, details, t)?;
+                return Ok(Some("access_token"));
+            }
+            if token.len() > 512 {
                 return Ok(None);
             }
-            revoked_token::revoke(&mut conn, &claims.jti, &client_id, claims.exp, t)?;
-            let details = serde_json::json!({ "kind": "access_token", "exp": claims.exp });
-            audit::record(&mut conn, &actor, "token.revoke", &claims.jti, details, t)?;
-            return Ok(Some("access_token"));
-        }
-        if token.len() > 512 {
-            return Ok(None);
-        }
-        let found = refresh_token::inspect(&mut conn, &hash_secret(&token), t)?;
-        match found {
-            Some(r) if r.client_id == client_id => {
-                refresh_token::revoke_family(&mut conn, &r.family.id, t)?;
-                let details = serde_json::json!({ "kind": "refresh_token" });
-                audit::record(&mut conn, &actor, "token.revoke", &r.family.id, details, t)?;
-                Ok(Some("refresh_token"))
+            let found = refresh_token::inspect(conn, &hash_secret(&token), t)?;
+            match found {
+                Some(r) if r.client_id == client_id => {
+                    refresh_token::revoke_family(conn, &r.family.id, t)?;
+                    let details = serde_json::json!({ "kind": "refresh_token" });
+                    audit::record(conn, &actor, "token.revoke", &r.family.id, details, t)?;
+                    Ok(Some("refresh_token"))
+                }
+                _ => Ok(None),
             }
-            _ => Ok(None),
-        }
-    })
-    .await?;
+        })
+        .await?;
     if let Some(kind) = revoked {
         state.metrics.revocations.with_label_values(&[kind]).inc();
     }

@@ -2,7 +2,6 @@
 
 use super::body::read_form;
 use super::client_auth::authenticated_client;
-use super::error::blocking;
 use crate::db::models::refresh_token::Family;
 use crate::db::models::used_jti;
 use crate::login;
@@ -193,13 +192,11 @@ fn dpop_proof(req: &HttpRequest, state: &AppState) -> Result<Option<Proof>, OAut
 
 /// Uses up the proof's `jti` in the database, so a replay on any replica fails.
 async fn claim_proof(state: &AppState, proof: &Proof) -> Result<(), OAuthError> {
-    let pool = state.pool.clone();
     let (key, until) = (dpop::replay_key(proof), proof.usable_until);
-    let fresh = blocking(move || {
-        let mut conn = crate::db::pool::get_for_write(&pool)?;
-        Ok(used_jti::claim(&mut conn, &key, until)?)
-    })
-    .await?;
+    let fresh = state
+        .writer
+        .run(move |conn| Ok(used_jti::claim(conn, &key, until)?))
+        .await?;
     if fresh {
         Ok(())
     } else {

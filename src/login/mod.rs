@@ -81,22 +81,22 @@ pub async fn authenticate(
         })?;
     let user = user.filter(|u| ok && !u.disabled);
 
-    let pool = state.pool.clone();
     let window = state.settings.login_user_limit.window;
     let succeeded = user.is_some();
-    blocking(move || {
-        let mut conn = pool::get_for_write(&pool)?;
-        let t = now();
-        if succeeded {
-            login_failure::clear(&mut conn, &keys[0])?;
-        } else {
-            for key in &keys {
-                login_failure::record(&mut conn, key, t, window)?;
+    state
+        .writer
+        .run(move |conn| {
+            let t = now();
+            if succeeded {
+                login_failure::clear(conn, &keys[0])?;
+            } else {
+                for key in &keys {
+                    login_failure::record(conn, key, t, window)?;
+                }
             }
-        }
-        Ok(())
-    })
-    .await?;
+            Ok(())
+        })
+        .await?;
     if !succeeded {
         state.metrics.login_failures.inc();
     }
@@ -113,7 +113,6 @@ pub async fn start_family(
 ) -> Result<String, OAuthError> {
     let token = random_token(32);
     let hash = hash_secret(&token);
-    let pool = state.pool.clone();
     let ttl = client
         .refresh_token_ttl
         .unwrap_or(state.settings.refresh_token_ttl);
@@ -123,22 +122,23 @@ pub async fn start_family(
         scope.to_string(),
     );
     let dpop_jkt = dpop_jkt.map(str::to_string);
-    blocking(move || {
-        let mut conn = pool::get_for_write(&pool)?;
-        let t = now();
-        let id = uuid::Uuid::new_v4().to_string();
-        let family = NewFamily {
-            id: &id,
-            client_id: &client_id,
-            user_id: &user_id,
-            scope: &scope,
-            dpop_jkt: dpop_jkt.as_deref(),
-            created_at: t,
-            expires_at: t + ttl,
-        };
-        Ok(refresh_token::issue(&mut conn, &family, &hash)?)
-    })
-    .await?;
+    state
+        .writer
+        .run(move |conn| {
+            let t = now();
+            let id = uuid::Uuid::new_v4().to_string();
+            let family = NewFamily {
+                id: &id,
+                client_id: &client_id,
+                user_id: &user_id,
+                scope: &scope,
+                dpop_jkt: dpop_jkt.as_deref(),
+                created_at: t,
+                expires_at: t + ttl,
+            };
+            Ok(refresh_token::issue(conn, &family, &hash)?)
+        })
+        .await?;
     Ok(token)
 }
 
@@ -156,21 +156,21 @@ pub async fn rotate<R: Send + 'static>(
     let grace = client
         .refresh_reuse_grace
         .unwrap_or(state.settings.refresh_reuse_grace);
-    let pool = state.pool.clone();
     let client_id = client.client_id.clone();
-    let outcome = blocking(move || {
-        let mut conn = pool::get_for_write(&pool)?;
-        Ok(refresh_token::rotate(
-            &mut conn,
-            &presented_hash,
-            &successor_hash,
-            &client_id,
-            now(),
-            grace,
-            check,
-        )?)
-    })
-    .await?;
+    let outcome = state
+        .writer
+        .run(move |conn| {
+            Ok(refresh_token::rotate(
+                conn,
+                &presented_hash,
+                &successor_hash,
+                &client_id,
+                now(),
+                grace,
+                check,
+            )?)
+        })
+        .await?;
     match outcome {
         Rotation::Rotated(family, r) => Ok((family, r, successor)),
         Rotation::Rejected(e) => Err(e),
