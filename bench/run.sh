@@ -10,7 +10,8 @@
 #   SCENARIOS="token refresh" bench/run.sh  # a subset: token token-es256 jwks jwks-304
 #                                           # refresh password-flood token-during-flood
 #   BENCH_POSTGRES=postgres://postgres@127.0.0.1:5432/postgres bench/run.sh
-#       # PostgreSQL: a fresh database is created through that URL and dropped after
+#       # PostgreSQL: a fresh database is created through that URL and dropped after;
+#       # URL parameters (e.g. ?sslmode=disable) are passed on to tessera
 #
 # Needs: wrk (apt install wrk), openssl, taskset (util-linux), curl, python3.
 set -euo pipefail
@@ -39,7 +40,10 @@ trap cleanup EXIT
 if [ -n "${BENCH_POSTGRES:-}" ]; then
   PG_DB="tessera_bench_$$"
   psql "$BENCH_POSTGRES" -qc "CREATE DATABASE $PG_DB" >/dev/null
-  export TESSERA_DATABASE_URL="${BENCH_POSTGRES%/*}/$PG_DB"
+  PG_BASE="${BENCH_POSTGRES%%\?*}"
+  PG_QUERY=""
+  case "$BENCH_POSTGRES" in *\?*) PG_QUERY="?${BENCH_POSTGRES#*\?}" ;; esac
+  export TESSERA_DATABASE_URL="${PG_BASE%/*}/$PG_DB$PG_QUERY"
   # Keep PostgreSQL off tessera's core (needs the right to re-pin its processes).
   for pid in $(pgrep -f '^postgres|postgres:' || true); do
     taskset -a -p -c "$LOAD_CPU" "$pid" >/dev/null 2>&1 || true

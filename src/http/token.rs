@@ -143,7 +143,7 @@ fn claims_on_refresh(
     params: FormParams,
     jkt: Option<String>,
     state: &AppState,
-) -> impl FnOnce(&Family) -> Result<AccessTokenClaims, OAuthError> + Send + 'static {
+) -> impl Fn(&Family) -> Result<AccessTokenClaims, OAuthError> + Send + 'static {
     let issuer = state.issuer.clone();
     let default_access_ttl = state.settings.access_token_ttl;
     move |family| {

@@ -149,7 +149,7 @@ pub async fn rotate<R: Send + 'static>(
     state: &AppState,
     client: &RegisteredClient,
     presented: &str,
-    check: impl FnOnce(&Family) -> Result<R, OAuthError> + Send + 'static,
+    check: impl Fn(&Family) -> Result<R, OAuthError> + Send + 'static,
 ) -> Result<(Family, R, String), OAuthError> {
     let successor = random_token(32);
     let (presented_hash, successor_hash) = (hash_secret(presented), hash_secret(&successor));

@@ -125,8 +125,15 @@ pub fn rotate<R, E>(
     client_id: &str,
     now: i64,
     grace: i64,
-    check: impl FnOnce(&Family) -> Result<R, E>,
+    check: impl Fn(&Family) -> Result<R, E>,
 ) -> Result<Rotation<R, E>, DbError> {
+    if let DbConnection::Pg(_) = conn {
+        if let Some(done) =
+            rotate_in_one_statement(conn, presented, successor, client_id, now, grace, &check)?
+        {
+            return Ok(done);
+        }
+    }
     let result = conn.transaction::<_, Abort<R, E>, _>(|conn| {
         let won = diesel::update(
             refresh_tokens::table
@@ -166,6 +173,70 @@ pub fn rotate<R, E>(
         Ok(outcome) | Err(Abort::Outcome(outcome)) => Ok(outcome),
         Err(Abort::Db(e)) => Err(DbError::from(e)),
     }
+}
+
+/// PostgreSQL fast path for the common case, a first use: one read, the caller's check,
+/// then one statement that marks the token used and inserts its successor only if it
+/// is still unused and its family still live — two round trips instead of five
+/// (BEGIN, UPDATE, SELECT, INSERT, COMMIT). Anything else (already used, lost a race,
+/// revoked meanwhile) returns `None` and the transactional path decides.
+fn rotate_in_one_statement<R, E>(
+    conn: &mut DbConnection,
+    presented: &str,
+    successor: &str,
+    client_id: &str,
+    now: i64,
+    grace: i64,
+    check: &impl Fn(&Family) -> Result<R, E>,
+) -> Result<Option<Rotation<R, E>>, DbError> {
+    use diesel::sql_types::{BigInt, Text};
+    #[derive(QueryableByName)]
+    struct Won {
+        #[diesel(sql_type = Text)]
+        #[expect(dead_code, reason = "only whether a row came back matters")]
+        family_id: String,
+    }
+    if !matches!(conn, DbConnection::Pg(_)) {
+        return Ok(None);
+    }
+    let Some(row) = load(conn, presented)? else {
+        return Ok(Some(Rotation::Refused("unknown token")));
+    };
+    let stored = StoredRefresh {
+        client_id: row.2.clone(),
+        used_at: row.1,
+        revoked_at: row.7,
+        expires_at: row.6,
+        user_disabled: row.8,
+    };
+    if decide(&stored, client_id, now, grace) != Decision::Rotate {
+        return Ok(None);
+    }
+    let family = family_of(&row);
+    let accepted = match check(&family) {
+        Ok(r) => r,
+        Err(e) => return Ok(Some(Rotation::Rejected(e))),
+    };
+    let won: Vec<Won> = diesel::sql_query(
+        "WITH won AS ( \
+           UPDATE refresh_tokens t SET used_at = $1 \
+           FROM refresh_families f JOIN users u ON u.id = f.user_id \
+           WHERE t.token_hash = $2 AND t.used_at IS NULL AND f.id = t.family_id \
+             AND f.revoked_at IS NULL AND f.expires_at > $1 AND f.client_id = $3 \
+             AND NOT u.disabled \
+           RETURNING t.family_id) \
+         INSERT INTO refresh_tokens (token_hash, family_id, parent_hash, issued_at) \
+         SELECT $4, family_id, $2, $1 FROM won RETURNING family_id",
+    )
+    .bind::<BigInt, _>(now)
+    .bind::<Text, _>(presented)
+    .bind::<Text, _>(client_id)
+    .bind::<Text, _>(successor)
+    .load(match conn {
+        DbConnection::Pg(pg) => pg,
+        DbConnection::Sqlite(_) => return Ok(None),
+    })?;
+    Ok((!won.is_empty()).then(|| Rotation::Rotated(family, accepted)))
 }
 
 /// Ends a rotation transaction early: with an outcome to report after rolling back
