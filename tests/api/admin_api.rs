@@ -210,6 +210,19 @@ async fn bad_registrations_and_bad_admin_tokens_get_rfc_errors_and_write_nothing
         .is_some_and(|h| h.starts_with("Bearer")));
     let garbage = post(Some("not.a.jwt".into()), json!({"client_name": "x"})).await;
     assert_eq!((garbage.status, garbage.error()), (401, "invalid_token"));
+    // A refresh token is the wrong kind of token for the admin API.
+    let app_client = app.create_app_client(&[]).await;
+    app.create_user("adam", "adam's password").await;
+    let refresh = app
+        .login(&app_client, "adam", "adam's password")
+        .await
+        .refresh_token()
+        .to_string();
+    let wrong_kind = post(Some(refresh), json!({"client_name": "x"})).await;
+    assert_eq!(
+        (wrong_kind.status, wrong_kind.error()),
+        (401, "invalid_token")
+    );
     let plain = app.create_client(&["--scope", "orders:read"]).await;
     let user_token = app
         .token_basic(&plain, "grant_type=client_credentials")
@@ -227,8 +240,8 @@ async fn bad_registrations_and_bad_admin_tokens_get_rfc_errors_and_write_nothing
 
     assert_eq!(
         client_count(&app),
-        before + 1,
-        "only the CLI-made client was added"
+        before + 2,
+        "only the two CLI-made clients were added"
     );
 }
 
