@@ -3,6 +3,7 @@
 //! Machine output (JSON) goes to stdout, human output to stderr; bad input is one line
 //! on stderr and a non-zero exit, with nothing written.
 
+pub mod audit;
 pub mod client;
 pub mod key;
 pub mod migrate;
@@ -39,6 +40,12 @@ enum Command {
     /// Manage signing keys
     #[command(subcommand)]
     Key(key::KeyCommand),
+    /// Show the newest audit-log entries (who changed what, when) as JSON
+    Audit {
+        /// How many entries
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
 }
 
 /// Runs the parsed command line.
@@ -55,6 +62,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Client(cmd)) => client::run(&settings, cmd),
         Some(Command::User(cmd)) => user::run(&settings, cmd),
         Some(Command::Key(cmd)) => key::run(&settings, cmd),
+        Some(Command::Audit { limit }) => audit::run(&settings, limit),
     }
 }
 

@@ -457,7 +457,12 @@ async fn administration_is_audited_without_secrets() {
         n("SELECT COUNT(*) AS n FROM audit_log WHERE action = 'client.disable'"),
         1
     );
+    let shown = app.cli(&["audit", "--limit", "10"]).await;
+    assert!(shown.success, "{}", shown.stderr);
+    let entries = shown.json();
+    assert_eq!(entries[0]["action"], "client.disable", "newest first");
     for secret in [&cli_client.secret, &http_secret, &app.admin.secret] {
+        assert!(!shown.stdout.contains(secret.as_str()));
         assert_eq!(
             n(&format!(
                 "SELECT COUNT(*) AS n FROM audit_log WHERE details LIKE '%{secret}%'"

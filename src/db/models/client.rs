@@ -128,11 +128,6 @@ impl Client {
             .first(conn)
     }
 
-    /// How many clients exist.
-    pub fn count(conn: &mut DbConnection) -> QueryResult<i64> {
-        clients::table.count().get_result(conn)
-    }
-
     /// Inserts a client.
     pub fn insert(conn: &mut DbConnection, new: &NewClient) -> QueryResult<()> {
         diesel::insert_into(clients::table)
