@@ -306,7 +306,8 @@ pub fn set_disabled(
     }
     if disabled {
         // Its users' sessions end with it; enabling it again does not revive them.
-        crate::db::models::refresh_token::revoke_client_families(conn, id, now)?;
+        use crate::db::models::refresh_token::{revoke, Families};
+        revoke(conn, Families::OfClient(id), now)?;
     }
     let action = if disabled {
         "client.disable"

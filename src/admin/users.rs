@@ -3,7 +3,7 @@
 //! every change that should end sessions revokes the user's refresh-token families.
 
 use super::{audit, AdminError};
-use crate::db::models::refresh_token::revoke_user_families;
+use crate::db::models::refresh_token::{revoke, Families};
 use crate::db::models::{NewUser, User};
 use crate::db::DbConnection;
 use crate::oauth::password::normalize_username;
@@ -72,7 +72,7 @@ pub fn set_password(
     let user = find(conn, username)?;
     conn.transaction(|conn| {
         User::set_password_hash(conn, &user.id, password_hash, now)?;
-        let ended = revoke_user_families(conn, &user.id, now)?;
+        let ended = revoke(conn, Families::OfUser(&user.id), now)?;
         let details = serde_json::json!({ "sessions_ended": ended });
         audit::record(
             conn,
@@ -98,7 +98,7 @@ pub fn set_disabled(
     conn.transaction(|conn| {
         User::set_disabled(conn, &user.id, disabled, now)?;
         let action = if disabled {
-            revoke_user_families(conn, &user.id, now)?;
+            revoke(conn, Families::OfUser(&user.id), now)?;
             "user.disable"
         } else {
             "user.enable"

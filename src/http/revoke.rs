@@ -59,7 +59,7 @@ pub async fn revoke(
             let found = refresh_token::inspect(conn, &hash_secret(&token), t)?;
             match found {
                 Some(r) if r.client_id == client_id => {
-                    refresh_token::revoke_family(conn, &r.family.id, t)?;
+                    refresh_token::revoke(conn, refresh_token::Families::One(&r.family.id), t)?;
                     let details = serde_json::json!({ "kind": "refresh_token" });
                     audit::record(conn, &actor, "token.revoke", &r.family.id, details, t)?;
                     Ok(Some("refresh_token"))

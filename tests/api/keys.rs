@@ -52,8 +52,7 @@ async fn rotation_prepublishes_new_keys_and_never_breaks_a_valid_token() {
         tokens.push((token, kid, claims["exp"].as_i64().expect("exp")));
         // Every token not yet expired still verifies against the JWKS served now.
         let now = chrono::Utc::now().timestamp();
-        for (t, _, exp) in tokens.iter().filter(|(_, _, exp)| *exp > now + 1) {
-            let _ = exp;
+        for (t, _, _) in tokens.iter().filter(|(_, _, exp)| *exp > now + 1) {
             app.verify(t).await;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;

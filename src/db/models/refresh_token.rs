@@ -163,7 +163,7 @@ pub fn rotate<R, E>(
                 Err(e) => Err(Abort::Outcome(Rotation::Rejected(e))),
             },
             Decision::Reuse => {
-                revoke_family(conn, &family.id, now)?;
+                revoke(conn, Families::One(&family.id), now)?;
                 Ok(Rotation::ReuseDetected)
             }
             Decision::Refuse(why) => Err(Abort::Outcome(Rotation::Refused(why))),
@@ -302,45 +302,33 @@ fn family_of(row: &Row) -> Family {
     }
 }
 
-/// Revokes one family (idempotent).
-pub fn revoke_family(conn: &mut DbConnection, family_id: &str, now: i64) -> QueryResult<usize> {
-    diesel::update(
-        refresh_families::table
-            .find(family_id)
-            .filter(refresh_families::revoked_at.is_null()),
-    )
-    .set(refresh_families::revoked_at.eq(now))
-    .execute(conn)
+/// Whose live refresh-token families to revoke.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Families<'a> {
+    /// One family (reuse detected, or revoked through RFC 7009).
+    One(&'a str),
+    /// Every family of a user (password change, disable).
+    OfUser(&'a str),
+    /// Every family of a client (client disabled).
+    OfClient(&'a str),
 }
 
-/// Revokes every live family of a user (password change, disable); returns how many.
-pub fn revoke_user_families(
-    conn: &mut DbConnection,
-    user_id: &str,
-    now: i64,
-) -> QueryResult<usize> {
-    diesel::update(
-        refresh_families::table
-            .filter(refresh_families::user_id.eq(user_id))
-            .filter(refresh_families::revoked_at.is_null()),
-    )
-    .set(refresh_families::revoked_at.eq(now))
-    .execute(conn)
-}
-
-/// Revokes every live family of a client (client disabled or deleted).
-pub fn revoke_client_families(
-    conn: &mut DbConnection,
-    client_id: &str,
-    now: i64,
-) -> QueryResult<usize> {
-    diesel::update(
-        refresh_families::table
-            .filter(refresh_families::client_id.eq(client_id))
-            .filter(refresh_families::revoked_at.is_null()),
-    )
-    .set(refresh_families::revoked_at.eq(now))
-    .execute(conn)
+/// Revokes the live families selected (idempotent); returns how many.
+pub fn revoke(conn: &mut DbConnection, which: Families<'_>, now: i64) -> QueryResult<usize> {
+    use refresh_families::{client_id, id, revoked_at, user_id};
+    let live = refresh_families::table.filter(revoked_at.is_null());
+    let revoked = revoked_at.eq(now);
+    match which {
+        Families::One(f) => diesel::update(live.filter(id.eq(f)))
+            .set(revoked)
+            .execute(conn),
+        Families::OfUser(u) => diesel::update(live.filter(user_id.eq(u)))
+            .set(revoked)
+            .execute(conn),
+        Families::OfClient(c) => diesel::update(live.filter(client_id.eq(c)))
+            .set(revoked)
+            .execute(conn),
+    }
 }
 
 /// Deletes families (and, by cascade, their tokens) that ended before `now`, or were
