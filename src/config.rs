@@ -123,6 +123,12 @@ pub struct ConfigArgs {
     /// How often ended refresh-token families and old login counters are deleted, seconds [default: 600]
     #[arg(long, env = "TESSERA_PURGE_INTERVAL", value_name = "SECS")]
     pub purge_interval: Option<u64>,
+    /// Accept plain-http jwks_uri for private_key_jwt clients (tests, local development only) [default: false]
+    #[arg(long, env = "TESSERA_JWKS_URI_ALLOW_HTTP", value_name = "BOOL")]
+    pub jwks_uri_allow_http: Option<bool>,
+    /// How long fetching a client's jwks_uri may take, seconds [default: 5]
+    #[arg(long, env = "TESSERA_JWKS_URI_TIMEOUT", value_name = "SECS")]
+    pub jwks_uri_timeout: Option<u64>,
 }
 
 /// Fully resolved and validated settings.
@@ -182,6 +188,10 @@ pub struct Settings {
     pub simplejwt_client: Option<String>,
     /// Background purge interval.
     pub purge_interval: Duration,
+    /// Whether a `jwks_uri` may be plain http.
+    pub jwks_uri_allow_http: bool,
+    /// Time limit for fetching a `jwks_uri`.
+    pub jwks_uri_timeout: Duration,
 }
 
 /// A configuration problem, reported as one line.
@@ -268,6 +278,8 @@ impl ConfigArgs {
             trust_forwarded_for: self.trust_forwarded_for.or(lower.trust_forwarded_for),
             simplejwt_client: self.simplejwt_client.or(lower.simplejwt_client),
             purge_interval: self.purge_interval.or(lower.purge_interval),
+            jwks_uri_allow_http: self.jwks_uri_allow_http.or(lower.jwks_uri_allow_http),
+            jwks_uri_timeout: self.jwks_uri_timeout.or(lower.jwks_uri_timeout),
         }
     }
 }
@@ -375,6 +387,8 @@ impl Settings {
             trust_forwarded_for: c.trust_forwarded_for.unwrap_or(false),
             simplejwt_client: c.simplejwt_client.filter(|s| !s.is_empty()),
             purge_interval: Duration::from_secs(c.purge_interval.unwrap_or(600)),
+            jwks_uri_allow_http: c.jwks_uri_allow_http.unwrap_or(false),
+            jwks_uri_timeout: Duration::from_secs(c.jwks_uri_timeout.unwrap_or(5)),
         };
         s.validate()?;
         Ok(s)
@@ -470,6 +484,9 @@ impl Settings {
         }
         if self.purge_interval.is_zero() {
             return bad("purge_interval", "must be at least 1 second");
+        }
+        if !(1..=60).contains(&self.jwks_uri_timeout.as_secs()) {
+            return bad("jwks_uri_timeout", "must be 1 to 60 seconds");
         }
         Ok(())
     }

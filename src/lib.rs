@@ -7,6 +7,7 @@
 pub mod admin;
 pub mod cli;
 pub mod client_cache;
+pub mod client_jwks;
 pub mod config;
 pub mod db;
 pub mod http;

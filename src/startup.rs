@@ -123,6 +123,11 @@ impl Application {
             openapi: http::openapi::render(&issuer),
             jwks_cache_control: http::jwks::cache_control(&settings),
             clients: ClientCache::new(settings.client_cache_ttl),
+            client_jwks: crate::client_jwks::ClientJwks::new(
+                settings.jwks_uri_timeout,
+                settings.jwks_uri_allow_http,
+            )
+            .context("cannot set up the HTTP client for jwks_uri")?,
             metrics: crate::metrics::Metrics::new(),
             hash_pool: HashPool::start(settings.password_hash_concurrency, settings.password_hash)
                 .context("cannot start the password hashing threads")?,

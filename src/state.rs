@@ -24,6 +24,8 @@ pub struct AppState {
     pub keys: Arc<KeyStore>,
     /// Client cache.
     pub clients: ClientCache,
+    /// Keys of `private_key_jwt` clients that publish them at a `jwks_uri`.
+    pub client_jwks: crate::client_jwks::ClientJwks,
     /// Prometheus metrics.
     pub metrics: crate::metrics::Metrics,
     /// Password hashing threads.

@@ -4,6 +4,7 @@ use super::{audit, AdminError};
 use crate::db::models::{Client, ClientChanges, NewClient};
 use crate::db::DbConnection;
 use crate::oauth::client::validate_audience;
+use crate::oauth::client_keys::{ClientKeySet, Strictness};
 use crate::oauth::secret::{generate_client_secret, hash_secret};
 use crate::oauth::{AuthMethod, GrantType, Scope};
 use serde::Serialize;
@@ -19,8 +20,13 @@ pub struct ClientSpec {
     pub grant_types: Vec<String>,
     /// Audiences the client may get tokens for.
     pub audiences: Vec<String>,
-    /// RFC 7591 `token_endpoint_auth_method`.
-    pub auth_method: String,
+    /// RFC 7591 `token_endpoint_auth_method`; `None`: `client_secret_basic` for a new
+    /// client, unchanged for an update (the method cannot change).
+    pub auth_method: Option<String>,
+    /// `private_key_jwt`: where the client's public keys are.
+    pub keys: Option<KeySource>,
+    /// Whether a plain `http` `jwks_uri` is accepted (the `jwks_uri_allow_http` setting).
+    pub allow_http_jwks_uri: bool,
     /// Per-client access-token lifetime, seconds.
     pub access_token_ttl: Option<i64>,
     /// Per-client refresh-token family lifetime, seconds.
@@ -38,7 +44,9 @@ impl Default for ClientSpec {
             scope: String::new(),
             grant_types: vec![GrantType::ClientCredentials.as_str().into()],
             audiences: Vec::new(),
-            auth_method: AuthMethod::ClientSecretBasic.as_str().into(),
+            auth_method: None,
+            keys: None,
+            allow_http_jwks_uri: false,
             access_token_ttl: None,
             refresh_token_ttl: None,
             refresh_reuse_grace: None,
@@ -52,7 +60,58 @@ struct ValidSpec {
     scope: Scope,
     grant_types: Vec<GrantType>,
     audiences: Vec<String>,
-    auth_method: AuthMethod,
+    auth_method: Option<AuthMethod>,
+    jwks: Option<String>,
+    jwks_uri: Option<String>,
+}
+
+/// Where a `private_key_jwt` client's public keys are, as an administrator gives them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeySource {
+    /// A JWK Set (RFC 7517 §5), as JSON text.
+    Jwks(String),
+    /// An `https` URL where the client publishes its JWK Set.
+    JwksUri(String),
+}
+
+impl KeySource {
+    /// The stored form: (`jwks`, `jwks_uri`), one of them set.
+    fn validate(&self, allow_http: bool) -> Result<(Option<String>, Option<String>), AdminError> {
+        let invalid = |m: String| AdminError::Invalid(m);
+        match self {
+            KeySource::Jwks(json) => {
+                ClientKeySet::parse(json.as_bytes(), Strictness::Registration)
+                    .map_err(|e| invalid(format!("jwks: {e}")))?;
+                let value: serde_json::Value = serde_json::from_str(json)
+                    .map_err(|_| invalid("jwks: not valid JSON".into()))?;
+                Ok((Some(value.to_string()), None))
+            }
+            KeySource::JwksUri(uri) => {
+                let url = url::Url::parse(uri)
+                    .map_err(|_| invalid(format!("jwks_uri {uri:?} is not an absolute URL")))?;
+                let scheme_ok = url.scheme() == "https" || (allow_http && url.scheme() == "http");
+                if !scheme_ok {
+                    return Err(invalid(format!(
+                        "jwks_uri must use https{}",
+                        if allow_http { " or http" } else { "" }
+                    )));
+                }
+                if url.host_str().is_none_or(str::is_empty)
+                    || !url.username().is_empty()
+                    || url.password().is_some()
+                    || url.fragment().is_some()
+                    || uri.len() > 2048
+                {
+                    return Err(invalid(
+                        "jwks_uri must be a URL with a host, without credentials or fragment, \
+                         of at most 2048 characters"
+                            .into(),
+                    ));
+                }
+                Ok((None, Some(url.to_string())))
+            }
+        }
+    }
 }
 
 impl ClientSpec {
@@ -93,12 +152,27 @@ impl ClientSpec {
                 audiences.push(a.clone());
             }
         }
-        let auth_method = AuthMethod::parse(&self.auth_method).ok_or_else(|| {
-            AdminError::Invalid(format!(
-                "unknown token endpoint auth method {:?} (supported: client_secret_basic, client_secret_post)",
-                self.auth_method
-            ))
-        })?;
+        let auth_method = match &self.auth_method {
+            None => None,
+            Some(m) => Some(AuthMethod::parse(m).ok_or_else(|| {
+                AdminError::Invalid(format!(
+                    "unknown token endpoint auth method {m:?} (supported: \
+                     client_secret_basic, client_secret_post, private_key_jwt)"
+                ))
+            })?),
+        };
+        let (jwks, jwks_uri) = match (&self.keys, auth_method) {
+            (Some(k), Some(AuthMethod::PrivateKeyJwt) | None) => {
+                k.validate(self.allow_http_jwks_uri)?
+            }
+            (None, Some(AuthMethod::PrivateKeyJwt)) => {
+                return invalid("a private_key_jwt client needs jwks or jwks_uri".into())
+            }
+            (Some(_), Some(_)) => {
+                return invalid("jwks and jwks_uri are for private_key_jwt clients only".into())
+            }
+            (None, _) => (None, None),
+        };
         check_ttl("access_token_ttl", self.access_token_ttl, 1, 86_400)?;
         check_ttl("refresh_token_ttl", self.refresh_token_ttl, 1, 365 * 86_400)?;
         check_ttl("refresh_reuse_grace", self.refresh_reuse_grace, 0, 300)?;
@@ -107,6 +181,8 @@ impl ClientSpec {
             grant_types,
             audiences,
             auth_method,
+            jwks,
+            jwks_uri,
         })
     }
 }
@@ -148,6 +224,12 @@ pub struct ClientView {
     pub disabled: bool,
     /// Whether tokens need a DPoP proof.
     pub require_dpop: bool,
+    /// `private_key_jwt`: the client's public keys, inline.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jwks: Option<serde_json::Value>,
+    /// `private_key_jwt`: where the client publishes its public keys.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jwks_uri: Option<String>,
     /// Unix seconds.
     pub created_at: i64,
     /// Unix seconds.
@@ -176,20 +258,24 @@ impl From<&Client> for ClientView {
             refresh_reuse_grace: c.refresh_reuse_grace,
             disabled: c.disabled,
             require_dpop: c.require_dpop,
+            jwks: c.jwks.as_deref().and_then(|j| serde_json::from_str(j).ok()),
+            jwks_uri: c.jwks_uri.clone(),
             created_at: c.created_at,
             updated_at: c.updated_at,
         }
     }
 }
 
-/// A newly created client, with its secret: shown once, never stored.
+/// A newly created client, with its secret (for secret-based methods): shown once,
+/// never stored.
 #[derive(Debug, Clone, Serialize)]
 pub struct CreatedClient {
     /// The client.
     #[serde(flatten)]
     pub client: ClientView,
-    /// The secret in plain text.
-    pub client_secret: String,
+    /// The secret in plain text; `None` for `private_key_jwt`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<String>,
 }
 
 fn join<T: AsRef<str>>(items: &[T]) -> String {
@@ -208,13 +294,19 @@ pub fn create(
     now: i64,
 ) -> Result<CreatedClient, AdminError> {
     let v = spec.validate()?;
-    let secret = generate_client_secret();
+    let method = v.auth_method.unwrap_or(AuthMethod::ClientSecretBasic);
+    if method.uses_secret() && (v.jwks.is_some() || v.jwks_uri.is_some()) {
+        return Err(AdminError::Invalid(
+            "jwks and jwks_uri are for private_key_jwt clients only".into(),
+        ));
+    }
+    let secret = method.uses_secret().then(generate_client_secret);
     let grant_names: Vec<&str> = v.grant_types.iter().map(|g| g.as_str()).collect();
     let new = NewClient {
         client_id: uuid::Uuid::new_v4().to_string(),
         name: spec.name.trim().to_string(),
-        secret_hash: Some(hash_secret(&secret)),
-        auth_method: v.auth_method.as_str().to_string(),
+        secret_hash: secret.as_deref().map(hash_secret),
+        auth_method: method.as_str().to_string(),
         scope: v.scope.to_string(),
         grant_types: join(&grant_names),
         audiences: join(&v.audiences),
@@ -225,6 +317,8 @@ pub fn create(
         created_at: now,
         updated_at: now,
         require_dpop: spec.require_dpop,
+        jwks: v.jwks,
+        jwks_uri: v.jwks_uri,
     };
     Client::insert(conn, &new)?;
     let stored = Client::find(conn, &new.client_id)?
@@ -253,6 +347,27 @@ pub fn update(
     now: i64,
 ) -> Result<ClientView, AdminError> {
     let v = spec.validate()?;
+    let stored = Client::find(conn, id)?.ok_or_else(|| not_found(id))?;
+    let method = AuthMethod::parse(&stored.auth_method);
+    if v.auth_method.is_some_and(|m| Some(m) != method) {
+        return Err(AdminError::Invalid(format!(
+            "client {id} authenticates with {}; a client's auth method cannot change \
+             (register a new client)",
+            stored.auth_method
+        )));
+    }
+    let is_key_client = method == Some(AuthMethod::PrivateKeyJwt);
+    if v.jwks.is_some() || v.jwks_uri.is_some() {
+        if !is_key_client {
+            return Err(AdminError::Invalid(
+                "jwks and jwks_uri are for private_key_jwt clients only".into(),
+            ));
+        }
+    } else if is_key_client {
+        return Err(AdminError::Invalid(
+            "a private_key_jwt client needs jwks or jwks_uri".into(),
+        ));
+    }
     let grant_names: Vec<&str> = v.grant_types.iter().map(|g| g.as_str()).collect();
     let changes = ClientChanges {
         name: Some(spec.name.trim().to_string()),
@@ -263,6 +378,8 @@ pub fn update(
         refresh_token_ttl: Some(spec.refresh_token_ttl),
         refresh_reuse_grace: Some(spec.refresh_reuse_grace),
         require_dpop: Some(spec.require_dpop),
+        jwks: is_key_client.then_some(v.jwks),
+        jwks_uri: is_key_client.then_some(v.jwks_uri),
         ..Default::default()
     };
     if !Client::update(conn, id, changes, now)? {
@@ -325,6 +442,13 @@ pub fn rotate_secret(
     id: &str,
     now: i64,
 ) -> Result<CreatedClient, AdminError> {
+    let stored = Client::find(conn, id)?.ok_or_else(|| not_found(id))?;
+    if stored.auth_method == AuthMethod::PrivateKeyJwt.as_str() {
+        return Err(AdminError::Invalid(format!(
+            "client {id} authenticates with private_key_jwt and has no secret; \
+             change its keys instead"
+        )));
+    }
     let secret = generate_client_secret();
     let changes = ClientChanges {
         secret_hash: Some(Some(hash_secret(&secret))),
@@ -343,8 +467,36 @@ pub fn rotate_secret(
     )?;
     Ok(CreatedClient {
         client: show(conn, id)?,
-        client_secret: secret,
+        client_secret: Some(secret),
     })
+}
+
+/// Replaces a `private_key_jwt` client's public keys (the client rotated its keys).
+pub fn set_keys(
+    conn: &mut DbConnection,
+    actor: &str,
+    id: &str,
+    keys: &KeySource,
+    allow_http_jwks_uri: bool,
+    now: i64,
+) -> Result<ClientView, AdminError> {
+    let stored = Client::find(conn, id)?.ok_or_else(|| not_found(id))?;
+    if stored.auth_method != AuthMethod::PrivateKeyJwt.as_str() {
+        return Err(AdminError::Invalid(format!(
+            "client {id} authenticates with {}, not private_key_jwt",
+            stored.auth_method
+        )));
+    }
+    let (jwks, jwks_uri) = keys.validate(allow_http_jwks_uri)?;
+    let changes = ClientChanges {
+        jwks: Some(jwks),
+        jwks_uri: Some(jwks_uri),
+        ..Default::default()
+    };
+    Client::update(conn, id, changes, now)?;
+    let view = show(conn, id)?;
+    audit::record(conn, actor, "client.set_keys", id, view.details(), now)?;
+    Ok(view)
 }
 
 /// Deletes a client (its refresh-token families go with it).

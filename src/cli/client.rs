@@ -1,8 +1,9 @@
 //! `tessera client …`: register and manage clients.
 
 use super::{connect, print_json, Conn, CLI};
-use crate::admin::clients::{self, ClientSpec};
+use crate::admin::clients::{self, ClientSpec, KeySource};
 use crate::config::Settings;
+use crate::oauth::client_keys::MAX_JWKS_BYTES;
 use crate::state::now;
 use clap::{Args, Subcommand};
 
@@ -32,6 +33,14 @@ pub enum ClientCommand {
     RotateSecret {
         /// Client id
         id: String,
+    },
+    /// Replace a private_key_jwt client's public keys (inline JWK Set or jwks_uri)
+    SetKeys {
+        /// Client id
+        id: String,
+        /// Where the keys are
+        #[command(flatten)]
+        keys: KeyArgs,
     },
     /// Delete a client
     Delete {
@@ -64,12 +73,63 @@ pub struct CreateArgs {
     /// Refresh-token reuse grace for this client, seconds (0 to 300)
     #[arg(long, value_name = "SECS")]
     refresh_reuse_grace: Option<i64>,
-    /// Token endpoint authentication: client_secret_basic or client_secret_post
+    /// Token endpoint authentication: client_secret_basic, client_secret_post or private_key_jwt
     #[arg(long, default_value = "client_secret_basic")]
     auth_method: String,
+    /// private_key_jwt: the client's public keys
+    #[command(flatten)]
+    keys: OptionalKeyArgs,
     /// Issue tokens only with a DPoP proof (RFC 9449 dpop_bound_access_tokens)
     #[arg(long)]
     require_dpop: bool,
+}
+
+/// Where a private_key_jwt client's public keys are (exactly one).
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct KeyArgs {
+    /// A file holding the client's JWK Set (public keys only)
+    #[arg(long, value_name = "FILE")]
+    jwks: Option<std::path::PathBuf>,
+    /// The https URL where the client publishes its JWK Set
+    #[arg(long, value_name = "URL")]
+    jwks_uri: Option<String>,
+}
+
+/// Like `KeyArgs`, for `client create`, where secret-based clients give neither.
+#[derive(Debug, Args)]
+#[group(required = false, multiple = false)]
+pub struct OptionalKeyArgs {
+    /// private_key_jwt: a file holding the client's JWK Set (public keys only)
+    #[arg(long, value_name = "FILE")]
+    jwks: Option<std::path::PathBuf>,
+    /// private_key_jwt: the https URL where the client publishes its JWK Set
+    #[arg(long, value_name = "URL")]
+    jwks_uri: Option<String>,
+}
+
+/// Reads the key source the flags name.
+fn key_source(
+    jwks: Option<std::path::PathBuf>,
+    jwks_uri: Option<String>,
+) -> anyhow::Result<Option<KeySource>> {
+    Ok(match (jwks, jwks_uri) {
+        (Some(path), _) => {
+            let meta = std::fs::metadata(&path)
+                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+            if meta.len() > MAX_JWKS_BYTES as u64 {
+                anyhow::bail!(
+                    "{}: a JWK Set is at most {MAX_JWKS_BYTES} bytes",
+                    path.display()
+                );
+            }
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+            Some(KeySource::Jwks(text))
+        }
+        (None, Some(uri)) => Some(KeySource::JwksUri(uri)),
+        (None, None) => None,
+    })
 }
 
 /// Runs a client command.
@@ -83,17 +143,23 @@ pub fn run(settings: &Settings, cmd: ClientCommand) -> anyhow::Result<()> {
                 scope: a.scope,
                 grant_types: a.grant_types,
                 audiences: a.audiences,
-                auth_method: a.auth_method,
+                auth_method: Some(a.auth_method),
+                keys: key_source(a.keys.jwks, a.keys.jwks_uri)?,
+                allow_http_jwks_uri: settings.jwks_uri_allow_http,
                 access_token_ttl: a.access_token_ttl,
                 refresh_token_ttl: a.refresh_token_ttl,
                 refresh_reuse_grace: a.refresh_reuse_grace,
                 require_dpop: a.require_dpop,
             };
             let created = clients::create(conn, CLI, &spec, now())?;
-            eprintln!(
-                "created client {}; its secret is shown once",
-                created.client.client_id
-            );
+            if created.client_secret.is_some() {
+                eprintln!(
+                    "created client {}; its secret is shown once",
+                    created.client.client_id
+                );
+            } else {
+                eprintln!("created client {}", created.client.client_id);
+            }
             print_json(&created)
         }
         ClientCommand::List => print_json(&clients::list(conn)?),
@@ -106,6 +172,19 @@ pub fn run(settings: &Settings, cmd: ClientCommand) -> anyhow::Result<()> {
         }
         ClientCommand::RotateSecret { id } => {
             print_json(&clients::rotate_secret(conn, CLI, &id, now())?)
+        }
+        ClientCommand::SetKeys { id, keys } => {
+            let source = key_source(keys.jwks, keys.jwks_uri)?
+                .ok_or_else(|| anyhow::anyhow!("give --jwks FILE or --jwks-uri URL"))?;
+            let allow_http = settings.jwks_uri_allow_http;
+            print_json(&clients::set_keys(
+                conn,
+                CLI,
+                &id,
+                &source,
+                allow_http,
+                now(),
+            )?)
         }
         ClientCommand::Delete { id } => {
             clients::delete(conn, CLI, &id, now())?;

@@ -13,7 +13,8 @@ pub fn run(settings: Settings) -> anyhow::Result<()> {
                 "\ntessera: created the bootstrap admin client (scope tessera:admin).\n\
                  Store the secret now; it is not shown again.\n  \
                  client_id:     {}\n  client_secret: {}\n",
-                admin.client.client_id, admin.client_secret
+                admin.client.client_id,
+                admin.client_secret.as_deref().unwrap_or_default()
             );
         }
         app.run_until_stopped().await?;

@@ -22,6 +22,8 @@ diesel::table! {
         created_at -> BigInt,
         updated_at -> BigInt,
         require_dpop -> Bool,
+        jwks -> Nullable<Text>,
+        jwks_uri -> Nullable<Text>,
     }
 }
 

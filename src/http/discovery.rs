@@ -1,6 +1,7 @@
 //! RFC 8414 authorization server metadata (also served as the OpenID discovery document,
 //! for resource-server middleware that finds the JWKS that way).
 
+use crate::oauth::client_keys::ASSERTION_ALGS;
 use crate::oauth::{AuthMethod, GrantType};
 use crate::state::AppState;
 use actix_web::http::header;
@@ -19,8 +20,11 @@ pub fn render(issuer: &str) -> bytes::Bytes {
         "registration_endpoint": format!("{issuer}/oauth/register"),
         "grant_types_supported": grants,
         "token_endpoint_auth_methods_supported": methods,
+        "token_endpoint_auth_signing_alg_values_supported": ASSERTION_ALGS,
         "introspection_endpoint_auth_methods_supported": methods,
+        "introspection_endpoint_auth_signing_alg_values_supported": ASSERTION_ALGS,
         "revocation_endpoint_auth_methods_supported": methods,
+        "revocation_endpoint_auth_signing_alg_values_supported": ASSERTION_ALGS,
         "response_types_supported": [],
         "scopes_supported": [
             crate::admin::bootstrap::ADMIN_SCOPE,

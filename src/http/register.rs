@@ -12,7 +12,7 @@ use super::body::read_body;
 use super::error::blocking;
 use super::LoggedClientId;
 use crate::admin::bootstrap::ADMIN_SCOPE;
-use crate::admin::clients::{self, ClientSpec, ClientView};
+use crate::admin::clients::{self, ClientSpec, ClientView, KeySource};
 use crate::db::pool;
 use crate::oauth::error::Challenge;
 use crate::oauth::error::ErrorBody;
@@ -38,9 +38,17 @@ pub struct ClientMetadata {
     /// Space-separated scope.
     #[serde(default)]
     pub scope: Option<String>,
-    /// `client_secret_basic` (default) or `client_secret_post`.
+    /// `client_secret_basic` (default), `client_secret_post` or `private_key_jwt`.
+    /// Cannot change on PUT; omitted there, it stays as it is.
     #[serde(default)]
     pub token_endpoint_auth_method: Option<String>,
+    /// `private_key_jwt`: the client's public keys as a JWK Set (RFC 7591 §2).
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub jwks: Option<Value>,
+    /// `private_key_jwt`: where the client publishes its JWK Set (https).
+    #[serde(default)]
+    pub jwks_uri: Option<String>,
     /// Resource servers the client may get tokens for (tessera extension).
     #[serde(default)]
     pub audiences: Option<Vec<String>>,
@@ -65,7 +73,7 @@ pub struct ClientMetadata {
 }
 
 impl ClientMetadata {
-    fn into_spec(self) -> Result<ClientSpec, OAuthError> {
+    fn into_spec(self, allow_http_jwks_uri: bool) -> Result<ClientSpec, OAuthError> {
         let meta = |m: &str| OAuthError::new(ErrorCode::InvalidClientMetadata, m);
         if self.redirect_uris.as_ref().is_some_and(|r| !r.is_empty()) {
             return Err(OAuthError::new(
@@ -84,15 +92,25 @@ impl ClientMetadata {
                 "the scope tessera:admin can only be granted through the CLI",
             ));
         }
+        let keys = match (self.jwks, self.jwks_uri) {
+            (Some(_), Some(_)) => {
+                return Err(meta(
+                    "jwks and jwks_uri must not both be given (RFC 7591 §2)",
+                ))
+            }
+            (Some(jwks), None) => Some(KeySource::Jwks(jwks.to_string())),
+            (None, Some(uri)) => Some(KeySource::JwksUri(uri)),
+            (None, None) => None,
+        };
         let defaults = ClientSpec::default();
         Ok(ClientSpec {
             name: self.client_name,
             scope,
             grant_types: self.grant_types.unwrap_or(defaults.grant_types),
             audiences: self.audiences.unwrap_or_default(),
-            auth_method: self
-                .token_endpoint_auth_method
-                .unwrap_or(defaults.auth_method),
+            auth_method: self.token_endpoint_auth_method,
+            keys,
+            allow_http_jwks_uri,
             access_token_ttl: self.access_token_ttl,
             refresh_token_ttl: self.refresh_token_ttl,
             refresh_reuse_grace: self.refresh_reuse_grace,
@@ -175,6 +193,12 @@ fn rendered(state: &AppState, view: &ClientView, secret: Option<&str>) -> Value 
         "disabled": view.disabled,
         "dpop_bound_access_tokens": view.require_dpop,
     });
+    if let Some(jwks) = &view.jwks {
+        v["jwks"] = jwks.clone();
+    }
+    if let Some(uri) = &view.jwks_uri {
+        v["jwks_uri"] = json!(uri);
+    }
     for (k, val) in [
         ("access_token_ttl", view.access_token_ttl),
         ("refresh_token_ttl", view.refresh_token_ttl),
@@ -216,14 +240,15 @@ pub async fn register(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, OAuthError> {
     let actor = admin(&req, &state).await?;
-    let spec = read_metadata(&req, payload).await?.into_spec()?;
+    let allow_http = state.settings.jwks_uri_allow_http;
+    let spec = read_metadata(&req, payload).await?.into_spec(allow_http)?;
     let created = state
         .writer
         .run(move |conn| Ok(clients::create(conn, &actor, &spec, now())?))
         .await?;
     Ok(no_store(
         HttpResponse::Created(),
-        rendered(&state, &created.client, Some(&created.client_secret)),
+        rendered(&state, &created.client, created.client_secret.as_deref()),
     ))
 }
 
@@ -284,7 +309,7 @@ pub async fn update(
             "client_id in the body must be the client's own",
         ));
     }
-    let spec = meta.into_spec()?;
+    let spec = meta.into_spec(state.settings.jwks_uri_allow_http)?;
     let key = id.clone();
     let view = state
         .writer

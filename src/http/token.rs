@@ -1,15 +1,16 @@
 //! `POST /oauth/token`: authenticate the client, run the grant, sign, answer.
 
 use super::body::read_form;
-use super::client_auth::authenticated_client;
-use crate::db::models::refresh_token::Family;
-use crate::db::models::used_jti;
+use super::client_auth::{authenticate_request, claim_jtis};
+use super::error::blocking;
+use crate::db::models::refresh_token::{self as refresh_rows, Family};
+use crate::db::pool;
 use crate::login;
 use crate::oauth::dpop::{self, Proof};
 use crate::oauth::error::ErrorBody;
 use crate::oauth::form::FormParams;
 use crate::oauth::grant::{client_credentials, password, refresh_token};
-use crate::oauth::secret::random_token;
+use crate::oauth::secret::{hash_secret, random_token};
 use crate::oauth::token::{
     encode_jwt, AccessTokenClaims, Confirmation, TokenContext, TokenResponse,
 };
@@ -40,10 +41,14 @@ pub struct TokenForm {
     password: Option<String>,
     /// `refresh_token` grant: the refresh token.
     refresh_token: Option<String>,
-    /// `client_secret_post`: the client id (otherwise HTTP Basic).
+    /// `client_secret_post`: the client id (otherwise HTTP Basic or the assertion).
     client_id: Option<String>,
     /// `client_secret_post`: the client secret.
     client_secret: Option<String>,
+    /// `private_key_jwt`: `urn:ietf:params:oauth:client-assertion-type:jwt-bearer`.
+    client_assertion_type: Option<String>,
+    /// `private_key_jwt`: the JWT signed with the client's key (RFC 7523 §2.2).
+    client_assertion: Option<String>,
 }
 
 /// The token endpoint.
@@ -75,8 +80,8 @@ pub async fn token(
             )
         })?,
     };
-    let client = authenticated_client(&req, &params, &state).await?;
-    let client = client.as_ref();
+    let auth = authenticate_request(&req, &params, &state).await?;
+    let client = auth.client.as_ref();
     let proof = dpop_proof(&req, &state)?;
     if client.require_dpop && proof.is_none() {
         return Err(OAuthError::new(
@@ -85,6 +90,12 @@ pub async fn token(
         ));
     }
     let jkt = proof.as_ref().map(|p| p.jkt.clone());
+    // Single-use ids (assertion, proof) are used up once the request is known to be
+    // acceptable, before anything that writes: a refused request uses up nothing.
+    let mut jtis: Vec<(String, i64)> = auth.pending_jti.clone().into_iter().collect();
+    if let Some(p) = &proof {
+        jtis.push((dpop::replay_key(p), p.usable_until));
+    }
 
     let ctx = TokenContext {
         issuer: &state.issuer,
@@ -92,12 +103,14 @@ pub async fn token(
         default_access_ttl: state.settings.access_token_ttl,
     };
     let (claims, refresh_token) = match grant {
-        GrantType::ClientCredentials => (
-            client_credentials::grant(client, &params, &ctx, random_token(16))?,
-            None,
-        ),
+        GrantType::ClientCredentials => {
+            let claims = client_credentials::grant(client, &params, &ctx, random_token(16))?;
+            claim_jtis(&state, jtis).await?;
+            (claims, None)
+        }
         GrantType::Password => {
             let login = password::request(client, &params)?;
+            claim_jtis(&state, jtis).await?;
             let addr = client_addr(&req, state.settings.trust_forwarded_for);
             let user_id = login::authenticate(&state, &login, &addr).await?;
             let claims = password::user_claims(
@@ -118,15 +131,18 @@ pub async fn token(
         }
         GrantType::RefreshToken => {
             let presented = refresh_token::presented(client, &params)?;
+            if let Some(jkt) = &jkt {
+                check_binding(&state, presented, jkt).await?;
+            }
+            claim_jtis(&state, jtis).await?;
             let check = claims_on_refresh(client.clone(), params.clone(), jkt.clone(), &state);
             let (_, claims, successor) = login::rotate(&state, client, presented, check).await?;
             (claims, Some(successor))
         }
     };
     let mut claims = claims;
-    if let Some(proof) = proof {
-        claim_proof(&state, &proof).await?;
-        claims.cnf = Some(Confirmation { jkt: proof.jkt });
+    if let Some(jkt) = jkt {
+        claims.cnf = Some(Confirmation { jkt });
     }
     state
         .metrics
@@ -190,20 +206,23 @@ fn dpop_proof(req: &HttpRequest, state: &AppState) -> Result<Option<Proof>, OAut
     dpop::check(value, "POST", &state.token_endpoint, now()).map(Some)
 }
 
-/// Uses up the proof's `jti` in the database, so a replay on any replica fails.
-async fn claim_proof(state: &AppState, proof: &Proof) -> Result<(), OAuthError> {
-    let (key, until) = (dpop::replay_key(proof), proof.usable_until);
-    let fresh = state
-        .writer
-        .run(move |conn| Ok(used_jti::claim(conn, &key, until)?))
-        .await?;
-    if fresh {
-        Ok(())
-    } else {
-        Err(OAuthError::new(
+/// A refresh with a DPoP proof: the token's family must be bound to the proof's key
+/// (or to none), checked before the proof's `jti` is used up. The rotation checks it
+/// again, inside its transaction.
+async fn check_binding(state: &AppState, presented: &str, jkt: &str) -> Result<(), OAuthError> {
+    let pool = state.pool.clone();
+    let hash = hash_secret(presented);
+    let bound = blocking(move || {
+        let mut conn = pool::get(&pool)?;
+        Ok(refresh_rows::dpop_binding(&mut conn, &hash)?)
+    })
+    .await?;
+    match bound {
+        Some(Some(b)) if b != jkt => Err(OAuthError::new(
             ErrorCode::InvalidDpopProof,
-            "invalid DPoP proof: its jti was already used",
-        ))
+            "this refresh token is bound to another DPoP key",
+        )),
+        _ => Ok(()),
     }
 }
 

@@ -1,6 +1,8 @@
 //! What the protocol knows of a registered client.
 
+use super::client_keys::ClientKeySet;
 use super::Scope;
+use std::sync::Arc;
 
 /// A grant type a client may be allowed to use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -43,17 +45,24 @@ pub enum AuthMethod {
     ClientSecretBasic,
     /// `client_id` and `client_secret` in the form body.
     ClientSecretPost,
+    /// A JWT signed with the client's private key (RFC 7523 §2.2): no shared secret.
+    PrivateKeyJwt,
 }
 
 impl AuthMethod {
     /// Every method tessera supports.
-    pub const ALL: [AuthMethod; 2] = [AuthMethod::ClientSecretBasic, AuthMethod::ClientSecretPost];
+    pub const ALL: [AuthMethod; 3] = [
+        AuthMethod::ClientSecretBasic,
+        AuthMethod::ClientSecretPost,
+        AuthMethod::PrivateKeyJwt,
+    ];
 
     /// The RFC 7591 name.
     pub fn as_str(self) -> &'static str {
         match self {
             AuthMethod::ClientSecretBasic => "client_secret_basic",
             AuthMethod::ClientSecretPost => "client_secret_post",
+            AuthMethod::PrivateKeyJwt => "private_key_jwt",
         }
     }
 
@@ -61,6 +70,22 @@ impl AuthMethod {
     pub fn parse(s: &str) -> Option<AuthMethod> {
         AuthMethod::ALL.into_iter().find(|m| m.as_str() == s)
     }
+
+    /// Whether the method proves a shared secret (and the client has one).
+    pub fn uses_secret(self) -> bool {
+        !matches!(self, AuthMethod::PrivateKeyJwt)
+    }
+}
+
+/// Where a `private_key_jwt` client's public keys are.
+#[derive(Debug, Clone)]
+pub enum ClientKeys {
+    /// The client authenticates with a secret.
+    None,
+    /// Registered inline (`jwks`), checked when the client was loaded.
+    Inline(Arc<ClientKeySet>),
+    /// Published by the client at this URL (`jwks_uri`).
+    Uri(String),
 }
 
 /// A client as the token endpoint sees it.
@@ -88,6 +113,8 @@ pub struct RegisteredClient {
     pub disabled: bool,
     /// Tokens only with a DPoP proof.
     pub require_dpop: bool,
+    /// `private_key_jwt`: the client's public keys.
+    pub keys: ClientKeys,
 }
 
 impl RegisteredClient {

@@ -1,6 +1,7 @@
 //! Client authentication at the token endpoint (RFC 6749 §2.3): extracting the
 //! credentials a request carries, then checking them against the registered client.
 
+use super::client_assertion::{self, ASSERTION_TYPE};
 use super::error::Challenge;
 use super::form::FormParams;
 use super::secret::{verify_secret, DUMMY_SECRET_HASH};
@@ -9,26 +10,56 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use percent_encoding::percent_decode_str;
 
+/// What a client presents to prove who it is.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Credential {
+    /// A shared secret (Basic or form body).
+    Secret(String),
+    /// A signed JWT (`private_key_jwt`), not yet verified.
+    Assertion(String),
+}
+
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print a secret, even in a debug log.
+        match self {
+            Credential::Secret(_) => f.write_str("Secret(..)"),
+            Credential::Assertion(_) => f.write_str("Assertion(..)"),
+        }
+    }
+}
+
 /// The credentials one request presents, by the one method it used.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PresentedCredentials {
     /// The claimed client id.
     pub client_id: String,
-    /// The presented secret.
-    pub secret: String,
-    /// How they were presented.
+    /// The presented credential.
+    pub credential: Credential,
+    /// How it was presented.
     pub method: AuthMethod,
 }
 
 /// Reads the client's credentials from the `Authorization` header or the body.
 ///
-/// Exactly one method per request: Basic and a body secret together are refused.
+/// Exactly one method per request: Basic, a body secret and a client assertion
+/// exclude each other.
 pub fn extract(
     authorization: Option<&str>,
     params: &FormParams,
 ) -> Result<PresentedCredentials, OAuthError> {
     let body_id = params.get("client_id");
     let body_secret = params.get("client_secret");
+    let assertion_type = params.get("client_assertion_type");
+    let assertion = params.get("client_assertion");
+    if assertion_type.is_some() || assertion.is_some() {
+        if authorization.is_some() || body_secret.is_some() {
+            return Err(OAuthError::invalid_request(
+                "more than one client authentication method (a client assertion and a secret) in one request",
+            ));
+        }
+        return extract_assertion(assertion_type, assertion, body_id);
+    }
     if let Some(header) = authorization {
         let basic_failure =
             |d: &str| OAuthError::invalid_client(d).with_challenge(Challenge::Basic);
@@ -65,14 +96,14 @@ pub fn extract(
         }
         return Ok(PresentedCredentials {
             client_id: id,
-            secret,
+            credential: Credential::Secret(secret),
             method: AuthMethod::ClientSecretBasic,
         });
     }
     match (body_id, body_secret) {
         (Some(id), Some(secret)) => Ok(PresentedCredentials {
             client_id: id.to_string(),
-            secret: secret.to_string(),
+            credential: Credential::Secret(secret.to_string()),
             method: AuthMethod::ClientSecretPost,
         }),
         (None, Some(_)) => Err(OAuthError::invalid_request(
@@ -83,13 +114,47 @@ pub fn extract(
     }
 }
 
+/// RFC 7523 §2.2: `client_assertion_type` and `client_assertion`; the client is the
+/// assertion's `iss`/`sub`, and a `client_id` parameter, if sent, must agree.
+fn extract_assertion(
+    assertion_type: Option<&str>,
+    assertion: Option<&str>,
+    body_id: Option<&str>,
+) -> Result<PresentedCredentials, OAuthError> {
+    match assertion_type {
+        Some(ASSERTION_TYPE) => {}
+        Some(_) => {
+            return Err(OAuthError::invalid_client(format!(
+                "unsupported client_assertion_type (supported: {ASSERTION_TYPE})"
+            )))
+        }
+        None => return Err(OAuthError::invalid_request("missing client_assertion_type")),
+    }
+    let assertion = assertion
+        .filter(|a| !a.is_empty())
+        .ok_or_else(|| OAuthError::invalid_request("missing client_assertion"))?;
+    client_assertion::algorithm(assertion)?;
+    let client_id = client_assertion::claimed_client(assertion)?;
+    if body_id.is_some_and(|b| b != client_id) {
+        return Err(OAuthError::invalid_client(
+            "client_id differs from the client assertion's iss and sub",
+        ));
+    }
+    Ok(PresentedCredentials {
+        client_id,
+        credential: Credential::Assertion(assertion.to_string()),
+        method: AuthMethod::PrivateKeyJwt,
+    })
+}
+
 fn form_decode(s: &str) -> Option<String> {
     let s = s.replace('+', " ");
     let text = percent_decode_str(&s).decode_utf8().ok()?.into_owned();
     (!text.chars().any(char::is_control)).then_some(text)
 }
 
-/// Checks presented credentials against the client they name (`None`: no such client).
+/// Checks a presented secret against the client it names (`None`: no such client).
+/// Client assertions are verified by the caller, which may have to fetch keys.
 ///
 /// Unknown client and wrong secret fail alike and cost alike. Only a caller that
 /// proved the secret learns that the client is disabled or used the wrong method.
@@ -99,14 +164,17 @@ pub fn authenticate<'c>(
 ) -> Result<&'c RegisteredClient, OAuthError> {
     let challenge = match presented.method {
         AuthMethod::ClientSecretBasic => Challenge::Basic,
-        AuthMethod::ClientSecretPost => Challenge::None,
+        AuthMethod::ClientSecretPost | AuthMethod::PrivateKeyJwt => Challenge::None,
     };
     let failed =
         || OAuthError::invalid_client("client authentication failed").with_challenge(challenge);
+    let Credential::Secret(secret) = &presented.credential else {
+        return Err(failed());
+    };
     let stored = client
         .and_then(|c| c.secret_hash.as_deref())
         .unwrap_or(DUMMY_SECRET_HASH);
-    let secret_ok = verify_secret(&presented.secret, stored);
+    let secret_ok = verify_secret(secret, stored);
     let client = match client {
         Some(c) if secret_ok => c,
         _ => return Err(failed()),
@@ -151,6 +219,7 @@ mod tests {
             refresh_reuse_grace: None,
             disabled: false,
             require_dpop: false,
+            keys: crate::oauth::ClientKeys::None,
         }
     }
 
@@ -158,7 +227,7 @@ mod tests {
     fn basic_credentials_are_form_decoded() {
         let p = extract(Some(&basic("my%20client", "a%2Bb")), &params("")).expect("valid");
         assert_eq!(p.client_id, "my client");
-        assert_eq!(p.secret, "a+b");
+        assert_eq!(p.credential, Credential::Secret("a+b".into()));
         assert_eq!(p.method, AuthMethod::ClientSecretBasic);
     }
 
@@ -186,7 +255,7 @@ mod tests {
         let c = client(AuthMethod::ClientSecretBasic);
         let wrong = PresentedCredentials {
             client_id: "c1".into(),
-            secret: "nope".into(),
+            credential: Credential::Secret("nope".into()),
             method: AuthMethod::ClientSecretBasic,
         };
         let a = authenticate(&wrong, Some(&c)).expect_err("wrong secret");
@@ -199,7 +268,7 @@ mod tests {
         let c = client(AuthMethod::ClientSecretBasic);
         let post = PresentedCredentials {
             client_id: "c1".into(),
-            secret: "s3cret".into(),
+            credential: Credential::Secret("s3cret".into()),
             method: AuthMethod::ClientSecretPost,
         };
         let e = authenticate(&post, Some(&c)).expect_err("wrong method");

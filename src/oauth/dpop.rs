@@ -6,11 +6,11 @@
 
 use super::{ErrorCode, OAuthError};
 use jsonwebtoken::jwk::{Jwk, ThumbprintHash};
-use jsonwebtoken::{decode, decode_header, Algorithm, DecodingKey, Validation};
+use jsonwebtoken::{decode, decode_header, DecodingKey, Validation};
 use serde::Deserialize;
 
 /// Algorithms accepted for proofs: asymmetric only (`none` and HMAC never).
-pub const PROOF_ALGS: [&str; 4] = ["RS256", "PS256", "ES256", "EdDSA"];
+pub const PROOF_ALGS: [&str; 4] = super::jws::ACCEPTED_ALGS;
 /// How old a proof may be, seconds.
 pub const MAX_AGE: i64 = 60;
 /// How far in the future a proof's `iat` may be (clock skew), seconds.
@@ -57,10 +57,7 @@ pub fn check(proof: &str, method: &str, url: &str, now: i64) -> Result<Proof, OA
         return Err(invalid("typ must be dpop+jwt"));
     }
     let alg = header.alg;
-    if !matches!(
-        alg,
-        Algorithm::RS256 | Algorithm::PS256 | Algorithm::ES256 | Algorithm::EdDSA
-    ) {
+    if !super::jws::accepted(alg) {
         return Err(invalid("alg must be one of RS256, PS256, ES256, EdDSA"));
     }
     let jwk: Jwk = header.jwk.ok_or_else(|| invalid("no jwk in the header"))?;

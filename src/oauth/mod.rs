@@ -3,17 +3,20 @@
 //! in what a decision needs (the client, the clock, the settings) and render the result.
 
 pub mod client;
+pub mod client_assertion;
 pub mod client_auth;
+pub mod client_keys;
 pub mod dpop;
 pub mod error;
 pub mod form;
 pub mod grant;
+pub mod jws;
 pub mod password;
 pub mod scope;
 pub mod secret;
 pub mod throttle;
 pub mod token;
 
-pub use client::{AuthMethod, GrantType, RegisteredClient};
+pub use client::{AuthMethod, ClientKeys, GrantType, RegisteredClient};
 pub use error::{ErrorCode, OAuthError};
 pub use scope::Scope;

@@ -9,15 +9,6 @@ use oauth2::basic::BasicClient;
 use oauth2::{AuthType, ClientId, ClientSecret, Scope, TokenResponse, TokenUrl};
 use serde_json::{json, Value};
 
-async fn admin_token(app: &TestApp) -> String {
-    let admin = app.admin.clone();
-    let a = app
-        .token_basic(&admin, "grant_type=client_credentials")
-        .await;
-    assert_eq!(a.status, 200, "{}", a.body);
-    a.access_token().to_string()
-}
-
 async fn call(
     app: &TestApp,
     method: reqwest::Method,
@@ -60,7 +51,7 @@ fn client_count(app: &TestApp) -> i64 {
 #[tokio::test]
 async fn an_admin_registers_a_client_over_http_that_gets_tokens_then_updates_and_deletes_it() {
     let app = spawn_app().await;
-    let admin = admin_token(&app).await;
+    let admin = app.admin_token().await;
     let reg_url = app.metadata().await["registration_endpoint"]
         .as_str()
         .expect("endpoint")
@@ -142,7 +133,7 @@ async fn an_admin_registers_a_client_over_http_that_gets_tokens_then_updates_and
 #[tokio::test]
 async fn bad_registrations_and_bad_admin_tokens_get_rfc_errors_and_write_nothing() {
     let app = spawn_app_with(|c| c.access_token_ttl = Some(2)).await;
-    let admin = admin_token(&app).await;
+    let admin = app.admin_token().await;
     let before = client_count(&app);
     let post = |token: Option<String>, body: Value| {
         let app = &app;
@@ -431,7 +422,7 @@ async fn the_openapi_document_is_valid_and_lists_every_route() {
 #[tokio::test]
 async fn administration_is_audited_without_secrets() {
     let app = spawn_app().await;
-    let admin = admin_token(&app).await;
+    let admin = app.admin_token().await;
     let cli_client = app.create_client(&[]).await;
     let created = call(
         &app,

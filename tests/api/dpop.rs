@@ -2,8 +2,7 @@
 //! (jsonwebtoken) over real P-256 keys; binding, replay across servers, bad proofs.
 
 use crate::helpers::{form, spawn_app_with, test_settings, TestApp, TestClient};
-use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
+use crate::jose::TestKey;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use jsonwebtoken::jwk::{Jwk, ThumbprintHash};
@@ -14,27 +13,15 @@ const ISSUER: &str = "http://tessera.test";
 
 /// A client-side DPoP key.
 struct DpopKey {
-    pkcs8: Vec<u8>,
+    key: TestKey,
     jwk: Jwk,
 }
 
 impl DpopKey {
     fn new() -> DpopKey {
-        let pkcs8 =
-            EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
-                .expect("keygen")
-                .as_ref()
-                .to_vec();
-        let pair =
-            EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &pkcs8).expect("pair");
-        let point = pair.public_key().as_ref().to_vec();
-        let jwk: Jwk = serde_json::from_value(json!({
-            "kty": "EC", "crv": "P-256",
-            "x": URL_SAFE_NO_PAD.encode(&point[1..33]),
-            "y": URL_SAFE_NO_PAD.encode(&point[33..]),
-        }))
-        .expect("jwk");
-        DpopKey { pkcs8, jwk }
+        let key = TestKey::generate(Algorithm::ES256);
+        let jwk = serde_json::from_value(key.public.clone()).expect("jwk");
+        DpopKey { key, jwk }
     }
 
     fn jkt(&self) -> String {
@@ -44,11 +31,7 @@ impl DpopKey {
     }
 
     fn proof_with(&self, claims: Value, alter: impl FnOnce(&mut Header)) -> String {
-        let mut header = Header::new(Algorithm::ES256);
-        header.typ = Some("dpop+jwt".into());
-        header.jwk = Some(self.jwk.clone());
-        alter(&mut header);
-        encode(&header, &claims, &EncodingKey::from_ec_der(&self.pkcs8)).expect("sign")
+        self.key.dpop_proof_with(&claims, alter)
     }
 
     fn proof(&self) -> String {
@@ -227,14 +210,24 @@ async fn clients_that_require_dpop_and_bound_refresh_tokens_need_the_same_key() 
         ("username", "dora"),
         ("password", "dora's password"),
     ]);
-    let login = with_proof(&app, &client, &login_form, Some(&key.proof())).await;
+    let login_proof = key.proof();
+    let login = with_proof(&app, &client, &login_form, Some(&login_proof)).await;
     assert_eq!(login.status, 200, "{}", login.body);
     let refresh = login.refresh_token().to_string();
     let body = form(&[("grant_type", "refresh_token"), ("refresh_token", &refresh)]);
+    let used = app.count_rows("used_jtis");
     let other = with_proof(&app, &client, &body, Some(&DpopKey::new().proof())).await;
     assert_eq!(other.error(), "invalid_dpop_proof");
     let none = with_proof(&app, &client, &body, None).await;
     assert_eq!(none.error(), "invalid_dpop_proof");
+    assert_eq!(
+        app.count_rows("used_jtis"),
+        used,
+        "refused proofs were not recorded"
+    );
+    // A replayed proof is refused before the token is rotated.
+    let replayed = with_proof(&app, &client, &body, Some(&login_proof)).await;
+    assert_eq!(replayed.error(), "invalid_dpop_proof");
     let same = with_proof(&app, &client, &body, Some(&key.proof())).await;
     assert_eq!(
         same.status, 200,

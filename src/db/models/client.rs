@@ -2,7 +2,8 @@
 
 use crate::db::schema::clients;
 use crate::db::DbConnection;
-use crate::oauth::{AuthMethod, GrantType, RegisteredClient, Scope};
+use crate::oauth::client_keys::{ClientKeySet, Strictness};
+use crate::oauth::{AuthMethod, ClientKeys, GrantType, RegisteredClient, Scope};
 use diesel::prelude::*;
 use serde::Serialize;
 
@@ -39,6 +40,10 @@ pub struct Client {
     pub updated_at: i64,
     /// Tokens only with a DPoP proof (RFC 9449 `dpop_bound_access_tokens`).
     pub require_dpop: bool,
+    /// `private_key_jwt`: the client's JWK Set, inline.
+    pub jwks: Option<String>,
+    /// `private_key_jwt`: where the client publishes its JWK Set.
+    pub jwks_uri: Option<String>,
 }
 
 /// A client to insert.
@@ -73,6 +78,10 @@ pub struct NewClient {
     pub updated_at: i64,
     /// Tokens only with a DPoP proof (RFC 9449 `dpop_bound_access_tokens`).
     pub require_dpop: bool,
+    /// `private_key_jwt`: the client's JWK Set, inline.
+    pub jwks: Option<String>,
+    /// `private_key_jwt`: where the client publishes its JWK Set.
+    pub jwks_uri: Option<String>,
 }
 
 /// Changes to a client; `None` leaves a column as it is.
@@ -99,6 +108,10 @@ pub struct ClientChanges {
     pub disabled: Option<bool>,
     /// Require DPoP.
     pub require_dpop: Option<bool>,
+    /// New inline JWK Set.
+    pub jwks: Option<Option<String>>,
+    /// New `jwks_uri`.
+    pub jwks_uri: Option<Option<String>>,
     /// Always set by `update`.
     pub updated_at: Option<i64>,
 }
@@ -179,6 +192,26 @@ impl Client {
             refresh_reuse_grace: self.refresh_reuse_grace,
             disabled: self.disabled,
             require_dpop: self.require_dpop,
+            keys: self.keys(),
+        }
+    }
+
+    /// Where the client's `private_key_jwt` keys are. A stored set that no longer
+    /// parses (edited by hand) leaves the client with no usable key.
+    fn keys(&self) -> ClientKeys {
+        if let Some(uri) = &self.jwks_uri {
+            return ClientKeys::Uri(uri.clone());
+        }
+        match &self.jwks {
+            None => ClientKeys::None,
+            Some(json) => {
+                let set =
+                    ClientKeySet::parse(json.as_bytes(), Strictness::Fetched).unwrap_or_else(|e| {
+                        log::error!("client {}: stored jwks unusable: {e}", self.client_id);
+                        ClientKeySet::default()
+                    });
+                ClientKeys::Inline(std::sync::Arc::new(set))
+            }
         }
     }
 }

@@ -273,6 +273,17 @@ pub fn inspect(conn: &mut DbConnection, hash: &str, now: i64) -> QueryResult<Opt
     }))
 }
 
+/// The DPoP key thumbprint the token's family is bound to: `None` for an unknown
+/// token, `Some(None)` for an unbound family.
+pub fn dpop_binding(conn: &mut DbConnection, hash: &str) -> QueryResult<Option<Option<String>>> {
+    refresh_tokens::table
+        .inner_join(refresh_families::table)
+        .filter(refresh_tokens::token_hash.eq(hash))
+        .select(refresh_families::dpop_jkt)
+        .first(conn)
+        .optional()
+}
+
 fn load(conn: &mut DbConnection, hash: &str) -> QueryResult<Option<Row>> {
     refresh_tokens::table
         .inner_join(refresh_families::table.inner_join(users::table))

@@ -96,6 +96,7 @@ mod tests {
             refresh_reuse_grace: None,
             disabled: false,
             require_dpop: false,
+            keys: crate::oauth::ClientKeys::None,
         }
     }
 

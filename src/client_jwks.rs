@@ -1,0 +1,229 @@
+//! Client key sets fetched from `jwks_uri` (for `private_key_jwt`), cached per URL.
+//!
+//! A fetch has a time limit (`jwks_uri_timeout`), a size cap, at most three redirects
+//! (never to plain http unless `jwks_uri_allow_http`), and one fetch at a time per URL
+//! (concurrent requests wait for it). The result is kept as long as the response's
+//! `Cache-Control: max-age` says (1 s to 1 day; 5 minutes without one), so a client's
+//! key rotation is picked up once that lifetime has passed. An assertion naming a
+//! `kid` the cached set lacks triggers one early refetch, at most every 10 seconds per
+//! URL. When a fetch fails, keys fetched less than an hour ago stay in use; without
+//! them the client cannot authenticate until a later fetch succeeds (retried at most
+//! every 10 seconds, so a hanging URL does not hold up every request).
+
+use crate::oauth::client_keys::{ClientKeySet, Strictness, MAX_JWKS_BYTES};
+use futures_util::StreamExt;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Lifetime of a response without `Cache-Control: max-age`.
+pub const DEFAULT_TTL: Duration = Duration::from_secs(300);
+/// Longest lifetime honoured.
+pub const MAX_TTL: Duration = Duration::from_secs(86_400);
+/// Shortest lifetime (also for `no-cache`/`no-store`): at most one fetch a second.
+pub const MIN_TTL: Duration = Duration::from_secs(1);
+/// Least time between two fetches of one URL outside its cache lifetime.
+pub const MIN_REFETCH: Duration = Duration::from_secs(10);
+/// How long keys stay usable when refetching them fails.
+pub const MAX_STALE: Duration = Duration::from_secs(3600);
+/// Redirects followed.
+pub const MAX_REDIRECTS: usize = 3;
+/// URLs remembered; beyond this the least useful entries are dropped.
+const MAX_ENTRIES: usize = 10_000;
+
+/// Why a client's keys are not available.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("the client's jwks_uri could not be used: {0}")]
+pub struct FetchError(pub String);
+
+#[derive(Default)]
+struct Entry {
+    keys: Option<Arc<ClientKeySet>>,
+    fetched_at: Option<Instant>,
+    fresh_until: Option<Instant>,
+    failed: Option<(Instant, FetchError)>,
+}
+
+/// The fetcher and its cache.
+pub struct ClientJwks {
+    http: reqwest::Client,
+    entries: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Entry>>>>,
+}
+
+impl std::fmt::Debug for ClientJwks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientJwks").finish_non_exhaustive()
+    }
+}
+
+impl ClientJwks {
+    /// A fetcher with this time limit per fetch; `allow_http` also permits plain http.
+    pub fn new(timeout: Duration, allow_http: bool) -> Result<ClientJwks, reqwest::Error> {
+        let policy = reqwest::redirect::Policy::custom(move |attempt| {
+            let scheme_ok = attempt.url().scheme() == "https"
+                || (allow_http && attempt.url().scheme() == "http");
+            if attempt.previous().len() > MAX_REDIRECTS {
+                attempt.error(format!("more than {MAX_REDIRECTS} redirects"))
+            } else if !scheme_ok {
+                attempt.error("redirected to a URL that is not https")
+            } else {
+                attempt.follow()
+            }
+        });
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout)
+            .redirect(policy)
+            .user_agent(concat!("tessera/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(ClientJwks {
+            http,
+            entries: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn entry(&self, uri: &str) -> Arc<tokio::sync::Mutex<Entry>> {
+        let mut map = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= MAX_ENTRIES && !map.contains_key(uri) {
+            map.retain(|_, e| Arc::strong_count(e) > 1);
+            if map.len() >= MAX_ENTRIES {
+                map.clear();
+            }
+        }
+        map.entry(uri.to_string()).or_default().clone()
+    }
+
+    /// The keys published at `uri`: cached while fresh, fetched otherwise.
+    /// `missing_kid`: the cached set lacked the key an assertion names, so fetch early
+    /// if the last fetch is at least `MIN_REFETCH` old.
+    pub async fn keys(
+        &self,
+        uri: &str,
+        missing_kid: bool,
+    ) -> Result<Arc<ClientKeySet>, FetchError> {
+        let entry = self.entry(uri);
+        let mut e = entry.lock().await;
+        let now = Instant::now();
+        let since_fetch = e.fetched_at.map(|t| now - t);
+        if let Some(keys) = &e.keys {
+            let fresh = e.fresh_until.is_some_and(|t| now < t);
+            let early = missing_kid && since_fetch.is_some_and(|d| d >= MIN_REFETCH);
+            if fresh && !early {
+                return Ok(keys.clone());
+            }
+        }
+        if let Some((at, err)) = &e.failed {
+            if now - *at < MIN_REFETCH {
+                return match (&e.keys, since_fetch) {
+                    (Some(k), Some(d)) if d < MAX_STALE => Ok(k.clone()),
+                    _ => Err(err.clone()),
+                };
+            }
+        }
+        match self.fetch(uri).await {
+            Ok((keys, ttl)) => {
+                let keys = Arc::new(keys);
+                let t = Instant::now();
+                e.keys = Some(keys.clone());
+                e.fetched_at = Some(t);
+                e.fresh_until = Some(t + ttl);
+                e.failed = None;
+                Ok(keys)
+            }
+            Err(err) => {
+                log::warn!("jwks_uri {uri}: {}", err.0);
+                e.failed = Some((Instant::now(), err.clone()));
+                match (&e.keys, since_fetch) {
+                    (Some(k), Some(d)) if d < MAX_STALE => Ok(k.clone()),
+                    _ => Err(err),
+                }
+            }
+        }
+    }
+
+    async fn fetch(&self, uri: &str) -> Result<(ClientKeySet, Duration), FetchError> {
+        let fail = |m: String| FetchError(m);
+        let response = self
+            .http
+            .get(uri)
+            .header("accept", "application/jwk-set+json, application/json")
+            .send()
+            .await
+            .map_err(|e| fail(describe(&e)))?;
+        if !response.status().is_success() {
+            return Err(fail(format!(
+                "answered HTTP {}",
+                response.status().as_u16()
+            )));
+        }
+        if response
+            .content_length()
+            .is_some_and(|n| n > MAX_JWKS_BYTES as u64)
+        {
+            return Err(fail(format!("the JWK Set is over {MAX_JWKS_BYTES} bytes")));
+        }
+        let ttl = response
+            .headers()
+            .get_all("cache-control")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect::<Vec<_>>()
+            .join(",");
+        let ttl = lifetime(&ttl);
+        let mut body = Vec::new();
+        let mut stream = response.bytes_stream();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| fail(describe(&e)))?;
+            if body.len() + chunk.len() > MAX_JWKS_BYTES {
+                return Err(fail(format!("the JWK Set is over {MAX_JWKS_BYTES} bytes")));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        let keys = ClientKeySet::parse(&body, Strictness::Fetched).map_err(fail)?;
+        Ok((keys, ttl))
+    }
+}
+
+fn describe(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        "timed out".into()
+    } else if e.is_redirect() {
+        "too many redirects, or a redirect to a URL that is not allowed".into()
+    } else if e.is_connect() {
+        "cannot connect".into()
+    } else {
+        "the request failed".into()
+    }
+}
+
+/// How long a response may be used, from its `Cache-Control` header (all its values,
+/// comma-joined), clamped to [`MIN_TTL`, `MAX_TTL`].
+pub fn lifetime(cache_control: &str) -> Duration {
+    let mut ttl = None;
+    for directive in cache_control.split(',').map(str::trim) {
+        let (name, value) = directive.split_once('=').unwrap_or((directive, ""));
+        match name.to_ascii_lowercase().as_str() {
+            "no-store" | "no-cache" => return MIN_TTL,
+            "max-age" => ttl = value.trim_matches('"').parse::<u64>().ok(),
+            _ => {}
+        }
+    }
+    ttl.map(Duration::from_secs)
+        .unwrap_or(DEFAULT_TTL)
+        .clamp(MIN_TTL, MAX_TTL)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cache_control_decides_the_lifetime_within_bounds() {
+        assert_eq!(lifetime("public, max-age=60"), Duration::from_secs(60));
+        assert_eq!(lifetime(""), DEFAULT_TTL);
+        assert_eq!(lifetime("max-age=0"), MIN_TTL);
+        assert_eq!(lifetime("no-store"), MIN_TTL);
+        assert_eq!(lifetime("max-age=99999999"), MAX_TTL);
+        assert_eq!(lifetime("max-age=junk"), DEFAULT_TTL);
+    }
+}

@@ -1,0 +1,273 @@
+//! `private_key_jwt` client assertions (RFC 7523 §2.2 and §3, OIDC Core §9): a JWT the
+//! client signs with its private key instead of sending a shared secret.
+//!
+//! Checked here: the algorithm (asymmetric only, and one the key allows), the
+//! signature against the client's registered keys, `iss` = `sub` = client id, `aud`
+//! naming this server, `exp` in the future and at most five minutes ahead, `iat` and
+//! `nbf` not in the future, a `jti`. Single use of the `jti` is enforced by the caller
+//! through the database, so a replay on another replica fails too.
+
+use super::client_keys::ClientKeySet;
+use super::OAuthError;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use jsonwebtoken::{decode, decode_header, Algorithm, Validation};
+use serde::Deserialize;
+use serde_json::Value;
+
+/// The `client_assertion_type` of a JWT client assertion (RFC 7523 §2.2).
+pub const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+/// How far ahead an assertion's `exp` may be, seconds.
+pub const MAX_LIFETIME: i64 = 300;
+/// Clock skew tolerated for `iat`, `nbf` and `exp`, seconds.
+pub const MAX_SKEW: i64 = 5;
+/// Largest assertion accepted, bytes.
+pub const MAX_BYTES: usize = 8 * 1024;
+
+/// A verified assertion: what the replay cache needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Assertion {
+    /// The assertion's id, single-use.
+    pub jti: String,
+    /// Its `exp`: the id is remembered until then.
+    pub expires_at: i64,
+}
+
+/// Why an assertion was not accepted.
+#[derive(Debug)]
+pub enum Rejection {
+    /// No registered key fits the header's `kid` and `alg` (a `jwks_uri` client may
+    /// have rotated its keys: worth one refetch).
+    NoKey,
+    /// Anything else, with the error to answer.
+    Invalid(OAuthError),
+}
+
+fn invalid(why: &str) -> OAuthError {
+    OAuthError::invalid_client(format!("invalid client assertion: {why}"))
+}
+
+#[derive(Deserialize)]
+struct AssertionClaims {
+    iss: String,
+    sub: String,
+    aud: Value,
+    exp: i64,
+    #[serde(default)]
+    iat: Option<i64>,
+    #[serde(default)]
+    nbf: Option<i64>,
+    jti: String,
+}
+
+/// The header checks that need no key: size, `typ`, an accepted algorithm.
+pub fn algorithm(assertion: &str) -> Result<(Algorithm, Option<String>), OAuthError> {
+    if assertion.len() > MAX_BYTES {
+        return Err(invalid("too large"));
+    }
+    let header = decode_header(assertion).map_err(|_| invalid("not a JWS with a supported alg"))?;
+    // Another kind of JWT (an access token, a DPoP proof) is not an assertion.
+    if let Some(typ) = header.typ.as_deref() {
+        if !typ.eq_ignore_ascii_case("JWT") && typ != "client-authentication+jwt" {
+            return Err(invalid("typ must be JWT or client-authentication+jwt"));
+        }
+    }
+    if !super::jws::accepted(header.alg) {
+        return Err(invalid("alg must be one of RS256, PS256, ES256, EdDSA"));
+    }
+    Ok((header.alg, header.kid))
+}
+
+/// The client the assertion claims to be (`iss` = `sub`), read before any key is
+/// known: it only says whose keys to try.
+pub fn claimed_client(assertion: &str) -> Result<String, OAuthError> {
+    let payload = assertion
+        .split('.')
+        .nth(1)
+        .and_then(|p| URL_SAFE_NO_PAD.decode(p).ok())
+        .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+        .ok_or_else(|| invalid("malformed JWT"))?;
+    let field = |name| payload.get(name).and_then(Value::as_str);
+    match (field("iss"), field("sub")) {
+        (Some(iss), Some(sub)) if iss == sub && !iss.is_empty() => Ok(iss.to_string()),
+        (Some(_), Some(_)) => Err(invalid("iss and sub must both be the client id")),
+        _ => Err(invalid("iss and sub are required")),
+    }
+}
+
+/// Verifies `assertion` as `client_id`'s, with its `keys`, for a server known by any of
+/// `audiences`, at `now`.
+pub fn verify(
+    assertion: &str,
+    client_id: &str,
+    keys: &ClientKeySet,
+    audiences: &[&str],
+    now: i64,
+) -> Result<Assertion, Rejection> {
+    let (alg, kid) = algorithm(assertion).map_err(Rejection::Invalid)?;
+    let mut v = Validation::new(alg);
+    v.validate_exp = false; // checked below, with the lifetime cap
+    v.validate_aud = false; // a string or an array: checked below
+    v.required_spec_claims.clear();
+    let mut any_key = false;
+    let mut verified = None;
+    for key in keys.candidates(kid.as_deref(), alg) {
+        any_key = true;
+        if let Ok(data) = decode::<AssertionClaims>(assertion, key, &v) {
+            verified = Some(data.claims);
+            break;
+        }
+    }
+    let claims = match verified {
+        Some(c) => c,
+        None if !any_key => return Err(Rejection::NoKey),
+        None => {
+            return Err(Rejection::Invalid(invalid(
+                "its signature does not verify with the client's registered keys",
+            )))
+        }
+    };
+    check_claims(&claims, client_id, audiences, now).map_err(Rejection::Invalid)?;
+    Ok(Assertion {
+        jti: claims.jti,
+        expires_at: claims.exp,
+    })
+}
+
+fn check_claims(
+    c: &AssertionClaims,
+    client_id: &str,
+    audiences: &[&str],
+    now: i64,
+) -> Result<(), OAuthError> {
+    if c.iss != client_id || c.sub != client_id {
+        return Err(invalid("iss and sub must both be the client id"));
+    }
+    let aud_ok = match &c.aud {
+        Value::String(a) => audiences.contains(&a.as_str()),
+        Value::Array(list) => list
+            .iter()
+            .filter_map(Value::as_str)
+            .any(|a| audiences.contains(&a)),
+        _ => false,
+    };
+    if !aud_ok {
+        return Err(invalid(
+            "aud must name the token endpoint or the issuer of this server",
+        ));
+    }
+    if c.exp <= now - MAX_SKEW {
+        return Err(invalid("expired"));
+    }
+    if c.exp > now + MAX_LIFETIME + MAX_SKEW {
+        return Err(invalid("exp is more than 5 minutes ahead"));
+    }
+    if c.iat.is_some_and(|iat| iat > now + MAX_SKEW) || c.nbf.is_some_and(|n| n > now + MAX_SKEW) {
+        return Err(invalid("issued in the future (iat or nbf)"));
+    }
+    if c.jti.is_empty() || c.jti.len() > 256 {
+        return Err(invalid("jti must be 1 to 256 characters"));
+    }
+    Ok(())
+}
+
+/// The replay-cache key of an assertion: per client, so one client's ids cannot block
+/// another's.
+pub fn replay_key(client_id: &str, jti: &str) -> String {
+    format!("client:{client_id}:{jti}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oauth::client_keys::Strictness;
+    use crate::oauth::ErrorCode;
+    use jsonwebtoken::{encode, EncodingKey, Header};
+    use serde_json::json;
+
+    // An Ed25519 key pair (RFC 8037 §A.1).
+    const D: &str = "nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A";
+    const X: &str = "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo";
+
+    fn keys() -> ClientKeySet {
+        let jwks = json!({"keys": [{"kty": "OKP", "crv": "Ed25519", "kid": "k1", "x": X}]});
+        ClientKeySet::parse(jwks.to_string().as_bytes(), Strictness::Registration)
+            .expect("valid set")
+    }
+
+    fn sign(claims: Value, kid: Option<&str>) -> String {
+        let d = URL_SAFE_NO_PAD.decode(D).expect("b64");
+        // PKCS#8 v1 wrapping of the raw Ed25519 seed.
+        let mut der = hex::decode("302e020100300506032b657004220420").expect("hex");
+        der.extend_from_slice(&d);
+        let mut h = Header::new(Algorithm::EdDSA);
+        h.kid = kid.map(str::to_string);
+        encode(&h, &claims, &EncodingKey::from_ed_der(&der)).expect("sign")
+    }
+
+    fn claims(now: i64) -> Value {
+        json!({"iss": "c1", "sub": "c1", "aud": "https://as/oauth/token",
+               "exp": now + 60, "iat": now, "jti": "j1"})
+    }
+
+    const AUD: [&str; 2] = ["https://as", "https://as/oauth/token"];
+
+    #[test]
+    fn a_good_assertion_verifies() {
+        let now = 1_800_000_000;
+        let a = verify(&sign(claims(now), Some("k1")), "c1", &keys(), &AUD, now).expect("accepted");
+        assert_eq!(a.jti, "j1");
+        assert_eq!(a.expires_at, now + 60);
+        assert_eq!(
+            claimed_client(&sign(claims(now), None)).expect("claimed"),
+            "c1"
+        );
+    }
+
+    #[test]
+    fn bad_claims_are_invalid_client() {
+        let now = 1_800_000_000;
+        let cases = [
+            ("aud", json!("https://elsewhere")),
+            ("exp", json!(now - 10)),
+            ("exp", json!(now + 3600)),
+            ("iat", json!(now + 60)),
+            ("sub", json!("c2")),
+            ("jti", json!("")),
+        ];
+        for (name, value) in cases {
+            let mut c = claims(now);
+            c[name] = value.clone();
+            match verify(&sign(c, Some("k1")), "c1", &keys(), &AUD, now) {
+                Err(Rejection::Invalid(e)) => assert_eq!(e.code, ErrorCode::InvalidClient),
+                other => panic!("{name}={value}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn an_unknown_kid_asks_for_fresh_keys() {
+        let now = 1_800_000_000;
+        let r = verify(&sign(claims(now), Some("k9")), "c1", &keys(), &AUD, now);
+        assert!(matches!(r, Err(Rejection::NoKey)), "{r:?}");
+    }
+
+    #[test]
+    fn hmac_and_none_are_refused_before_any_key_is_tried() {
+        let hs = encode(
+            &Header::new(Algorithm::HS256),
+            &claims(0),
+            &EncodingKey::from_secret(X.as_bytes()),
+        )
+        .expect("sign");
+        let none = format!(
+            "{}.{}.",
+            URL_SAFE_NO_PAD.encode(r#"{"alg":"none"}"#),
+            URL_SAFE_NO_PAD.encode(claims(0).to_string())
+        );
+        for a in [hs, none] {
+            let e = algorithm(&a).expect_err("refused");
+            assert_eq!(e.code, ErrorCode::InvalidClient);
+        }
+    }
+}

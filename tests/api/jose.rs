@@ -1,0 +1,133 @@
+//! Client-side keys for the tests, signing with a real JOSE library (jsonwebtoken):
+//! client assertions (RFC 7523) and DPoP proofs (RFC 9449), for every algorithm.
+
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::signature::{
+    EcdsaKeyPair, Ed25519KeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING,
+};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
+use rsa::pkcs1::EncodeRsaPrivateKey;
+use rsa::traits::PublicKeyParts;
+use serde_json::{json, Value};
+
+/// A key pair a client holds.
+pub struct TestKey {
+    pub alg: Algorithm,
+    pub kid: String,
+    /// The public key as a bare JWK (`kty` and key members only).
+    pub public: Value,
+    /// Bytes of the public key (for the HMAC-confusion attack).
+    pub public_bytes: Vec<u8>,
+    encoding: EncodingKey,
+}
+
+impl TestKey {
+    /// A fresh key for `alg` (RS256 and PS256: RSA 2048; ES256: P-256; EdDSA: Ed25519).
+    pub fn generate(alg: Algorithm) -> TestKey {
+        let rng = SystemRandom::new();
+        let (public, public_bytes, encoding) = match alg {
+            Algorithm::RS256 | Algorithm::PS256 => {
+                let key = rsa::RsaPrivateKey::new(&mut rand::thread_rng(), 2048).expect("keygen");
+                let (n, e) = (key.n().to_bytes_be(), key.e().to_bytes_be());
+                let der = key.to_pkcs1_der().expect("pkcs1");
+                (
+                    json!({"kty": "RSA", "n": URL_SAFE_NO_PAD.encode(&n), "e": URL_SAFE_NO_PAD.encode(e)}),
+                    n,
+                    EncodingKey::from_rsa_der(der.as_bytes()),
+                )
+            }
+            Algorithm::ES256 => {
+                let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
+                    .expect("keygen");
+                let pair =
+                    EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref())
+                        .expect("pair");
+                let point = pair.public_key().as_ref().to_vec();
+                (
+                    json!({"kty": "EC", "crv": "P-256",
+                           "x": URL_SAFE_NO_PAD.encode(&point[1..33]),
+                           "y": URL_SAFE_NO_PAD.encode(&point[33..])}),
+                    point,
+                    EncodingKey::from_ec_der(pkcs8.as_ref()),
+                )
+            }
+            Algorithm::EdDSA => {
+                let pkcs8 = Ed25519KeyPair::generate_pkcs8(&rng).expect("keygen");
+                let pair = Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).expect("pair");
+                let x = pair.public_key().as_ref().to_vec();
+                (
+                    json!({"kty": "OKP", "crv": "Ed25519", "x": URL_SAFE_NO_PAD.encode(&x)}),
+                    x,
+                    EncodingKey::from_ed_der(pkcs8.as_ref()),
+                )
+            }
+            other => panic!("no test keys for {other:?}"),
+        };
+        TestKey {
+            alg,
+            kid: uuid::Uuid::new_v4().to_string(),
+            public,
+            public_bytes,
+            encoding,
+        }
+    }
+
+    /// The public JWK as a client registers it (`kid`, `alg`, `use`).
+    pub fn jwk(&self) -> Value {
+        let mut jwk = self.public.clone();
+        jwk["kid"] = json!(self.kid);
+        jwk["alg"] = json!(format!("{:?}", self.alg));
+        jwk["use"] = json!("sig");
+        jwk
+    }
+
+    /// A JWK Set of these keys.
+    pub fn jwks(keys: &[&TestKey]) -> Value {
+        json!({"keys": keys.iter().map(|k| k.jwk()).collect::<Vec<_>>()})
+    }
+
+    /// Signs `claims` with a header `alter` may change (`alg` and `kid` preset).
+    pub fn sign_with(&self, claims: &Value, alter: impl FnOnce(&mut Header)) -> String {
+        let mut header = Header::new(self.alg);
+        header.kid = Some(self.kid.clone());
+        alter(&mut header);
+        encode(&header, claims, &self.encoding).expect("sign")
+    }
+
+    /// A DPoP proof (RFC 9449 §4.2): `typ: dpop+jwt`, the public key in `jwk`, no `kid`;
+    /// `alter` may change the header further.
+    pub fn dpop_proof_with(&self, claims: &Value, alter: impl FnOnce(&mut Header)) -> String {
+        let jwk = serde_json::from_value(self.public.clone()).expect("jwk");
+        self.sign_with(claims, |header| {
+            header.kid = None;
+            header.typ = Some("dpop+jwt".into());
+            header.jwk = Some(jwk);
+            alter(header);
+        })
+    }
+
+    /// A client assertion for `client_id` to `aud`, valid for a minute, fresh `jti`.
+    pub fn assertion(&self, client_id: &str, aud: &str) -> String {
+        self.sign_with(&assertion_claims(client_id, aud), |_| {})
+    }
+}
+
+/// The claims of a good client assertion (RFC 7523 §3).
+pub fn assertion_claims(client_id: &str, aud: &str) -> Value {
+    let now = chrono::Utc::now().timestamp();
+    json!({
+        "iss": client_id, "sub": client_id, "aud": aud,
+        "iat": now, "exp": now + 60, "jti": uuid::Uuid::new_v4().to_string(),
+    })
+}
+
+/// A JWS with `alg: none` (no signature).
+pub fn unsigned(claims: &Value) -> String {
+    format!(
+        "{}.{}.",
+        URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#),
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    )
+}

@@ -1,0 +1,712 @@
+//! `private_key_jwt` client authentication (RFC 7523 §2.2): clients registered with
+//! inline keys or a `jwks_uri` served by a small test server, assertions signed here
+//! with a real JOSE library, for every algorithm; bad assertions and bad `jwks_uri`s.
+
+use crate::helpers::{
+    answer, assert_oauth_error, count_sql, form, oauth2_http, run_cli, serve_process,
+    spawn_app_with, verify_with_jwks, Answer, TestApp, TestDb,
+};
+use crate::jose::{assertion_claims, unsigned, TestKey};
+use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
+use serde_json::{json, Value};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const ISSUER: &str = "http://tessera.test";
+const TOKEN_ENDPOINT: &str = "http://tessera.test/oauth/token";
+const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+async fn app_with_issuer(tweak: impl FnOnce(&mut tessera::config::ConfigArgs)) -> TestApp {
+    spawn_app_with(|c| {
+        c.issuer = Some(ISSUER.into());
+        c.jwks_uri_allow_http = Some(true);
+        c.jwks_uri_timeout = Some(1);
+        tweak(c);
+    })
+    .await
+}
+
+/// Registers a private_key_jwt client through the registration endpoint.
+async fn register(app: &TestApp, keys: Value) -> String {
+    let mut body = json!({
+        "client_name": "keyed service",
+        "token_endpoint_auth_method": "private_key_jwt",
+        "scope": "orders:read",
+    });
+    for (k, v) in keys.as_object().expect("object") {
+        body[k] = v.clone();
+    }
+    let token = app.admin_token().await;
+    let res = app
+        .http
+        .post(format!("{}/oauth/register", app.address))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .expect("sent");
+    let a = answer(res).await;
+    assert_eq!(a.status, 201, "registration: {}", a.body);
+    assert!(
+        a.body.get("client_secret").is_none(),
+        "no secret: {}",
+        a.body
+    );
+    assert_eq!(a.body["token_endpoint_auth_method"], "private_key_jwt");
+    a.body["client_id"].as_str().expect("client_id").to_string()
+}
+
+/// A token request authenticated by `assertion`, with more form pairs.
+async fn with_assertion(app: &TestApp, assertion: &str, extra: &[(&str, &str)]) -> Answer {
+    with_assertion_at(&app.http, &app.address, assertion, extra).await
+}
+
+async fn with_assertion_at(
+    http: &reqwest::Client,
+    base: &str,
+    assertion: &str,
+    extra: &[(&str, &str)],
+) -> Answer {
+    let mut pairs = vec![
+        ("grant_type", "client_credentials"),
+        ("client_assertion_type", ASSERTION_TYPE),
+        ("client_assertion", assertion),
+    ];
+    pairs.extend_from_slice(extra);
+    let res = http
+        .post(format!("{base}/oauth/token"))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(form(&pairs))
+        .send()
+        .await
+        .expect("sent");
+    answer(res).await
+}
+
+#[tokio::test]
+async fn every_algorithm_authenticates_and_its_tokens_verify_against_the_jwks() {
+    for alg in [
+        Algorithm::RS256,
+        Algorithm::PS256,
+        Algorithm::ES256,
+        Algorithm::EdDSA,
+    ] {
+        let name = format!("{alg:?}");
+        let app = app_with_issuer(|c| c.signing_alg = Some(name.clone())).await;
+        let key = TestKey::generate(alg);
+        let client_id = register(&app, json!({"jwks": TestKey::jwks(&[&key])})).await;
+
+        let a = with_assertion(&app, &key.assertion(&client_id, TOKEN_ENDPOINT), &[]).await;
+        assert_eq!(a.status, 200, "{name}: {}", a.body);
+        let jwks = serde_json::from_value(app.jwks().await).expect("JWKS");
+        let (header, claims) = verify_with_jwks(&jwks, ISSUER, a.access_token());
+        assert_eq!(header.alg, alg, "tokens signed with the configured {name}");
+        assert_eq!(claims["client_id"], client_id.as_str());
+        assert_eq!(claims["scope"], "orders:read");
+
+        // aud may also be the issuer; the same key authenticates at revocation.
+        let a = with_assertion(&app, &key.assertion(&client_id, ISSUER), &[]).await;
+        assert_eq!(a.status, 200, "{name}, aud = issuer: {}", a.body);
+        let res = app
+            .http
+            .post(format!("{}/oauth/revoke", app.address))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(form(&[
+                ("token", a.access_token()),
+                ("client_assertion_type", ASSERTION_TYPE),
+                (
+                    "client_assertion",
+                    &key.assertion(&client_id, &format!("{ISSUER}/oauth/revoke")),
+                ),
+            ]))
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(answer(res).await.status, 200, "{name}: revocation");
+    }
+}
+
+#[tokio::test]
+async fn the_oauth2_crate_authenticates_with_an_assertion() {
+    use oauth2::basic::BasicClient;
+    use oauth2::{AuthType, ClientId, TokenResponse, TokenUrl};
+    let app = app_with_issuer(|_| {}).await;
+    let key = TestKey::generate(Algorithm::ES256);
+    let client_id = register(&app, json!({"jwks": TestKey::jwks(&[&key])})).await;
+    let client = BasicClient::new(ClientId::new(client_id.clone()))
+        .set_auth_type(AuthType::RequestBody)
+        .set_token_uri(TokenUrl::new(format!("{}/oauth/token", app.address)).expect("url"));
+    let token = client
+        .exchange_client_credentials()
+        .add_extra_param("client_assertion_type", ASSERTION_TYPE)
+        .add_extra_param(
+            "client_assertion",
+            key.assertion(&client_id, TOKEN_ENDPOINT),
+        )
+        .request_async(&oauth2_http())
+        .await
+        .expect("token");
+    assert!(token.access_token().secret().starts_with("ey"));
+}
+
+#[tokio::test]
+async fn bad_assertions_are_invalid_client_and_use_up_nothing() {
+    let app = app_with_issuer(|_| {}).await;
+    let key = TestKey::generate(Algorithm::RS256);
+    let other_key = TestKey::generate(Algorithm::ES256);
+    let client_id = register(&app, json!({"jwks": TestKey::jwks(&[&key])})).await;
+    let other_id = register(&app, json!({"jwks": TestKey::jwks(&[&other_key])})).await;
+    let used = || count_sql(&app.db, "SELECT COUNT(*) AS n FROM used_jtis");
+
+    let good = key.assertion(&client_id, TOKEN_ENDPOINT);
+    assert_eq!(with_assertion(&app, &good, &[]).await.status, 200);
+    assert_eq!(used(), 1, "one jti recorded");
+
+    let now = chrono::Utc::now().timestamp();
+    let claims = |change: &dyn Fn(&mut Value)| {
+        let mut c = assertion_claims(&client_id, TOKEN_ENDPOINT);
+        change(&mut c);
+        c
+    };
+    let hs256_with_public_key = encode(
+        &Header::new(Algorithm::HS256),
+        &claims(&|_| {}),
+        &EncodingKey::from_secret(&key.public_bytes),
+    )
+    .expect("sign");
+    let cases: Vec<(&str, String)> = vec![
+        ("replayed jti", good.clone()),
+        (
+            "wrong aud",
+            key.sign_with(
+                &claims(&|c| c["aud"] = json!("https://elsewhere/token")),
+                |_| {},
+            ),
+        ),
+        (
+            "expired",
+            key.sign_with(&claims(&|c| c["exp"] = json!(now - 30)), |_| {}),
+        ),
+        (
+            "exp more than 5 minutes ahead",
+            key.sign_with(&claims(&|c| c["exp"] = json!(now + 3600)), |_| {}),
+        ),
+        (
+            "issued in the future",
+            key.sign_with(&claims(&|c| c["iat"] = json!(now + 600)), |_| {}),
+        ),
+        (
+            "no jti",
+            key.sign_with(
+                &claims(&|c| {
+                    c.as_object_mut().expect("object").remove("jti");
+                }),
+                |_| {},
+            ),
+        ),
+        (
+            "iss is not sub",
+            key.sign_with(&claims(&|c| c["iss"] = json!(other_id)), |_| {}),
+        ),
+        (
+            "unknown kid",
+            key.sign_with(&claims(&|_| {}), |h| h.kid = Some("no-such-kid".into())),
+        ),
+        ("alg none", unsigned(&claims(&|_| {}))),
+        ("HS256 keyed with the public key", hs256_with_public_key),
+        (
+            "another client's key",
+            other_key.sign_with(&claims(&|_| {}), |h| h.kid = Some(key.kid.clone())),
+        ),
+        (
+            "another client's key, no kid",
+            other_key.sign_with(&claims(&|_| {}), |h| h.kid = None),
+        ),
+        (
+            "PS256 header on an RS256-only key",
+            TestKey::generate(Algorithm::PS256)
+                .sign_with(&claims(&|_| {}), |h| h.kid = Some(key.kid.clone())),
+        ),
+        ("not a JWT", "garbage".into()),
+    ];
+    for (why, assertion) in &cases {
+        let a = with_assertion(&app, assertion, &[]).await;
+        assert_oauth_error(&a, 401, "invalid_client");
+        assert!(
+            a.body["error_description"].as_str().is_some(),
+            "{why}: {}",
+            a.body
+        );
+    }
+    // Type and method mix-ups.
+    let fresh = key.assertion(&client_id, TOKEN_ENDPOINT);
+    let a = with_assertion(&app, &fresh, &[("client_id", other_id.as_str())]).await;
+    assert_oauth_error(&a, 401, "invalid_client");
+    let a = with_assertion(&app, &fresh, &[("client_secret", "x")]).await;
+    assert_oauth_error(&a, 400, "invalid_request");
+    let res = app
+        .http
+        .post(format!("{}/oauth/token", app.address))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(form(&[
+            ("grant_type", "client_credentials"),
+            ("client_assertion_type", "urn:example:saml"),
+            ("client_assertion", &fresh),
+        ]))
+        .send()
+        .await
+        .expect("sent");
+    assert_oauth_error(&answer(res).await, 401, "invalid_client");
+    // A request refused for another reason does not use the assertion up.
+    let a = with_assertion(&app, &fresh, &[("scope", "admin:everything")]).await;
+    assert_oauth_error(&a, 400, "invalid_scope");
+
+    assert_eq!(used(), 1, "no bad request recorded a jti");
+    assert_eq!(
+        with_assertion(&app, &fresh, &[]).await.status,
+        200,
+        "still serving"
+    );
+    // A secret client cannot be impersonated with an assertion either.
+    let secret_client = app.create_client(&[]).await;
+    let a = with_assertion(&app, &key.assertion(&secret_client.id, TOKEN_ENDPOINT), &[]).await;
+    assert_oauth_error(&a, 401, "invalid_client");
+}
+
+/// What the test `jwks_uri` server answers.
+#[derive(Clone)]
+enum Serve {
+    Jwks { body: String, cache_control: String },
+    Hang,
+    RedirectLoop,
+    Huge,
+    NotFound,
+}
+
+/// A tiny HTTP server for `jwks_uri`: one response per connection, as set.
+struct JwksServer {
+    url: String,
+    mode: Arc<Mutex<Serve>>,
+    hits: Arc<AtomicUsize>,
+}
+
+impl JwksServer {
+    async fn start(mode: Serve) -> JwksServer {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}/jwks.json", listener.local_addr().expect("addr"));
+        let mode = Arc::new(Mutex::new(mode));
+        let hits = Arc::new(AtomicUsize::new(0));
+        let (m, h) = (mode.clone(), hits.clone());
+        tokio::spawn(async move {
+            while let Ok((mut sock, _)) = listener.accept().await {
+                h.fetch_add(1, Ordering::SeqCst);
+                let serve = m.lock().expect("mode").clone();
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 4096];
+                    let _ = sock.read(&mut buf).await;
+                    let head = |status: &str, headers: &str, len: usize| {
+                        format!("HTTP/1.1 {status}\r\n{headers}Content-Length: {len}\r\nConnection: close\r\n\r\n")
+                    };
+                    match serve {
+                        Serve::Jwks {
+                            body,
+                            cache_control,
+                        } => {
+                            let h = head(
+                                "200 OK",
+                                &format!("Content-Type: application/json\r\nCache-Control: {cache_control}\r\n"),
+                                body.len(),
+                            );
+                            let _ = sock.write_all(format!("{h}{body}").as_bytes()).await;
+                        }
+                        Serve::Hang => tokio::time::sleep(Duration::from_secs(30)).await,
+                        Serve::RedirectLoop => {
+                            let h = head("302 Found", "Location: /jwks.json\r\n", 0);
+                            let _ = sock.write_all(h.as_bytes()).await;
+                        }
+                        Serve::Huge => {
+                            let size = 10 * 1024 * 1024;
+                            let h = head("200 OK", "Content-Type: application/json\r\n", size);
+                            let _ = sock.write_all(h.as_bytes()).await;
+                            let chunk = vec![b' '; 64 * 1024];
+                            for _ in 0..size / chunk.len() {
+                                if sock.write_all(&chunk).await.is_err() {
+                                    break;
+                                }
+                            }
+                        }
+                        Serve::NotFound => {
+                            let _ = sock
+                                .write_all(head("404 Not Found", "", 0).as_bytes())
+                                .await;
+                        }
+                    }
+                });
+            }
+        });
+        JwksServer { url, mode, hits }
+    }
+
+    fn set(&self, mode: Serve) {
+        *self.mode.lock().expect("mode") = mode;
+    }
+
+    fn hits(&self) -> usize {
+        self.hits.load(Ordering::SeqCst)
+    }
+}
+
+fn published(keys: &[&TestKey], max_age: u64) -> Serve {
+    Serve::Jwks {
+        body: TestKey::jwks(keys).to_string(),
+        cache_control: format!("public, max-age={max_age}"),
+    }
+}
+
+#[tokio::test]
+async fn a_jwks_uri_is_cached_as_it_says_and_key_rotation_is_picked_up_after_that() {
+    let app = app_with_issuer(|_| {}).await;
+    let old = TestKey::generate(Algorithm::ES256);
+    let new = TestKey::generate(Algorithm::EdDSA);
+    let server = JwksServer::start(published(&[&old], 2)).await;
+    let client_id = register(&app, json!({"jwks_uri": server.url})).await;
+
+    for _ in 0..3 {
+        let a = with_assertion(&app, &old.assertion(&client_id, TOKEN_ENDPOINT), &[]).await;
+        assert_eq!(a.status, 200, "{}", a.body);
+    }
+    assert_eq!(server.hits(), 1, "fetched once within max-age");
+
+    // The client rotates: only the new key is published.
+    server.set(published(&[&new], 2));
+    let rotated_at = Instant::now();
+    let a = with_assertion(&app, &new.assertion(&client_id, TOKEN_ENDPOINT), &[]).await;
+    assert_oauth_error(&a, 401, "invalid_client");
+    tokio::time::sleep(Duration::from_millis(2100).saturating_sub(rotated_at.elapsed())).await;
+    let a = with_assertion(&app, &new.assertion(&client_id, TOKEN_ENDPOINT), &[]).await;
+    assert_eq!(
+        a.status, 200,
+        "the new key works once the cache expired: {}",
+        a.body
+    );
+    let a = with_assertion(&app, &old.assertion(&client_id, TOKEN_ENDPOINT), &[]).await;
+    assert_oauth_error(&a, 401, "invalid_client");
+    assert_eq!(server.hits(), 2);
+}
+
+#[tokio::test]
+async fn a_jwks_uri_that_hangs_loops_or_floods_is_invalid_client_and_the_server_keeps_serving() {
+    let app = app_with_issuer(|_| {}).await;
+    let key = TestKey::generate(Algorithm::ES256);
+    let secret_client = app.create_client(&[]).await;
+    for (why, mode) in [
+        ("hangs", Serve::Hang),
+        ("redirects in a loop", Serve::RedirectLoop),
+        ("returns 10 MB", Serve::Huge),
+        ("answers 404", Serve::NotFound),
+    ] {
+        let server = JwksServer::start(mode).await;
+        let client_id = register(&app, json!({"jwks_uri": server.url})).await;
+        let assertion = key.assertion(&client_id, TOKEN_ENDPOINT);
+        let started = Instant::now();
+        let (bad, good) = tokio::join!(with_assertion(&app, &assertion, &[]), async {
+            // Meanwhile other clients are served.
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            app.token_basic(&secret_client, "grant_type=client_credentials")
+                .await
+        });
+        assert_oauth_error(&bad, 401, "invalid_client");
+        assert!(
+            bad.body["error_description"]
+                .as_str()
+                .is_some_and(|d| d.contains("jwks_uri")),
+            "{why}: {}",
+            bad.body
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{why}: bounded by the timeout"
+        );
+        assert_eq!(good.status, 200, "{why}: other clients keep getting tokens");
+        // A second try within the retry interval does not wait for the URL again.
+        let again = Instant::now();
+        let a = with_assertion(&app, &key.assertion(&client_id, TOKEN_ENDPOINT), &[]).await;
+        assert_oauth_error(&a, 401, "invalid_client");
+        assert!(
+            again.elapsed() < Duration::from_millis(500),
+            "{why}: failure remembered"
+        );
+    }
+    assert_eq!(
+        count_sql(&app.db, "SELECT COUNT(*) AS n FROM used_jtis"),
+        0,
+        "nothing recorded"
+    );
+}
+
+#[tokio::test]
+async fn registration_and_the_cli_check_keys_and_keep_one_auth_method() {
+    let app = app_with_issuer(|c| c.jwks_uri_allow_http = Some(false)).await;
+    let key = TestKey::generate(Algorithm::RS256);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("jwks.json");
+    std::fs::write(&file, TestKey::jwks(&[&key]).to_string()).expect("write");
+    let path = file.to_str().expect("utf-8 path");
+
+    let out = app
+        .cli(&[
+            "client",
+            "create",
+            "--name",
+            "svc",
+            "--auth-method",
+            "private_key_jwt",
+            "--jwks",
+            path,
+        ])
+        .await;
+    assert!(out.success, "{}", out.stderr);
+    let created = out.json();
+    assert!(
+        created.get("client_secret").is_none(),
+        "no secret: {created}"
+    );
+    assert_eq!(created["jwks"]["keys"][0]["kid"], key.kid.as_str());
+    let client_id = created["client_id"].as_str().expect("id").to_string();
+    let a = with_assertion(&app, &key.assertion(&client_id, TOKEN_ENDPOINT), &[]).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+
+    // The client rotates its key: set-keys replaces the set.
+    let next = TestKey::generate(Algorithm::ES256);
+    std::fs::write(&file, TestKey::jwks(&[&next]).to_string()).expect("write");
+    let out = app
+        .cli(&["client", "set-keys", &client_id, "--jwks", path])
+        .await;
+    assert!(out.success, "{}", out.stderr);
+    let a = with_assertion(&app, &next.assertion(&client_id, TOKEN_ENDPOINT), &[]).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let a = with_assertion(&app, &key.assertion(&client_id, TOKEN_ENDPOINT), &[]).await;
+    assert_oauth_error(&a, 401, "invalid_client");
+
+    // Refused, each with one line and a non-zero exit, nothing created.
+    let before = count_sql(&app.db, "SELECT COUNT(*) AS n FROM clients");
+    let mut private = key.jwk();
+    private["d"] = json!("AQAB");
+    std::fs::write(
+        dir.path().join("private.json"),
+        json!({"keys": [private]}).to_string(),
+    )
+    .expect("write");
+    let private_path = dir.path().join("private.json");
+    let private_path = private_path.to_str().expect("utf-8");
+    for (args, why) in [
+        (
+            vec!["--auth-method", "private_key_jwt"],
+            "needs jwks or jwks_uri",
+        ),
+        (
+            vec!["--auth-method", "private_key_jwt", "--jwks", private_path],
+            "private member",
+        ),
+        (
+            vec![
+                "--auth-method",
+                "private_key_jwt",
+                "--jwks",
+                "/no/such/file",
+            ],
+            "cannot read",
+        ),
+        (
+            vec![
+                "--auth-method",
+                "private_key_jwt",
+                "--jwks-uri",
+                "http://keys.example/jwks",
+            ],
+            "https",
+        ),
+        (vec!["--jwks", path], "private_key_jwt clients only"),
+    ] {
+        let mut full = vec!["client", "create", "--name", "bad"];
+        full.extend(args.iter().copied());
+        let out = app.cli(&full).await;
+        assert!(!out.success, "{args:?} succeeded");
+        assert!(out.stderr.contains(why), "{args:?}: {}", out.stderr);
+        assert_eq!(
+            out.stderr.trim().lines().count(),
+            1,
+            "{args:?}: {}",
+            out.stderr
+        );
+    }
+    let out = app.cli(&["client", "rotate-secret", &client_id]).await;
+    assert!(
+        !out.success && out.stderr.contains("no secret"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        count_sql(&app.db, "SELECT COUNT(*) AS n FROM clients"),
+        before
+    );
+
+    // Registration: the same checks as client metadata errors.
+    let token = app.admin_token().await;
+    for (body, why) in [
+        (
+            json!({"client_name": "x", "token_endpoint_auth_method": "private_key_jwt",
+                   "jwks": TestKey::jwks(&[&key]), "jwks_uri": "https://k.example/jwks"}),
+            "both",
+        ),
+        (
+            json!({"client_name": "x", "token_endpoint_auth_method": "private_key_jwt",
+                   "jwks": {"keys": [{"kty": "oct", "k": "c2VjcmV0"}]}}),
+            "private member",
+        ),
+        (
+            json!({"client_name": "x", "token_endpoint_auth_method": "private_key_jwt",
+                   "jwks_uri": "http://k.example/jwks"}),
+            "https",
+        ),
+        (
+            json!({"client_name": "x", "token_endpoint_auth_method": "none"}),
+            "private_key_jwt",
+        ),
+    ] {
+        let res = app
+            .http
+            .post(format!("{}/oauth/register", app.address))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+            .await
+            .expect("sent");
+        let a = answer(res).await;
+        assert_eq!(
+            (a.status, a.error()),
+            (400, "invalid_client_metadata"),
+            "{body}"
+        );
+        assert!(
+            a.body["error_description"]
+                .as_str()
+                .is_some_and(|d| d.contains(why)),
+            "{why}: {}",
+            a.body
+        );
+    }
+    // RFC 7592 PUT replaces the keys; the method stays.
+    let res = app
+        .http
+        .put(format!("{}/oauth/register/{client_id}", app.address))
+        .bearer_auth(&token)
+        .json(&json!({"client_id": client_id, "client_name": "svc",
+                      "jwks": TestKey::jwks(&[&key])}))
+        .send()
+        .await
+        .expect("sent");
+    let a = answer(res).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(a.body["token_endpoint_auth_method"], "private_key_jwt");
+    assert_eq!(a.body["jwks"]["keys"][0]["kid"], key.kid.as_str());
+    let a = with_assertion(&app, &key.assertion(&client_id, TOKEN_ENDPOINT), &[]).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+
+    let meta = app.metadata().await;
+    assert!(meta["token_endpoint_auth_methods_supported"]
+        .as_array()
+        .expect("methods")
+        .contains(&json!("private_key_jwt")));
+    assert_eq!(
+        meta["token_endpoint_auth_signing_alg_values_supported"],
+        json!(["RS256", "PS256", "ES256", "EdDSA"])
+    );
+}
+
+#[tokio::test]
+async fn assertion_and_dpop_replays_are_refused_by_a_second_serve_process() {
+    let db = TestDb::new();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = TestKey::generate(Algorithm::EdDSA);
+    let file = dir.path().join("jwks.json");
+    std::fs::write(&file, TestKey::jwks(&[&key]).to_string()).expect("write");
+    let out = run_cli(
+        &db,
+        &[
+            "client",
+            "create",
+            "--name",
+            "svc",
+            "--auth-method",
+            "private_key_jwt",
+            "--jwks",
+            file.to_str().expect("utf-8"),
+        ],
+        None,
+    )
+    .await;
+    assert!(out.success, "{}", out.stderr);
+    let client_id = out.json()["client_id"].as_str().expect("id").to_string();
+    let envs = [
+        ("TESSERA_DATABASE_URL", db.url()),
+        ("TESSERA_ISSUER", ISSUER.to_string()),
+    ];
+    let first = serve_process(dir.path(), &envs).await;
+    let second = serve_process(dir.path(), &envs).await;
+    let http = reqwest::Client::new();
+    let base = |p: &crate::helpers::ServeProcess| p.address.clone();
+
+    let assertion = key.assertion(&client_id, TOKEN_ENDPOINT);
+    let a = with_assertion_at(&http, &base(&first), &assertion, &[]).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let replay = with_assertion_at(&http, &base(&second), &assertion, &[]).await;
+    assert_oauth_error(&replay, 401, "invalid_client");
+    assert!(replay.body["error_description"]
+        .as_str()
+        .is_some_and(|d| d.contains("already used")));
+
+    // A DPoP proof used on one process is refused on the other.
+    let dpop = TestKey::generate(Algorithm::ES256);
+    let proof = dpop.dpop_proof_with(
+        &json!({"jti": uuid::Uuid::new_v4().to_string(), "htm": "POST",
+                "htu": TOKEN_ENDPOINT, "iat": chrono::Utc::now().timestamp()}),
+        |_| {},
+    );
+    let send = |url: String, assertion: String| {
+        let http = http.clone();
+        let proof = proof.clone();
+        async move {
+            let res = http
+                .post(format!("{url}/oauth/token"))
+                .header("Content-Type", "application/x-www-form-urlencoded")
+                .header("DPoP", proof)
+                .body(form(&[
+                    ("grant_type", "client_credentials"),
+                    ("client_assertion_type", ASSERTION_TYPE),
+                    ("client_assertion", &assertion),
+                ]))
+                .send()
+                .await
+                .expect("sent");
+            answer(res).await
+        }
+    };
+    let a = send(base(&first), key.assertion(&client_id, TOKEN_ENDPOINT)).await;
+    assert_eq!(
+        (a.status, a.body["token_type"].as_str()),
+        (200, Some("DPoP")),
+        "{}",
+        a.body
+    );
+    let fresh_assertion = key.assertion(&client_id, TOKEN_ENDPOINT);
+    let replay = send(base(&second), fresh_assertion.clone()).await;
+    assert_oauth_error(&replay, 400, "invalid_dpop_proof");
+    // The refused request used up nothing: its assertion still works.
+    let a = with_assertion_at(&http, &base(&second), &fresh_assertion, &[]).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+}
