@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # tessera benchmark: tessera (release, one worker) pinned to core 0, wrk on core 1.
-# Prints throughput, p50 and p99 for client_credentials, refresh_token (each token used
-# once, chains rotating), the JWKS (200 and 304), and client_credentials during a
-# password-login flood, next to `openssl speed rsa2048` measured on the same core in the
-# same run.
+# Prints throughput, p50 and p99 for client_credentials (client_secret_basic, then
+# private_key_jwt with RS256 assertions, then DPoP-bound), refresh_token (each token used
+# once, chains rotating), the JWKS (200 and 304), ES256 tokens and client_credentials
+# during a password-login flood, next to `openssl speed rsa2048` measured on the same
+# core in the same run. Assertions and DPoP proofs are single-use: they are signed
+# before their scenario by examples/bench_jwt.rs (on every core) and replayed once each.
 #
 #   bench/run.sh                          # SQLite, 10 s per scenario
 #   DURATION=30 bench/run.sh
-#   SCENARIOS="token refresh" bench/run.sh  # a subset: token token-es256 jwks jwks-304
-#                                           # refresh password-flood token-during-flood
+#   SCENARIOS="token refresh" bench/run.sh  # a subset: token token-pkjwt token-dpop
+#                          # token-es256 jwks jwks-304 refresh password-flood token-during-flood
 #   BENCH_POSTGRES=postgres://postgres@127.0.0.1:5432/postgres bench/run.sh
 #       # PostgreSQL: a fresh database is created through that URL and dropped after;
 #       # URL parameters (e.g. ?sslmode=disable) are passed on to tessera
@@ -25,8 +27,11 @@ for tool in wrk openssl taskset curl python3; do
   command -v "$tool" >/dev/null || { echo "bench: $tool is required (apt install $tool)" >&2; exit 1; }
 done
 
-cargo build --release --quiet
+cargo build --release --quiet --bin tessera --example bench_jwt
 BIN=target/release/tessera
+SIGNER=target/release/examples/bench_jwt
+# Pre-signed requests per scenario: enough for this many requests a second.
+LINES=$((DURATION * ${BENCH_MAX_RPS:-2500}))
 WORK=$(mktemp -d)
 SERVER_PID=""
 PG_DB=""
@@ -61,6 +66,10 @@ pair = u.quote(c["client_id"], safe="") + ":" + u.quote(c["client_secret"], safe
 print(base64.b64encode(pair.encode()).decode())'
 }
 CC_AUTH=$("$BIN" client create --name bench --scope "bench:read" | basic_auth)
+"$SIGNER" keygen "$WORK/pk"
+PK_CLIENT=$("$BIN" client create --name bench-pkjwt --scope "bench:read" \
+  --auth-method private_key_jwt --jwks "$WORK/pk/jwks.json" \
+  | python3 -c 'import json, sys; print(json.load(sys.stdin)["client_id"])')
 APP_AUTH=$("$BIN" client create --name bench-app --scope profile \
   --grant-types password,refresh_token | basic_auth)
 export BENCH_USER=bench BENCH_PASSWORD=bench-password-123
@@ -103,6 +112,16 @@ RESULTS=$(
   export BENCH_AUTH=$CC_AUTH
   run token token.lua 32 /oauth/token
   run token token.lua 1 /oauth/token
+  if want token-pkjwt; then
+    echo "== signing $LINES RS256 client assertions" >&2
+    "$SIGNER" assertions "$WORK/pk" "$PK_CLIENT" "$URL/oauth/token" "$LINES" >"$WORK/assertions"
+    BENCH_MODE=body BENCH_LINES="$WORK/assertions" run token-pkjwt lines.lua 32 /oauth/token
+  fi
+  if want token-dpop; then
+    echo "== signing $LINES ES256 DPoP proofs" >&2
+    "$SIGNER" dpop "$URL/oauth/token" "$LINES" >"$WORK/proofs"
+    BENCH_MODE=dpop BENCH_LINES="$WORK/proofs" run token-dpop lines.lua 32 /oauth/token
+  fi
   BENCH_AUTH=$APP_AUTH run refresh refresh.lua 32 /oauth/token
   run jwks get.lua 32 /.well-known/jwks.json
   ETAG=$(curl -fsI "$URL/.well-known/jwks.json" | awk 'tolower($1)=="etag:" {sub(/\r$/, "", $2); print $2}')

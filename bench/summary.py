@@ -26,6 +26,16 @@ if t32:
 if t1:
     p50x = t1["p50_ms"] / sign_ms
     print(f"p50 @1 / one signature ({sign_ms:.3f} ms): {p50x:.2f}x (target < 1.5x) {verdict(p50x < 1.5)}")
+pk = rows.get(("token-pkjwt", 32))
+if pk:
+    ratio = pk["rps"] / sign
+    print(f"private_key_jwt tokens/s @32 / openssl sign/s: {ratio:.3f} (target >= 0.75, errors {int(pk['errors'])}) "
+          f"{verdict(ratio >= 0.75 and pk['errors'] == 0)}")
+dp = rows.get(("token-dpop", 32))
+if dp and t32:
+    x = dp["rps"] / t32["rps"]
+    print(f"DPoP-bound tokens/s @32 / plain tokens/s: {x:.3f} (target >= 0.85, errors {int(dp['errors'])}) "
+          f"{verdict(x >= 0.85 and dp['errors'] == 0)}")
 es = rows.get(("token-es256", 32))
 if es and t32:
     x = es["rps"] / t32["rps"]

@@ -119,7 +119,9 @@ impl ClientKeySet {
 }
 
 impl ClientKey {
-    fn parse(raw: &Value) -> Result<ClientKey, String> {
+    /// Reads one public JWK: supported type and curve, no private members, `use` (if
+    /// any) `sig`, `alg` (if any) fitting the type.
+    pub fn parse(raw: &Value) -> Result<ClientKey, String> {
         let obj = raw.as_object().ok_or("not a JSON object")?;
         if let Some(m) = PRIVATE_MEMBERS.iter().find(|m| obj.contains_key(**m)) {
             return Err(format!(
@@ -197,6 +199,30 @@ impl ClientKey {
         };
         Ok(ClientKey { kid, algs, key })
     }
+
+    /// The key, ready to verify.
+    pub fn decoding_key(&self) -> &DecodingKey {
+        &self.key
+    }
+}
+
+/// The RFC 7638 thumbprint (SHA-256, base64url) of a public JWK already accepted by
+/// [`ClientKey::parse`] (so its members are base64url and need no escaping).
+pub fn thumbprint(jwk: &Value) -> Option<String> {
+    let m = |name: &str| jwk.get(name).and_then(Value::as_str);
+    let canonical = match m("kty")? {
+        "RSA" => format!(r#"{{"e":"{}","kty":"RSA","n":"{}"}}"#, m("e")?, m("n")?),
+        "EC" => format!(
+            r#"{{"crv":"{}","kty":"EC","x":"{}","y":"{}"}}"#,
+            m("crv")?,
+            m("x")?,
+            m("y")?
+        ),
+        "OKP" => format!(r#"{{"crv":"{}","kty":"OKP","x":"{}"}}"#, m("crv")?, m("x")?),
+        _ => return None,
+    };
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, canonical.as_bytes());
+    Some(URL_SAFE_NO_PAD.encode(digest))
 }
 
 #[cfg(test)]

@@ -162,6 +162,14 @@ async fn bad_dpop_proofs_are_refused_and_the_server_keeps_serving() {
             }),
         ),
         ("garbage", "not.a.proof".to_string()),
+        ("private key members", {
+            let mut jwk = key.key.public.clone();
+            jwk["d"] = json!(URL_SAFE_NO_PAD.encode([7u8; 32]));
+            key.key.sign_raw(
+                &json!({"typ": "dpop+jwt", "alg": "ES256", "jwk": jwk}),
+                &claims("POST", &url, now),
+            )
+        }),
     ];
     for (why, proof) in bad {
         let a = with_proof(&app, &client, "grant_type=client_credentials", Some(&proof)).await;
@@ -171,6 +179,10 @@ async fn bad_dpop_proofs_are_refused_and_the_server_keeps_serving() {
             "{why}: {}",
             a.body
         );
+        if why == "private key members" {
+            let d = a.body["error_description"].as_str().unwrap_or_default();
+            assert!(d.contains("private member"), "refused for the key: {d}");
+        }
     }
     // HS256 "signed" with a shared secret is refused (no symmetric algorithms).
     let mut header = Header::new(Algorithm::HS256);

@@ -96,6 +96,18 @@ impl TestKey {
         encode(&header, claims, &self.encoding).expect("sign")
     }
 
+    /// Signs `claims` under a header given as raw JSON (members a typed header drops).
+    pub fn sign_raw(&self, header: &Value, claims: &Value) -> String {
+        let message = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header.to_string()),
+            URL_SAFE_NO_PAD.encode(claims.to_string())
+        );
+        let sig = jsonwebtoken::crypto::sign(message.as_bytes(), &self.encoding, self.alg)
+            .expect("sign");
+        format!("{message}.{sig}")
+    }
+
     /// A DPoP proof (RFC 9449 §4.2): `typ: dpop+jwt`, the public key in `jwk`, no `kid`;
     /// `alter` may change the header further.
     pub fn dpop_proof_with(&self, claims: &Value, alter: impl FnOnce(&mut Header)) -> String {
