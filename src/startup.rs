@@ -123,6 +123,7 @@ impl Application {
             openapi: http::openapi::render(&issuer),
             jwks_cache_control: http::jwks::cache_control(&settings),
             clients: ClientCache::new(settings.client_cache_ttl),
+            dpop_keys: Default::default(),
             client_jwks: crate::client_jwks::ClientJwks::new(
                 settings.jwks_uri_timeout,
                 settings.jwks_uri_allow_http,

@@ -24,6 +24,8 @@ pub struct AppState {
     pub keys: Arc<KeyStore>,
     /// Client cache.
     pub clients: ClientCache,
+    /// DPoP proof keys already parsed.
+    pub dpop_keys: crate::oauth::dpop::ProofKeys,
     /// Keys of `private_key_jwt` clients that publish them at a `jwks_uri`.
     pub client_jwks: crate::client_jwks::ClientJwks,
     /// Prometheus metrics.

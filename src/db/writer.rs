@@ -1,18 +1,31 @@
 //! Where request-path writes run. On SQLite, one dedicated thread runs them back to
 //! back: SQLite has one writer anyway, and a thread that stays busy while the queue is
 //! non-empty avoids waking a blocking-pool thread per write and handing the write lock
-//! around between threads. On PostgreSQL, writes run on the blocking pool like reads:
-//! the database orders concurrent writers itself.
+//! around between threads. Writes that queued up meanwhile run as one group: one
+//! transaction, each write in its own savepoint (an error undoes that write only), and
+//! every caller learns its result once the group has committed — one commit for many
+//! small writes (replay-cache entries, login counters, refresh rotations).
+//! On PostgreSQL, writes run on the blocking pool like reads: the database orders
+//! concurrent writers itself.
 
-use super::pool::{get_for_write, WriteConn};
-use super::{DbError, DbPool};
+use super::lock::immediate_transaction;
+use super::pool::get_for_write;
+use super::{DbConnection, DbError, DbPool};
 use crate::oauth::OAuthError;
-use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
+use diesel::connection::Connection;
+use diesel::result::Error as DieselError;
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 
 /// Writes waiting for the SQLite writer beyond which callers get "unavailable".
 const QUEUE: usize = 4096;
+/// Most writes committed together.
+const MAX_GROUP: usize = 64;
 
-type Job = Box<dyn FnOnce(Result<WriteConn, DbError>) + Send>;
+/// Delivers a write's result, given the group's commit error if there was one.
+type Finish = Box<dyn FnOnce(Option<&DbError>) + Send>;
+/// A queued write: runs on the connection (or learns why there is none), in a group
+/// or alone, and returns how to deliver its result.
+type Job = Box<dyn FnOnce(Result<&mut DbConnection, DbError>, bool) -> Finish + Send>;
 
 /// Runs units of work that write.
 #[derive(Debug, Clone)]
@@ -29,11 +42,7 @@ impl Writer {
             let p = pool.clone();
             std::thread::Builder::new()
                 .name("sqlite-writer".into())
-                .spawn(move || {
-                    while let Ok(job) = rx.recv() {
-                        job(get_for_write(&p));
-                    }
-                })?;
+                .spawn(move || write_loop(&p, &rx))?;
             Some(tx)
         } else {
             None
@@ -50,9 +59,19 @@ impl Writer {
         match &self.thread {
             Some(tx) => {
                 let (done, result) = tokio::sync::oneshot::channel();
-                let job: Job = Box::new(move |conn| {
-                    let out = conn.map_err(OAuthError::from).and_then(|mut c| f(&mut c));
-                    let _ = done.send(out);
+                let job: Job = Box::new(move |conn, grouped| {
+                    let out = match conn {
+                        Err(e) => Err(OAuthError::from(e)),
+                        Ok(c) if grouped => in_savepoint(c, f),
+                        Ok(c) => f(c),
+                    };
+                    Box::new(move |commit_failed: Option<&DbError>| {
+                        let out = match commit_failed {
+                            Some(e) => Err(DbError::Unavailable(e.to_string()).into()),
+                            None => out,
+                        };
+                        let _ = done.send(out);
+                    })
                 });
                 match tx.try_send(job) {
                     Ok(()) => result.await.unwrap_or_else(|_| {
@@ -73,5 +92,72 @@ impl Writer {
                 .unwrap_or_else(|e| Err(DbError::Unavailable(e.to_string()).into()))
             }
         }
+    }
+}
+
+/// The SQLite writer thread: takes what has queued up (at most `MAX_GROUP`), runs it
+/// as one group, delivers the results, repeats.
+fn write_loop(pool: &DbPool, rx: &Receiver<Job>) {
+    while let Ok(first) = rx.recv() {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match rx.try_recv() {
+                Ok(job) => group.push(job),
+                Err(_) => break,
+            }
+        }
+        let mut conn = match get_for_write(pool) {
+            Ok(c) => c,
+            Err(e) => {
+                for job in group {
+                    job(Err(DbError::Unavailable(e.to_string())), false)(None);
+                }
+                continue;
+            }
+        };
+        let mut finishes = Vec::with_capacity(group.len());
+        let committed = if group.len() == 1 {
+            group.into_iter().for_each(|job| finishes.push(job(Ok(&mut conn), false)));
+            Ok(())
+        } else {
+            immediate_transaction(&mut conn, |c| {
+                for job in group {
+                    finishes.push(job(Ok(&mut *c), true));
+                }
+                Ok(())
+            })
+        };
+        drop(conn);
+        let failed = committed.err();
+        if let Some(e) = &failed {
+            log::error!("a group of writes failed to commit: {e}");
+        }
+        for finish in finishes {
+            finish(failed.as_ref());
+        }
+    }
+}
+
+/// Runs `f` inside a savepoint of the group's transaction: its error undoes its own
+/// writes and nothing else.
+fn in_savepoint<T>(
+    conn: &mut DbConnection,
+    f: impl FnOnce(&mut DbConnection) -> Result<T, OAuthError>,
+) -> Result<T, OAuthError> {
+    let mut out = None;
+    let done = conn.transaction::<(), DieselError, _>(|c| {
+        let result = f(c);
+        let failed = result.is_err();
+        out = Some(result);
+        if failed {
+            Err(DieselError::RollbackTransaction)
+        } else {
+            Ok(())
+        }
+    });
+    match (out, done) {
+        (Some(result), Ok(()) | Err(DieselError::RollbackTransaction)) => result,
+        (_, Err(e)) => Err(DbError::from(e).into()),
+        (None, Ok(())) => Err(OAuthError::server_error()),
     }
 }

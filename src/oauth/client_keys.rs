@@ -9,7 +9,9 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use jsonwebtoken::{Algorithm, DecodingKey};
+use aws_lc_rs::signature::{self, ParsedPublicKey, VerificationAlgorithm};
+use jsonwebtoken::Algorithm;
+use rsa::pkcs1::EncodeRsaPublicKey;
 use serde_json::Value;
 
 /// Algorithms accepted for client assertions: asymmetric only.
@@ -20,17 +22,20 @@ pub const MAX_JWKS_BYTES: usize = 64 * 1024;
 pub const MAX_KEYS: usize = 20;
 /// Smallest RSA modulus accepted, bits.
 pub const MIN_RSA_BITS: usize = 2048;
+/// Largest RSA modulus accepted, bits.
+pub const MAX_RSA_BITS: usize = 8192;
 
 /// Members that only a private (or symmetric) key has.
 const PRIVATE_MEMBERS: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
 
-/// One usable key.
+/// One usable key, parsed once for each algorithm it verifies (so verifying does not
+/// parse the key again: for RSA that also keeps its Montgomery context).
 pub struct ClientKey {
     /// The `kid`, if the key has one.
     pub kid: Option<String>,
     /// The algorithms this key verifies.
     pub algs: Vec<Algorithm>,
-    key: DecodingKey,
+    parsed: Vec<(Algorithm, ParsedPublicKey)>,
 }
 
 impl std::fmt::Debug for ClientKey {
@@ -109,12 +114,11 @@ impl ClientKeySet {
         &'a self,
         kid: Option<&'a str>,
         alg: Algorithm,
-    ) -> impl Iterator<Item = &'a DecodingKey> + 'a {
+    ) -> impl Iterator<Item = &'a ClientKey> + 'a {
         self.keys
             .iter()
             .filter(move |k| kid.is_none() || k.kid.as_deref() == kid)
             .filter(move |k| k.algs.contains(&alg))
-            .map(|k| &k.key)
     }
 }
 
@@ -122,52 +126,43 @@ impl ClientKey {
     /// Reads one public JWK: supported type and curve, no private members, `use` (if
     /// any) `sig`, `alg` (if any) fitting the type.
     pub fn parse(raw: &Value) -> Result<ClientKey, String> {
-        let obj = raw.as_object().ok_or("not a JSON object")?;
-        if let Some(m) = PRIVATE_MEMBERS.iter().find(|m| obj.contains_key(**m)) {
-            return Err(format!(
-                "holds the private member {m:?}: register public keys only"
-            ));
-        }
+        let obj = screen(raw)?;
         let text = |name: &str| obj.get(name).and_then(Value::as_str);
-        if let Some(u) = obj.get("use") {
-            if u.as_str() != Some("sig") {
-                return Err("\"use\" must be \"sig\"".into());
-            }
-        }
-        let kid = match obj.get("kid") {
-            None => None,
-            Some(Value::String(k)) if !k.is_empty() && k.len() <= 256 => Some(k.clone()),
-            Some(_) => return Err("\"kid\" must be a string of 1 to 256 characters".into()),
-        };
-        let b64 = |name: &str| -> Result<&str, String> {
+        let kid = text("kid").map(str::to_string);
+        let b64 = |name: &str| -> Result<Vec<u8>, String> {
             let v = text(name).ok_or_else(|| format!("missing member {name:?}"))?;
             URL_SAFE_NO_PAD
                 .decode(v)
-                .map_err(|_| format!("{name:?} is not base64url"))?;
-            Ok(v)
+                .map_err(|_| format!("{name:?} is not base64url"))
         };
-        let bad_key = |_| "not a valid public key".to_string();
-        let (typed_algs, key) = match (text("kty"), text("crv")) {
+        let (typed_algs, public) = match (text("kty"), text("crv")) {
             (Some("RSA"), _) => {
                 let n = b64("n")?;
-                let bits = URL_SAFE_NO_PAD
-                    .decode(n)
-                    .map(|b| b.iter().skip_while(|x| **x == 0).count() * 8)
-                    .unwrap_or(0);
-                if bits < MIN_RSA_BITS {
+                let n = &n[n.iter().take_while(|x| **x == 0).count()..];
+                if n.len() * 8 < MIN_RSA_BITS {
                     return Err(format!("RSA keys must have at least {MIN_RSA_BITS} bits"));
                 }
-                let key = DecodingKey::from_rsa_components(n, b64("e")?).map_err(bad_key)?;
-                (vec![Algorithm::RS256, Algorithm::PS256], key)
+                let public = rsa::RsaPublicKey::new_with_max_size(
+                    rsa::BigUint::from_bytes_be(n),
+                    rsa::BigUint::from_bytes_be(&b64("e")?),
+                    MAX_RSA_BITS,
+                )
+                .ok()
+                .and_then(|k| k.to_pkcs1_der().ok())
+                .ok_or("not a valid RSA public key")?;
+                (
+                    vec![Algorithm::RS256, Algorithm::PS256],
+                    public.as_bytes().to_vec(),
+                )
             }
             (Some("EC"), Some("P-256")) => {
-                let key = DecodingKey::from_ec_components(b64("x")?, b64("y")?).map_err(bad_key)?;
-                (vec![Algorithm::ES256], key)
+                let (x, y) = (b64("x")?, b64("y")?);
+                if x.len() != 32 || y.len() != 32 {
+                    return Err("P-256 coordinates are 32 bytes".into());
+                }
+                (vec![Algorithm::ES256], [&[4u8][..], &x, &y].concat())
             }
-            (Some("OKP"), Some("Ed25519")) => {
-                let key = DecodingKey::from_ed_components(b64("x")?).map_err(bad_key)?;
-                (vec![Algorithm::EdDSA], key)
-            }
+            (Some("OKP"), Some("Ed25519")) => (vec![Algorithm::EdDSA], b64("x")?),
             (Some("EC" | "OKP"), crv) => {
                 return Err(format!(
                     "unsupported curve {:?} (supported: P-256, Ed25519)",
@@ -197,13 +192,70 @@ impl ClientKey {
                 vec![alg]
             }
         };
-        Ok(ClientKey { kid, algs, key })
+        let parsed = algs
+            .iter()
+            .map(|alg| {
+                ParsedPublicKey::new(verification_algorithm(*alg), &public)
+                    .map(|key| (*alg, key))
+                    .map_err(|_| "not a valid public key".to_string())
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(ClientKey { kid, algs, parsed })
     }
 
-    /// The key, ready to verify.
-    pub fn decoding_key(&self) -> &DecodingKey {
-        &self.key
+    /// Whether `signature` (raw bytes, as in a JWS) is this key's over `message` with `alg`.
+    pub fn verifies(&self, alg: Algorithm, message: &[u8], signature: &[u8]) -> bool {
+        self.parsed
+            .iter()
+            .find(|(a, _)| *a == alg)
+            .is_some_and(|(_, key)| key.verify_sig(message, signature).is_ok())
     }
+}
+
+/// The checks on a JWK's members that need no key material: a JSON object, no private
+/// members, `use` (if any) `sig`, `kid` (if any) a short string.
+pub fn screen(raw: &Value) -> Result<&serde_json::Map<String, Value>, String> {
+    let obj = raw.as_object().ok_or("not a JSON object")?;
+    if let Some(m) = PRIVATE_MEMBERS.iter().find(|m| obj.contains_key(**m)) {
+        return Err(format!(
+            "holds the private member {m:?}: register public keys only"
+        ));
+    }
+    if obj.get("use").is_some_and(|u| u.as_str() != Some("sig")) {
+        return Err("\"use\" must be \"sig\"".into());
+    }
+    match obj.get("kid") {
+        None => Ok(obj),
+        Some(Value::String(k)) if !k.is_empty() && k.len() <= 256 => Ok(obj),
+        Some(_) => Err("\"kid\" must be a string of 1 to 256 characters".into()),
+    }
+}
+
+/// aws-lc's verification algorithm for a JWS `alg` (signatures as JWS encodes them).
+fn verification_algorithm(alg: Algorithm) -> &'static dyn VerificationAlgorithm {
+    match alg {
+        Algorithm::PS256 => &signature::RSA_PSS_2048_8192_SHA256,
+        Algorithm::ES256 => &signature::ECDSA_P256_SHA256_FIXED,
+        Algorithm::EdDSA => &signature::ED25519,
+        _ => &signature::RSA_PKCS1_2048_8192_SHA256,
+    }
+}
+
+/// Verifies a compact JWS with the first of `keys` that accepts it; the signing input
+/// and signature are taken from `jws` as sent.
+pub fn verify_compact<'k>(
+    jws: &str,
+    alg: Algorithm,
+    keys: impl IntoIterator<Item = &'k ClientKey>,
+) -> bool {
+    let Some((message, sig)) = jws.rsplit_once('.') else {
+        return false;
+    };
+    let Ok(sig) = URL_SAFE_NO_PAD.decode(sig) else {
+        return false;
+    };
+    keys.into_iter()
+        .any(|k| k.verifies(alg, message.as_bytes(), &sig))
 }
 
 /// The RFC 7638 thumbprint (SHA-256, base64url) of a public JWK already accepted by

@@ -8,14 +8,14 @@
 //! seen (a typed JWK would silently drop them) and the key rules are those of client
 //! keys: RSA (2048 bits or more), P-256 or Ed25519, public only.
 
-use super::client_keys::{thumbprint, ClientKey};
+use super::client_keys::{screen, thumbprint, verify_compact, ClientKey};
+use super::jws::{self, json_part};
 use super::{ErrorCode, OAuthError};
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use jsonwebtoken::Algorithm;
-use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 /// Algorithms accepted for proofs: asymmetric only (`none` and HMAC never).
 pub const PROOF_ALGS: [&str; 4] = super::jws::ACCEPTED_ALGS;
@@ -62,22 +62,47 @@ fn strip_query(u: &str) -> &str {
     u.split(['?', '#']).next().unwrap_or(u)
 }
 
-fn json_part<T: DeserializeOwned>(b64: &str) -> Option<T> {
-    let bytes = URL_SAFE_NO_PAD.decode(b64).ok()?;
-    serde_json::from_slice(&bytes).ok()
+/// Proof keys already parsed, by thumbprint and `alg` member: a client signs many
+/// proofs with one key, so each key is parsed once (the checks that need no key
+/// material run on every proof).
+#[derive(Debug, Default)]
+pub struct ProofKeys {
+    parsed: Mutex<HashMap<String, Arc<ClientKey>>>,
 }
 
-/// Checks `proof` for a `method` request to `url` at `now`.
-pub fn check(proof: &str, method: &str, url: &str, now: i64) -> Result<Proof, OAuthError> {
+/// Keys remembered; beyond this the cache starts over.
+const MAX_PROOF_KEYS: usize = 10_000;
+
+impl ProofKeys {
+    fn get(&self, jwk: &Value, jkt: &str) -> Result<Arc<ClientKey>, String> {
+        let alg_member = jwk.get("alg").map(Value::to_string).unwrap_or_default();
+        let id = format!("{jkt}|{alg_member}");
+        let lock = || self.parsed.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(key) = lock().get(&id) {
+            return Ok(key.clone());
+        }
+        let key = Arc::new(ClientKey::parse(jwk)?);
+        let mut map = lock();
+        if map.len() >= MAX_PROOF_KEYS {
+            map.clear();
+        }
+        map.insert(id, key.clone());
+        Ok(key)
+    }
+}
+
+/// Checks `proof` for a `method` request to `url` at `now`; `keys` caches parsed keys.
+pub fn check(
+    proof: &str,
+    method: &str,
+    url: &str,
+    now: i64,
+    keys: &ProofKeys,
+) -> Result<Proof, OAuthError> {
     if proof.len() > 8 * 1024 {
         return Err(invalid("too large"));
     }
-    let mut parts = proof.split('.');
-    let (Some(h64), Some(c64), Some(sig), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(invalid("not a JWS"));
-    };
+    let (h64, c64, _) = jws::parts(proof).ok_or_else(|| invalid("not a JWS"))?;
     let header: ProofHeader = json_part(h64).ok_or_else(|| invalid("not a JWS"))?;
     if header.typ.as_deref() != Some("dpop+jwt") {
         return Err(invalid("typ must be dpop+jwt"));
@@ -89,18 +114,17 @@ pub fn check(proof: &str, method: &str, url: &str, now: i64) -> Result<Proof, OA
         .filter(|a| super::jws::accepted(*a))
         .ok_or_else(|| invalid("alg must be one of RS256, PS256, ES256, EdDSA"))?;
     let jwk = header.jwk.ok_or_else(|| invalid("no jwk in the header"))?;
-    let key = ClientKey::parse(&jwk).map_err(|why| invalid(&format!("jwk: {why}")))?;
+    screen(&jwk).map_err(|why| invalid(&format!("jwk: {why}")))?;
+    let jkt = thumbprint(&jwk);
+    let key = match &jkt {
+        Some(jkt) => keys.get(&jwk, jkt),
+        None => ClientKey::parse(&jwk).map(Arc::new),
+    }
+    .map_err(|why| invalid(&format!("jwk: {why}")))?;
     if !key.algs.contains(&alg) {
         return Err(invalid("alg does not fit the jwk"));
     }
-    let message_len = h64.len() + 1 + c64.len();
-    let verified = jsonwebtoken::crypto::verify(
-        sig,
-        &proof.as_bytes()[..message_len],
-        key.decoding_key(),
-        alg,
-    );
-    if !matches!(verified, Ok(true)) {
+    if !verify_compact(proof, alg, [key.as_ref()]) {
         return Err(invalid("bad signature"));
     }
     let claims: ProofClaims = json_part(c64).ok_or_else(|| invalid("malformed claims"))?;
@@ -116,7 +140,7 @@ pub fn check(proof: &str, method: &str, url: &str, now: i64) -> Result<Proof, OA
     if claims.iat > now + MAX_SKEW || claims.iat < now - MAX_AGE {
         return Err(invalid("iat is outside the accepted window"));
     }
-    let jkt = thumbprint(&jwk).ok_or_else(|| invalid("cannot compute the key thumbprint"))?;
+    let jkt = jkt.ok_or_else(|| invalid("cannot compute the key thumbprint"))?;
     Ok(Proof {
         jkt,
         jti: claims.jti,
