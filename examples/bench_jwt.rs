@@ -36,7 +36,10 @@ fn main() {
             assertions(Path::new(dir), client_id, aud, count)
         }
         ["dpop", htu, count] => dpop(htu, count),
-        _ => Err("usage: bench_jwt keygen DIR | assertions DIR CLIENT_ID AUD COUNT | dpop HTU COUNT".into()),
+        _ => Err(
+            "usage: bench_jwt keygen DIR | assertions DIR CLIENT_ID AUD COUNT | dpop HTU COUNT"
+                .into(),
+        ),
     };
     if let Err(e) = result {
         eprintln!("bench_jwt: {e}");
@@ -105,8 +108,9 @@ fn assertions(dir: &Path, client_id: &str, aud: &str, count: &str) -> Result<(),
 
 fn dpop(htu: &str, count: &str) -> Result<(), Fail> {
     let count: usize = count.parse()?;
-    let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
-        .map_err(|_| "keygen failed")?;
+    let pkcs8 =
+        EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
+            .map_err(|_| "keygen failed")?;
     let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref())
         .map_err(|_| "bad key")?;
     let point = pair.public_key().as_ref();

@@ -4,7 +4,8 @@
 //! around between threads. Writes that queued up meanwhile run as one group: one
 //! transaction, each write in its own savepoint (an error undoes that write only), and
 //! every caller learns its result once the group has committed — one commit for many
-//! small writes (replay-cache entries, login counters, refresh rotations).
+//! small writes (replay-cache entries, login counters, refresh rotations). The thread
+//! runs at a lower priority so that, under load, the groups have time to form.
 //! On PostgreSQL, writes run on the blocking pool like reads: the database orders
 //! concurrent writers itself.
 
@@ -20,6 +21,12 @@ use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 const QUEUE: usize = 4096;
 /// Most writes committed together.
 const MAX_GROUP: usize = 64;
+/// The writer thread runs at a lower priority (nice +5): waking up, it does not
+/// preempt the request workers at once, so under load writes queue up for a moment
+/// and commit as a group (measured: twice the writes per commit, a tenth more tokens
+/// per second with one replay-cache write each); when the workers are idle it still
+/// runs at once.
+const WRITER_NICENESS: i32 = 5;
 
 /// Delivers a write's result, given the group's commit error if there was one.
 type Finish = Box<dyn FnOnce(Option<&DbError>) + Send>;
@@ -98,6 +105,7 @@ impl Writer {
 /// The SQLite writer thread: takes what has queued up (at most `MAX_GROUP`), runs it
 /// as one group, delivers the results, repeats.
 fn write_loop(pool: &DbPool, rx: &Receiver<Job>) {
+    crate::priority::lower_current_thread(WRITER_NICENESS, "sqlite writer");
     while let Ok(first) = rx.recv() {
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
@@ -117,7 +125,9 @@ fn write_loop(pool: &DbPool, rx: &Receiver<Job>) {
         };
         let mut finishes = Vec::with_capacity(group.len());
         let committed = if group.len() == 1 {
-            group.into_iter().for_each(|job| finishes.push(job(Ok(&mut conn), false)));
+            group
+                .into_iter()
+                .for_each(|job| finishes.push(job(Ok(&mut conn), false)));
             Ok(())
         } else {
             immediate_transaction(&mut conn, |c| {

@@ -203,7 +203,14 @@ fn dpop_proof(req: &HttpRequest, state: &AppState) -> Result<Option<Proof>, OAut
     let value = value
         .to_str()
         .map_err(|_| bad("the DPoP header is not ASCII"))?;
-    dpop::check(value, "POST", &state.token_endpoint, now(), &state.dpop_keys).map(Some)
+    dpop::check(
+        value,
+        "POST",
+        &state.token_endpoint,
+        now(),
+        &state.dpop_keys,
+    )
+    .map(Some)
 }
 
 /// A refresh with a DPoP proof: the token's family must be bound to the proof's key

@@ -89,7 +89,7 @@ impl HashPool {
 }
 
 fn work(rx: &Mutex<Receiver<Job>>) {
-    lower_priority();
+    crate::priority::lower_current_thread(NICENESS, "hashing");
     loop {
         let job = match rx.lock() {
             Ok(rx) => rx.recv(),
@@ -99,14 +99,5 @@ fn work(rx: &Mutex<Receiver<Job>>) {
             Ok(job) => job(),
             Err(_) => return,
         }
-    }
-}
-
-/// Lowers this thread's priority; where that is not possible it stays as it is.
-fn lower_priority() {
-    let tid = rustix::thread::gettid();
-    let current = rustix::process::getpriority_process(Some(tid)).unwrap_or(0);
-    if let Err(e) = rustix::process::setpriority_process(Some(tid), current + NICENESS) {
-        log::debug!("hashing thread keeps its scheduling priority: {e}");
     }
 }

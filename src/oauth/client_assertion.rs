@@ -180,9 +180,9 @@ pub fn replay_key(client_id: &str, jti: &str) -> String {
 mod tests {
     use super::*;
     use crate::oauth::client_keys::Strictness;
+    use crate::oauth::ErrorCode;
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use base64::Engine;
-    use crate::oauth::ErrorCode;
     use jsonwebtoken::{encode, EncodingKey, Header};
     use serde_json::json;
 

@@ -7,9 +7,9 @@
 //! header can never make a key verify with another algorithm, and `none` or HMAC are
 //! never accepted.
 
+use aws_lc_rs::signature::{self, ParsedPublicKey, VerificationAlgorithm};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use aws_lc_rs::signature::{self, ParsedPublicKey, VerificationAlgorithm};
 use jsonwebtoken::Algorithm;
 use rsa::pkcs1::EncodeRsaPublicKey;
 use serde_json::Value;

@@ -103,8 +103,8 @@ impl TestKey {
             URL_SAFE_NO_PAD.encode(header.to_string()),
             URL_SAFE_NO_PAD.encode(claims.to_string())
         );
-        let sig = jsonwebtoken::crypto::sign(message.as_bytes(), &self.encoding, self.alg)
-            .expect("sign");
+        let sig =
+            jsonwebtoken::crypto::sign(message.as_bytes(), &self.encoding, self.alg).expect("sign");
         format!("{message}.{sig}")
     }
 
