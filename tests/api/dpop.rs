@@ -248,3 +248,28 @@ async fn clients_that_require_dpop_and_bound_refresh_tokens_need_the_same_key() 
     );
     assert_eq!(cnf_jkt(same.access_token()), key.jkt());
 }
+
+#[tokio::test]
+async fn proofs_by_every_algorithm_bind_tokens_to_their_key() {
+    let app = dpop_app().await;
+    let client = app.create_client(&[]).await;
+    for alg in [
+        Algorithm::RS256,
+        Algorithm::PS256,
+        Algorithm::ES256,
+        Algorithm::EdDSA,
+    ] {
+        let key = TestKey::generate(alg);
+        let proof = key.dpop_proof_with(
+            &json!({"jti": uuid::Uuid::new_v4().to_string(), "htm": "POST",
+                    "htu": format!("{ISSUER}/oauth/token"),
+                    "iat": chrono::Utc::now().timestamp()}),
+            |_| {},
+        );
+        let a = with_proof(&app, &client, "grant_type=client_credentials", Some(&proof)).await;
+        assert_eq!(a.status, 200, "{alg:?}: {}", a.body);
+        let jwk: Jwk = serde_json::from_value(key.public.clone()).expect("jwk");
+        let jkt = jwk.thumbprint(ThumbprintHash::SHA256).expect("thumbprint");
+        assert_eq!(cnf_jkt(a.access_token()), jkt.as_str(), "{alg:?}");
+    }
+}
