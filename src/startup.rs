@@ -16,7 +16,7 @@ use crate::login::hash_pool::HashPool;
 use crate::state::{now, AppState};
 use crate::tasks;
 use actix_web::dev::Server;
-use actix_web::middleware::Logger;
+use actix_web::middleware::{Condition, Logger};
 use actix_web::{web, App, HttpMessage, HttpServer};
 use anyhow::Context;
 use std::net::TcpListener;
@@ -145,7 +145,9 @@ impl Application {
         let simplejwt = settings.simplejwt_client.is_some();
         let server = HttpServer::new(move || {
             App::new()
-                .wrap(
+                // The request log costs a few allocations per request: only when it is on.
+                .wrap(Condition::new(
+                    log::log_enabled!(target: "actix_web::middleware::logger", log::Level::Info),
                     Logger::new(r#"%{r}a "%{method}xi %U" %s %Dms client_id=%{client_id}xo"#)
                         .custom_request_replace("method", |req| req.method().to_string())
                         .custom_response_replace("client_id", |res| {
@@ -154,7 +156,7 @@ impl Application {
                                 .get::<LoggedClientId>()
                                 .map_or_else(|| "-".to_string(), |c| c.0.clone())
                         }),
-                )
+                ))
                 .wrap(actix_web::middleware::from_fn(http::metrics::record))
                 .app_data(state.clone())
                 .configure(http::routes)
