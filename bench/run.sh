@@ -91,6 +91,14 @@ SIGN_RATE=$(taskset -c "$SERVER_CPU" openssl speed -seconds "$DURATION" rsa2048 
 LINES=$(python3 -c "print(int($DURATION * ${SIGN_RATE%.*} * 1.5) + 1000)")
 
 want() { [ -z "${SCENARIOS:-}" ] || [[ " $SCENARIOS " == *" $1 "* ]]; }
+# DPoP proofs cost the server a signature verification: P-256 (ES256) in the bench.
+VERIFY_RATE=""
+if want token-dpop; then
+  echo "== openssl speed ecdsap256 on core $SERVER_CPU (3 s)" >&2
+  VERIFY_RATE=$(taskset -c "$SERVER_CPU" openssl speed -seconds 3 ecdsap256 2>/dev/null \
+    | awk '/nistp256\)/ {print $NF}')
+fi
+
 run() { # name script connections path
   local name=$1 lua=$2 conns=$3 path=$4
   want "$name" || return 0
@@ -152,5 +160,6 @@ RESULTS=$(
 
 echo
 echo "openssl speed rsa2048 (core $SERVER_CPU): $SIGN_RATE sign/s"
+[ -n "$VERIFY_RATE" ] && echo "openssl speed ecdsap256 (core $SERVER_CPU): $VERIFY_RATE verify/s"
 echo "$RESULTS"
-printf '%s\n' "$RESULTS" | SIGN_RATE="$SIGN_RATE" python3 bench/summary.py
+printf '%s\n' "$RESULTS" | SIGN_RATE="$SIGN_RATE" VERIFY_RATE="$VERIFY_RATE" python3 bench/summary.py

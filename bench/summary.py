@@ -36,6 +36,13 @@ if dp and t32:
     x = dp["rps"] / t32["rps"]
     print(f"DPoP-bound tokens/s @32 / plain tokens/s: {x:.3f} (target >= 0.85, errors {int(dp['errors'])}) "
           f"{verdict(x >= 0.85 and dp['errors'] == 0)}")
+    extra_us = 1e6 / dp["rps"] - 1e6 / t32["rps"]
+    allowed_us = 1e6 / (0.85 * t32["rps"]) - 1e6 / t32["rps"]
+    verify = os.environ.get("VERIFY_RATE")
+    if verify:
+        verify_us = 1e6 / float(verify)
+        print(f"  a proof costs {extra_us:.0f} us of core time per token (the target allows {allowed_us:.0f} us); "
+              f"one P-256 verification alone is {verify_us:.0f} us (openssl, same core)")
 es = rows.get(("token-es256", 32))
 if es and t32:
     x = es["rps"] / t32["rps"]
