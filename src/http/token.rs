@@ -1,7 +1,7 @@
 //! `POST /oauth/token`: authenticate the client, run the grant, sign, answer.
 
 use super::body::read_form;
-use super::client_auth::{authenticate_request, claim_jtis};
+use super::client_auth::{authenticate_request, claim_jtis, Authenticated};
 use super::error::blocking;
 use crate::db::models::refresh_token::{self as refresh_rows, Family};
 use crate::db::pool;
@@ -80,8 +80,11 @@ pub async fn token(
             )
         })?,
     };
-    let auth = authenticate_request(&req, &params, &state).await?;
-    let client = auth.client.as_ref();
+    let Authenticated {
+        client,
+        pending_jti,
+    } = authenticate_request(&req, &params, &state).await?;
+    let client = client.as_ref();
     let proof = dpop_proof(&req, &state)?;
     if client.require_dpop && proof.is_none() {
         return Err(OAuthError::new(
@@ -92,7 +95,7 @@ pub async fn token(
     let jkt = proof.as_ref().map(|p| p.jkt.clone());
     // Single-use ids (assertion, proof) are used up once the request is known to be
     // acceptable, before anything that writes: a refused request uses up nothing.
-    let mut jtis: Vec<(String, i64)> = auth.pending_jti.clone().into_iter().collect();
+    let mut jtis: Vec<(String, i64)> = pending_jti.into_iter().collect();
     if let Some(p) = &proof {
         jtis.push((dpop::replay_key(p), p.usable_until));
     }

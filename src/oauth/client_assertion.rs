@@ -95,7 +95,7 @@ pub fn algorithm(assertion: &str) -> Result<(Algorithm, Option<String>), OAuthEr
 pub fn claimed_client(assertion: &str) -> Result<String, OAuthError> {
     let payload: Value = jws::parts(assertion)
         .and_then(|(_, p, _)| jws::json_part(p))
-        .ok_or_else(|| invalid("malformed JWT"))?;
+        .ok_or_else(|| invalid("not a JWS with a JSON payload"))?;
     let field = |name| payload.get(name).and_then(Value::as_str);
     match (field("iss"), field("sub")) {
         (Some(iss), Some(sub)) if iss == sub && !iss.is_empty() => Ok(iss.to_string()),

@@ -133,7 +133,6 @@ fn extract_assertion(
     let assertion = assertion
         .filter(|a| !a.is_empty())
         .ok_or_else(|| OAuthError::invalid_request("missing client_assertion"))?;
-    client_assertion::algorithm(assertion)?;
     let client_id = client_assertion::claimed_client(assertion)?;
     if body_id.is_some_and(|b| b != client_id) {
         return Err(OAuthError::invalid_client(

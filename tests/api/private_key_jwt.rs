@@ -58,6 +58,26 @@ async fn register(app: &TestApp, keys: Value) -> String {
     a.body["client_id"].as_str().expect("client_id").to_string()
 }
 
+/// Writes `key`'s JWK Set to `file` and registers a private_key_jwt client with it
+/// through the CLI on `db`; returns what the CLI printed.
+async fn create_keyed_client(db: &TestDb, file: &std::path::Path, key: &TestKey) -> Value {
+    std::fs::write(file, TestKey::jwks(&[key]).to_string()).expect("write");
+    let path = file.to_str().expect("utf-8 path");
+    let args = [
+        "client",
+        "create",
+        "--name",
+        "svc",
+        "--auth-method",
+        "private_key_jwt",
+        "--jwks",
+        path,
+    ];
+    let out = run_cli(db, &args, None).await;
+    assert!(out.success, "{}", out.stderr);
+    out.json()
+}
+
 /// A token request authenticated by `assertion`, with more form pairs.
 async fn with_assertion(app: &TestApp, assertion: &str, extra: &[(&str, &str)]) -> Answer {
     with_assertion_at(&app.http, &app.address, assertion, extra).await
@@ -464,23 +484,9 @@ async fn registration_and_the_cli_check_keys_and_keep_one_auth_method() {
     let key = TestKey::generate(Algorithm::RS256);
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("jwks.json");
-    std::fs::write(&file, TestKey::jwks(&[&key]).to_string()).expect("write");
     let path = file.to_str().expect("utf-8 path");
 
-    let out = app
-        .cli(&[
-            "client",
-            "create",
-            "--name",
-            "svc",
-            "--auth-method",
-            "private_key_jwt",
-            "--jwks",
-            path,
-        ])
-        .await;
-    assert!(out.success, "{}", out.stderr);
-    let created = out.json();
+    let created = create_keyed_client(&app.db, &file, &key).await;
     assert!(
         created.get("client_secret").is_none(),
         "no secret: {created}"
@@ -643,25 +649,8 @@ async fn assertion_and_dpop_replays_are_refused_by_a_second_serve_process() {
     let db = TestDb::new();
     let dir = tempfile::tempdir().expect("tempdir");
     let key = TestKey::generate(Algorithm::EdDSA);
-    let file = dir.path().join("jwks.json");
-    std::fs::write(&file, TestKey::jwks(&[&key]).to_string()).expect("write");
-    let out = run_cli(
-        &db,
-        &[
-            "client",
-            "create",
-            "--name",
-            "svc",
-            "--auth-method",
-            "private_key_jwt",
-            "--jwks",
-            file.to_str().expect("utf-8"),
-        ],
-        None,
-    )
-    .await;
-    assert!(out.success, "{}", out.stderr);
-    let client_id = out.json()["client_id"].as_str().expect("id").to_string();
+    let created = create_keyed_client(&db, &dir.path().join("jwks.json"), &key).await;
+    let client_id = created["client_id"].as_str().expect("id").to_string();
     let envs = [
         ("TESSERA_DATABASE_URL", db.url()),
         ("TESSERA_ISSUER", ISSUER.to_string()),
