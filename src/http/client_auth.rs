@@ -16,6 +16,24 @@ use actix_web::http::header;
 use actix_web::{HttpMessage, HttpRequest};
 use std::sync::Arc;
 
+/// The client-authentication fields every endpoint that authenticates clients takes,
+/// for the OpenAPI document (one method per request).
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[expect(
+    dead_code,
+    reason = "documents the form for the OpenAPI document; parsed by FormParams"
+)]
+pub struct ClientAuthForm {
+    /// `client_secret_post`: the client id (otherwise HTTP Basic or the assertion).
+    client_id: Option<String>,
+    /// `client_secret_post`: the client secret.
+    client_secret: Option<String>,
+    /// `private_key_jwt`: `urn:ietf:params:oauth:client-assertion-type:jwt-bearer`.
+    client_assertion_type: Option<String>,
+    /// `private_key_jwt`: the JWT signed with the client's key (RFC 7523 §2.2).
+    client_assertion: Option<String>,
+}
+
 /// A client that proved who it is; an assertion's `jti` is not used up yet.
 #[derive(Debug)]
 pub struct Authenticated {

@@ -23,7 +23,7 @@ use serde_json::{json, Value};
 pub const INTROSPECT_SCOPE: &str = "tessera:introspect";
 
 /// The form of the introspection and revocation endpoints.
-#[derive(Debug, utoipa::ToSchema)]
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
 #[expect(
     dead_code,
     reason = "documents the form for the OpenAPI document; parsed by FormParams"
@@ -33,10 +33,9 @@ pub struct TokenParam {
     token: String,
     /// `access_token` or `refresh_token` (a hint; both are tried).
     token_type_hint: Option<String>,
-    /// `client_secret_post`: the client id (otherwise HTTP Basic).
-    client_id: Option<String>,
-    /// `client_secret_post`: the client secret.
-    client_secret: Option<String>,
+    /// Client authentication, unless HTTP Basic is used.
+    #[serde(flatten)]
+    client_auth: super::client_auth::ClientAuthForm,
 }
 
 /// The introspection endpoint.

@@ -20,7 +20,7 @@ use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 /// The token endpoint's form parameters (`application/x-www-form-urlencoded`).
-#[derive(Debug, utoipa::ToSchema)]
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
 #[expect(
     dead_code,
     reason = "documents the form for the OpenAPI document; parsed by FormParams"
@@ -41,14 +41,9 @@ pub struct TokenForm {
     password: Option<String>,
     /// `refresh_token` grant: the refresh token.
     refresh_token: Option<String>,
-    /// `client_secret_post`: the client id (otherwise HTTP Basic or the assertion).
-    client_id: Option<String>,
-    /// `client_secret_post`: the client secret.
-    client_secret: Option<String>,
-    /// `private_key_jwt`: `urn:ietf:params:oauth:client-assertion-type:jwt-bearer`.
-    client_assertion_type: Option<String>,
-    /// `private_key_jwt`: the JWT signed with the client's key (RFC 7523 §2.2).
-    client_assertion: Option<String>,
+    /// Client authentication, unless HTTP Basic is used.
+    #[serde(flatten)]
+    client_auth: super::client_auth::ClientAuthForm,
 }
 
 /// The token endpoint.

@@ -216,6 +216,13 @@ impl Answer {
             .as_str()
             .unwrap_or_else(|| panic!("no refresh_token: {}", self.body))
     }
+    /// The `kid` in the access token's header.
+    pub fn kid(&self) -> String {
+        jsonwebtoken::decode_header(self.access_token())
+            .expect("JWT header")
+            .kid
+            .expect("kid")
+    }
     pub fn access_token(&self) -> &str {
         self.body["access_token"]
             .as_str()

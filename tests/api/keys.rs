@@ -256,10 +256,7 @@ async fn key_commands_rotate_import_and_export() {
     let t = app
         .token_basic(&client, "grant_type=client_credentials")
         .await;
-    let kid = decode_header(t.access_token())
-        .expect("h")
-        .kid
-        .expect("kid");
+    let kid = t.kid();
     assert_eq!(kid, old, "the new key waits for its pre-publication window");
 
     let immediate = app.cli(&["key", "rotate", "--immediate"]).await;
@@ -268,10 +265,7 @@ async fn key_commands_rotate_import_and_export() {
     let t = app
         .token_basic(&client, "grant_type=client_credentials")
         .await;
-    let kid = decode_header(t.access_token())
-        .expect("h")
-        .kid
-        .expect("kid");
+    let kid = t.kid();
     assert_eq!(kid, now_kid, "--immediate signs at once");
     app.verify(t.access_token()).await;
 

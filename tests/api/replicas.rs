@@ -120,10 +120,7 @@ async fn three_replicas_share_keys_refresh_families_and_client_changes() {
     // aside: the key is what matters here).
     let svc = c.cli_client(&[]).await;
     let token = c.token(0, &svc, "grant_type=client_credentials").await;
-    let kid = jsonwebtoken::decode_header(token.access_token())
-        .expect("header")
-        .kid
-        .expect("kid");
+    let kid = token.kid();
     let jwks_c: serde_json::Value = serde_json::from_str(&jwks[2]).expect("json");
     let jwk: jsonwebtoken::jwk::JwkSet = serde_json::from_value(jwks_c.clone()).expect("jwks");
     let key =
