@@ -3,25 +3,38 @@
 //! Staleness bound: a change made elsewhere (CLI, another replica) is seen at the
 //! latest `client_cache_ttl` seconds later (default 5). Changes made through this
 //! process invalidate its entry at once.
+//!
+//! The cache holds at most `MAX_ENTRIES` lookups (known clients and unknown ids alike)
+//! and evicts the least useful ones beyond that (`quick_cache`'s S3-FIFO), and ids
+//! longer than `MAX_CLIENT_ID_LEN` never reach it: made-up ids cannot grow memory.
 
 use crate::db::models::Client;
 use crate::db::{pool, DbError, DbPool};
+use crate::oauth::client::MAX_CLIENT_ID_LEN;
 use crate::oauth::RegisteredClient;
-use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use quick_cache::sync::Cache;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Entries beyond this are dropped wholesale; a flood of made-up ids cannot grow it.
-const MAX_ENTRIES: usize = 100_000;
+/// Lookups remembered at most.
+pub const MAX_ENTRIES: usize = 10_000;
 
 /// A cached lookup result (`None`: no such client) and when it was read.
 type Entry = (Option<Arc<RegisteredClient>>, Instant);
 
 /// The cache.
-#[derive(Debug)]
 pub struct ClientCache {
     ttl: Duration,
-    entries: RwLock<HashMap<String, Entry>>,
+    entries: Cache<String, Entry>,
+}
+
+impl std::fmt::Debug for ClientCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientCache")
+            .field("ttl", &self.ttl)
+            .field("entries", &self.entries.len())
+            .finish()
+    }
 }
 
 impl ClientCache {
@@ -29,42 +42,48 @@ impl ClientCache {
     pub fn new(ttl: Duration) -> ClientCache {
         ClientCache {
             ttl,
-            entries: RwLock::new(HashMap::new()),
+            entries: Cache::new(MAX_ENTRIES),
         }
     }
 
     fn fresh(&self, id: &str) -> Option<Option<Arc<RegisteredClient>>> {
-        let map = self.entries.read().ok()?;
-        let (client, at) = map.get(id)?;
-        (at.elapsed() < self.ttl).then(|| client.clone())
+        let (client, at) = self.entries.get(id)?;
+        (at.elapsed() < self.ttl).then_some(client)
     }
 
     fn store(&self, id: &str, client: Option<Arc<RegisteredClient>>) {
-        if self.ttl.is_zero() {
-            return;
+        if !self.ttl.is_zero() {
+            self.entries
+                .insert(id.to_string(), (client, Instant::now()));
         }
-        if let Ok(mut map) = self.entries.write() {
-            if map.len() >= MAX_ENTRIES {
-                map.clear();
-            }
-            map.insert(id.to_string(), (client, Instant::now()));
-        }
+    }
+
+    /// How many lookups are remembered now.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether nothing is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
     }
 
     /// Forgets a client, so the next lookup reads the database.
     pub fn invalidate(&self, id: &str) {
-        if let Ok(mut map) = self.entries.write() {
-            map.remove(id);
-        }
+        self.entries.remove(id);
     }
 
     /// The client with this id, from the cache or the database (off the async workers).
-    /// Unknown ids are cached too, so guessing ids does not reach the database each time.
+    /// Unknown ids are cached too, so guessing ids does not reach the database each time;
+    /// an id longer than any client's is unknown without a lookup.
     pub async fn lookup(
         &self,
         pool: &DbPool,
         id: &str,
     ) -> Result<Option<Arc<RegisteredClient>>, DbError> {
+        if id.len() > MAX_CLIENT_ID_LEN {
+            return Ok(None);
+        }
         if let Some(hit) = self.fresh(id) {
             return Ok(hit);
         }
@@ -79,5 +98,22 @@ impl ClientCache {
         let client = found.map(|c| Arc::new(c.to_registered()));
         self.store(id, client.clone());
         Ok(client)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cache_stays_within_its_bound() {
+        let cache = ClientCache::new(Duration::from_secs(60));
+        for i in 0..(3 * MAX_ENTRIES) {
+            cache.store(&format!("made-up-{i}"), None);
+        }
+        assert!(cache.len() <= MAX_ENTRIES, "{} entries", cache.len());
+        // Recent entries are still served.
+        let last = format!("made-up-{}", 3 * MAX_ENTRIES - 1);
+        assert!(matches!(cache.fresh(&last), Some(None)));
     }
 }

@@ -1,7 +1,8 @@
 //! Client key sets fetched from `jwks_uri` (for `private_key_jwt`), cached per URL.
 //!
 //! A fetch has a time limit (`jwks_uri_timeout`), a size cap, at most three redirects
-//! (never to plain http unless `jwks_uri_allow_http`), and one fetch at a time per URL
+//! (never to plain http unless `jwks_uri_allow_http`, never to a non-public address
+//! unless `jwks_uri_allow_private`: see `outbound`), and one fetch at a time per URL
 //! (concurrent requests wait for it). The result is kept as long as the response's
 //! `Cache-Control: max-age` says (1 s to 1 day; 5 minutes without one), so a client's
 //! key rotation is picked up once that lifetime has passed. An assertion naming a
@@ -11,6 +12,7 @@
 //! every 10 seconds, so a hanging URL does not hold up every request).
 
 use crate::oauth::client_keys::{ClientKeySet, Strictness, MAX_JWKS_BYTES};
+use crate::outbound::{FetchPolicy, FilteringResolver};
 use futures_util::StreamExt;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -47,6 +49,7 @@ struct Entry {
 /// The fetcher and its cache.
 pub struct ClientJwks {
     http: reqwest::Client,
+    policy: FetchPolicy,
     entries: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Entry>>>>,
 }
 
@@ -57,15 +60,14 @@ impl std::fmt::Debug for ClientJwks {
 }
 
 impl ClientJwks {
-    /// A fetcher with this time limit per fetch; `allow_http` also permits plain http.
-    pub fn new(timeout: Duration, allow_http: bool) -> Result<ClientJwks, reqwest::Error> {
-        let policy = reqwest::redirect::Policy::custom(move |attempt| {
-            let scheme_ok = attempt.url().scheme() == "https"
-                || (allow_http && attempt.url().scheme() == "http");
+    /// A fetcher with this time limit per fetch, reaching only what `policy` allows
+    /// (checked on the URL, on each redirect, and on every resolved address).
+    pub fn new(timeout: Duration, policy: FetchPolicy) -> Result<ClientJwks, reqwest::Error> {
+        let redirects = reqwest::redirect::Policy::custom(move |attempt| {
             if attempt.previous().len() > MAX_REDIRECTS {
                 attempt.error(format!("more than {MAX_REDIRECTS} redirects"))
-            } else if !scheme_ok {
-                attempt.error("redirected to a URL that is not https")
+            } else if let Err(why) = policy.check_url(attempt.url()) {
+                attempt.error(format!("redirected to a URL that {why}"))
             } else {
                 attempt.follow()
             }
@@ -73,11 +75,13 @@ impl ClientJwks {
         let http = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout)
-            .redirect(policy)
+            .redirect(redirects)
+            .dns_resolver(FilteringResolver::new(policy))
             .user_agent(concat!("tessera/", env!("CARGO_PKG_VERSION")))
             .build()?;
         Ok(ClientJwks {
             http,
+            policy,
             entries: Mutex::new(HashMap::new()),
         })
     }
@@ -143,6 +147,11 @@ impl ClientJwks {
 
     async fn fetch(&self, uri: &str) -> Result<(ClientKeySet, Duration), FetchError> {
         let fail = |m: String| FetchError(m);
+        // Registration checked the URL already; the settings may have changed since.
+        let url = url::Url::parse(uri).map_err(|_| fail("not a URL".into()))?;
+        self.policy
+            .check_url(&url)
+            .map_err(|why| fail(format!("the URL {why}")))?;
         let response = self
             .http
             .get(uri)
@@ -190,6 +199,15 @@ fn describe(e: &reqwest::Error) -> String {
     } else if e.is_redirect() {
         "too many redirects, or a redirect to a URL that is not allowed".into()
     } else if e.is_connect() {
+        // The resolver's own refusal (a name with only non-public addresses) says why.
+        let mut source = std::error::Error::source(e);
+        while let Some(s) = source {
+            let text = s.to_string();
+            if text.contains("non-public") {
+                return text;
+            }
+            source = s.source();
+        }
         "cannot connect".into()
     } else {
         "the request failed".into()

@@ -129,6 +129,12 @@ pub struct ConfigArgs {
     /// How long fetching a client's jwks_uri may take, seconds [default: 5]
     #[arg(long, env = "TESSERA_JWKS_URI_TIMEOUT", value_name = "SECS")]
     pub jwks_uri_timeout: Option<u64>,
+    /// Let client jwks_uris reach loopback, private, link-local and unspecified addresses (tests, internal deployments) [default: false]
+    #[arg(long, env = "TESSERA_JWKS_URI_ALLOW_PRIVATE", value_name = "BOOL")]
+    pub jwks_uri_allow_private: Option<bool>,
+    /// Label tokens issued in /metrics by client_id (one series per client: mind the cardinality) [default: false]
+    #[arg(long, env = "TESSERA_METRICS_CLIENT_LABEL", value_name = "BOOL")]
+    pub metrics_client_label: Option<bool>,
 }
 
 /// Fully resolved and validated settings.
@@ -192,6 +198,10 @@ pub struct Settings {
     pub jwks_uri_allow_http: bool,
     /// Time limit for fetching a `jwks_uri`.
     pub jwks_uri_timeout: Duration,
+    /// Whether a client's `jwks_uri` may reach loopback or private addresses.
+    pub jwks_uri_allow_private: bool,
+    /// Whether tokens issued are counted per client in `/metrics`.
+    pub metrics_client_label: bool,
 }
 
 /// A configuration problem, reported as one line.
@@ -220,10 +230,10 @@ impl ConfigArgs {
     /// The keys as set in the environment alone (for commands without server flags).
     pub fn from_env() -> Result<ConfigArgs, ConfigError> {
         use clap::FromArgMatches;
-        let cmd = ConfigArgs::augment_args(clap::Command::new("tessera").no_binary_name(true));
-        cmd.try_get_matches_from(Vec::<String>::new())
+        cmd_for_errors()
+            .try_get_matches_from(Vec::<String>::new())
             .and_then(|m| ConfigArgs::from_arg_matches(&m))
-            .map_err(|e| ConfigError(first_line(&e.to_string())))
+            .map_err(|e| ConfigError(arg_error_line(&e, &cmd_for_errors(), &[])))
     }
 
     /// Adds the global flags.
@@ -280,6 +290,8 @@ impl ConfigArgs {
             purge_interval: self.purge_interval.or(lower.purge_interval),
             jwks_uri_allow_http: self.jwks_uri_allow_http.or(lower.jwks_uri_allow_http),
             jwks_uri_timeout: self.jwks_uri_timeout.or(lower.jwks_uri_timeout),
+            jwks_uri_allow_private: self.jwks_uri_allow_private.or(lower.jwks_uri_allow_private),
+            metrics_client_label: self.metrics_client_label.or(lower.metrics_client_label),
         }
     }
 }
@@ -291,12 +303,49 @@ fn cpus() -> usize {
         .unwrap_or(2)
 }
 
-fn first_line(s: &str) -> String {
-    s.lines()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("")
-        .trim_start_matches("error: ")
-        .to_string()
+fn cmd_for_errors() -> clap::Command {
+    ConfigArgs::augment_args(clap::Command::new("tessera").no_binary_name(true))
+}
+
+/// One line for a command-line or environment error, naming what the user typed: the
+/// flag, or the `TESSERA_*` variable when the value came from the environment (clap
+/// names the flag either way). Clap's usage block and tips are left out.
+pub fn arg_error_line(e: &clap::Error, cmd: &clap::Command, argv: &[String]) -> String {
+    use clap::error::{ContextKind, ContextValue};
+    let text = e.render().to_string();
+    let mut line = text
+        .lines()
+        .map(str::trim)
+        .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
+        .filter(|l| !l.is_empty() && !l.starts_with("tip:"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    line = line.trim_start_matches("error: ").to_string();
+    if let Some(ContextValue::String(arg)) = e.get(ContextKind::InvalidArg) {
+        let long = arg
+            .split_whitespace()
+            .next()
+            .unwrap_or("")
+            .trim_start_matches("--");
+        let typed = argv
+            .iter()
+            .any(|a| a == &format!("--{long}") || a.starts_with(&format!("--{long}=")));
+        let env =
+            find_arg(cmd, long).and_then(|a| a.get_env().map(|e| e.to_string_lossy().into_owned()));
+        if let (false, Some(env)) = (typed, env) {
+            if std::env::var_os(&env).is_some() {
+                line = line.replace(&format!("'{arg}'"), &env);
+            }
+        }
+    }
+    line
+}
+
+/// The argument with this long name, in `cmd` or any of its subcommands.
+fn find_arg<'a>(cmd: &'a clap::Command, long: &str) -> Option<&'a clap::Arg> {
+    cmd.get_arguments()
+        .find(|a| a.get_long() == Some(long))
+        .or_else(|| cmd.get_subcommands().find_map(|c| find_arg(c, long)))
 }
 
 impl Settings {
@@ -389,6 +438,8 @@ impl Settings {
             purge_interval: Duration::from_secs(c.purge_interval.unwrap_or(600)),
             jwks_uri_allow_http: c.jwks_uri_allow_http.unwrap_or(false),
             jwks_uri_timeout: Duration::from_secs(c.jwks_uri_timeout.unwrap_or(5)),
+            jwks_uri_allow_private: c.jwks_uri_allow_private.unwrap_or(false),
+            metrics_client_label: c.metrics_client_label.unwrap_or(false),
         };
         s.validate()?;
         Ok(s)
@@ -489,6 +540,14 @@ impl Settings {
             return bad("jwks_uri_timeout", "must be 1 to 60 seconds");
         }
         Ok(())
+    }
+
+    /// Which client `jwks_uri`s may be registered and fetched.
+    pub fn jwks_uri_policy(&self) -> crate::outbound::FetchPolicy {
+        crate::outbound::FetchPolicy {
+            allow_http: self.jwks_uri_allow_http,
+            allow_private: self.jwks_uri_allow_private,
+        }
     }
 
     /// The issuer for a server bound to `addr` (used when no issuer is configured).

@@ -15,6 +15,7 @@ pub mod keys;
 pub mod login;
 pub mod metrics;
 pub mod oauth;
+pub mod outbound;
 pub mod priority;
 pub mod startup;
 pub mod state;

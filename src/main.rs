@@ -1,10 +1,33 @@
 //! The `tessera` binary: parse the command line, run it, map errors to an exit code.
 
-use clap::Parser;
+use clap::error::ErrorKind;
+use clap::{CommandFactory, Parser};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cli = tessera::cli::Cli::parse();
+    let argv: Vec<String> = std::env::args_os()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let cli = match tessera::cli::Cli::try_parse_from(&argv) {
+        Ok(cli) => cli,
+        // --help, --version and a bare command group print what clap prints.
+        Err(e)
+            if matches!(
+                e.kind(),
+                ErrorKind::DisplayHelp
+                    | ErrorKind::DisplayVersion
+                    | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            ) =>
+        {
+            e.exit()
+        }
+        Err(e) => {
+            let cmd = tessera::cli::Cli::command();
+            let line = tessera::config::arg_error_line(&e, &cmd, &argv);
+            eprintln!("tessera: error: {line}");
+            return ExitCode::from(2);
+        }
+    };
     match tessera::cli::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -1,6 +1,8 @@
 //! Prometheus metrics (the `prometheus` crate): requests by endpoint and status, latency,
-//! tokens issued by grant and client, authentication failures, refresh-token reuse,
-//! signing-key age and database pool usage. Served as text at `GET /metrics`.
+//! tokens issued by grant (and by client only when `metrics_client_label` is on: client
+//! ids are not for everyone, and one series per client grows without bound),
+//! authentication failures, refresh-token reuse, signing-key age and database pool
+//! usage. Served as text at `GET /metrics`.
 
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
@@ -15,8 +17,10 @@ pub struct Metrics {
     pub requests: IntCounterVec,
     /// Latency by endpoint, seconds.
     pub latency: HistogramVec,
-    /// Access tokens issued by grant and client.
-    pub tokens_issued: IntCounterVec,
+    /// Access tokens issued by grant (and client, when labelled): see [`Metrics::token_issued`].
+    tokens_issued: IntCounterVec,
+    /// Whether `tokens_issued` has the `client_id` label.
+    client_label: bool,
     /// Failed client authentications.
     pub client_auth_failures: IntCounter,
     /// Failed password logins (wrong password, unknown user, locked).
@@ -32,8 +36,8 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    /// Registers every metric.
-    pub fn new() -> Metrics {
+    /// Registers every metric; `client_label` adds `client_id` to tokens issued.
+    pub fn new(client_label: bool) -> Metrics {
         let registry =
             Registry::new_custom(Some("tessera".into()), None).expect("a valid metrics prefix");
         let requests = IntCounterVec::new(
@@ -53,13 +57,20 @@ impl Metrics {
             &["endpoint"],
         )
         .expect("metric");
-        let tokens_issued = IntCounterVec::new(
-            Opts::new(
-                "tokens_issued_total",
-                "Access tokens issued by grant and client",
-            ),
-            &["grant_type", "client_id"],
-        )
+        let tokens_issued = if client_label {
+            IntCounterVec::new(
+                Opts::new(
+                    "tokens_issued_total",
+                    "Access tokens issued by grant and client",
+                ),
+                &["grant_type", "client_id"],
+            )
+        } else {
+            IntCounterVec::new(
+                Opts::new("tokens_issued_total", "Access tokens issued by grant"),
+                &["grant_type"],
+            )
+        }
         .expect("metric");
         let client_auth_failures = IntCounter::new(
             "client_authentication_failures_total",
@@ -106,12 +117,24 @@ impl Metrics {
             requests,
             latency,
             tokens_issued,
+            client_label,
             client_auth_failures,
             login_failures,
             refresh_reuse,
             revocations,
             signing_key_age,
             db_pool,
+        }
+    }
+
+    /// Counts one access token issued by `grant` to `client_id`.
+    pub fn token_issued(&self, grant: &str, client_id: &str) {
+        if self.client_label {
+            self.tokens_issued
+                .with_label_values(&[grant, client_id])
+                .inc();
+        } else {
+            self.tokens_issued.with_label_values(&[grant]).inc();
         }
     }
 
@@ -126,6 +149,6 @@ impl Metrics {
 
 impl Default for Metrics {
     fn default() -> Self {
-        Metrics::new()
+        Metrics::new(false)
     }
 }

@@ -5,7 +5,7 @@ use crate::admin::bootstrap::ensure_admin_client;
 use crate::admin::clients::CreatedClient;
 use crate::client_cache::ClientCache;
 use crate::config::Settings;
-use crate::db::models::{login_failure, refresh_token, revoked_token, used_jti};
+use crate::db::models::{login_failure, refresh_token, revoked_token, used_jti, Client};
 use crate::db::pool::{build_pool, PoolOptions};
 use crate::db::{self, DbPool};
 use crate::http::{self, LoggedClientId};
@@ -13,6 +13,7 @@ use crate::keys::lifecycle::{self, load_key_set, KeyPolicy};
 use crate::keys::sealing::Kek;
 use crate::keys::KeyStore;
 use crate::login::hash_pool::HashPool;
+use crate::oauth::GrantType;
 use crate::state::{now, AppState};
 use crate::tasks;
 use actix_web::dev::Server;
@@ -33,12 +34,14 @@ pub struct Application {
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
-/// Opens the pool for `settings`.
-pub fn pool_for(settings: &Settings) -> anyhow::Result<DbPool> {
+/// Opens the pool for `settings`; `create` lets a missing SQLite file be created (only
+/// `serve` and `migrate` make databases).
+pub fn pool_for(settings: &Settings, create: bool) -> anyhow::Result<DbPool> {
     let opts = PoolOptions {
         max_size: settings.db_pool_size,
         connect_timeout: settings.db_connect_timeout,
         statement_timeout: settings.db_statement_timeout,
+        create_sqlite: create,
     };
     build_pool(&settings.database_url, &opts)
         .with_context(|| format!("database {}", settings.database_url.redacted()))
@@ -92,16 +95,54 @@ fn prepare_database(
     Ok(ensure_admin_client(&mut conn, now())?)
 }
 
+/// The `simplejwt_client` must name a client allowed the password grant: checked at
+/// start, so a typo is one line now rather than a 503 on every login later.
+fn check_simplejwt_client(conn: &mut db::DbConnection, settings: &Settings) -> anyhow::Result<()> {
+    let Some(id) = &settings.simplejwt_client else {
+        return Ok(());
+    };
+    let client = Client::find(conn, id)?.map(|c| c.to_registered());
+    match client {
+        None => anyhow::bail!("invalid simplejwt_client: there is no client {id:?}"),
+        Some(c) if !c.allows(GrantType::Password) => anyhow::bail!(
+            "invalid simplejwt_client: client {id:?} is not allowed the password grant \
+             (create it with --grant-types password,refresh_token)"
+        ),
+        Some(c) if c.disabled => {
+            log::warn!("simplejwt_client {id:?} is disabled: logins at /api/token/ answer 503 until it is enabled");
+            Ok(())
+        }
+        Some(_) => Ok(()),
+    }
+}
+
 impl Application {
     /// Prepares the database, binds the listener and builds the server.
+    ///
+    /// The listener is bound and the issuer settled first, so a start that cannot
+    /// serve writes nothing: the bootstrap admin's secret is never printed by a
+    /// process that then fails.
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
-        let pool = pool_for(&settings)?;
+        let listener = TcpListener::bind(&settings.bind)
+            .with_context(|| format!("cannot listen on {}", settings.bind))?;
+        let addr = listener.local_addr()?;
+        if settings.issuer.is_none() && addr.ip().is_unspecified() {
+            anyhow::bail!(
+                "bind {} is an unspecified address, which clients cannot use as the issuer: \
+                 set issuer (TESSERA_ISSUER or --issuer) to the URL clients reach tessera at",
+                settings.bind
+            );
+        }
+        let issuer = settings.issuer_for(addr);
+
+        let pool = pool_for(&settings, true)?;
         let policy = Arc::new(key_policy(&settings)?);
         let (bootstrap_admin, key_set) = {
             let (pool, settings, policy) = (pool.clone(), settings.clone(), policy.clone());
             tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
                 let admin = prepare_database(&pool, &settings, &policy)?;
                 let mut conn = db::pool::get(&pool)?;
+                check_simplejwt_client(&mut conn, &settings)?;
                 let keys = load_key_set(&mut conn, &policy, now(), None)?;
                 Ok((admin, keys))
             })
@@ -111,10 +152,6 @@ impl Application {
             anyhow::bail!("no usable signing key in the database");
         }
 
-        let listener = TcpListener::bind(&settings.bind)
-            .with_context(|| format!("cannot listen on {}", settings.bind))?;
-        let addr = listener.local_addr()?;
-        let issuer = settings.issuer_for(addr);
         let keys = Arc::new(KeyStore::new(key_set));
         let state = web::Data::new(AppState {
             issuer: issuer.clone(),
@@ -126,10 +163,10 @@ impl Application {
             dpop_keys: Default::default(),
             client_jwks: crate::client_jwks::ClientJwks::new(
                 settings.jwks_uri_timeout,
-                settings.jwks_uri_allow_http,
+                settings.jwks_uri_policy(),
             )
             .context("cannot set up the HTTP client for jwks_uri")?,
-            metrics: crate::metrics::Metrics::new(),
+            metrics: crate::metrics::Metrics::new(settings.metrics_client_label),
             hash_pool: HashPool::start(settings.password_hash_concurrency, settings.password_hash)
                 .context("cannot start the password hashing threads")?,
             keys: keys.clone(),

@@ -7,6 +7,7 @@ use crate::oauth::client::validate_audience;
 use crate::oauth::client_keys::{ClientKeySet, Strictness};
 use crate::oauth::secret::{generate_client_secret, hash_secret};
 use crate::oauth::{AuthMethod, GrantType, Scope};
+use crate::outbound::FetchPolicy;
 use serde::Serialize;
 
 /// What an administrator asks for when registering a client.
@@ -25,8 +26,8 @@ pub struct ClientSpec {
     pub auth_method: Option<String>,
     /// `private_key_jwt`: where the client's public keys are.
     pub keys: Option<KeySource>,
-    /// Whether a plain `http` `jwks_uri` is accepted (the `jwks_uri_allow_http` setting).
-    pub allow_http_jwks_uri: bool,
+    /// Which `jwks_uri`s are accepted (`jwks_uri_allow_http`, `jwks_uri_allow_private`).
+    pub jwks_uri_policy: FetchPolicy,
     /// Per-client access-token lifetime, seconds.
     pub access_token_ttl: Option<i64>,
     /// Per-client refresh-token family lifetime, seconds.
@@ -46,7 +47,7 @@ impl Default for ClientSpec {
             audiences: Vec::new(),
             auth_method: None,
             keys: None,
-            allow_http_jwks_uri: false,
+            jwks_uri_policy: FetchPolicy::default(),
             access_token_ttl: None,
             refresh_token_ttl: None,
             refresh_reuse_grace: None,
@@ -76,7 +77,10 @@ pub enum KeySource {
 
 impl KeySource {
     /// The stored form: (`jwks`, `jwks_uri`), one of them set.
-    fn validate(&self, allow_http: bool) -> Result<(Option<String>, Option<String>), AdminError> {
+    fn validate(
+        &self,
+        policy: FetchPolicy,
+    ) -> Result<(Option<String>, Option<String>), AdminError> {
         let invalid = |m: String| AdminError::Invalid(m);
         match self {
             KeySource::Jwks(json) => {
@@ -89,13 +93,9 @@ impl KeySource {
             KeySource::JwksUri(uri) => {
                 let url = url::Url::parse(uri)
                     .map_err(|_| invalid(format!("jwks_uri {uri:?} is not an absolute URL")))?;
-                let scheme_ok = url.scheme() == "https" || (allow_http && url.scheme() == "http");
-                if !scheme_ok {
-                    return Err(invalid(format!(
-                        "jwks_uri must use https{}",
-                        if allow_http { " or http" } else { "" }
-                    )));
-                }
+                policy
+                    .check_url(&url)
+                    .map_err(|why| invalid(format!("jwks_uri {why}")))?;
                 if url.host_str().is_none_or(str::is_empty)
                     || !url.username().is_empty()
                     || url.password().is_some()
@@ -163,7 +163,7 @@ impl ClientSpec {
         };
         let (jwks, jwks_uri) = match (&self.keys, auth_method) {
             (Some(k), Some(AuthMethod::PrivateKeyJwt) | None) => {
-                k.validate(self.allow_http_jwks_uri)?
+                k.validate(self.jwks_uri_policy)?
             }
             (None, Some(AuthMethod::PrivateKeyJwt)) => {
                 return invalid("a private_key_jwt client needs jwks or jwks_uri".into())
@@ -477,7 +477,7 @@ pub fn set_keys(
     actor: &str,
     id: &str,
     keys: &KeySource,
-    allow_http_jwks_uri: bool,
+    jwks_uri_policy: FetchPolicy,
     now: i64,
 ) -> Result<ClientView, AdminError> {
     let stored = Client::find(conn, id)?.ok_or_else(|| not_found(id))?;
@@ -487,7 +487,7 @@ pub fn set_keys(
             stored.auth_method
         )));
     }
-    let (jwks, jwks_uri) = keys.validate(allow_http_jwks_uri)?;
+    let (jwks, jwks_uri) = keys.validate(jwks_uri_policy)?;
     let changes = ClientChanges {
         jwks: Some(jwks),
         jwks_uri: Some(jwks_uri),

@@ -145,7 +145,7 @@ pub fn run(settings: &Settings, cmd: ClientCommand) -> anyhow::Result<()> {
                 audiences: a.audiences,
                 auth_method: Some(a.auth_method),
                 keys: key_source(a.keys.jwks, a.keys.jwks_uri)?,
-                allow_http_jwks_uri: settings.jwks_uri_allow_http,
+                jwks_uri_policy: settings.jwks_uri_policy(),
                 access_token_ttl: a.access_token_ttl,
                 refresh_token_ttl: a.refresh_token_ttl,
                 refresh_reuse_grace: a.refresh_reuse_grace,
@@ -176,15 +176,8 @@ pub fn run(settings: &Settings, cmd: ClientCommand) -> anyhow::Result<()> {
         ClientCommand::SetKeys { id, keys } => {
             let source = key_source(keys.jwks, keys.jwks_uri)?
                 .ok_or_else(|| anyhow::anyhow!("give --jwks FILE or --jwks-uri URL"))?;
-            let allow_http = settings.jwks_uri_allow_http;
-            print_json(&clients::set_keys(
-                conn,
-                CLI,
-                &id,
-                &source,
-                allow_http,
-                now(),
-            )?)
+            let policy = settings.jwks_uri_policy();
+            print_json(&clients::set_keys(conn, CLI, &id, &source, policy, now())?)
         }
         ClientCommand::Delete { id } => {
             clients::delete(conn, CLI, &id, now())?;

@@ -6,7 +6,7 @@ use crate::config::Settings;
 pub fn run(settings: &Settings) -> anyhow::Result<()> {
     let mut small = settings.clone();
     small.db_pool_size = 1;
-    let pool = crate::startup::pool_for(&small)?;
+    let pool = crate::startup::pool_for(&small, true)?;
     let mut conn = crate::db::pool::get(&pool)?;
     let ran = crate::db::run_migrations(&mut conn)?;
     eprintln!(

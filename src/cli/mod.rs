@@ -70,7 +70,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
 pub(crate) fn connect(settings: &Settings) -> anyhow::Result<db::pool::PooledConn> {
     let mut small = settings.clone();
     small.db_pool_size = 1;
-    let pool = crate::startup::pool_for(&small)?;
+    let pool = crate::startup::pool_for(&small, false)?;
     let mut conn = db::pool::get(&pool)
         .with_context(|| format!("cannot connect to {}", settings.database_url.redacted()))?;
     db::run_migrations(&mut conn)?;

@@ -32,6 +32,9 @@ pub enum DbError {
     /// Migrations failed to apply.
     #[error("migrations failed: {0}")]
     Migration(String),
+    /// The SQLite file does not exist and this command does not create databases.
+    #[error("{0}")]
+    Missing(String),
 }
 
 thread_local! {

@@ -84,6 +84,8 @@ pub struct PoolOptions {
     pub connect_timeout: Duration,
     /// PostgreSQL `statement_timeout` per connection; SQLite's `busy_timeout`.
     pub statement_timeout: Duration,
+    /// Whether a missing SQLite file is created (`serve`, `migrate`) or refused.
+    pub create_sqlite: bool,
 }
 
 /// Opens connections for the pool: the right backend for the URL, with its settings.
@@ -161,15 +163,20 @@ impl ManageConnection for Manager {
     }
 }
 
-/// Builds the pool, creating the SQLite file's directory when needed. The pool is
-/// built lazily (no connection is required up front) so a server can start, report
-/// not-ready and recover while its database is briefly away.
+/// Builds the pool. A missing SQLite file is created when `opts.create_sqlite` (new
+/// directories 0700, the file 0600: it holds the signing keys) and refused otherwise.
+/// The pool is built lazily (no connection is required up front) so a server can
+/// start, report not-ready and recover while its database is briefly away.
 pub fn build_pool(url: &DbUrl, opts: &PoolOptions) -> Result<DbPool, DbError> {
     if let DbUrl::Sqlite(path) = url {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| {
-                DbError::Unavailable(format!("cannot create {}: {e}", dir.display()))
-            })?;
+        if !path.exists() {
+            if !opts.create_sqlite {
+                return Err(DbError::Missing(format!(
+                    "no database at {} (check --database-url; `tessera migrate` or `tessera serve` creates one)",
+                    path.display()
+                )));
+            }
+            create_sqlite_file(path)?;
         }
     }
     let manager = Manager {
@@ -186,6 +193,34 @@ pub fn build_pool(url: &DbUrl, opts: &PoolOptions) -> Result<DbPool, DbError> {
         .test_on_check_out(false)
         .error_handler(Box::new(PoolErrorLogger))
         .build_unchecked(manager))
+}
+
+/// Creates an empty SQLite file readable by its owner only, and any missing parent
+/// directories readable by their owner only. SQLite gives its `-wal` and `-shm` files
+/// the database file's mode.
+fn create_sqlite_file(path: &std::path::Path) -> Result<(), DbError> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    let cannot = |what: &std::path::Path, e: std::io::Error| {
+        DbError::Unavailable(format!("cannot create {}: {e}", what.display()))
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| cannot(dir, e))?;
+    }
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        // Another process created it meanwhile: use that one.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(cannot(path, e)),
+    }
 }
 
 /// Logs connection failures once per failure, without the URL (it may hold a password).

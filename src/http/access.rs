@@ -8,6 +8,10 @@ use crate::oauth::token::AccessTokenClaims;
 use crate::oauth::OAuthError;
 use crate::state::{now, AppState};
 
+/// The longest token (access or refresh) tessera looks at when one is presented to it;
+/// its own are far shorter, so a longer one is refused without any work.
+pub const MAX_PRESENTED_TOKEN: usize = 8 * 1024;
+
 /// What an access token presented to us turned out to be.
 #[derive(Debug)]
 pub enum AccessToken {

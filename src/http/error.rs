@@ -21,14 +21,18 @@ impl ResponseError for OAuthError {
             Challenge::Basic => {
                 res.insert_header((header::WWW_AUTHENTICATE, r#"Basic realm="tessera""#));
             }
-            Challenge::Bearer => {
+            Challenge::Bearer | Challenge::Dpop => {
                 let desc: String = self
                     .description
                     .chars()
                     .filter(|c| *c != '"' && *c != '\\')
                     .collect();
+                let (scheme, algs) = match self.challenge {
+                    Challenge::Dpop => ("DPoP", r#", algs="RS256 PS256 ES256 EdDSA""#),
+                    _ => ("Bearer", ""),
+                };
                 let value = format!(
-                    r#"Bearer realm="tessera", error="{}", error_description="{}""#,
+                    r#"{scheme} realm="tessera", error="{}", error_description="{}"{algs}"#,
                     self.code.as_str(),
                     desc
                 );

@@ -4,6 +4,7 @@ pub mod access;
 pub mod body;
 pub mod client_auth;
 pub mod discovery;
+pub mod dpop;
 pub mod error;
 pub mod health;
 pub mod introspect;
@@ -15,7 +16,7 @@ pub mod revoke;
 pub mod simplejwt;
 pub mod token;
 
-use actix_web::{web, HttpResponse, Resource};
+use actix_web::{guard, web, HttpResponse, Resource};
 
 /// Every (path, methods) this process registered, for checking the OpenAPI document
 /// against what is really served.
@@ -39,6 +40,12 @@ fn resource(path: &str, allow: &'static str) -> Resource {
     web::resource(path.to_string()).default_service(web::to(move || method_not_allowed(allow)))
 }
 
+/// A route for `GET` that answers `HEAD` too (RFC 9110 §9.3.2): the same status and
+/// headers, no body (actix leaves the body out of HEAD responses).
+fn get() -> actix_web::Route {
+    web::route().guard(guard::Any(guard::Get()).or(guard::Head()))
+}
+
 /// Registers the simplejwt-compatible routes (only when a first-party client is set).
 pub fn simplejwt_routes(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/api/token/", "POST").route(web::post().to(simplejwt::obtain_pair)))
@@ -56,23 +63,23 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/oauth/register", "POST").route(web::post().to(register::register)))
         .service(
             resource("/oauth/register/{client_id}", "GET, HEAD, PUT, DELETE")
-                .route(web::get().to(register::read))
+                .route(get().to(register::read))
                 .route(web::put().to(register::update))
                 .route(web::delete().to(register::delete)),
         )
         .service(
             resource("/.well-known/oauth-authorization-server", GET)
-                .route(web::get().to(discovery::metadata)),
+                .route(get().to(discovery::metadata)),
         )
         .service(
             resource("/.well-known/openid-configuration", GET)
-                .route(web::get().to(discovery::openid_configuration)),
+                .route(get().to(discovery::openid_configuration)),
         )
-        .service(resource("/.well-known/jwks.json", GET).route(web::get().to(jwks::jwks)))
-        .service(resource("/healthz", GET).route(web::get().to(health::healthz)))
-        .service(resource("/readyz", GET).route(web::get().to(health::readyz)))
-        .service(resource("/metrics", GET).route(web::get().to(metrics::metrics)))
-        .service(resource("/openapi.json", GET).route(web::get().to(openapi::openapi_json)));
+        .service(resource("/.well-known/jwks.json", GET).route(get().to(jwks::jwks)))
+        .service(resource("/healthz", GET).route(get().to(health::healthz)))
+        .service(resource("/readyz", GET).route(get().to(health::readyz)))
+        .service(resource("/metrics", GET).route(get().to(metrics::metrics)))
+        .service(resource("/openapi.json", GET).route(get().to(openapi::openapi_json)));
 }
 
 async fn method_not_allowed(allow: &'static str) -> HttpResponse {

@@ -7,16 +7,19 @@
 //! the same `admin::clients` code. The reserved scope `tessera:admin` can only be
 //! granted through the CLI (someone with database access).
 
-use super::access::{check, AccessToken};
+use super::access::{check, AccessToken, MAX_PRESENTED_TOKEN};
 use super::body::read_body;
+use super::client_auth::claim_jtis;
+use super::dpop::resource_proof;
 use super::error::blocking;
 use super::LoggedClientId;
 use crate::admin::bootstrap::ADMIN_SCOPE;
 use crate::admin::clients::{self, ClientSpec, ClientView, KeySource};
 use crate::db::pool;
-use crate::oauth::error::Challenge;
-use crate::oauth::error::ErrorBody;
+use crate::oauth::dpop;
+use crate::oauth::error::{Challenge, ErrorBody};
 use crate::oauth::{ErrorCode, OAuthError};
+use crate::outbound::FetchPolicy;
 use crate::state::{now, AppState};
 use actix_web::http::header;
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
@@ -73,7 +76,7 @@ pub struct ClientMetadata {
 }
 
 impl ClientMetadata {
-    fn into_spec(self, allow_http_jwks_uri: bool) -> Result<ClientSpec, OAuthError> {
+    fn into_spec(self, jwks_uri_policy: FetchPolicy) -> Result<ClientSpec, OAuthError> {
         let meta = |m: &str| OAuthError::new(ErrorCode::InvalidClientMetadata, m);
         if self.redirect_uris.as_ref().is_some_and(|r| !r.is_empty()) {
             return Err(OAuthError::new(
@@ -110,7 +113,7 @@ impl ClientMetadata {
             audiences: self.audiences.unwrap_or_default(),
             auth_method: self.token_endpoint_auth_method,
             keys,
-            allow_http_jwks_uri,
+            jwks_uri_policy,
             access_token_ttl: self.access_token_ttl,
             refresh_token_ttl: self.refresh_token_ttl,
             refresh_reuse_grace: self.refresh_reuse_grace,
@@ -119,42 +122,84 @@ impl ClientMetadata {
     }
 }
 
-/// The admin client behind the Bearer token, as the audit log names it.
+/// The admin client behind the access token, as the audit log names it. A token bound
+/// to a DPoP key (RFC 9449 §7) is accepted only as `Authorization: DPoP <token>` with
+/// a proof by that key for this request; presented as Bearer it is `invalid_token`.
 async fn admin(req: &HttpRequest, state: &AppState) -> Result<String, OAuthError> {
-    let bearer = |code, m: &str| {
-        let e = OAuthError::new(code, m).with_challenge(Challenge::Bearer);
-        if code == ErrorCode::InvalidRequest {
+    let refuse = |code, m: &str, challenge| {
+        let e = OAuthError::new(code, m).with_challenge(challenge);
+        if code == ErrorCode::InvalidRequest || code == ErrorCode::InvalidDpopProof {
             e.with_status(401)
         } else {
             e
         }
     };
-    let token = req
+    let (scheme, token) = req
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| {
             let (scheme, rest) = v.trim().split_once(' ')?;
-            scheme
-                .eq_ignore_ascii_case("bearer")
-                .then(|| rest.trim().to_string())
+            let scheme = if scheme.eq_ignore_ascii_case("bearer") {
+                Challenge::Bearer
+            } else if scheme.eq_ignore_ascii_case("dpop") {
+                Challenge::Dpop
+            } else {
+                return None;
+            };
+            Some((scheme, rest.trim().to_string()))
         })
         .ok_or_else(|| {
-            bearer(
+            refuse(
                 ErrorCode::InvalidRequest,
-                "a Bearer access token is required",
+                "a Bearer (or DPoP) access token is required",
+                Challenge::Bearer,
             )
         })?;
-    let AccessToken::Active(claims) = check(state, &token).await? else {
-        return Err(bearer(
+    if token.len() > MAX_PRESENTED_TOKEN {
+        return Err(refuse(
             ErrorCode::InvalidToken,
             "the access token is invalid, expired or revoked",
+            scheme,
+        ));
+    }
+    let AccessToken::Active(claims) = check(state, &token).await? else {
+        return Err(refuse(
+            ErrorCode::InvalidToken,
+            "the access token is invalid, expired or revoked",
+            scheme,
         ));
     };
+    match (&claims.cnf, scheme) {
+        (Some(cnf), Challenge::Dpop) => {
+            let proof = resource_proof(req, state, &token, &cnf.jkt)
+                .map_err(|e| refuse(e.code, &e.description, Challenge::Dpop))?;
+            claim_jtis(state, vec![dpop::replay_entry(&proof)])
+                .await
+                .map_err(|e| match e.code {
+                    ErrorCode::InvalidDpopProof => refuse(e.code, &e.description, Challenge::Dpop),
+                    _ => e,
+                })?;
+        }
+        (Some(_), _) => return Err(refuse(
+            ErrorCode::InvalidToken,
+            "this access token is DPoP-bound: present it as Authorization: DPoP with a DPoP proof",
+            Challenge::Dpop,
+        )),
+        (None, Challenge::Dpop) => {
+            return Err(refuse(
+                ErrorCode::InvalidToken,
+                "this access token is not DPoP-bound: present it as Bearer",
+                Challenge::Bearer,
+            ))
+        }
+        (None, _) => {}
+    }
     if !claims.scope.split(' ').any(|s| s == ADMIN_SCOPE) {
-        return Err(bearer(
+        return Err(refuse(
             ErrorCode::InsufficientScope,
             "the access token lacks the scope tessera:admin",
+            scheme,
         ));
     }
     req.extensions_mut()
@@ -240,8 +285,8 @@ pub async fn register(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, OAuthError> {
     let actor = admin(&req, &state).await?;
-    let allow_http = state.settings.jwks_uri_allow_http;
-    let spec = read_metadata(&req, payload).await?.into_spec(allow_http)?;
+    let policy = state.settings.jwks_uri_policy();
+    let spec = read_metadata(&req, payload).await?.into_spec(policy)?;
     let created = state
         .writer
         .run(move |conn| Ok(clients::create(conn, &actor, &spec, now())?))
@@ -309,7 +354,7 @@ pub async fn update(
             "client_id in the body must be the client's own",
         ));
     }
-    let spec = meta.into_spec(state.settings.jwks_uri_allow_http)?;
+    let spec = meta.into_spec(state.settings.jwks_uri_policy())?;
     let key = id.clone();
     let view = state
         .writer

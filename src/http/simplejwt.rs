@@ -6,16 +6,17 @@
 //! grant's throttling and the refresh grant's rotation and reuse detection.
 
 use super::body::{has_content_type, read_body};
+use super::client_auth::claim_jtis;
 use super::token::{client_addr, sign};
 use super::LoggedClientId;
 use crate::login;
+use crate::oauth::dpop;
 use crate::oauth::form::FormParams;
 use crate::oauth::grant::password::{user_claims, Login};
-use crate::oauth::grant::refresh_token::narrow;
 use crate::oauth::password::{normalize_username, MAX_PASSWORD_BYTES};
 use crate::oauth::secret::random_token;
-use crate::oauth::token::TokenContext;
-use crate::oauth::{ErrorCode, GrantType, OAuthError, RegisteredClient, Scope};
+use crate::oauth::token::{Confirmation, TokenContext};
+use crate::oauth::{ErrorCode, GrantType, OAuthError, RegisteredClient};
 use crate::state::{now, AppState};
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
@@ -71,8 +72,13 @@ pub async fn obtain_pair(
     };
     let addr = client_addr(&req, state.settings.trust_forwarded_for);
     let result = async {
+        // The same binding rules as /oauth/token: a proof binds the family and the
+        // token to its key, and a client with require_dpop must send one.
+        let proof = super::dpop::issuing_proof(&req, &state, &client)?;
+        let jkt = proof.as_ref().map(|p| p.jkt.clone());
+        claim_jtis(&state, proof.iter().map(dpop::replay_entry).collect()).await?;
         let user_id = login::authenticate(&state, &login, &addr).await?;
-        let claims = user_claims(
+        let mut claims = user_claims(
             &client,
             &FormParams::default(),
             &user_id,
@@ -80,8 +86,12 @@ pub async fn obtain_pair(
             &context(&state),
             random_token(16),
         )?;
-        let refresh = login::start_family(&state, &client, &user_id, &login.scope, None).await?;
-        Ok::<_, OAuthError>((sign(&state, &claims)?, refresh))
+        let refresh =
+            login::start_family(&state, &client, &user_id, &login.scope, jkt.as_deref()).await?;
+        claims.cnf = jkt.map(|jkt| Confirmation { jkt });
+        let access = sign(&state, &claims)?;
+        state.metrics.token_issued("password", &client.client_id);
+        Ok::<_, OAuthError>((access, refresh))
     }
     .await;
     match result {
@@ -114,35 +124,38 @@ pub async fn refresh(
         Ok(c) => c,
         Err(res) => return res,
     };
-    let ctx_issuer = state.issuer.clone();
-    let default_access_ttl = state.settings.access_token_ttl;
-    let check_client = (*client).clone();
-    let check = move |family: &crate::db::models::refresh_token::Family| {
-        let granted = Scope::parse(&family.scope).unwrap_or_default();
-        let scope = narrow(None, &granted, &check_client)?;
-        let ctx = TokenContext {
-            issuer: &ctx_issuer,
-            now: now(),
-            default_access_ttl,
-        };
-        user_claims(
-            &check_client,
-            &FormParams::default(),
-            &family.user_id,
-            &scope,
-            &ctx,
-            random_token(16),
-        )
-    };
     if fields[0].len() > 512 {
         return token_not_valid();
     }
-    match login::rotate(&state, &client, &fields[0], check).await {
-        Ok((_, claims, successor)) => match sign(&state, &claims) {
-            Ok(access) => pair(access, successor),
-            Err(e) => other_error(e),
-        },
-        Err(e) if e.code == ErrorCode::InvalidGrant => token_not_valid(),
+    let result = async {
+        let proof = super::dpop::issuing_proof(&req, &state, &client)?;
+        let jkt = proof.as_ref().map(|p| p.jkt.clone());
+        if let Some(jkt) = &jkt {
+            login::check_binding(&state, &fields[0], jkt).await?;
+        }
+        claim_jtis(&state, proof.iter().map(dpop::replay_entry).collect()).await?;
+        let check = login::claims_on_refresh((*client).clone(), FormParams::default(), &state);
+        let (_, mut claims, successor) =
+            login::rotate(&state, &client, &fields[0], jkt.as_deref(), check).await?;
+        claims.cnf = jkt.map(|jkt| Confirmation { jkt });
+        let access = sign(&state, &claims)?;
+        state
+            .metrics
+            .token_issued("refresh_token", &client.client_id);
+        Ok::<_, OAuthError>((access, successor))
+    }
+    .await;
+    match result {
+        Ok((access, successor)) => pair(access, successor),
+        // A refused, reused or wrongly bound refresh token: simplejwt's one answer.
+        Err(e)
+            if matches!(
+                e.code,
+                ErrorCode::InvalidGrant | ErrorCode::InvalidDpopProof
+            ) =>
+        {
+            token_not_valid()
+        }
         Err(e) => other_error(e),
     }
 }

@@ -2,19 +2,15 @@
 
 use super::body::read_form;
 use super::client_auth::{authenticate_request, claim_jtis, Authenticated};
-use super::error::blocking;
-use crate::db::models::refresh_token::{self as refresh_rows, Family};
-use crate::db::pool;
 use crate::login;
-use crate::oauth::dpop::{self, Proof};
+use crate::oauth::dpop;
 use crate::oauth::error::ErrorBody;
-use crate::oauth::form::FormParams;
 use crate::oauth::grant::{client_credentials, password, refresh_token};
-use crate::oauth::secret::{hash_secret, random_token};
+use crate::oauth::secret::random_token;
 use crate::oauth::token::{
     encode_jwt, AccessTokenClaims, Confirmation, TokenContext, TokenResponse,
 };
-use crate::oauth::{ErrorCode, GrantType, OAuthError, RegisteredClient, Scope};
+use crate::oauth::{ErrorCode, GrantType, OAuthError};
 use crate::state::{now, AppState};
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -80,20 +76,12 @@ pub async fn token(
         pending_jti,
     } = authenticate_request(&req, &params, &state).await?;
     let client = client.as_ref();
-    let proof = dpop_proof(&req, &state)?;
-    if client.require_dpop && proof.is_none() {
-        return Err(OAuthError::new(
-            ErrorCode::InvalidDpopProof,
-            "this client must present a DPoP proof",
-        ));
-    }
+    let proof = super::dpop::issuing_proof(&req, &state, client)?;
     let jkt = proof.as_ref().map(|p| p.jkt.clone());
     // Single-use ids (assertion, proof) are used up once the request is known to be
     // acceptable, before anything that writes: a refused request uses up nothing.
     let mut jtis: Vec<(String, i64)> = pending_jti.into_iter().collect();
-    if let Some(p) = &proof {
-        jtis.push((dpop::replay_key(p), p.usable_until));
-    }
+    jtis.extend(proof.iter().map(dpop::replay_entry));
 
     let ctx = TokenContext {
         issuer: &state.issuer,
@@ -130,11 +118,13 @@ pub async fn token(
         GrantType::RefreshToken => {
             let presented = refresh_token::presented(client, &params)?;
             if let Some(jkt) = &jkt {
-                check_binding(&state, presented, jkt).await?;
+                // Before the proof is used up: a proof by the wrong key costs nothing.
+                login::check_binding(&state, presented, jkt).await?;
             }
             claim_jtis(&state, jtis).await?;
-            let check = claims_on_refresh(client.clone(), params.clone(), jkt.clone(), &state);
-            let (_, claims, successor) = login::rotate(&state, client, presented, check).await?;
+            let check = login::claims_on_refresh(client.clone(), params.clone(), &state);
+            let (_, claims, successor) =
+                login::rotate(&state, client, presented, jkt.as_deref(), check).await?;
             (claims, Some(successor))
         }
     };
@@ -144,91 +134,8 @@ pub async fn token(
     }
     state
         .metrics
-        .tokens_issued
-        .with_label_values(&[grant.as_str(), &client.client_id])
-        .inc();
+        .token_issued(grant.as_str(), &client.client_id);
     respond(&state, &claims, refresh_token)
-}
-
-/// What a refresh issues, decided from the family before anything is written: the
-/// scope may only narrow, the audience must be the client's.
-fn claims_on_refresh(
-    client: RegisteredClient,
-    params: FormParams,
-    jkt: Option<String>,
-    state: &AppState,
-) -> impl Fn(&Family) -> Result<AccessTokenClaims, OAuthError> + Send + 'static {
-    let issuer = state.issuer.clone();
-    let default_access_ttl = state.settings.access_token_ttl;
-    move |family| {
-        // A family started under DPoP refreshes only with a proof by the same key.
-        if let Some(bound) = &family.dpop_jkt {
-            if jkt.as_deref() != Some(bound.as_str()) {
-                return Err(OAuthError::new(
-                    ErrorCode::InvalidDpopProof,
-                    "this refresh token is bound to another DPoP key",
-                ));
-            }
-        }
-        let granted = Scope::parse(&family.scope).unwrap_or_default();
-        let scope = refresh_token::narrow(params.get("scope"), &granted, &client)?;
-        let ctx = TokenContext {
-            issuer: &issuer,
-            now: now(),
-            default_access_ttl,
-        };
-        password::user_claims(
-            &client,
-            &params,
-            &family.user_id,
-            &scope,
-            &ctx,
-            random_token(16),
-        )
-    }
-}
-
-/// The request's DPoP proof, checked (signature, typ, alg, htm, htu, iat), if any.
-fn dpop_proof(req: &HttpRequest, state: &AppState) -> Result<Option<Proof>, OAuthError> {
-    let mut headers = req.headers().get_all("dpop");
-    let Some(value) = headers.next() else {
-        return Ok(None);
-    };
-    let bad = |m: &str| OAuthError::new(ErrorCode::InvalidDpopProof, m);
-    if headers.next().is_some() {
-        return Err(bad("more than one DPoP header"));
-    }
-    let value = value
-        .to_str()
-        .map_err(|_| bad("the DPoP header is not ASCII"))?;
-    dpop::check(
-        value,
-        "POST",
-        &state.token_endpoint,
-        now(),
-        &state.dpop_keys,
-    )
-    .map(Some)
-}
-
-/// A refresh with a DPoP proof: the token's family must be bound to the proof's key
-/// (or to none), checked before the proof's `jti` is used up. The rotation checks it
-/// again, inside its transaction.
-async fn check_binding(state: &AppState, presented: &str, jkt: &str) -> Result<(), OAuthError> {
-    let pool = state.pool.clone();
-    let hash = hash_secret(presented);
-    let bound = blocking(move || {
-        let mut conn = pool::get(&pool)?;
-        Ok(refresh_rows::dpop_binding(&mut conn, &hash)?)
-    })
-    .await?;
-    match bound {
-        Some(Some(b)) if b != jkt => Err(OAuthError::new(
-            ErrorCode::InvalidDpopProof,
-            "this refresh token is bound to another DPoP key",
-        )),
-        _ => Ok(()),
-    }
 }
 
 /// The client's address for throttling: the peer, or the last `X-Forwarded-For` entry

@@ -212,6 +212,21 @@ pub fn add_key(
     let row = policy.new_row(pkcs8, state, activates_at, now)?;
     write_transaction(conn, WriteLock::SigningKeys, |conn| {
         let rows = SigningKeyRow::list(conn)?;
+        // Keys encrypted at rest stay so: a new key is not stored in plaintext beside
+        // them, nor sealed with a KEK that cannot open them.
+        if let Some(sealed) = rows.iter().find(|r| r.encrypted) {
+            if policy.kek.is_none() {
+                return Ok(Err(KeyError::Material {
+                    kid: row.kid.clone(),
+                    reason: "the stored keys are encrypted at rest: set key_encryption_key \
+                             (or key_encryption_key_file) so the new key is encrypted too"
+                        .into(),
+                }));
+            }
+            if let Err(e) = policy.open(sealed) {
+                return Ok(Err(e));
+            }
+        }
         if rows.iter().any(|r| r.kid == row.kid) {
             return Ok(Err(KeyError::Material {
                 kid: row.kid.clone(),

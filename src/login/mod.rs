@@ -9,10 +9,14 @@ use crate::db::models::refresh_token::{self, Family, NewFamily, Rotation};
 use crate::db::models::{login_failure, User};
 use crate::db::pool;
 use crate::http::error::blocking;
+use crate::oauth::dpop;
+use crate::oauth::form::FormParams;
+use crate::oauth::grant::password::user_claims;
 use crate::oauth::grant::password::{bad_credentials, Login};
-use crate::oauth::grant::refresh_token::refused;
+use crate::oauth::grant::refresh_token::{narrow, refused};
 use crate::oauth::secret::{hash_secret, random_token};
 use crate::oauth::throttle::{self, addr_key, user_key};
+use crate::oauth::token::{AccessTokenClaims, TokenContext};
 use crate::oauth::{OAuthError, RegisteredClient, Scope};
 use crate::state::{now, AppState};
 
@@ -142,15 +146,40 @@ pub async fn start_family(
     Ok(token)
 }
 
-/// Rotates the presented refresh token. `check` decides, from the family and before
-/// anything is written, what to issue (scope, audience): its error leaves the token as
-/// it was. Returns the family, what `check` returned, and the successor token.
+/// A refresh with a DPoP proof: the token's family must be bound to the proof's key
+/// (or to none), checked before the proof's `jti` is used up. [`rotate`] checks it
+/// again, inside its transaction.
+pub async fn check_binding(state: &AppState, presented: &str, jkt: &str) -> Result<(), OAuthError> {
+    let pool = state.pool.clone();
+    let hash = hash_secret(presented);
+    let bound = blocking(move || {
+        let mut conn = pool::get(&pool)?;
+        Ok(refresh_token::dpop_binding(&mut conn, &hash)?)
+    })
+    .await?;
+    match bound {
+        Some(Some(b)) => dpop::check_binding(Some(&b), Some(jkt)),
+        _ => Ok(()),
+    }
+}
+
+/// Rotates the presented refresh token. A family started under DPoP rotates only with
+/// a proof by the same key (`proof_jkt`), on every path that refreshes. `check`
+/// decides, from the family and before anything is written, what to issue (scope,
+/// audience): its error, like a binding refusal, leaves the token as it was. Returns
+/// the family, what `check` returned, and the successor token.
 pub async fn rotate<R: Send + 'static>(
     state: &AppState,
     client: &RegisteredClient,
     presented: &str,
+    proof_jkt: Option<&str>,
     check: impl Fn(&Family) -> Result<R, OAuthError> + Send + 'static,
 ) -> Result<(Family, R, String), OAuthError> {
+    let proof_jkt = proof_jkt.map(str::to_string);
+    let check = move |family: &Family| {
+        dpop::check_binding(family.dpop_jkt.as_deref(), proof_jkt.as_deref())?;
+        check(family)
+    };
     let successor = random_token(32);
     let (presented_hash, successor_hash) = (hash_secret(presented), hash_secret(&successor));
     let grace = client
@@ -189,5 +218,33 @@ pub async fn rotate<R: Send + 'static>(
             );
             Err(refused())
         }
+    }
+}
+
+/// What a refresh issues, decided from the family before anything is written: the
+/// scope may only narrow, the audience must be the client's.
+pub fn claims_on_refresh(
+    client: RegisteredClient,
+    params: FormParams,
+    state: &AppState,
+) -> impl Fn(&Family) -> Result<AccessTokenClaims, OAuthError> + Send + 'static {
+    let issuer = state.issuer.clone();
+    let default_access_ttl = state.settings.access_token_ttl;
+    move |family| {
+        let granted = Scope::parse(&family.scope).unwrap_or_default();
+        let scope = narrow(params.get("scope"), &granted, &client)?;
+        let ctx = TokenContext {
+            issuer: &issuer,
+            now: now(),
+            default_access_ttl,
+        };
+        user_claims(
+            &client,
+            &params,
+            &family.user_id,
+            &scope,
+            &ctx,
+            random_token(16),
+        )
     }
 }

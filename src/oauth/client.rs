@@ -4,6 +4,10 @@ use super::client_keys::ClientKeySet;
 use super::Scope;
 use std::sync::Arc;
 
+/// The longest client id tessera issues or accepts (generated ids are far shorter):
+/// a longer presented id is refused before any lookup or caching.
+pub const MAX_CLIENT_ID_LEN: usize = 256;
+
 /// A grant type a client may be allowed to use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum GrantType {

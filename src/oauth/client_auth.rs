@@ -1,6 +1,7 @@
 //! Client authentication at the token endpoint (RFC 6749 §2.3): extracting the
 //! credentials a request carries, then checking them against the registered client.
 
+use super::client::MAX_CLIENT_ID_LEN;
 use super::client_assertion::{self, ASSERTION_TYPE};
 use super::error::Challenge;
 use super::form::FormParams;
@@ -43,8 +44,27 @@ pub struct PresentedCredentials {
 /// Reads the client's credentials from the `Authorization` header or the body.
 ///
 /// Exactly one method per request: Basic, a body secret and a client assertion
-/// exclude each other.
+/// exclude each other. A client id longer than [`MAX_CLIENT_ID_LEN`] is
+/// `invalid_client` at once: no client has one, so it is never looked up or cached.
 pub fn extract(
+    authorization: Option<&str>,
+    params: &FormParams,
+) -> Result<PresentedCredentials, OAuthError> {
+    let presented = extract_any(authorization, params)?;
+    if presented.client_id.len() > MAX_CLIENT_ID_LEN {
+        let challenge = match presented.method {
+            AuthMethod::ClientSecretBasic => Challenge::Basic,
+            _ => Challenge::None,
+        };
+        return Err(OAuthError::invalid_client(format!(
+            "client_id longer than {MAX_CLIENT_ID_LEN} characters"
+        ))
+        .with_challenge(challenge));
+    }
+    Ok(presented)
+}
+
+fn extract_any(
     authorization: Option<&str>,
     params: &FormParams,
 ) -> Result<PresentedCredentials, OAuthError> {
@@ -181,7 +201,9 @@ pub fn authenticate<'c>(
     if client.disabled {
         return Err(OAuthError::invalid_client("client is disabled").with_challenge(challenge));
     }
-    if client.auth_method != presented.method {
+    // A client with a secret may present it either way (its registered method is the
+    // one it prefers); a client with keys has no secret and never reaches here.
+    if !client.auth_method.uses_secret() {
         return Err(OAuthError::invalid_client(format!(
             "this client must authenticate with {}",
             client.auth_method.as_str()
@@ -263,19 +285,37 @@ mod tests {
     }
 
     #[test]
-    fn the_registered_method_is_enforced() {
-        let c = client(AuthMethod::ClientSecretBasic);
-        let post = PresentedCredentials {
+    fn a_secret_works_by_either_secret_method_but_never_for_a_keyed_client() {
+        let presented = |method| PresentedCredentials {
             client_id: "c1".into(),
             credential: Credential::Secret("s3cret".into()),
-            method: AuthMethod::ClientSecretPost,
+            method,
         };
-        let e = authenticate(&post, Some(&c)).expect_err("wrong method");
-        assert!(e.description.contains("client_secret_basic"));
-        let ok = PresentedCredentials {
-            method: AuthMethod::ClientSecretBasic,
-            ..post
-        };
-        assert!(authenticate(&ok, Some(&c)).is_ok());
+        for registered in [AuthMethod::ClientSecretBasic, AuthMethod::ClientSecretPost] {
+            let c = client(registered);
+            for method in [AuthMethod::ClientSecretBasic, AuthMethod::ClientSecretPost] {
+                assert!(
+                    authenticate(&presented(method), Some(&c)).is_ok(),
+                    "{registered:?} by {method:?}"
+                );
+            }
+        }
+        let keyed = client(AuthMethod::PrivateKeyJwt);
+        let e = authenticate(&presented(AuthMethod::ClientSecretPost), Some(&keyed))
+            .expect_err("a keyed client never uses a secret");
+        assert!(e.description.contains("private_key_jwt"));
+    }
+
+    #[test]
+    fn an_overlong_client_id_is_refused_before_any_lookup() {
+        let long = "a".repeat(MAX_CLIENT_ID_LEN + 1);
+        let e = extract(Some(&basic(&long, "x")), &params("")).expect_err("too long");
+        assert_eq!(e.code, ErrorCode::InvalidClient);
+        assert_eq!(e.challenge, Challenge::Basic);
+        let body = format!("client_id={long}&client_secret=x");
+        let e = extract(None, &params(&body)).expect_err("too long");
+        assert_eq!(e.code, ErrorCode::InvalidClient);
+        let ok = "a".repeat(MAX_CLIENT_ID_LEN);
+        assert!(extract(Some(&basic(&ok, "x")), &params("")).is_ok());
     }
 }

@@ -48,6 +48,7 @@ struct ProofClaims {
     htm: String,
     htu: String,
     iat: i64,
+    ath: Option<String>,
 }
 
 fn invalid(why: &str) -> OAuthError {
@@ -91,14 +92,50 @@ impl ProofKeys {
     }
 }
 
-/// Checks `proof` for a `method` request to `url` at `now`; `keys` caches parsed keys.
+/// What a proof must match: the request it came with and, at a protected resource,
+/// the access token presented beside it.
+#[derive(Debug, Clone, Copy)]
+pub struct Expected<'a> {
+    /// The request method (`htm`).
+    pub method: &'a str,
+    /// The request URL without query (`htu`).
+    pub url: &'a str,
+    /// The access token presented with the proof (its hash must be `ath`), at a
+    /// resource; `None` at the token endpoint.
+    pub access_token: Option<&'a str>,
+}
+
+/// RFC 9449 §4.2 `ath`: base64url of the SHA-256 of the access token's ASCII bytes.
+pub fn access_token_hash(token: &str) -> String {
+    use base64::Engine;
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest.as_ref())
+}
+
+/// A family (or token) bound to the key `bound` is used only with a proof by that key:
+/// the one rule every path that refreshes or presents a bound credential applies.
+pub fn check_binding(bound: Option<&str>, proof_jkt: Option<&str>) -> Result<(), OAuthError> {
+    match bound {
+        Some(b) if proof_jkt != Some(b) => Err(OAuthError::new(
+            ErrorCode::InvalidDpopProof,
+            if proof_jkt.is_none() {
+                "this token is bound to a DPoP key: present a DPoP proof by that key"
+            } else {
+                "this token is bound to another DPoP key"
+            },
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Checks `proof` for the request `expected` at `now`; `keys` caches parsed keys.
 pub fn check(
     proof: &str,
-    method: &str,
-    url: &str,
+    expected: Expected<'_>,
     now: i64,
     keys: &ProofKeys,
 ) -> Result<Proof, OAuthError> {
+    let (method, url) = (expected.method, expected.url);
     if proof.len() > 8 * 1024 {
         return Err(invalid("too large"));
     }
@@ -140,6 +177,11 @@ pub fn check(
     if claims.iat > now + MAX_SKEW || claims.iat < now - MAX_AGE {
         return Err(invalid("iat is outside the accepted window"));
     }
+    if let Some(token) = expected.access_token {
+        if claims.ath.as_deref() != Some(access_token_hash(token).as_str()) {
+            return Err(invalid("ath does not match the access token"));
+        }
+    }
     let jkt = jkt.ok_or_else(|| invalid("cannot compute the key thumbprint"))?;
     Ok(Proof {
         jkt,
@@ -151,4 +193,9 @@ pub fn check(
 /// The replay-cache key of a proof: per key, so one client's ids cannot block another's.
 pub fn replay_key(proof: &Proof) -> String {
     format!("dpop:{}:{}", proof.jkt, proof.jti)
+}
+
+/// The replay-cache entry of a proof: its key and until when it must be remembered.
+pub fn replay_entry(proof: &Proof) -> (String, i64) {
+    (replay_key(proof), proof.usable_until)
 }

@@ -83,6 +83,9 @@ pub enum Challenge {
     Basic,
     /// `WWW-Authenticate: Bearer …` (RFC 6750, protected endpoints).
     Bearer,
+    /// `WWW-Authenticate: DPoP …` (RFC 9449 §7.1, a protected endpoint and a DPoP-bound
+    /// token).
+    Dpop,
 }
 
 /// A protocol error: code, a human-readable description, and how to answer it.

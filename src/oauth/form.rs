@@ -7,9 +7,14 @@
 
 use super::OAuthError;
 use percent_encoding::percent_decode;
+use std::collections::HashSet;
 
 /// Parameter names that may legitimately appear several times.
 const REPEATABLE: &[&str] = &["resource"];
+
+/// The most parameters one body may carry (no endpoint needs more than a dozen): a
+/// bigger body is refused before more of it is decoded.
+pub const MAX_PARAMS: usize = 1_000;
 
 /// The decoded parameters of one request body.
 #[derive(Debug, Default, Clone)]
@@ -19,9 +24,21 @@ pub struct FormParams {
 
 impl FormParams {
     /// Parses a body; errors are `invalid_request` naming the offending parameter.
+    /// Repeats are found with a set of the names seen, so the work is linear in the
+    /// body's size, and at most `MAX_PARAMS` parameters are decoded.
     pub fn parse(body: &[u8]) -> Result<FormParams, OAuthError> {
         let mut pairs: Vec<(String, String)> = Vec::new();
-        for part in body.split(|b| *b == b'&').filter(|p| !p.is_empty()) {
+        let mut seen: HashSet<String> = HashSet::new();
+        for (n, part) in body
+            .split(|b| *b == b'&')
+            .filter(|p| !p.is_empty())
+            .enumerate()
+        {
+            if n >= MAX_PARAMS {
+                return Err(OAuthError::invalid_request(format!(
+                    "more than {MAX_PARAMS} parameters in the request body"
+                )));
+            }
             let (name, value) = match part.iter().position(|b| *b == b'=') {
                 Some(i) => (&part[..i], &part[i + 1..]),
                 None => (part, &b""[..]),
@@ -38,7 +55,7 @@ impl FormParams {
             if value.is_empty() {
                 continue;
             }
-            if !REPEATABLE.contains(&name.as_str()) && pairs.iter().any(|(n, _)| *n == name) {
+            if !REPEATABLE.contains(&name.as_str()) && !seen.insert(name.clone()) {
                 return Err(OAuthError::invalid_request(format!(
                     "parameter {} is repeated",
                     printable(&name)
@@ -120,6 +137,26 @@ mod tests {
             p.get_all("resource").collect::<Vec<_>>(),
             ["https://a", "https://b"]
         );
+    }
+
+    #[test]
+    fn more_than_the_cap_of_parameters_is_refused() {
+        let body = |n: usize| {
+            (0..n)
+                .map(|i| format!("p{i}=v"))
+                .collect::<Vec<_>>()
+                .join("&")
+        };
+        assert!(FormParams::parse(body(MAX_PARAMS).as_bytes()).is_ok());
+        let e = FormParams::parse(body(MAX_PARAMS + 1).as_bytes()).expect_err("over the cap");
+        assert!(e.description.contains("more than 1000 parameters"));
+        // A repeat among many distinct names is still found.
+        let mut many = body(MAX_PARAMS - 1);
+        many.push_str("&p5=again");
+        assert!(FormParams::parse(many.as_bytes())
+            .expect_err("repeated")
+            .description
+            .contains("repeated"));
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //! OpenAPI document and the audit log.
 
 use crate::helpers::{
-    answer, count_sql, form, spawn_app, spawn_app_with, Answer, TestApp, TestClient,
+    answer, count_sql, form, spawn_app, spawn_app_with, unverified_claims, Answer, TestApp,
+    TestClient,
 };
 use oauth2::basic::BasicClient;
 use oauth2::{AuthType, ClientId, ClientSecret, Scope, TokenResponse, TokenUrl};
@@ -132,7 +133,7 @@ async fn an_admin_registers_a_client_over_http_that_gets_tokens_then_updates_and
 
 #[tokio::test]
 async fn bad_registrations_and_bad_admin_tokens_get_rfc_errors_and_write_nothing() {
-    let app = spawn_app_with(|c| c.access_token_ttl = Some(2)).await;
+    let app = spawn_app().await;
     let admin = app.admin_token().await;
     let before = client_count(&app);
     let post = |token: Option<String>, body: Value| {
@@ -225,20 +226,34 @@ async fn bad_registrations_and_bad_admin_tokens_get_rfc_errors_and_write_nothing
         (not_admin.status, not_admin.error()),
         (403, "insufficient_scope")
     );
-    tokio::time::sleep(std::time::Duration::from_millis(2_100)).await;
-    let expired = post(a, json!({"client_name": "x"})).await;
+    // An expired admin token: from an admin client with a 1-second lifetime, used once
+    // the clock is past its exp (no sleep racing a lifetime).
+    let brief = app
+        .create_client(&["--scope", "tessera:admin", "--access-token-ttl", "1"])
+        .await;
+    let short = app
+        .token_basic(&brief, "grant_type=client_credentials")
+        .await
+        .access_token()
+        .to_string();
+    let exp = unverified_claims(&short)["exp"].as_i64().expect("exp");
+    while chrono::Utc::now().timestamp() <= exp {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let expired = post(Some(short), json!({"client_name": "x"})).await;
     assert_eq!((expired.status, expired.error()), (401, "invalid_token"));
+    drop(a);
 
     assert_eq!(
         client_count(&app),
-        before + 2,
-        "only the two CLI-made clients were added"
+        before + 3,
+        "only the three CLI-made clients were added"
     );
 }
 
 #[tokio::test]
 async fn introspection_and_revocation_flip_together() {
-    let app = spawn_app_with(|c| c.access_token_ttl = Some(2)).await;
+    let app = spawn_app().await;
     let introspector = app.create_client(&["--scope", "tessera:introspect"]).await;
     let svc = app.create_client(&["--scope", "orders:read"]).await;
     let other = app.create_client(&["--scope", "orders:read"]).await;
@@ -288,13 +303,20 @@ async fn introspection_and_revocation_flip_together() {
     let missing = form_post(&app, "/oauth/revoke", &svc, &[]).await;
     assert_eq!(missing.error(), "invalid_request");
 
-    // Expired access tokens are inactive.
+    // Expired access tokens are inactive: a client with a 1-second lifetime, checked
+    // once the clock is past the token's own exp (no sleep racing a lifetime).
+    let brief = app
+        .create_client(&["--scope", "orders:read", "--access-token-ttl", "1"])
+        .await;
     let short = app
-        .token_basic(&svc, "grant_type=client_credentials")
+        .token_basic(&brief, "grant_type=client_credentials")
         .await
         .access_token()
         .to_string();
-    tokio::time::sleep(std::time::Duration::from_millis(2_100)).await;
+    let exp = unverified_claims(&short)["exp"].as_i64().expect("exp");
+    while chrono::Utc::now().timestamp() <= exp {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     assert_eq!(inspect(short).await.body, json!({"active": false}));
 
     // Refresh tokens: active until revoked, and revoking ends the family.
@@ -325,7 +347,7 @@ async fn introspection_and_revocation_flip_together() {
 
 #[tokio::test]
 async fn metrics_count_requests_tokens_and_failures() {
-    let app = spawn_app().await;
+    let app = spawn_app_with(|c| c.metrics_client_label = Some(true)).await;
     let svc = app.create_client(&[]).await;
     for _ in 0..3 {
         assert_eq!(

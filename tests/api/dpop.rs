@@ -2,48 +2,12 @@
 //! (jsonwebtoken) over real P-256 keys; binding, replay across servers, bad proofs.
 
 use crate::helpers::{form, spawn_app_with, test_settings, TestApp, TestClient};
-use crate::jose::TestKey;
+use crate::jose::{DpopKey, TestKey, ISSUER};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use jsonwebtoken::jwk::{Jwk, ThumbprintHash};
 use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
-
-const ISSUER: &str = "http://tessera.test";
-
-/// A client-side DPoP key.
-struct DpopKey {
-    key: TestKey,
-    jwk: Jwk,
-}
-
-impl DpopKey {
-    fn new() -> DpopKey {
-        let key = TestKey::generate(Algorithm::ES256);
-        let jwk = serde_json::from_value(key.public.clone()).expect("jwk");
-        DpopKey { key, jwk }
-    }
-
-    fn jkt(&self) -> String {
-        self.jwk
-            .thumbprint(ThumbprintHash::SHA256)
-            .expect("thumbprint")
-    }
-
-    fn proof_with(&self, claims: Value, alter: impl FnOnce(&mut Header)) -> String {
-        self.key.dpop_proof_with(&claims, alter)
-    }
-
-    fn proof(&self) -> String {
-        self.proof_with(
-            json!({
-                "jti": uuid::Uuid::new_v4().to_string(), "htm": "POST",
-                "htu": format!("{ISSUER}/oauth/token"), "iat": chrono::Utc::now().timestamp(),
-            }),
-            |_| {},
-        )
-    }
-}
 
 async fn with_proof(
     app: &TestApp,

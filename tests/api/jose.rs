@@ -7,6 +7,7 @@ use aws_lc_rs::signature::{
 };
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use jsonwebtoken::jwk::{Jwk, ThumbprintHash};
 use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
 use rsa::pkcs1::EncodeRsaPrivateKey;
 use rsa::traits::PublicKeyParts;
@@ -142,4 +143,55 @@ pub fn unsigned(claims: &Value) -> String {
         URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#),
         URL_SAFE_NO_PAD.encode(claims.to_string())
     )
+}
+
+/// The issuer the DPoP tests configure.
+pub const ISSUER: &str = "http://tessera.test";
+
+/// A client-side DPoP key.
+pub struct DpopKey {
+    pub key: TestKey,
+    pub jwk: Jwk,
+}
+
+impl DpopKey {
+    pub fn new() -> DpopKey {
+        let key = TestKey::generate(Algorithm::ES256);
+        let jwk = serde_json::from_value(key.public.clone()).expect("jwk");
+        DpopKey { key, jwk }
+    }
+
+    pub fn jkt(&self) -> String {
+        self.jwk
+            .thumbprint(ThumbprintHash::SHA256)
+            .expect("thumbprint")
+    }
+
+    pub fn proof_with(&self, claims: Value, alter: impl FnOnce(&mut Header)) -> String {
+        self.key.dpop_proof_with(&claims, alter)
+    }
+
+    /// A proof for `POST {ISSUER}/oauth/token`.
+    pub fn proof(&self) -> String {
+        self.proof_with(
+            json!({
+                "jti": uuid::Uuid::new_v4().to_string(), "htm": "POST",
+                "htu": format!("{ISSUER}/oauth/token"), "iat": chrono::Utc::now().timestamp(),
+            }),
+            |_| {},
+        )
+    }
+
+    /// A fresh proof for `method url`, with `ath` for `access_token` when given.
+    pub fn proof_for(&self, method: &str, url: &str, access_token: Option<&str>) -> String {
+        let mut claims = json!({
+            "jti": uuid::Uuid::new_v4().to_string(), "htm": method, "htu": url,
+            "iat": chrono::Utc::now().timestamp(),
+        });
+        if let Some(token) = access_token {
+            use sha2::Digest;
+            claims["ath"] = json!(URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(token.as_bytes())));
+        }
+        self.proof_with(claims, |_| {})
+    }
 }

@@ -6,6 +6,8 @@ mod cli;
 mod client_credentials;
 mod discovery;
 mod dpop;
+mod first_use;
+mod hardening;
 mod helpers;
 mod jose;
 mod keys;

@@ -22,6 +22,8 @@ async fn app_with_issuer(tweak: impl FnOnce(&mut tessera::config::ConfigArgs)) -
     spawn_app_with(|c| {
         c.issuer = Some(ISSUER.into());
         c.jwks_uri_allow_http = Some(true);
+        // The test jwks_uri server listens on loopback.
+        c.jwks_uri_allow_private = Some(true);
         c.jwks_uri_timeout = Some(1);
         tweak(c);
     })
@@ -649,6 +651,8 @@ async fn assertion_and_dpop_replays_are_refused_by_a_second_serve_process() {
     let db = TestDb::new();
     let dir = tempfile::tempdir().expect("tempdir");
     let key = TestKey::generate(Algorithm::EdDSA);
+    let migrated = run_cli(&db, &["migrate"], None).await;
+    assert!(migrated.success, "{}", migrated.stderr);
     let created = create_keyed_client(&db, &dir.path().join("jwks.json"), &key).await;
     let client_id = created["client_id"].as_str().expect("id").to_string();
     let envs = [

@@ -1,0 +1,86 @@
+//! DPoP (RFC 9449) where requests arrive: the request's proof checked for the endpoint
+//! it was sent to. Every endpoint that issues tokens (`/oauth/token`, the simplejwt
+//! endpoints) takes its proof and applies the client's `require_dpop` here; the admin
+//! API, tessera's own resource server, checks a bound access token's proof here.
+
+use crate::oauth::dpop::{self, Expected, Proof};
+use crate::oauth::{ErrorCode, OAuthError, RegisteredClient};
+use crate::state::{now, AppState};
+use actix_web::HttpRequest;
+
+fn bad(m: &str) -> OAuthError {
+    OAuthError::new(ErrorCode::InvalidDpopProof, m)
+}
+
+/// The URL a proof for this request must name (`htu`): the issuer's base and the path.
+fn request_url(req: &HttpRequest, state: &AppState) -> String {
+    format!("{}{}", state.issuer, req.path())
+}
+
+/// The request's one `DPoP` header, if any, as text.
+fn header(req: &HttpRequest) -> Result<Option<&str>, OAuthError> {
+    let mut headers = req.headers().get_all("dpop");
+    let Some(value) = headers.next() else {
+        return Ok(None);
+    };
+    if headers.next().is_some() {
+        return Err(bad("more than one DPoP header"));
+    }
+    value
+        .to_str()
+        .map(Some)
+        .map_err(|_| bad("the DPoP header is not ASCII"))
+}
+
+/// The proof of a request for tokens (signature, typ, alg, htm, htu, iat checked), or
+/// `None` without one; a client registered with `require_dpop` must send one. Its
+/// `jti` is not used up yet: the caller claims it once the request is acceptable.
+pub fn issuing_proof(
+    req: &HttpRequest,
+    state: &AppState,
+    client: &RegisteredClient,
+) -> Result<Option<Proof>, OAuthError> {
+    let url = request_url(req, state);
+    let proof = match header(req)? {
+        None => None,
+        Some(value) => Some(dpop::check(
+            value,
+            Expected {
+                method: req.method().as_str(),
+                url: &url,
+                access_token: None,
+            },
+            now(),
+            &state.dpop_keys,
+        )?),
+    };
+    if client.require_dpop && proof.is_none() {
+        return Err(bad("this client must present a DPoP proof"));
+    }
+    Ok(proof)
+}
+
+/// The proof that must accompany `token`, an access token bound to a DPoP key, at a
+/// protected endpoint: by the token's key (`jkt`), for this request, with the token's
+/// hash as `ath`. Its `jti` is not used up yet.
+pub fn resource_proof(
+    req: &HttpRequest,
+    state: &AppState,
+    token: &str,
+    jkt: &str,
+) -> Result<Proof, OAuthError> {
+    let value = header(req)?.ok_or_else(|| bad("a DPoP-bound token needs a DPoP proof"))?;
+    let url = request_url(req, state);
+    let proof = dpop::check(
+        value,
+        Expected {
+            method: req.method().as_str(),
+            url: &url,
+            access_token: Some(token),
+        },
+        now(),
+        &state.dpop_keys,
+    )?;
+    dpop::check_binding(Some(jkt), Some(&proof.jkt))?;
+    Ok(proof)
+}

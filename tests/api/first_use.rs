@@ -1,0 +1,312 @@
+//! What a first-time user following the README hit: both secret methods for a secret
+//! client, the container's KEK file, the advertised issuer, a first start that cannot
+//! bind, the CLI on an encrypted or missing database, a mistyped `simplejwt_client`,
+//! and argument errors as one line.
+
+use crate::helpers::{
+    free_port, oauth2_http, run_cli, spawn_app, spawn_app_on, test_settings, TestDb,
+};
+use oauth2::basic::BasicClient;
+use oauth2::{AuthType, ClientId, ClientSecret, TokenResponse, TokenUrl};
+use rsa::pkcs8::{EncodePrivateKey, LineEnding};
+use std::process::Stdio;
+
+const KEK: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+
+/// Runs the binary with exactly these arguments and environment additions in `cwd`.
+async fn tessera(cwd: &std::path::Path, args: &[&str], envs: &[(&str, &str)]) -> (bool, String) {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_tessera"));
+    cmd.current_dir(cwd)
+        .args(args)
+        .env_remove("RUST_LOG")
+        .env_remove("TESSERA_DATABASE_URL")
+        .env("TESSERA_LOG", "warn")
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let out = tokio::time::timeout(std::time::Duration::from_secs(60), cmd.output())
+        .await
+        .expect("tessera exits within 60 s")
+        .expect("tessera runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[track_caller]
+fn assert_one_line_error(stderr: &str, needle: &str) {
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "one line: {stderr}");
+    assert!(lines[0].starts_with("tessera: error: "), "{stderr}");
+    assert!(lines[0].contains(needle), "{needle:?} in {stderr}");
+}
+
+#[tokio::test]
+async fn a_cli_made_client_authenticates_with_client_secret_post_too() {
+    let app = spawn_app().await;
+    let client = app.create_client(&["--scope", "orders:read"]).await;
+    assert_eq!(
+        client.json["token_endpoint_auth_method"],
+        "client_secret_basic"
+    );
+    let meta = app.metadata().await;
+    let oauth = BasicClient::new(ClientId::new(client.id.clone()))
+        .set_client_secret(ClientSecret::new(client.secret.clone()))
+        .set_token_uri(
+            TokenUrl::new(meta["token_endpoint"].as_str().expect("url").into()).expect("url"),
+        )
+        .set_auth_type(AuthType::RequestBody);
+    let token = oauth
+        .exchange_client_credentials()
+        .request_async(&oauth2_http())
+        .await
+        .expect("token issued over client_secret_post");
+    let (_, claims) = app.verify(token.access_token().secret()).await;
+    assert_eq!(claims["client_id"], client.id.as_str());
+    // A wrong secret in the body is still refused.
+    let a = app
+        .post_token(
+            format!(
+                "grant_type=client_credentials&client_id={}&client_secret=wrong",
+                client.id
+            ),
+            None,
+            "application/x-www-form-urlencoded",
+        )
+        .await;
+    crate::helpers::assert_oauth_error(&a, 401, "invalid_client");
+}
+
+#[tokio::test]
+async fn the_compose_kek_file_as_the_readme_prepares_it_is_readable_by_the_container_user() {
+    use std::os::unix::fs::{chown, PermissionsExt};
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("SKIPPED: running the binary as uid 10001 needs root (CI runs as root)");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let keys = dir.path().join("keys");
+    std::fs::create_dir(&keys).expect("keys dir");
+    let kek = keys.join("kek.hex");
+    // The README's steps, literally (the file owned by the user who made it).
+    let steps =
+        "openssl rand -hex 32 > keys/kek.hex && chgrp 10001 keys/kek.hex && chmod 640 keys/kek.hex";
+    let ok = std::process::Command::new("sh")
+        .args(["-c", steps])
+        .current_dir(dir.path())
+        .status()
+        .expect("sh");
+    assert!(ok.success());
+    assert_eq!(
+        std::fs::metadata(&kek).expect("kek").permissions().mode() & 0o777,
+        0o640
+    );
+    // The container's working directory belongs to its user.
+    let home = dir.path().join("home");
+    std::fs::create_dir(&home).expect("home");
+    chown(&home, Some(10001), Some(10001)).expect("chown");
+    let run_as_container_user = |file: &std::path::Path| {
+        std::process::Command::new("setpriv")
+            .args(["--reuid=10001", "--regid=10001", "--clear-groups", "--"])
+            .arg(env!("CARGO_BIN_EXE_tessera"))
+            .arg("migrate")
+            .current_dir(&home)
+            .env_remove("TESSERA_DATABASE_URL")
+            .env("TESSERA_DATABASE_URL", home.join("t.db"))
+            .env("TESSERA_KEY_ENCRYPTION_KEY_FILE", file)
+            .output()
+            .expect("setpriv runs")
+    };
+    let out = run_as_container_user(&kek);
+    assert!(
+        out.status.success(),
+        "uid 10001 cannot use the KEK file: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // What the README said before (chmod 600, the host user's) is what failed.
+    std::fs::set_permissions(&kek, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let out = run_as_container_user(&kek);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Permission denied"));
+}
+
+#[tokio::test]
+async fn serve_refuses_to_advertise_an_unspecified_address_as_its_issuer() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (ok, stderr) = tessera(dir.path(), &["serve"], &[("TESSERA_BIND", "0.0.0.0:0")]).await;
+    assert!(!ok);
+    assert_one_line_error(&stderr, "set issuer");
+    assert!(!dir.path().join("data").exists(), "nothing created");
+}
+
+#[tokio::test]
+async fn a_first_start_that_cannot_bind_creates_nothing_and_the_next_prints_the_admin_secret() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let bind = taken.local_addr().expect("addr").to_string();
+    let (ok, stderr) = tessera(dir.path(), &["serve"], &[("TESSERA_BIND", &bind)]).await;
+    assert!(!ok);
+    assert_one_line_error(&stderr, "cannot listen");
+    assert!(!dir.path().join("data").exists(), "no database created");
+    drop(taken);
+    // The next start, on a free port, creates the admin and shows its secret.
+    let server = crate::helpers::serve_process(dir.path(), &[]).await;
+    let shown = server.stderr_lines.join("\n");
+    assert!(shown.contains("client_secret:"), "{shown}");
+}
+
+#[tokio::test]
+async fn key_commands_on_an_encrypted_database_need_the_kek() {
+    let db = TestDb::new();
+    let app = spawn_app_on(db, |c| c.key_encryption_key = Some(KEK.into())).await;
+    let before = app.raw_signing_keys();
+    assert!(before.iter().all(|(_, _, encrypted)| *encrypted));
+    let out = app.cli(&["key", "rotate"]).await;
+    assert!(!out.success);
+    assert_one_line_error(&out.stderr, "key_encryption_key");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pem = dir.path().join("signing.pem");
+    let private = rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048).expect("keygen");
+    std::fs::write(
+        &pem,
+        private
+            .to_pkcs8_pem(LineEnding::LF)
+            .expect("pem")
+            .as_bytes(),
+    )
+    .expect("write");
+    let out = app.cli(&["key", "import", &pem.to_string_lossy()]).await;
+    assert!(!out.success);
+    assert_one_line_error(&out.stderr, "key_encryption_key");
+    assert_eq!(app.raw_signing_keys().len(), before.len(), "nothing stored");
+
+    // With the KEK the new key is stored encrypted.
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_tessera"));
+    let out = cmd
+        .args(["key", "rotate"])
+        .env("TESSERA_DATABASE_URL", app.db.url())
+        .env("TESSERA_KEY_ENCRYPTION_KEY", KEK)
+        .env("TESSERA_LOG", "warn")
+        .output()
+        .await
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let after = app.raw_signing_keys();
+    assert_eq!(after.len(), before.len() + 1);
+    assert!(after.iter().all(|(_, _, encrypted)| *encrypted));
+}
+
+#[tokio::test]
+async fn only_serve_and_migrate_create_a_database() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let typo = dir.path().join("dta").join("x.db");
+    let url = typo.to_string_lossy().to_string();
+    for args in [
+        vec!["client", "list"],
+        vec!["user", "list"],
+        vec!["key", "list"],
+        vec!["audit"],
+    ] {
+        let mut with_url = args.clone();
+        with_url.extend(["--database-url", &url]);
+        let (ok, stderr) = tessera(dir.path(), &with_url, &[]).await;
+        assert!(!ok, "{args:?}");
+        assert_one_line_error(&stderr, "no database at");
+    }
+    assert!(!dir.path().join("dta").exists(), "nothing created");
+    let (ok, stderr) = tessera(dir.path(), &["migrate", "--database-url", &url], &[]).await;
+    assert!(ok, "{stderr}");
+    assert!(typo.exists());
+    let (ok, stderr) = tessera(dir.path(), &["client", "list", "--database-url", &url], &[]).await;
+    assert!(ok, "{stderr}");
+}
+
+#[tokio::test]
+async fn a_wrong_simplejwt_client_stops_the_start_with_one_line() {
+    let setup = spawn_app().await;
+    let machine = setup.create_client(&["--scope", "orders:read"]).await;
+    let db = setup.stop().await;
+    for (id, why) in [
+        ("no-such-client".to_string(), "there is no client"),
+        (machine.id.clone(), "password grant"),
+    ] {
+        let settings = test_settings(&db, |c| c.simplejwt_client = Some(id.clone()));
+        let err = match tessera::startup::Application::build(settings).await {
+            Ok(_) => panic!("started with simplejwt_client {id}"),
+            Err(e) => format!("{e:#}"),
+        };
+        assert!(
+            err.contains("simplejwt_client") && err.contains(why),
+            "{err}"
+        );
+    }
+}
+
+/// Arguments, environment, and what the one error line must name.
+type Case<'a> = (Vec<&'a str>, Vec<(&'a str, &'a str)>, &'a str);
+
+#[tokio::test]
+async fn argument_errors_are_one_line_naming_what_the_user_typed() {
+    let db = TestDb::new();
+    let migrated = run_cli(&db, &["migrate"], None).await;
+    assert!(migrated.success, "{}", migrated.stderr);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = db.url();
+    let db_env = ("TESSERA_DATABASE_URL", url.as_str());
+    let port = free_port().to_string();
+    let cases: Vec<Case> = vec![
+        (
+            vec!["serve"],
+            vec![("TESSERA_ACCESS_TOKEN_TTL", "abc"), db_env],
+            "TESSERA_ACCESS_TOKEN_TTL",
+        ),
+        (
+            vec!["client", "list"],
+            vec![("TESSERA_ACCESS_TOKEN_TTL", "abc"), db_env],
+            "TESSERA_ACCESS_TOKEN_TTL",
+        ),
+        (
+            vec!["serve", "--access-token-ttl", "abc", "--bind", &port],
+            vec![db_env],
+            "--access-token-ttl",
+        ),
+        (vec!["client", "create"], vec![db_env], "--name"),
+        (
+            vec![
+                "client",
+                "create",
+                "--name",
+                "x",
+                "--jwks",
+                "a",
+                "--jwks-uri",
+                "b",
+            ],
+            vec![db_env],
+            "cannot be used with",
+        ),
+        (vec!["clinet"], vec![db_env], "unrecognized subcommand"),
+    ];
+    for (args, envs, needle) in cases {
+        let (ok, stderr) = tessera(dir.path(), &args, &envs).await;
+        assert!(!ok, "{args:?}");
+        assert_one_line_error(&stderr, needle);
+        assert!(!stderr.contains("Usage:"), "{stderr}");
+    }
+    // --help still prints the whole help.
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .arg("--help")
+        .output()
+        .await
+        .expect("runs");
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Usage:"));
+}
