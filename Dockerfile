@@ -14,10 +14,13 @@ FROM debian:bookworm-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends libpq5 libsqlite3-0 ca-certificates curl \
  && rm -rf /var/lib/apt/lists/* \
- && useradd --system --uid 10001 --home-dir /var/lib/tessera --create-home tessera
+ && groupadd --system --gid 10001 tessera \
+ && useradd --system --uid 10001 --gid 10001 --home-dir /var/lib/tessera --create-home tessera
 COPY --from=build /src/target/release/tessera /usr/local/bin/tessera
 USER tessera
 WORKDIR /var/lib/tessera
+# Listening on all interfaces: set TESSERA_ISSUER to the URL clients use (tessera
+# refuses to advertise http://0.0.0.0:8080 as its issuer).
 ENV TESSERA_BIND=0.0.0.0:8080
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=3s --retries=3 CMD curl -fs http://127.0.0.1:8080/readyz || exit 1
