@@ -3,7 +3,7 @@
 //! OpenAPI document and the audit log.
 
 use crate::helpers::{
-    answer, count_sql, form, spawn_app, spawn_app_with, unverified_claims, Answer, TestApp,
+    answer, count_sql, form, spawn_app, spawn_app_with, wait_until_expired, Answer, TestApp,
     TestClient,
 };
 use oauth2::basic::BasicClient;
@@ -236,10 +236,7 @@ async fn bad_registrations_and_bad_admin_tokens_get_rfc_errors_and_write_nothing
         .await
         .access_token()
         .to_string();
-    let exp = unverified_claims(&short)["exp"].as_i64().expect("exp");
-    while chrono::Utc::now().timestamp() <= exp {
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    wait_until_expired(&short).await;
     let expired = post(Some(short), json!({"client_name": "x"})).await;
     assert_eq!((expired.status, expired.error()), (401, "invalid_token"));
     drop(a);
@@ -313,10 +310,7 @@ async fn introspection_and_revocation_flip_together() {
         .await
         .access_token()
         .to_string();
-    let exp = unverified_claims(&short)["exp"].as_i64().expect("exp");
-    while chrono::Utc::now().timestamp() <= exp {
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    wait_until_expired(&short).await;
     assert_eq!(inspect(short).await.body, json!({"active": false}));
 
     // Refresh tokens: active until revoked, and revoking ends the family.

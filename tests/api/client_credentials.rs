@@ -1,6 +1,6 @@
 //! The client_credentials grant, driven by the `oauth2` crate as a real client would.
 
-use crate::helpers::{assert_oauth_error, oauth2_http, spawn_app, spawn_app_with};
+use crate::helpers::{assert_oauth_error, oauth2_client, oauth2_http, spawn_app, spawn_app_with};
 use oauth2::basic::BasicClient;
 use oauth2::{AuthType, ClientId, ClientSecret, Scope, TokenResponse, TokenUrl};
 
@@ -58,13 +58,7 @@ async fn client_secret_post_clients_authenticate_in_the_body() {
     let client = app
         .create_client(&["--scope", "a b", "--auth-method", "client_secret_post"])
         .await;
-    let meta = app.metadata().await;
-    let oauth = BasicClient::new(ClientId::new(client.id.clone()))
-        .set_client_secret(ClientSecret::new(client.secret.clone()))
-        .set_token_uri(
-            TokenUrl::new(meta["token_endpoint"].as_str().expect("url").into()).expect("url"),
-        )
-        .set_auth_type(AuthType::RequestBody);
+    let oauth = oauth2_client(&app, &client, AuthType::RequestBody).await;
     let token = oauth
         .exchange_client_credentials()
         .request_async(&oauth2_http())

@@ -4,10 +4,9 @@
 //! and argument errors as one line.
 
 use crate::helpers::{
-    free_port, oauth2_http, run_cli, spawn_app, spawn_app_on, test_settings, TestDb,
+    free_port, oauth2_client, oauth2_http, run_cli, spawn_app, spawn_app_on, test_settings, TestDb,
 };
-use oauth2::basic::BasicClient;
-use oauth2::{AuthType, ClientId, ClientSecret, TokenResponse, TokenUrl};
+use oauth2::{AuthType, TokenResponse};
 use rsa::pkcs8::{EncodePrivateKey, LineEnding};
 use std::process::Stdio;
 
@@ -52,13 +51,7 @@ async fn a_cli_made_client_authenticates_with_client_secret_post_too() {
         client.json["token_endpoint_auth_method"],
         "client_secret_basic"
     );
-    let meta = app.metadata().await;
-    let oauth = BasicClient::new(ClientId::new(client.id.clone()))
-        .set_client_secret(ClientSecret::new(client.secret.clone()))
-        .set_token_uri(
-            TokenUrl::new(meta["token_endpoint"].as_str().expect("url").into()).expect("url"),
-        )
-        .set_auth_type(AuthType::RequestBody);
+    let oauth = oauth2_client(&app, &client, AuthType::RequestBody).await;
     let token = oauth
         .exchange_client_credentials()
         .request_async(&oauth2_http())

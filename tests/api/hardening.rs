@@ -430,22 +430,7 @@ async fn client_jwks_uris_cannot_reach_loopback_or_private_addresses() {
     let client_id = out.json()["client_id"].as_str().expect("id").to_string();
     let key = crate::jose::TestKey::generate(jsonwebtoken::Algorithm::ES256);
     let assertion = key.assertion(&client_id, &format!("{ISSUER}/oauth/token"));
-    let res = app
-        .http
-        .post(format!("{}/oauth/token", app.address))
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .body(form(&[
-            ("grant_type", "client_credentials"),
-            (
-                "client_assertion_type",
-                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-            ),
-            ("client_assertion", &assertion),
-        ]))
-        .send()
-        .await
-        .expect("sent");
-    let a = answer(res).await;
+    let a = crate::private_key_jwt::with_assertion(&app, &assertion, &[]).await;
     assert_oauth_error(&a, 401, "invalid_client");
     assert_eq!(
         connections.load(std::sync::atomic::Ordering::SeqCst),

@@ -592,3 +592,33 @@ pub fn unverified_claims(token: &str) -> Value {
         .expect("base64url claims");
     serde_json::from_slice(&bytes).expect("JSON claims")
 }
+
+/// Waits until the clock is past `token`'s own `exp`, so it is expired for certain
+/// (no sleep racing a lifetime).
+pub async fn wait_until_expired(token: &str) {
+    let exp = unverified_claims(token)["exp"].as_i64().expect("exp");
+    while chrono::Utc::now().timestamp() <= exp {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+/// An `oauth2` crate client for `client` at `app`'s discovered token endpoint,
+/// authenticating as `auth` says.
+pub async fn oauth2_client(
+    app: &TestApp,
+    client: &TestClient,
+    auth: oauth2::AuthType,
+) -> oauth2::basic::BasicClient<
+    oauth2::EndpointNotSet,
+    oauth2::EndpointNotSet,
+    oauth2::EndpointNotSet,
+    oauth2::EndpointNotSet,
+    oauth2::EndpointSet,
+> {
+    let meta = app.metadata().await;
+    let url = meta["token_endpoint"].as_str().expect("token_endpoint");
+    oauth2::basic::BasicClient::new(oauth2::ClientId::new(client.id.clone()))
+        .set_client_secret(oauth2::ClientSecret::new(client.secret.clone()))
+        .set_token_uri(oauth2::TokenUrl::new(url.into()).expect("url"))
+        .set_auth_type(auth)
+}

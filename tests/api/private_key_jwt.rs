@@ -81,7 +81,8 @@ async fn create_keyed_client(db: &TestDb, file: &std::path::Path, key: &TestKey)
 }
 
 /// A token request authenticated by `assertion`, with more form pairs.
-async fn with_assertion(app: &TestApp, assertion: &str, extra: &[(&str, &str)]) -> Answer {
+/// A client_credentials request authenticated by `assertion` (plus `extra` pairs).
+pub async fn with_assertion(app: &TestApp, assertion: &str, extra: &[(&str, &str)]) -> Answer {
     with_assertion_at(&app.http, &app.address, assertion, extra).await
 }
 
