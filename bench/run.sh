@@ -101,12 +101,33 @@ if want token-dpop; then
     | awk '/nistp256\)/ {print $NF}')
 fi
 
-run() { # name script connections path
-  local name=$1 lua=$2 conns=$3 path=$4
+# tessera's own CPU time (user + system), clock ticks, of process $1.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# PostgreSQL's CPU time (every postgres process), clock ticks; 0 on SQLite.
+db_ticks() {
+  [ -n "${BENCH_POSTGRES:-}" ] || { echo 0; return; }
+  for p in $(pgrep -x postgres || true); do cpu_ticks "$p" 2>/dev/null || true; done \
+    | awk '{s += $1} END {print s + 0}'
+}
+HZ=$(getconf CLK_TCK)
+
+run() { # name script connections path  (CPU_PID: the server measured, default tessera)
+  local name=$1 lua=$2 conns=$3 path=$4 pid=${CPU_PID:-$SERVER_PID} t0 d0 out
   want "$name" || return 0
   echo "== $name: $conns connections, $DURATION s" >&2
-  taskset -c "$LOAD_CPU" wrk -t1 -c"$conns" -d"${DURATION}s" -s "bench/$lua" "$URL$path" \
-    | awk -v n="$name" -v c="$conns" '/^RESULT/ {sub(/^RESULT /, ""); print n, "conns=" c, $0}'
+  t0=$(cpu_ticks "$pid")
+  d0=$(db_ticks)
+  out=$(taskset -c "$LOAD_CPU" wrk -t1 -c"$conns" -d"${DURATION}s" -s "bench/$lua" "$URL$path")
+  # CPU per request: independent of where wrk or PostgreSQL run, unlike throughput.
+  printf '%s\n' "$out" | awk -v n="$name" -v c="$conns" -v t0="$t0" -v t1="$(cpu_ticks "$pid")" \
+      -v d0="$d0" -v d1="$(db_ticks)" -v hz="$HZ" '
+    /^RESULT/ {
+      sub(/^RESULT /, "")
+      for (i = 1; i <= NF; i++) if ($i ~ /^requests=/) { split($i, kv, "="); reqs = kv[2] }
+      cpu = reqs > 0 ? (t1 - t0) * 1e6 / hz / reqs : 0
+      db = reqs > 0 ? (d1 - d0) * 1e6 / hz / reqs : 0
+      printf "%s conns=%s %s cpu_us=%.1f db_cpu_us=%.1f\n", n, c, $0, cpu, db
+    }'
 }
 
 echo "== logging in 64 sessions for the refresh chains" >&2
@@ -149,7 +170,7 @@ RESULTS=$(
       --workers 1 --signing-alg ES256 2>>"$WORK/server.log" &
     ES_PID=$!
     for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$((PORT + 1))/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
-    (URL="http://127.0.0.1:$((PORT + 1))"; BENCH_AUTH=$ES_AUTH run token-es256 token.lua 32 /oauth/token)
+    (URL="http://127.0.0.1:$((PORT + 1))"; CPU_PID=$ES_PID BENCH_AUTH=$ES_AUTH run token-es256 token.lua 32 /oauth/token)
     kill "$ES_PID"
   fi
   # A login flood and machine tokens at the same time.

@@ -17,6 +17,25 @@ def verdict(ok):
 
 t32, t1 = rows.get(("token", 32)), rows.get(("token", 1))
 print()
+# tessera's own CPU per request against one signature on the same core: unlike the
+# throughput ratio it does not depend on where wrk or PostgreSQL run.
+sign_us = 1e6 / sign
+print(f"one RSA-2048 signature (openssl, same core): {sign_us:.0f} us")
+for (name, conns), r in sorted(rows.items()):
+    if r.get("cpu_us"):
+        line = (f"  {name} @{conns}: tessera CPU {r['cpu_us']:.0f} us/request = "
+                f"{r['cpu_us'] / sign_us:.2f} x one signature")
+        if r.get("db_cpu_us"):
+            line += f"; PostgreSQL CPU {r['db_cpu_us']:.0f} us/request"
+        print(line)
+c = rows.get(("token", 32))
+if c and c.get("cpu_us"):
+    x = c["cpu_us"] / sign_us
+    print(f"tessera CPU per RS256 token / one signature: {x:.2f} (target <= 1.08) {verdict(x <= 1.08)}")
+r = rows.get(("refresh", 32))
+if r and r.get("cpu_us") and os.environ.get("BENCH_POSTGRES"):
+    x = r["cpu_us"] / sign_us
+    print(f"tessera CPU per refresh (PostgreSQL) / one signature: {x:.2f} (target <= 1.25) {verdict(x <= 1.25)}")
 if t32:
     ratio = t32["rps"] / sign
     print(f"tokens/s @32 / openssl sign/s: {ratio:.3f} (target >= 0.85, errors {int(t32['errors'])}) "

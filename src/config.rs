@@ -462,14 +462,14 @@ impl Settings {
                 return bad("issuer", "must be an http(s) URL without query or fragment");
             }
         }
-        let ttl_ok = |v: i64, max: i64| (1..=max).contains(&v);
-        if !ttl_ok(self.access_token_ttl, 86_400) {
+        use crate::oauth::token::{ACCESS_TOKEN_TTL, REFRESH_REUSE_GRACE, REFRESH_TOKEN_TTL};
+        if !ACCESS_TOKEN_TTL.contains(&self.access_token_ttl) {
             return bad("access_token_ttl", "must be 1 to 86400 seconds");
         }
-        if !ttl_ok(self.refresh_token_ttl, 365 * 86_400) {
+        if !REFRESH_TOKEN_TTL.contains(&self.refresh_token_ttl) {
             return bad("refresh_token_ttl", "must be 1 second to 365 days");
         }
-        if !ttl_ok(self.key_rotation_period, 365 * 86_400) {
+        if !(1..=365 * 86_400).contains(&self.key_rotation_period) {
             return bad("key_rotation_period", "must be 1 second to 365 days");
         }
         if self.key_prepublish < 0 || self.key_prepublish >= self.key_rotation_period {
@@ -500,7 +500,7 @@ impl Settings {
                 }
             }
         }
-        if !(0..=300).contains(&self.refresh_reuse_grace) {
+        if !REFRESH_REUSE_GRACE.contains(&self.refresh_reuse_grace) {
             return bad("refresh_reuse_grace", "must be 0 to 300 seconds");
         }
         if !crate::keys::material::SIGNING_ALGS.contains(&self.signing_alg.as_str()) {

@@ -3,19 +3,19 @@
 
 use crate::admin::bootstrap::ensure_admin_client;
 use crate::admin::clients::CreatedClient;
-use crate::client_cache::ClientCache;
 use crate::config::Settings;
-use crate::db::models::{login_failure, refresh_token, revoked_token, used_jti, Client};
+use crate::db::models::Client;
 use crate::db::pool::{build_pool, PoolOptions};
 use crate::db::{self, DbPool};
 use crate::http::{self, LoggedClientId};
 use crate::keys::lifecycle::{self, load_key_set, KeyPolicy};
 use crate::keys::sealing::Kek;
 use crate::keys::KeyStore;
-use crate::login::hash_pool::HashPool;
 use crate::oauth::GrantType;
-use crate::state::{now, AppState};
-use crate::tasks;
+use crate::service::clients::ClientCache;
+use crate::service::hash_pool::HashPool;
+use crate::service::jobs;
+use crate::service::{now, AppState};
 use actix_web::dev::Server;
 use actix_web::middleware::{Condition, Logger};
 use actix_web::{web, App, HttpMessage, HttpServer};
@@ -101,7 +101,7 @@ fn check_simplejwt_client(conn: &mut db::DbConnection, settings: &Settings) -> a
     let Some(id) = &settings.simplejwt_client else {
         return Ok(());
     };
-    let client = Client::find(conn, id)?.map(|c| c.to_registered());
+    let client = Client::find(conn, id)?.map(|c| crate::service::clients::registered(&c));
     match client {
         None => anyhow::bail!("invalid simplejwt_client: there is no client {id:?}"),
         Some(c) if !c.allows(GrantType::Password) => anyhow::bail!(
@@ -161,7 +161,7 @@ impl Application {
             jwks_cache_control: http::jwks::cache_control(&settings),
             clients: ClientCache::new(settings.client_cache_ttl),
             dpop_keys: Default::default(),
-            client_jwks: crate::client_jwks::ClientJwks::new(
+            client_jwks: crate::service::client_jwks::ClientJwks::new(
                 settings.jwks_uri_timeout,
                 settings.jwks_uri_policy(),
             )
@@ -211,13 +211,13 @@ impl Application {
         let (reload_pool, checkpoint_pool) = (pool.clone(), pool.clone());
         let login_window = settings.login_user_limit.window;
         let tasks = vec![
-            tasks::every("key lifecycle", settings.key_refresh_interval, move || {
-                keep_keys_current(&reload_pool, &policy, &keys)
+            jobs::every("key lifecycle", settings.key_refresh_interval, move || {
+                jobs::keep_keys_current(&reload_pool, &policy, &keys)
             }),
-            tasks::every("purge", settings.purge_interval, move || {
-                purge(&pool, login_window)
+            jobs::every("purge", settings.purge_interval, move || {
+                jobs::purge(&pool, login_window)
             }),
-            tasks::every(
+            jobs::every(
                 "wal checkpoint",
                 std::time::Duration::from_secs(1),
                 move || Ok(db::pool::checkpoint(&checkpoint_pool)?),
@@ -255,50 +255,4 @@ impl Application {
 
 async fn not_found() -> actix_web::HttpResponse {
     actix_web::HttpResponse::NotFound().json(serde_json::json!({ "error": "not_found" }))
-}
-
-/// Applies the rotation plan (whichever replica gets the lock first makes each
-/// transition; the others find nothing to do), then reloads the key set from the
-/// database, so each replica publishes what the others publish and signs with the key
-/// whose time has come.
-fn keep_keys_current(pool: &DbPool, policy: &KeyPolicy, store: &KeyStore) -> anyhow::Result<()> {
-    // A plain connection: key generation (a second or so, once a period) must not hold
-    // the writer turn; the lifecycle's own lock covers the short transaction.
-    let mut conn = db::pool::get(pool)?;
-    for line in lifecycle::step(&mut conn, policy, now())? {
-        log::info!("{line}");
-    }
-    let previous = store.snapshot();
-    let set = load_key_set(&mut conn, policy, now(), Some(&previous))?;
-    if set.etag != previous.etag
-        || set.signer.as_ref().map(|s| s.kid().to_string())
-            != previous.signer.as_ref().map(|s| s.kid().to_string())
-    {
-        log::info!("signing keys reloaded ({} published)", set.published.len());
-    }
-    if set.signer.is_some() {
-        store.replace(set);
-    } else {
-        log::error!("no active signing key in the database; keeping the current one");
-    }
-    Ok(())
-}
-
-/// How long a revoked refresh-token family is kept (for logs and support) before purge.
-const REVOKED_FAMILY_RETENTION: i64 = 3_600;
-
-/// Deletes ended refresh-token families and closed login-failure windows.
-fn purge(pool: &DbPool, login_window: i64) -> anyhow::Result<()> {
-    let mut conn = db::pool::get_for_write(pool)?;
-    let t = now();
-    let families = refresh_token::purge(&mut conn, t, REVOKED_FAMILY_RETENTION)?;
-    let counters = login_failure::purge(&mut conn, t, login_window)?;
-    let revoked = revoked_token::purge(&mut conn, t)? + used_jti::purge(&mut conn, t)?;
-    if families + counters + revoked > 0 {
-        log::info!(
-            "purged {families} refresh-token families, {counters} login counters, \
-             {revoked} expired revocations"
-        );
-    }
-    Ok(())
 }

@@ -6,8 +6,7 @@ use super::AdminError;
 use crate::db::models::meta;
 use crate::db::{write_transaction, DbConnection, WriteLock};
 
-/// The scope that authorises the admin API.
-pub const ADMIN_SCOPE: &str = "tessera:admin";
+use crate::oauth::scope::ADMIN_SCOPE;
 
 /// Creates the bootstrap admin client unless one was created before (by this process
 /// or any other). Returns it, with its secret, only to the process that created it.

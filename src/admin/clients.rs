@@ -1,11 +1,12 @@
 //! Registering and managing clients.
 
 use super::{audit, AdminError};
-use crate::db::models::{Client, ClientChanges, NewClient};
+use crate::db::models::{Client, ClientChanges};
 use crate::db::DbConnection;
 use crate::oauth::client::validate_audience;
 use crate::oauth::client_keys::{ClientKeySet, Strictness};
 use crate::oauth::secret::{generate_client_secret, hash_secret};
+use crate::oauth::token::{ACCESS_TOKEN_TTL, REFRESH_REUSE_GRACE, REFRESH_TOKEN_TTL};
 use crate::oauth::{AuthMethod, GrantType, Scope};
 use crate::outbound::FetchPolicy;
 use serde::Serialize;
@@ -173,9 +174,17 @@ impl ClientSpec {
             }
             (None, _) => (None, None),
         };
-        check_ttl("access_token_ttl", self.access_token_ttl, 1, 86_400)?;
-        check_ttl("refresh_token_ttl", self.refresh_token_ttl, 1, 365 * 86_400)?;
-        check_ttl("refresh_reuse_grace", self.refresh_reuse_grace, 0, 300)?;
+        check_ttl("access_token_ttl", self.access_token_ttl, ACCESS_TOKEN_TTL)?;
+        check_ttl(
+            "refresh_token_ttl",
+            self.refresh_token_ttl,
+            REFRESH_TOKEN_TTL,
+        )?;
+        check_ttl(
+            "refresh_reuse_grace",
+            self.refresh_reuse_grace,
+            REFRESH_REUSE_GRACE,
+        )?;
         Ok(ValidSpec {
             scope,
             grant_types,
@@ -187,10 +196,16 @@ impl ClientSpec {
     }
 }
 
-fn check_ttl(key: &str, v: Option<i64>, min: i64, max: i64) -> Result<(), AdminError> {
+fn check_ttl(
+    key: &str,
+    v: Option<i64>,
+    range: std::ops::RangeInclusive<i64>,
+) -> Result<(), AdminError> {
     match v {
-        Some(v) if !(min..=max).contains(&v) => Err(AdminError::Invalid(format!(
-            "{key} must be {min} to {max} seconds"
+        Some(v) if !range.contains(&v) => Err(AdminError::Invalid(format!(
+            "{key} must be {} to {} seconds",
+            range.start(),
+            range.end()
         ))),
         _ => Ok(()),
     }
@@ -302,7 +317,7 @@ pub fn create(
     }
     let secret = method.uses_secret().then(generate_client_secret);
     let grant_names: Vec<&str> = v.grant_types.iter().map(|g| g.as_str()).collect();
-    let new = NewClient {
+    let new = Client {
         client_id: uuid::Uuid::new_v4().to_string(),
         name: spec.name.trim().to_string(),
         secret_hash: secret.as_deref().map(hash_secret),

@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod bootstrap;
 pub mod clients;
+pub mod keys;
 pub mod users;
 
 /// Errors of an administrative operation.
@@ -18,6 +19,9 @@ pub enum AdminError {
     /// The database failed.
     #[error(transparent)]
     Db(#[from] crate::db::DbError),
+    /// Key material could not be made, opened or stored.
+    #[error(transparent)]
+    Keys(#[from] crate::keys::KeyError),
 }
 
 impl From<diesel::result::Error> for AdminError {
@@ -38,6 +42,10 @@ impl From<AdminError> for crate::oauth::OAuthError {
                 OAuthError::new(ErrorCode::InvalidToken, "no such client").with_status(401)
             }
             AdminError::Db(e) => e.into(),
+            AdminError::Keys(e) => {
+                log::error!("{e}");
+                OAuthError::server_error()
+            }
         }
     }
 }

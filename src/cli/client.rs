@@ -4,7 +4,7 @@ use super::{connect, print_json, Conn, CLI};
 use crate::admin::clients::{self, ClientSpec, KeySource};
 use crate::config::Settings;
 use crate::oauth::client_keys::MAX_JWKS_BYTES;
-use crate::state::now;
+use crate::service::now;
 use clap::{Args, Subcommand};
 
 /// Client commands.

@@ -2,16 +2,14 @@
 //! leave the database through the CLI; `export` writes public keys only.
 
 use super::{connect, print_json, CLI};
+use crate::admin::keys;
 use crate::config::Settings;
-use crate::db::models::SigningKeyRow;
-use crate::keys::lifecycle::add_key;
-use crate::keys::material::generate;
+use crate::service::now;
 use crate::startup::key_policy;
-use crate::state::now;
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 use rsa::pkcs1::DecodeRsaPrivateKey;
-use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey, EncodePublicKey, LineEnding};
+use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey};
 use rsa::traits::PublicKeyParts;
 use std::path::PathBuf;
 
@@ -50,34 +48,6 @@ pub struct ExportArgs {
     out: PathBuf,
 }
 
-/// One key as `key list` shows it.
-#[derive(Debug, serde::Serialize)]
-struct KeyView {
-    kid: String,
-    alg: String,
-    state: String,
-    encrypted: bool,
-    created_at: i64,
-    activates_at: i64,
-    retired_at: Option<i64>,
-    expires_at: Option<i64>,
-}
-
-impl From<&SigningKeyRow> for KeyView {
-    fn from(r: &SigningKeyRow) -> Self {
-        KeyView {
-            kid: r.kid.clone(),
-            alg: r.alg.clone(),
-            state: r.state.clone(),
-            encrypted: r.encrypted,
-            created_at: r.created_at,
-            activates_at: r.activates_at,
-            retired_at: r.retired_at,
-            expires_at: r.expires_at,
-        }
-    }
-}
-
 /// Runs a key command.
 pub fn run(settings: &Settings, cmd: KeyCommand) -> anyhow::Result<()> {
     let policy = key_policy(settings)?;
@@ -89,50 +59,32 @@ pub fn run(settings: &Settings, cmd: KeyCommand) -> anyhow::Result<()> {
     let mut conn = connect(settings)?;
     let conn = &mut conn;
     match cmd {
-        KeyCommand::List => {
-            let rows = SigningKeyRow::list(conn)?;
-            print_json(&rows.iter().map(KeyView::from).collect::<Vec<_>>())
-        }
+        KeyCommand::List => print_json(&keys::list(conn)?),
         KeyCommand::Rotate { immediate } => {
-            let pkcs8 = generate(&policy.alg, settings.rsa_key_bits)?;
-            let row = add_key(conn, &policy, &pkcs8, immediate, now())?;
-            let details = serde_json::json!({ "immediate": immediate });
-            crate::admin::audit::record(conn, CLI, "key.rotate", &row.kid, details, now())?;
+            let added = keys::rotate(conn, CLI, &policy, immediate, now())?;
             eprintln!(
-                "created signing key {} ({}); replicas pick it up within key_refresh_interval",
-                row.kid, row.state
+                "created signing key {} ({}); replicas publish it within key_refresh_interval",
+                added.kid, added.state
             );
-            print_json(&serde_json::json!({
-                "kid": row.kid, "state": row.state, "activates_at": row.activates_at
-            }))
+            print_json(&added)
         }
         KeyCommand::Import { immediate, .. } => {
             let pkcs8 = imported.unwrap_or_default();
-            let row = add_key(conn, &policy, &pkcs8, immediate, now())?;
-            let details = serde_json::json!({ "immediate": immediate });
-            crate::admin::audit::record(conn, CLI, "key.import", &row.kid, details, now())?;
-            eprintln!("imported signing key {} ({})", row.kid, row.state);
-            print_json(&serde_json::json!({
-                "kid": row.kid, "state": row.state, "activates_at": row.activates_at
-            }))
+            let added = keys::import(conn, CLI, &policy, &pkcs8, immediate, now())?;
+            eprintln!("imported signing key {} ({})", added.kid, added.state);
+            print_json(&added)
         }
         KeyCommand::Export(a) => {
+            let public = keys::public_keys(conn)?;
             std::fs::create_dir_all(&a.out)
                 .with_context(|| format!("cannot create {}", a.out.display()))?;
             let mut written = Vec::new();
-            for row in SigningKeyRow::list(conn)? {
-                let pkcs8 = policy.open(&row)?;
-                let key = rsa::RsaPrivateKey::from_pkcs8_der(&pkcs8)
-                    .map_err(|e| anyhow::anyhow!("stored key {}: {e}", row.kid))?;
-                let pem = key
-                    .to_public_key()
-                    .to_public_key_pem(LineEnding::LF)
-                    .map_err(|e| anyhow::anyhow!("key {}: {e}", row.kid))?;
-                let path = a.out.join(format!("{}.pub.pem", row.kid));
-                std::fs::write(&path, pem)
+            for key in public {
+                let path = a.out.join(format!("{}.pub.pem", key.kid));
+                std::fs::write(&path, &key.pem)
                     .with_context(|| format!("cannot write {}", path.display()))?;
                 written
-                    .push(serde_json::json!({ "kid": row.kid, "state": row.state, "path": path }));
+                    .push(serde_json::json!({ "kid": key.kid, "state": key.state, "path": path }));
             }
             print_json(&written)
         }

@@ -5,7 +5,7 @@ use super::{connect, print_json, CLI};
 use crate::admin::users;
 use crate::config::Settings;
 use crate::oauth::password::{check_new_password, hash_password};
-use crate::state::now;
+use crate::service::now;
 use anyhow::{bail, Context};
 use clap::Subcommand;
 use std::io::{IsTerminal, Read};

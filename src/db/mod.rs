@@ -59,13 +59,6 @@ impl From<diesel::result::Error> for DbError {
     }
 }
 
-impl From<diesel::result::Error> for crate::oauth::OAuthError {
-    /// A query failure seen by a request: 503 when the database is away, else 500.
-    fn from(e: diesel::result::Error) -> Self {
-        DbError::from(e).into()
-    }
-}
-
 impl From<diesel::r2d2::PoolError> for DbError {
     fn from(e: diesel::r2d2::PoolError) -> Self {
         DbError::Unavailable(e.to_string())

@@ -12,7 +12,6 @@
 use super::lock::immediate_transaction;
 use super::pool::get_for_write;
 use super::{DbConnection, DbError, DbPool};
-use crate::oauth::OAuthError;
 use diesel::connection::Connection;
 use diesel::result::Error as DieselError;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
@@ -57,18 +56,20 @@ impl Writer {
         Ok(Writer { pool, thread })
     }
 
-    /// Runs `f` with a connection for writing, off the async workers.
-    pub async fn run<T, F>(&self, f: F) -> Result<T, OAuthError>
+    /// Runs `f` with a connection for writing, off the async workers. `E` is the
+    /// caller's error type; storage failures become one through `From<DbError>`.
+    pub async fn run<T, E, F>(&self, f: F) -> Result<T, E>
     where
         T: Send + 'static,
-        F: FnOnce(&mut super::DbConnection) -> Result<T, OAuthError> + Send + 'static,
+        E: From<DbError> + Send + 'static,
+        F: FnOnce(&mut super::DbConnection) -> Result<T, E> + Send + 'static,
     {
         match &self.thread {
             Some(tx) => {
                 let (done, result) = tokio::sync::oneshot::channel();
                 let job: Job = Box::new(move |conn, grouped| {
                     let out = match conn {
-                        Err(e) => Err(OAuthError::from(e)),
+                        Err(e) => Err(E::from(e)),
                         Ok(c) if grouped => in_savepoint(c, f),
                         Ok(c) => f(c),
                     };
@@ -92,7 +93,7 @@ impl Writer {
             None => {
                 let pool = self.pool.clone();
                 actix_web::web::block(move || {
-                    let mut conn = get_for_write(&pool).map_err(OAuthError::from)?;
+                    let mut conn = get_for_write(&pool).map_err(E::from)?;
                     f(&mut conn)
                 })
                 .await
@@ -150,10 +151,10 @@ fn write_loop(pool: &DbPool, rx: &Receiver<Job>) {
 
 /// Runs `f` inside a savepoint of the group's transaction: its error undoes its own
 /// writes and nothing else.
-fn in_savepoint<T>(
+fn in_savepoint<T, E: From<DbError>>(
     conn: &mut DbConnection,
-    f: impl FnOnce(&mut DbConnection) -> Result<T, OAuthError>,
-) -> Result<T, OAuthError> {
+    f: impl FnOnce(&mut DbConnection) -> Result<T, E>,
+) -> Result<T, E> {
     let mut out = None;
     let done = conn.transaction::<(), DieselError, _>(|c| {
         let result = f(c);
@@ -168,6 +169,6 @@ fn in_savepoint<T>(
     match (out, done) {
         (Some(result), Ok(()) | Err(DieselError::RollbackTransaction)) => result,
         (_, Err(e)) => Err(DbError::from(e).into()),
-        (None, Ok(())) => Err(OAuthError::server_error()),
+        (None, Ok(())) => Err(DbError::Query(DieselError::RollbackTransaction).into()),
     }
 }

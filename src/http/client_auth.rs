@@ -1,17 +1,12 @@
-//! Client authentication for every endpoint that takes it (token, introspection,
-//! revocation): a secret from the Basic header or the form, checked against the cached
-//! client, or a `private_key_jwt` assertion verified with the client's registered or
-//! published keys; the client id handed to the request log.
+//! Client authentication as requests carry it: the `Authorization` header and the
+//! form, handed to `service::client_auth`; the client id handed to the request log.
 
 use super::LoggedClientId;
-use crate::db::models::used_jti;
-use crate::oauth::client_assertion::{self, Assertion, Rejection};
-use crate::oauth::client_auth::{authenticate, extract, Credential};
-use crate::oauth::client_keys::ClientKeySet;
 use crate::oauth::error::Challenge;
 use crate::oauth::form::FormParams;
-use crate::oauth::{ClientKeys, ErrorCode, OAuthError, RegisteredClient};
-use crate::state::{now, AppState};
+use crate::oauth::{OAuthError, RegisteredClient};
+use crate::service::client_auth::{authenticate_client, claim_jtis, Authenticated};
+use crate::service::AppState;
 use actix_web::http::header;
 use actix_web::{HttpMessage, HttpRequest};
 use std::sync::Arc;
@@ -34,13 +29,24 @@ pub struct ClientAuthForm {
     client_assertion: Option<String>,
 }
 
-/// A client that proved who it is; an assertion's `jti` is not used up yet.
-#[derive(Debug)]
-pub struct Authenticated {
-    /// The client.
-    pub client: Arc<RegisteredClient>,
-    /// The replay-cache entry to claim (`private_key_jwt`): key and until when.
-    pub pending_jti: Option<(String, i64)>,
+/// The client that authenticated this request; its assertion `jti` is not used up yet
+/// (see [`authenticate_client`]).
+pub async fn authenticate_request(
+    req: &HttpRequest,
+    params: &FormParams,
+    state: &AppState,
+) -> Result<Authenticated, OAuthError> {
+    let authorization = match req.headers().get(header::AUTHORIZATION) {
+        None => None,
+        Some(v) => Some(v.to_str().map_err(|_| {
+            OAuthError::invalid_client("malformed Authorization header")
+                .with_challenge(Challenge::Basic)
+        })?),
+    };
+    let auth = authenticate_client(state, authorization, req.path(), params).await?;
+    req.extensions_mut()
+        .insert(LoggedClientId(auth.client.client_id.clone()));
+    Ok(auth)
 }
 
 /// The client that authenticated this request, its assertion `jti` (if any) used up:
@@ -53,128 +59,4 @@ pub async fn authenticated_client(
     let auth = authenticate_request(req, params, state).await?;
     claim_jtis(state, auth.pending_jti.into_iter().collect()).await?;
     Ok(auth.client)
-}
-
-/// The client that authenticated this request, or the RFC 6749 `invalid_client` error.
-/// The caller claims `pending_jti` (with [`claim_jtis`]) once the rest of the request
-/// is known to be acceptable, so a request refused for another reason uses up nothing.
-pub async fn authenticate_request(
-    req: &HttpRequest,
-    params: &FormParams,
-    state: &AppState,
-) -> Result<Authenticated, OAuthError> {
-    let result = async {
-        let authorization = match req.headers().get(header::AUTHORIZATION) {
-            None => None,
-            Some(v) => Some(v.to_str().map_err(|_| {
-                OAuthError::invalid_client("malformed Authorization header")
-                    .with_challenge(Challenge::Basic)
-            })?),
-        };
-        let presented = extract(authorization, params)?;
-        let found = state
-            .clients
-            .lookup(&state.pool, &presented.client_id)
-            .await?;
-        if let Credential::Assertion(assertion) = &presented.credential {
-            let endpoint = format!("{}{}", state.issuer, req.path());
-            let audiences = [
-                state.issuer.as_str(),
-                state.token_endpoint.as_str(),
-                endpoint.as_str(),
-            ];
-            let client = found.ok_or_else(no_key)?;
-            let checked = verify_assertion(state, &client, assertion, &audiences).await?;
-            if client.disabled {
-                return Err(OAuthError::invalid_client("client is disabled"));
-            }
-            let key = client_assertion::replay_key(&client.client_id, &checked.jti);
-            return Ok(Authenticated {
-                client,
-                pending_jti: Some((key, checked.expires_at)),
-            });
-        }
-        authenticate(&presented, found.as_deref())?;
-        let client =
-            found.ok_or_else(|| OAuthError::invalid_client("client authentication failed"))?;
-        Ok(Authenticated {
-            client,
-            pending_jti: None,
-        })
-    }
-    .await;
-    match &result {
-        Ok(auth) => {
-            req.extensions_mut()
-                .insert(LoggedClientId(auth.client.client_id.clone()));
-        }
-        Err(e) if e.code == ErrorCode::InvalidClient => {
-            state.metrics.client_auth_failures.inc();
-        }
-        Err(_) => {}
-    }
-    result
-}
-
-/// The answer when no key can verify an assertion; the same whether the client does
-/// not exist, uses a secret, or has no key with the assertion's `kid` and `alg`.
-fn no_key() -> OAuthError {
-    OAuthError::invalid_client(
-        "invalid client assertion: no registered key of the client matches its kid and alg",
-    )
-}
-
-async fn verify_assertion(
-    state: &AppState,
-    client: &RegisteredClient,
-    assertion: &str,
-    audiences: &[&str],
-) -> Result<Assertion, OAuthError> {
-    let id = client.client_id.as_str();
-    let verify =
-        |keys: &ClientKeySet| client_assertion::verify(assertion, id, keys, audiences, now());
-    let verdict = match &client.keys {
-        ClientKeys::Inline(keys) => verify(keys),
-        ClientKeys::Uri(uri) => {
-            let published = |missing_kid| async move {
-                state
-                    .client_jwks
-                    .keys(uri, missing_kid)
-                    .await
-                    .map_err(|e| OAuthError::invalid_client(e.to_string()))
-            };
-            match verify(&*published(false).await?) {
-                Err(Rejection::NoKey) => verify(&*published(true).await?),
-                other => other,
-            }
-        }
-        ClientKeys::None => Err(Rejection::NoKey),
-    };
-    verdict.map_err(|r| match r {
-        Rejection::NoKey => no_key(),
-        Rejection::Invalid(e) => e,
-    })
-}
-
-/// Uses up single-use JWT ids (assertion and DPoP proof) in the database, all or none,
-/// so a replay on any replica fails. `Err` names the one that was used before.
-pub async fn claim_jtis(state: &AppState, keys: Vec<(String, i64)>) -> Result<(), OAuthError> {
-    if keys.is_empty() {
-        return Ok(());
-    }
-    let names: Vec<String> = keys.iter().map(|(k, _)| k.clone()).collect();
-    let replayed = state
-        .writer
-        .run(move |conn| Ok(used_jti::claim_all(conn, &keys)?))
-        .await?;
-    match replayed.map(|i| names[i].as_str()) {
-        None => Ok(()),
-        Some(key) if key.starts_with("dpop:") => Err(OAuthError::new(
-            ErrorCode::InvalidDpopProof,
-            "invalid DPoP proof: its jti was already used",
-        )),
-        Some(_) => Err(OAuthError::invalid_client(
-            "invalid client assertion: its jti was already used",
-        )),
-    }
 }

@@ -3,7 +3,7 @@
 
 use crate::oauth::client_keys::ASSERTION_ALGS;
 use crate::oauth::{AuthMethod, GrantType};
-use crate::state::AppState;
+use crate::service::AppState;
 use actix_web::http::header;
 use actix_web::{web, HttpResponse};
 
@@ -27,8 +27,8 @@ pub fn render(issuer: &str) -> bytes::Bytes {
         "revocation_endpoint_auth_signing_alg_values_supported": ASSERTION_ALGS,
         "response_types_supported": [],
         "scopes_supported": [
-            crate::admin::bootstrap::ADMIN_SCOPE,
-            super::introspect::INTROSPECT_SCOPE,
+            crate::oauth::scope::ADMIN_SCOPE,
+            crate::oauth::scope::INTROSPECT_SCOPE,
         ],
         "service_documentation": format!("{issuer}/openapi.json"),
         "dpop_signing_alg_values_supported": crate::oauth::dpop::PROOF_ALGS,

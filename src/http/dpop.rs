@@ -5,7 +5,7 @@
 
 use crate::oauth::dpop::{self, Expected, Proof};
 use crate::oauth::{ErrorCode, OAuthError, RegisteredClient};
-use crate::state::{now, AppState};
+use crate::service::{now, AppState};
 use actix_web::HttpRequest;
 
 fn bad(m: &str) -> OAuthError {

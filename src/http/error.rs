@@ -1,6 +1,5 @@
 //! Rendering protocol errors: RFC 6749 §5.2 JSON, `no-store`, the right challenge.
 
-use crate::db::DbError;
 use crate::oauth::error::Challenge;
 use crate::oauth::OAuthError;
 use actix_web::http::header::{self, HeaderValue};
@@ -13,9 +12,7 @@ impl ResponseError for OAuthError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        let mut res = HttpResponse::build(self.status_code());
-        res.insert_header((header::CACHE_CONTROL, "no-store"))
-            .insert_header((header::PRAGMA, "no-cache"));
+        let mut res = super::no_store(self.status_code());
         match self.challenge {
             Challenge::None => {}
             Challenge::Basic => {
@@ -46,28 +43,4 @@ impl ResponseError for OAuthError {
         }
         res.json(self.body())
     }
-}
-
-impl From<DbError> for OAuthError {
-    fn from(e: DbError) -> Self {
-        if e.is_unavailable() {
-            log::warn!("database unavailable: {e}");
-            OAuthError::unavailable()
-        } else {
-            log::error!("database error: {e}");
-            OAuthError::server_error()
-        }
-    }
-}
-
-/// Runs `f` on the blocking pool; a failure to run it at all counts as unavailable.
-pub async fn blocking<T, F>(f: F) -> Result<T, OAuthError>
-where
-    F: FnOnce() -> Result<T, OAuthError> + Send + 'static,
-    T: Send + 'static,
-{
-    actix_web::web::block(f).await.map_err(|e| {
-        log::error!("blocking task failed: {e}");
-        OAuthError::unavailable()
-    })?
 }

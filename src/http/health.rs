@@ -2,7 +2,7 @@
 
 use crate::db::pool;
 use crate::oauth::OAuthError;
-use crate::state::AppState;
+use crate::service::AppState;
 use actix_web::{web, HttpResponse};
 
 /// `GET /healthz`: the process answers.
@@ -20,7 +20,7 @@ pub async fn healthz() -> HttpResponse {
     ))]
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let pool = state.pool.clone();
-    let db = super::error::blocking(move || pool::ping(&pool).map_err(OAuthError::from)).await;
+    let db = crate::service::blocking(move || pool::ping(&pool).map_err(OAuthError::from)).await;
     let signing = state.keys.snapshot().signer.is_some();
     let body = serde_json::json!({
         "database": if db.is_ok() { "ok" } else { "unavailable" },

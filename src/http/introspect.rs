@@ -4,23 +4,15 @@
 //! enabled; refresh tokens against their stored state. Anything else is
 //! `{"active": false}`, never an error that says why.
 
-use super::access::{check, AccessToken};
 use super::body::read_form;
 use super::client_auth::authenticated_client;
-use super::error::blocking;
-use crate::admin::bootstrap::ADMIN_SCOPE;
-use crate::db::models::refresh_token;
-use crate::db::pool;
 use crate::oauth::error::ErrorBody;
-use crate::oauth::secret::hash_secret;
-use crate::oauth::{ErrorCode, OAuthError};
-use crate::state::{now, AppState};
-use actix_web::http::header;
+use crate::oauth::OAuthError;
+use crate::service::access::{self, check, AccessToken};
+use crate::service::AppState;
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
-
-/// The scope that lets a client introspect tokens.
-pub const INTROSPECT_SCOPE: &str = "tessera:introspect";
 
 /// The form of the introspection and revocation endpoints.
 #[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
@@ -57,13 +49,7 @@ pub async fn introspect(
 ) -> Result<HttpResponse, OAuthError> {
     let params = read_form(&req, payload).await?;
     let caller = authenticated_client(&req, &params, &state).await?;
-    if !caller.scope.contains(INTROSPECT_SCOPE) && !caller.scope.contains(ADMIN_SCOPE) {
-        return Err(OAuthError::new(
-            ErrorCode::UnauthorizedClient,
-            format!("introspection needs the scope {INTROSPECT_SCOPE}"),
-        )
-        .with_status(403));
-    }
+    access::may_introspect(&caller)?;
     let token = params.require("token")?.to_string();
     let refresh_first = params.get("token_type_hint") == Some("refresh_token");
     let body = if refresh_first {
@@ -80,9 +66,7 @@ pub async fn introspect(
         }
         .unwrap_or_else(inactive)
     };
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(body))
+    Ok(super::no_store(StatusCode::OK).json(body))
 }
 
 fn inactive() -> Value {
@@ -109,16 +93,7 @@ async fn inspect_access(state: &AppState, token: &str) -> Result<Option<Value>, 
 
 /// The answer for a refresh token, or `None` if no such token is stored.
 async fn inspect_refresh(state: &AppState, token: &str) -> Result<Option<Value>, OAuthError> {
-    if token.len() > 512 {
-        return Ok(None);
-    }
-    let pool = state.pool.clone();
-    let hash = hash_secret(token);
-    let found = blocking(move || {
-        let mut conn = pool::get(&pool)?;
-        Ok(refresh_token::inspect(&mut conn, &hash, now())?)
-    })
-    .await?;
+    let found = access::inspect_refresh(state, token).await?;
     Ok(found.map(|r| {
         if !r.usable {
             return inactive();

@@ -1,6 +1,6 @@
 //! `GET /.well-known/jwks.json`: precomputed bytes, strong ETag, conditional GET.
 
-use crate::state::AppState;
+use crate::service::AppState;
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 

@@ -1,6 +1,6 @@
 //! `GET /metrics` and the middleware that counts every request.
 
-use crate::state::{now, AppState};
+use crate::service::{now, AppState};
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;

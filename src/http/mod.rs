@@ -1,6 +1,5 @@
 //! actix-web handlers: parse the request, call `oauth/`, render the response. No SQL.
 
-pub mod access;
 pub mod body;
 pub mod client_auth;
 pub mod discovery;
@@ -89,6 +88,15 @@ async fn method_not_allowed(allow: &'static str) -> HttpResponse {
             "error": "invalid_request",
             "error_description": format!("method not allowed; use {allow}"),
         }))
+}
+
+/// A response builder with `Cache-Control: no-store` and `Pragma: no-cache`: every
+/// answer that carries a token, a secret or a token's state (RFC 6749 §5.1).
+pub fn no_store(status: actix_web::http::StatusCode) -> actix_web::HttpResponseBuilder {
+    let mut res = HttpResponse::build(status);
+    res.insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .insert_header((actix_web::http::header::PRAGMA, "no-cache"));
+    res
 }
 
 /// The authenticated client id, carried to the request log line.

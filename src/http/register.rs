@@ -7,21 +7,19 @@
 //! the same `admin::clients` code. The reserved scope `tessera:admin` can only be
 //! granted through the CLI (someone with database access).
 
-use super::access::{check, AccessToken, MAX_PRESENTED_TOKEN};
 use super::body::read_body;
-use super::client_auth::claim_jtis;
 use super::dpop::resource_proof;
-use super::error::blocking;
 use super::LoggedClientId;
-use crate::admin::bootstrap::ADMIN_SCOPE;
 use crate::admin::clients::{self, ClientSpec, ClientView, KeySource};
-use crate::db::pool;
 use crate::oauth::dpop;
 use crate::oauth::error::{Challenge, ErrorBody};
+use crate::oauth::scope::ADMIN_SCOPE;
 use crate::oauth::{ErrorCode, OAuthError};
 use crate::outbound::FetchPolicy;
-use crate::state::{now, AppState};
-use actix_web::http::header;
+use crate::service::access::{check, AccessToken, MAX_PRESENTED_TOKEN};
+use crate::service::client_auth::claim_jtis;
+use crate::service::{now, AppState};
+use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -260,10 +258,8 @@ fn rendered(state: &AppState, view: &ClientView, secret: Option<&str>) -> Value 
     v
 }
 
-fn no_store(mut res: actix_web::HttpResponseBuilder, body: Value) -> HttpResponse {
-    res.insert_header((header::CACHE_CONTROL, "no-store"))
-        .insert_header((header::PRAGMA, "no-cache"))
-        .json(body)
+fn no_store(status: StatusCode, body: Value) -> HttpResponse {
+    super::no_store(status).json(body)
 }
 
 /// `POST /oauth/register`.
@@ -288,11 +284,10 @@ pub async fn register(
     let policy = state.settings.jwks_uri_policy();
     let spec = read_metadata(&req, payload).await?.into_spec(policy)?;
     let created = state
-        .writer
-        .run(move |conn| Ok(clients::create(conn, &actor, &spec, now())?))
+        .write(move |conn| Ok(clients::create(conn, &actor, &spec, now())?))
         .await?;
     Ok(no_store(
-        HttpResponse::Created(),
+        StatusCode::CREATED,
         rendered(&state, &created.client, created.client_secret.as_deref()),
     ))
 }
@@ -317,13 +312,8 @@ pub async fn read(
 ) -> Result<HttpResponse, OAuthError> {
     admin(&req, &state).await?;
     let id = path.into_inner();
-    let pool = state.pool.clone();
-    let view = blocking(move || {
-        let mut conn = pool::get(&pool)?;
-        Ok(clients::show(&mut conn, &id)?)
-    })
-    .await?;
-    Ok(no_store(HttpResponse::Ok(), rendered(&state, &view, None)))
+    let view = crate::service::read(&state.pool, move |conn| Ok(clients::show(conn, &id)?)).await?;
+    Ok(no_store(StatusCode::OK, rendered(&state, &view, None)))
 }
 
 /// `PUT /oauth/register/{client_id}`: replaces the metadata (RFC 7592 §2.2).
@@ -357,11 +347,10 @@ pub async fn update(
     let spec = meta.into_spec(state.settings.jwks_uri_policy())?;
     let key = id.clone();
     let view = state
-        .writer
-        .run(move |conn| Ok(clients::update(conn, &actor, &key, &spec, now())?))
+        .write(move |conn| Ok(clients::update(conn, &actor, &key, &spec, now())?))
         .await?;
     state.clients.invalidate(&id);
-    Ok(no_store(HttpResponse::Ok(), rendered(&state, &view, None)))
+    Ok(no_store(StatusCode::OK, rendered(&state, &view, None)))
 }
 
 /// `DELETE /oauth/register/{client_id}`.
@@ -386,8 +375,7 @@ pub async fn delete(
     let id = path.into_inner();
     let key = id.clone();
     state
-        .writer
-        .run(move |conn| Ok(clients::delete(conn, &actor, &key, now())?))
+        .write(move |conn| Ok(clients::delete(conn, &actor, &key, now())?))
         .await?;
     state.clients.invalidate(&id);
     Ok(HttpResponse::NoContent().finish())

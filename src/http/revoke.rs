@@ -5,13 +5,10 @@
 
 use super::body::read_form;
 use super::client_auth::authenticated_client;
-use crate::admin::audit;
-use crate::db::models::{refresh_token, revoked_token};
 use crate::oauth::error::ErrorBody;
-use crate::oauth::secret::hash_secret;
 use crate::oauth::OAuthError;
-use crate::state::{now, AppState};
-use actix_web::http::header;
+use crate::service::{revocation, AppState};
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 /// The revocation endpoint.
@@ -32,46 +29,6 @@ pub async fn revoke(
     let params = read_form(&req, payload).await?;
     let caller = authenticated_client(&req, &params, &state).await?;
     let token = params.require("token")?.to_string();
-    let t = now();
-    // Our access tokens are recognised by signature (expired ones need no revoking).
-    let access = state
-        .keys
-        .snapshot()
-        .verifier
-        .verify(&token, &state.issuer, t);
-    let client_id = caller.client_id.clone();
-    let actor = format!("client:{client_id}");
-    let revoked = state
-        .writer
-        .run(move |conn| {
-            if let Some(claims) = access {
-                if claims.client_id != client_id {
-                    return Ok(None);
-                }
-                revoked_token::revoke(conn, &claims.jti, &client_id, claims.exp, t)?;
-                let details = serde_json::json!({ "kind": "access_token", "exp": claims.exp });
-                audit::record(conn, &actor, "token.revoke", &claims.jti, details, t)?;
-                return Ok(Some("access_token"));
-            }
-            if token.len() > 512 {
-                return Ok(None);
-            }
-            let found = refresh_token::inspect(conn, &hash_secret(&token), t)?;
-            match found {
-                Some(r) if r.client_id == client_id => {
-                    refresh_token::revoke(conn, refresh_token::Families::One(&r.family.id), t)?;
-                    let details = serde_json::json!({ "kind": "refresh_token" });
-                    audit::record(conn, &actor, "token.revoke", &r.family.id, details, t)?;
-                    Ok(Some("refresh_token"))
-                }
-                _ => Ok(None),
-            }
-        })
-        .await?;
-    if let Some(kind) = revoked {
-        state.metrics.revocations.with_label_values(&[kind]).inc();
-    }
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .finish())
+    revocation::revoke(&state, &caller.client_id, token).await?;
+    Ok(super::no_store(StatusCode::OK).finish())
 }

@@ -6,18 +6,20 @@
 //! grant's throttling and the refresh grant's rotation and reuse detection.
 
 use super::body::{has_content_type, read_body};
-use super::client_auth::claim_jtis;
-use super::token::{client_addr, sign};
-use super::LoggedClientId;
-use crate::login;
+use super::token::client_addr;
+use super::{no_store, LoggedClientId};
 use crate::oauth::dpop;
 use crate::oauth::form::FormParams;
 use crate::oauth::grant::password::{user_claims, Login};
 use crate::oauth::password::{normalize_username, MAX_PASSWORD_BYTES};
 use crate::oauth::secret::random_token;
-use crate::oauth::token::{Confirmation, TokenContext};
+use crate::oauth::token::Confirmation;
+use crate::oauth::token::MAX_PRESENTED_TOKEN;
 use crate::oauth::{ErrorCode, GrantType, OAuthError, RegisteredClient};
-use crate::state::{now, AppState};
+use crate::service::client_auth::claim_jtis;
+use crate::service::issue::{context, sign};
+use crate::service::login;
+use crate::service::AppState;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use serde_json::{json, Map, Value};
@@ -124,7 +126,7 @@ pub async fn refresh(
         Ok(c) => c,
         Err(res) => return res,
     };
-    if fields[0].len() > 512 {
+    if fields[0].len() > MAX_PRESENTED_TOKEN {
         return token_not_valid();
     }
     let result = async {
@@ -157,14 +159,6 @@ pub async fn refresh(
             token_not_valid()
         }
         Err(e) => other_error(e),
-    }
-}
-
-fn context(state: &AppState) -> TokenContext<'_> {
-    TokenContext {
-        issuer: &state.issuer,
-        now: now(),
-        default_access_ttl: state.settings.access_token_ttl,
     }
 }
 
@@ -267,16 +261,11 @@ async fn read_fields(
 }
 
 fn pair(access: String, refresh: String) -> HttpResponse {
-    HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .insert_header((header::PRAGMA, "no-cache"))
-        .json(json!({ "refresh": refresh, "access": access }))
+    no_store(StatusCode::OK).json(json!({ "refresh": refresh, "access": access }))
 }
 
 fn detail(status: StatusCode, body: Value) -> HttpResponse {
-    HttpResponse::build(status)
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(body)
+    no_store(status).json(body)
 }
 
 fn field_error(field: &str, msg: &str) -> HttpResponse {
@@ -306,9 +295,8 @@ fn other_error(e: OAuthError) -> HttpResponse {
         } else {
             "Service temporarily unavailable, try again later.".to_string()
         };
-        return HttpResponse::build(status)
+        return no_store(status)
             .insert_header((header::RETRY_AFTER, secs.to_string()))
-            .insert_header((header::CACHE_CONTROL, "no-store"))
             .json(json!({ "detail": text }));
     }
     let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);

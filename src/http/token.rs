@@ -1,18 +1,18 @@
 //! `POST /oauth/token`: authenticate the client, run the grant, sign, answer.
 
 use super::body::read_form;
-use super::client_auth::{authenticate_request, claim_jtis, Authenticated};
-use crate::login;
+use super::client_auth::authenticate_request;
 use crate::oauth::dpop;
 use crate::oauth::error::ErrorBody;
 use crate::oauth::grant::{client_credentials, password, refresh_token};
 use crate::oauth::secret::random_token;
-use crate::oauth::token::{
-    encode_jwt, AccessTokenClaims, Confirmation, TokenContext, TokenResponse,
-};
+use crate::oauth::token::{AccessTokenClaims, Confirmation, TokenResponse};
 use crate::oauth::{ErrorCode, GrantType, OAuthError};
-use crate::state::{now, AppState};
-use actix_web::http::header;
+use crate::service::client_auth::{claim_jtis, Authenticated};
+use crate::service::issue::{self, sign};
+use crate::service::login;
+use crate::service::AppState;
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 /// The token endpoint's form parameters (`application/x-www-form-urlencoded`).
@@ -83,11 +83,7 @@ pub async fn token(
     let mut jtis: Vec<(String, i64)> = pending_jti.into_iter().collect();
     jtis.extend(proof.iter().map(dpop::replay_entry));
 
-    let ctx = TokenContext {
-        issuer: &state.issuer,
-        now: now(),
-        default_access_ttl: state.settings.access_token_ttl,
-    };
+    let ctx = issue::context(&state);
     let (claims, refresh_token) = match grant {
         GrantType::ClientCredentials => {
             let claims = client_credentials::grant(client, &params, &ctx, random_token(16))?;
@@ -158,19 +154,6 @@ pub fn client_addr(req: &HttpRequest, trust_forwarded_for: bool) -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
-/// Signs `claims` with the current key.
-pub fn sign(state: &AppState, claims: &AccessTokenClaims) -> Result<String, OAuthError> {
-    let keys = state.keys.snapshot();
-    let signer = keys.signer.as_ref().ok_or_else(|| {
-        log::error!("no signing key is loaded");
-        OAuthError::unavailable()
-    })?;
-    encode_jwt(signer.as_ref(), claims).map_err(|e| {
-        log::error!("{e}");
-        OAuthError::server_error()
-    })
-}
-
 /// Signs `claims` and renders the RFC 6749 §5.1 response.
 fn respond(
     state: &AppState,
@@ -189,8 +172,5 @@ fn respond(
         scope: claims.scope.clone(),
         refresh_token,
     };
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .insert_header((header::PRAGMA, "no-cache"))
-        .json(body))
+    Ok(super::no_store(StatusCode::OK).json(body))
 }

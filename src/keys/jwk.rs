@@ -1,6 +1,6 @@
 //! Public keys as JWKs (RFC 7517) and their RFC 7638 thumbprints.
 
-use aws_lc_rs::digest;
+use crate::oauth::client_keys::thumbprint;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
@@ -36,12 +36,12 @@ pub struct PublicJwk {
 }
 
 impl PublicJwk {
-    fn new(kty: &str, alg: &str, canonical: String) -> PublicJwk {
+    fn new(kty: &str, alg: &str) -> PublicJwk {
         PublicJwk {
             kty: kty.into(),
             use_: "sig".into(),
             alg: alg.into(),
-            kid: URL_SAFE_NO_PAD.encode(digest::digest(&digest::SHA256, canonical.as_bytes())),
+            kid: String::new(),
             n: None,
             e: None,
             crv: None,
@@ -50,18 +50,69 @@ impl PublicJwk {
         }
     }
 
+    /// Sets the key id to the key's RFC 7638 thumbprint (the one implementation, shared
+    /// with client and DPoP keys).
+    fn with_thumbprint_kid(mut self) -> PublicJwk {
+        let value = serde_json::to_value(&self).unwrap_or_default();
+        self.kid = thumbprint(&value).unwrap_or_default();
+        self
+    }
+
+    /// The key as a PEM `PUBLIC KEY` (SubjectPublicKeyInfo), the form `openssl` and
+    /// most resource-server libraries read.
+    pub fn to_pem(&self) -> Result<String, String> {
+        // The fixed SubjectPublicKeyInfo DER prefixes of a P-256 point and an Ed25519 key.
+        const P256_SPKI: &[u8] = &[
+            0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06,
+            0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
+        ];
+        const ED25519_SPKI: &[u8] = &[
+            0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+        ];
+        let part = |v: &Option<String>, name: &str| {
+            v.as_deref()
+                .and_then(|b| URL_SAFE_NO_PAD.decode(b).ok())
+                .ok_or_else(|| format!("key {}: no valid {name}", self.kid))
+        };
+        let der = match (self.kty.as_str(), self.crv.as_deref()) {
+            ("RSA", _) => {
+                use rsa::pkcs8::EncodePublicKey;
+                let n = rsa::BigUint::from_bytes_be(&part(&self.n, "n")?);
+                let e = rsa::BigUint::from_bytes_be(&part(&self.e, "e")?);
+                rsa::RsaPublicKey::new(n, e)
+                    .and_then(|k| {
+                        k.to_public_key_der()
+                            .map_err(|e| rsa::Error::Pkcs8(e.into()))
+                    })
+                    .map_err(|e| format!("key {}: {e}", self.kid))?
+                    .as_bytes()
+                    .to_vec()
+            }
+            ("EC", Some("P-256")) => {
+                let (x, y) = (part(&self.x, "x")?, part(&self.y, "y")?);
+                [P256_SPKI, &[4], &x, &y].concat()
+            }
+            ("OKP", Some("Ed25519")) => [ED25519_SPKI, &part(&self.x, "x")?].concat(),
+            (kty, crv) => return Err(format!("key {}: unsupported {kty} {crv:?}", self.kid)),
+        };
+        let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+        let mut pem = String::from("-----BEGIN PUBLIC KEY-----\n");
+        for line in b64.as_bytes().chunks(64) {
+            pem.push_str(std::str::from_utf8(line).unwrap_or_default());
+            pem.push('\n');
+        }
+        pem.push_str("-----END PUBLIC KEY-----\n");
+        Ok(pem)
+    }
+
     /// The JWK of an RSA public key given as big-endian modulus and exponent.
     pub fn rsa(alg: &str, n_be: &[u8], e_be: &[u8]) -> PublicJwk {
         let n = URL_SAFE_NO_PAD.encode(strip_leading_zeros(n_be));
         let e = URL_SAFE_NO_PAD.encode(strip_leading_zeros(e_be));
-        let mut jwk = PublicJwk::new(
-            "RSA",
-            alg,
-            format!(r#"{{"e":"{e}","kty":"RSA","n":"{n}"}}"#),
-        );
+        let mut jwk = PublicJwk::new("RSA", alg);
         jwk.n = Some(n);
         jwk.e = Some(e);
-        jwk
+        jwk.with_thumbprint_kid()
     }
 
     /// The JWK of a P-256 public key given as an uncompressed point (`04 ‖ x ‖ y`).
@@ -71,22 +122,20 @@ impl PublicJwk {
         }
         let x = URL_SAFE_NO_PAD.encode(&point[1..33]);
         let y = URL_SAFE_NO_PAD.encode(&point[33..]);
-        let canonical = format!(r#"{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}"#);
-        let mut jwk = PublicJwk::new("EC", "ES256", canonical);
+        let mut jwk = PublicJwk::new("EC", "ES256");
         jwk.crv = Some("P-256".into());
         jwk.x = Some(x);
         jwk.y = Some(y);
-        Some(jwk)
+        Some(jwk.with_thumbprint_kid())
     }
 
     /// The JWK of an Ed25519 public key.
     pub fn ed25519(public: &[u8]) -> PublicJwk {
         let x = URL_SAFE_NO_PAD.encode(public);
-        let canonical = format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{x}"}}"#);
-        let mut jwk = PublicJwk::new("OKP", "EdDSA", canonical);
+        let mut jwk = PublicJwk::new("OKP", "EdDSA");
         jwk.crv = Some("Ed25519".into());
         jwk.x = Some(x);
-        jwk
+        jwk.with_thumbprint_kid()
     }
 }
 

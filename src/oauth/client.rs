@@ -122,6 +122,25 @@ pub struct RegisteredClient {
 }
 
 impl RegisteredClient {
+    /// A client for unit tests: basic auth, no secret, no keys, no per-client settings.
+    #[cfg(test)]
+    pub fn for_tests(client_id: &str, scope: &str, grant_types: Vec<GrantType>) -> Self {
+        RegisteredClient {
+            client_id: client_id.into(),
+            secret_hash: None,
+            auth_method: AuthMethod::ClientSecretBasic,
+            scope: Scope::parse(scope).expect("test scope"),
+            grant_types,
+            audiences: vec![],
+            access_token_ttl: None,
+            refresh_token_ttl: None,
+            refresh_reuse_grace: None,
+            disabled: false,
+            require_dpop: false,
+            keys: ClientKeys::None,
+        }
+    }
+
     /// Whether the client may use `grant`.
     pub fn allows(&self, grant: GrantType) -> bool {
         self.grant_types.contains(&grant)

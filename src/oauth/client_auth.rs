@@ -217,7 +217,7 @@ pub fn authenticate<'c>(
 mod tests {
     use super::*;
     use crate::oauth::secret::hash_secret;
-    use crate::oauth::{ErrorCode, GrantType, Scope};
+    use crate::oauth::{ErrorCode, GrantType};
 
     fn params(body: &str) -> FormParams {
         FormParams::parse(body.as_bytes()).expect("valid form")
@@ -229,18 +229,9 @@ mod tests {
 
     fn client(method: AuthMethod) -> RegisteredClient {
         RegisteredClient {
-            client_id: "c1".into(),
             secret_hash: Some(hash_secret("s3cret")),
             auth_method: method,
-            scope: Scope::default(),
-            grant_types: vec![GrantType::ClientCredentials],
-            audiences: vec![],
-            access_token_ttl: None,
-            refresh_token_ttl: None,
-            refresh_reuse_grace: None,
-            disabled: false,
-            require_dpop: false,
-            keys: crate::oauth::ClientKeys::None,
+            ..RegisteredClient::for_tests("c1", "", vec![GrantType::ClientCredentials])
         }
     }
 

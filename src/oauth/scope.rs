@@ -3,6 +3,11 @@
 use super::OAuthError;
 use std::collections::BTreeSet;
 
+/// The scope that authorises the admin API (granted only through the CLI).
+pub const ADMIN_SCOPE: &str = "tessera:admin";
+/// The scope that lets a client introspect tokens (RFC 7662).
+pub const INTROSPECT_SCOPE: &str = "tessera:introspect";
+
 /// A validated set of scope tokens, kept sorted so equal sets print the same.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Scope(BTreeSet<String>);

@@ -5,6 +5,17 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 
+/// Access-token lifetimes allowed, globally and per client, seconds.
+pub const ACCESS_TOKEN_TTL: std::ops::RangeInclusive<i64> = 1..=86_400;
+/// Refresh-token family lifetimes allowed, seconds (up to a year).
+pub const REFRESH_TOKEN_TTL: std::ops::RangeInclusive<i64> = 1..=365 * 86_400;
+/// Refresh reuse grace allowed, seconds (RFC 9700 leaves it to the server; kept short).
+pub const REFRESH_REUSE_GRACE: std::ops::RangeInclusive<i64> = 0..=300;
+
+/// The longest token (access or refresh) tessera looks at when one is presented to it;
+/// its own are far shorter, so a longer one is refused without any work.
+pub const MAX_PRESENTED_TOKEN: usize = 8 * 1024;
+
 /// The `aud` claim: one audience as a string, several as an array (RFC 7519 §4.1.3).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]

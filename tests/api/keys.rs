@@ -399,3 +399,36 @@ async fn switching_the_signing_algorithm_is_a_rotation_that_keeps_old_tokens_val
     );
     app.verify(&rs).await;
 }
+
+#[tokio::test]
+async fn key_export_writes_every_published_key_type_as_pem_that_verifies_tokens() {
+    for (alg, jwt_alg) in [
+        ("ES256", jsonwebtoken::Algorithm::ES256),
+        ("EdDSA", jsonwebtoken::Algorithm::EdDSA),
+        ("RS256", jsonwebtoken::Algorithm::RS256),
+    ] {
+        let app = spawn_app_with(|c| c.signing_alg = Some(alg.into())).await;
+        let client = app.create_client(&[]).await;
+        let token = app
+            .token_basic(&client, "grant_type=client_credentials")
+            .await
+            .access_token()
+            .to_string();
+        let out = tempfile::tempdir().expect("tempdir");
+        let dir = out.path().to_string_lossy().to_string();
+        let exported = app.cli(&["key", "export", "--public", "--out", &dir]).await;
+        assert!(exported.success, "{alg}: {}", exported.stderr);
+        let kid = decode_header(&token).expect("header").kid.expect("kid");
+        let pem = std::fs::read(out.path().join(format!("{kid}.pub.pem"))).expect("exported");
+        let key = match jwt_alg {
+            jsonwebtoken::Algorithm::ES256 => jsonwebtoken::DecodingKey::from_ec_pem(&pem),
+            jsonwebtoken::Algorithm::EdDSA => jsonwebtoken::DecodingKey::from_ed_pem(&pem),
+            _ => jsonwebtoken::DecodingKey::from_rsa_pem(&pem),
+        }
+        .unwrap_or_else(|e| panic!("{alg}: exported PEM does not parse: {e}"));
+        let mut validation = jsonwebtoken::Validation::new(jwt_alg);
+        validation.validate_aud = false;
+        jsonwebtoken::decode::<Value>(&token, &key, &validation)
+            .unwrap_or_else(|e| panic!("{alg}: token does not verify with the exported key: {e}"));
+    }
+}

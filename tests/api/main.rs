@@ -11,6 +11,7 @@ mod hardening;
 mod helpers;
 mod jose;
 mod keys;
+mod layout;
 mod lifecycle;
 mod password;
 mod private_key_jwt;

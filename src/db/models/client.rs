@@ -2,13 +2,11 @@
 
 use crate::db::schema::clients;
 use crate::db::DbConnection;
-use crate::oauth::client_keys::{ClientKeySet, Strictness};
-use crate::oauth::{AuthMethod, ClientKeys, GrantType, RegisteredClient, Scope};
 use diesel::prelude::*;
 use serde::Serialize;
 
-/// A client row as stored.
-#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+/// A client row as stored (read and inserted whole).
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize)]
 #[diesel(table_name = clients)]
 pub struct Client {
     /// Public identifier.
@@ -17,44 +15,6 @@ pub struct Client {
     pub name: String,
     /// Hex SHA-256 of the secret.
     #[serde(skip)]
-    pub secret_hash: Option<String>,
-    /// RFC 7591 `token_endpoint_auth_method`.
-    pub auth_method: String,
-    /// Space-separated scope tokens.
-    pub scope: String,
-    /// Space-separated grant types.
-    pub grant_types: String,
-    /// Space-separated audiences.
-    pub audiences: String,
-    /// Per-client access-token lifetime.
-    pub access_token_ttl: Option<i64>,
-    /// Per-client refresh-token family lifetime.
-    pub refresh_token_ttl: Option<i64>,
-    /// Per-client refresh reuse grace.
-    pub refresh_reuse_grace: Option<i64>,
-    /// Disabled clients cannot authenticate.
-    pub disabled: bool,
-    /// Unix seconds.
-    pub created_at: i64,
-    /// Unix seconds.
-    pub updated_at: i64,
-    /// Tokens only with a DPoP proof (RFC 9449 `dpop_bound_access_tokens`).
-    pub require_dpop: bool,
-    /// `private_key_jwt`: the client's JWK Set, inline.
-    pub jwks: Option<String>,
-    /// `private_key_jwt`: where the client publishes its JWK Set.
-    pub jwks_uri: Option<String>,
-}
-
-/// A client to insert.
-#[derive(Debug, Clone, Insertable)]
-#[diesel(table_name = clients)]
-pub struct NewClient {
-    /// Public identifier.
-    pub client_id: String,
-    /// Human name.
-    pub name: String,
-    /// Hex SHA-256 of the secret.
     pub secret_hash: Option<String>,
     /// RFC 7591 `token_endpoint_auth_method`.
     pub auth_method: String,
@@ -142,7 +102,7 @@ impl Client {
     }
 
     /// Inserts a client.
-    pub fn insert(conn: &mut DbConnection, new: &NewClient) -> QueryResult<()> {
+    pub fn insert(conn: &mut DbConnection, new: &Client) -> QueryResult<()> {
         diesel::insert_into(clients::table)
             .values(new)
             .execute(conn)
@@ -166,52 +126,5 @@ impl Client {
     /// Deletes a client; returns whether it existed.
     pub fn delete(conn: &mut DbConnection, id: &str) -> QueryResult<bool> {
         Ok(diesel::delete(clients::table.find(id)).execute(conn)? == 1)
-    }
-
-    /// The protocol's view of this row. Malformed stored values (edited by hand) are
-    /// dropped rather than trusted.
-    pub fn to_registered(&self) -> RegisteredClient {
-        RegisteredClient {
-            client_id: self.client_id.clone(),
-            secret_hash: self.secret_hash.clone(),
-            auth_method: AuthMethod::parse(&self.auth_method)
-                .unwrap_or(AuthMethod::ClientSecretBasic),
-            scope: Scope::parse(&self.scope).unwrap_or_default(),
-            grant_types: self
-                .grant_types
-                .split_whitespace()
-                .filter_map(GrantType::parse)
-                .collect(),
-            audiences: self
-                .audiences
-                .split_whitespace()
-                .map(str::to_string)
-                .collect(),
-            access_token_ttl: self.access_token_ttl,
-            refresh_token_ttl: self.refresh_token_ttl,
-            refresh_reuse_grace: self.refresh_reuse_grace,
-            disabled: self.disabled,
-            require_dpop: self.require_dpop,
-            keys: self.keys(),
-        }
-    }
-
-    /// Where the client's `private_key_jwt` keys are. A stored set that no longer
-    /// parses (edited by hand) leaves the client with no usable key.
-    fn keys(&self) -> ClientKeys {
-        if let Some(uri) = &self.jwks_uri {
-            return ClientKeys::Uri(uri.clone());
-        }
-        match &self.jwks {
-            None => ClientKeys::None,
-            Some(json) => {
-                let set =
-                    ClientKeySet::parse(json.as_bytes(), Strictness::Fetched).unwrap_or_else(|e| {
-                        log::error!("client {}: stored jwks unusable: {e}", self.client_id);
-                        ClientKeySet::default()
-                    });
-                ClientKeys::Inline(std::sync::Arc::new(set))
-            }
-        }
     }
 }

@@ -10,6 +10,6 @@ pub mod signing_key;
 pub mod used_jti;
 pub mod user;
 
-pub use client::{Client, ClientChanges, NewClient};
+pub use client::{Client, ClientChanges};
 pub use signing_key::{KeyState, NewSigningKey, SigningKeyRow};
 pub use user::{NewUser, User};

@@ -3,7 +3,6 @@
 
 use crate::db::schema::{refresh_families, refresh_tokens, users};
 use crate::db::{DbConnection, DbError};
-use crate::oauth::grant::refresh_token::{decide, Decision, StoredRefresh};
 use diesel::prelude::*;
 
 /// A family to start at login.
@@ -50,31 +49,67 @@ pub struct Family {
     pub expires_at: i64,
 }
 
-/// The result of presenting a refresh token.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Rotation<R, E> {
-    /// The successor (its hash was given) is stored; the presented one is used.
-    /// Carries the family and what the caller's check returned.
-    Rotated(Family, R),
-    /// The caller's check refused the request (e.g. a wider scope): nothing changed.
-    Rejected(E),
-    /// The token is unknown, foreign, expired or revoked: nothing changed.
-    Refused(&'static str),
-    /// The token had already been rotated: its family is now revoked.
-    ReuseDetected,
+/// A stored refresh token with its family and its user, read as one row: what the
+/// caller of [`rotate`] decides from.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable)]
+pub struct StoredToken {
+    /// Family id.
+    pub family_id: String,
+    /// When this token was rotated out, if it was.
+    pub used_at: Option<i64>,
+    /// The client the family was issued to.
+    pub client_id: String,
+    /// The user.
+    pub user_id: String,
+    /// The scope granted at login.
+    pub scope: String,
+    /// DPoP binding, if any.
+    pub dpop_jkt: Option<String>,
+    /// The family's absolute end, Unix seconds.
+    pub expires_at: i64,
+    /// When the family was revoked, if it was.
+    pub revoked_at: Option<i64>,
+    /// Whether the family's user is disabled.
+    pub user_disabled: bool,
 }
 
-type Row = (
-    String,
-    Option<i64>,
-    String,
-    String,
-    String,
-    Option<String>,
-    i64,
-    Option<i64>,
-    bool,
-);
+impl StoredToken {
+    /// The family this token belongs to.
+    pub fn family(&self) -> Family {
+        Family {
+            id: self.family_id.clone(),
+            user_id: self.user_id.clone(),
+            scope: self.scope.clone(),
+            dpop_jkt: self.dpop_jkt.clone(),
+            expires_at: self.expires_at,
+        }
+    }
+}
+
+/// What the caller of [`rotate`] decided for a presented token, from its stored state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step<R, E> {
+    /// Keep it used and store the successor; `R` is handed back.
+    Rotate(R),
+    /// Revoke the whole family (a rotated token presented again).
+    RevokeFamily,
+    /// Change nothing and report `E`.
+    Refuse(E),
+}
+
+/// What presenting a refresh token did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rotation<R, E> {
+    /// The successor is stored and the presented token used; the family and what the
+    /// decision handed back.
+    Rotated(Family, R),
+    /// The decision refused: nothing changed.
+    Refused(E),
+    /// The family is revoked now.
+    Revoked,
+    /// No such token: nothing changed.
+    Unknown,
+}
 
 /// Starts a family and stores its first token.
 pub fn issue(
@@ -108,29 +143,25 @@ fn insert_token(
         .execute(conn)
 }
 
-/// Presents the token hashed `presented` for `client_id` at `now`: rotates it to
-/// `successor` (a hash), or refuses, or — on reuse past `grace` seconds — revokes the
-/// family. `check` sees the family before anything is kept and may reject the request
-/// (its scope or audience), leaving the token usable.
+/// Presents the token hashed `presented` at `now`: `decide` sees its stored state
+/// (as it was before this presentation) and says whether to rotate it to `successor`
+/// (a hash), refuse, or revoke its family. Storage decides nothing itself.
 ///
 /// One transaction whose first statement is the conditional
 /// `UPDATE … SET used_at = now WHERE token_hash = ? AND used_at IS NULL`: of concurrent
-/// presentations exactly one can match, on any replica (PostgreSQL re-checks the
-/// condition after the winner commits; SQLite serialises writers). Starting with the
-/// write also takes SQLite's write lock before anything is read. Refusals roll back.
+/// presentations exactly one can find the token unused, on any replica (PostgreSQL
+/// re-checks the condition after the winner commits; SQLite serialises writers).
+/// Starting with the write also takes SQLite's write lock before anything is read.
+/// Refusals roll back.
 pub fn rotate<R, E>(
     conn: &mut DbConnection,
     presented: &str,
     successor: &str,
-    client_id: &str,
     now: i64,
-    grace: i64,
-    check: impl Fn(&Family) -> Result<R, E>,
+    decide: impl Fn(&StoredToken) -> Step<R, E>,
 ) -> Result<Rotation<R, E>, DbError> {
     if let DbConnection::Pg(_) = conn {
-        if let Some(done) =
-            rotate_in_one_statement(conn, presented, successor, client_id, now, grace, &check)?
-        {
+        if let Some(done) = rotate_in_one_statement(conn, presented, successor, now, &decide)? {
             return Ok(done);
         }
     }
@@ -143,30 +174,22 @@ pub fn rotate<R, E>(
         .set(refresh_tokens::used_at.eq(now))
         .execute(conn)?
             == 1;
-        let Some(row) = load(conn, presented)? else {
-            return Err(Abort::Outcome(Rotation::Refused("unknown token")));
+        let Some(mut stored) = load(conn, presented)? else {
+            return Err(Abort::Outcome(Rotation::Unknown));
         };
-        let family = family_of(&row);
-        let stored = StoredRefresh {
-            client_id: row.2.clone(),
-            used_at: if won { None } else { row.1 },
-            revoked_at: row.7,
-            expires_at: row.6,
-            user_disabled: row.8,
-        };
-        match decide(&stored, client_id, now, grace) {
-            Decision::Rotate | Decision::ReissueInGrace => match check(&family) {
-                Ok(r) => {
-                    insert_token(conn, successor, &family.id, Some(presented), now)?;
-                    Ok(Rotation::Rotated(family, r))
-                }
-                Err(e) => Err(Abort::Outcome(Rotation::Rejected(e))),
-            },
-            Decision::Reuse => {
-                revoke(conn, Families::One(&family.id), now)?;
-                Ok(Rotation::ReuseDetected)
+        if won {
+            stored.used_at = None; // as it was before this presentation
+        }
+        match decide(&stored) {
+            Step::Rotate(r) => {
+                insert_token(conn, successor, &stored.family_id, Some(presented), now)?;
+                Ok(Rotation::Rotated(stored.family(), r))
             }
-            Decision::Refuse(why) => Err(Abort::Outcome(Rotation::Refused(why))),
+            Step::RevokeFamily => {
+                revoke(conn, Families::One(&stored.family_id), now)?;
+                Ok(Rotation::Revoked)
+            }
+            Step::Refuse(e) => Err(Abort::Outcome(Rotation::Refused(e))),
         }
     });
     match result {
@@ -175,7 +198,7 @@ pub fn rotate<R, E>(
     }
 }
 
-/// PostgreSQL fast path for the common case, a first use: one read, the caller's check,
+/// PostgreSQL fast path for the common case, a first use: one read, the decision,
 /// then one statement that marks the token used and inserts its successor only if it
 /// is still unused and its family still live — two round trips instead of five
 /// (BEGIN, UPDATE, SELECT, INSERT, COMMIT). Anything else (already used, lost a race,
@@ -184,10 +207,8 @@ fn rotate_in_one_statement<R, E>(
     conn: &mut DbConnection,
     presented: &str,
     successor: &str,
-    client_id: &str,
     now: i64,
-    grace: i64,
-    check: &impl Fn(&Family) -> Result<R, E>,
+    decide: &impl Fn(&StoredToken) -> Step<R, E>,
 ) -> Result<Option<Rotation<R, E>>, DbError> {
     use diesel::sql_types::{BigInt, Text};
     #[derive(QueryableByName)]
@@ -199,24 +220,21 @@ fn rotate_in_one_statement<R, E>(
     if !matches!(conn, DbConnection::Pg(_)) {
         return Ok(None);
     }
-    let Some(row) = load(conn, presented)? else {
-        return Ok(Some(Rotation::Refused("unknown token")));
+    let Some(stored) = load(conn, presented)? else {
+        return Ok(Some(Rotation::Unknown));
     };
-    let stored = StoredRefresh {
-        client_id: row.2.clone(),
-        used_at: row.1,
-        revoked_at: row.7,
-        expires_at: row.6,
-        user_disabled: row.8,
-    };
-    if decide(&stored, client_id, now, grace) != Decision::Rotate {
+    if stored.used_at.is_some() {
         return Ok(None);
     }
-    let family = family_of(&row);
-    let accepted = match check(&family) {
-        Ok(r) => r,
-        Err(e) => return Ok(Some(Rotation::Rejected(e))),
+    let accepted = match decide(&stored) {
+        Step::Rotate(r) => r,
+        Step::Refuse(e) => return Ok(Some(Rotation::Refused(e))),
+        Step::RevokeFamily => return Ok(None),
     };
+    // The WHERE below mirrors what `decide` just accepted (the refresh grant's rule in
+    // oauth::grant::refresh_token::decide: the family's own client, not revoked, not
+    // expired, user enabled, token unused), re-checked in the statement itself so a
+    // change since the read makes it match nothing and the transactional path decide.
     let won: Vec<Won> = diesel::sql_query(
         "WITH won AS ( \
            UPDATE refresh_tokens t SET used_at = $1 \
@@ -230,13 +248,13 @@ fn rotate_in_one_statement<R, E>(
     )
     .bind::<BigInt, _>(now)
     .bind::<Text, _>(presented)
-    .bind::<Text, _>(client_id)
+    .bind::<Text, _>(&stored.client_id)
     .bind::<Text, _>(successor)
     .load(match conn {
         DbConnection::Pg(pg) => pg,
         DbConnection::Sqlite(_) => return Ok(None),
     })?;
-    Ok((!won.is_empty()).then(|| Rotation::Rotated(family, accepted)))
+    Ok((!won.is_empty()).then(|| Rotation::Rotated(stored.family(), accepted)))
 }
 
 /// Ends a rotation transaction early: with an outcome to report after rolling back
@@ -252,25 +270,9 @@ impl<R, E> From<diesel::result::Error> for Abort<R, E> {
     }
 }
 
-/// A stored refresh token's state, for introspection and revocation.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Inspected {
-    /// Its family.
-    pub family: Family,
-    /// The client the family belongs to.
-    pub client_id: String,
-    /// Whether the token can still be used: unused (or within nothing else), family
-    /// live, user enabled.
-    pub usable: bool,
-}
-
-/// Looks up the token hashed `hash` at `now`.
-pub fn inspect(conn: &mut DbConnection, hash: &str, now: i64) -> QueryResult<Option<Inspected>> {
-    Ok(load(conn, hash)?.map(|row| Inspected {
-        usable: row.1.is_none() && row.7.is_none() && row.6 > now && !row.8,
-        client_id: row.2.clone(),
-        family: family_of(&row),
-    }))
+/// The token hashed `hash`, with its family and user (`None`: no such token).
+pub fn inspect(conn: &mut DbConnection, hash: &str) -> QueryResult<Option<StoredToken>> {
+    load(conn, hash)
 }
 
 /// The DPoP key thumbprint the token's family is bound to: `None` for an unknown
@@ -284,7 +286,7 @@ pub fn dpop_binding(conn: &mut DbConnection, hash: &str) -> QueryResult<Option<O
         .optional()
 }
 
-fn load(conn: &mut DbConnection, hash: &str) -> QueryResult<Option<Row>> {
+fn load(conn: &mut DbConnection, hash: &str) -> QueryResult<Option<StoredToken>> {
     refresh_tokens::table
         .inner_join(refresh_families::table.inner_join(users::table))
         .filter(refresh_tokens::token_hash.eq(hash))
@@ -301,16 +303,6 @@ fn load(conn: &mut DbConnection, hash: &str) -> QueryResult<Option<Row>> {
         ))
         .first(conn)
         .optional()
-}
-
-fn family_of(row: &Row) -> Family {
-    Family {
-        id: row.0.clone(),
-        user_id: row.3.clone(),
-        scope: row.4.clone(),
-        dpop_jkt: row.5.clone(),
-        expires_at: row.6,
-    }
 }
 
 /// Whose live refresh-token families to revoke.

@@ -37,22 +37,12 @@ pub fn grant(
 mod tests {
     use super::*;
     use crate::oauth::token::Audience;
-    use crate::oauth::{AuthMethod, Scope};
 
     fn client() -> RegisteredClient {
         RegisteredClient {
-            client_id: "svc".into(),
-            secret_hash: None,
-            auth_method: AuthMethod::ClientSecretBasic,
-            scope: Scope::parse("read write").expect("scope"),
-            grant_types: vec![GrantType::ClientCredentials],
             audiences: vec!["https://api.example".into(), "billing".into()],
             access_token_ttl: Some(60),
-            refresh_token_ttl: None,
-            refresh_reuse_grace: None,
-            disabled: false,
-            require_dpop: false,
-            keys: crate::oauth::ClientKeys::None,
+            ..RegisteredClient::for_tests("svc", "read write", vec![GrantType::ClientCredentials])
         }
     }
 

@@ -81,23 +81,9 @@ pub fn user_claims(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::oauth::AuthMethod;
 
     fn client(grants: Vec<GrantType>) -> RegisteredClient {
-        RegisteredClient {
-            client_id: "app".into(),
-            secret_hash: None,
-            auth_method: AuthMethod::ClientSecretBasic,
-            scope: Scope::parse("profile orders").expect("scope"),
-            grant_types: grants,
-            audiences: vec![],
-            access_token_ttl: None,
-            refresh_token_ttl: None,
-            refresh_reuse_grace: None,
-            disabled: false,
-            require_dpop: false,
-            keys: crate::oauth::ClientKeys::None,
-        }
+        RegisteredClient::for_tests("app", "profile orders", grants)
     }
 
     fn parse(body: &str) -> FormParams {

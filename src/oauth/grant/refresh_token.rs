@@ -55,6 +55,12 @@ pub fn decide(stored: &StoredRefresh, client_id: &str, now: i64, grace: i64) -> 
     }
 }
 
+/// Whether `stored` would be accepted now for its own client, without any grace: the
+/// one "still usable" rule (introspection and revocation ask it too).
+pub fn usable(stored: &StoredRefresh, now: i64) -> bool {
+    decide(stored, &stored.client_id, now, 0) == Decision::Rotate
+}
+
 /// The refresh token of a request, after checking the client may refresh.
 pub fn presented<'a>(
     client: &RegisteredClient,
@@ -67,7 +73,7 @@ pub fn presented<'a>(
         ));
     }
     let token = params.require("refresh_token")?;
-    if token.len() > 512 {
+    if token.len() > crate::oauth::token::MAX_PRESENTED_TOKEN {
         return Err(OAuthError::invalid_grant(
             "refresh token is invalid, expired or revoked",
         ));

@@ -3,22 +3,17 @@
 //! Database work runs in one blocking closure per step; password hashing runs on the
 //! dedicated hash pool.
 
-pub mod hash_pool;
-
-use crate::db::models::refresh_token::{self, Family, NewFamily, Rotation};
+use crate::db::models::refresh_token::{self, Family, NewFamily, Rotation, Step, StoredToken};
 use crate::db::models::{login_failure, User};
-use crate::db::pool;
-use crate::http::error::blocking;
 use crate::oauth::dpop;
 use crate::oauth::form::FormParams;
-use crate::oauth::grant::password::user_claims;
-use crate::oauth::grant::password::{bad_credentials, Login};
-use crate::oauth::grant::refresh_token::{narrow, refused};
+use crate::oauth::grant::password::{bad_credentials, user_claims, Login};
+use crate::oauth::grant::refresh_token::{decide, narrow, refused, Decision, StoredRefresh};
 use crate::oauth::secret::{hash_secret, random_token};
 use crate::oauth::throttle::{self, addr_key, user_key};
 use crate::oauth::token::{AccessTokenClaims, TokenContext};
 use crate::oauth::{OAuthError, RegisteredClient, Scope};
-use crate::state::{now, AppState};
+use crate::service::{now, AppState};
 
 /// Checks a login's username and password, throttled per username and per client
 /// address. Returns the user's stable id. Unknown user, wrong password and disabled
@@ -43,15 +38,13 @@ pub async fn authenticate(
         state.settings.login_addr_limit,
     ];
 
-    let pool = state.pool.clone();
     let username = login.username.clone();
     let lookup_keys = keys.clone();
-    let (user, counters) = blocking(move || {
-        let mut conn = pool::get(&pool)?;
+    let (user, counters) = super::read(&state.pool, move |conn| {
         let refs: Vec<&str> = lookup_keys.iter().map(String::as_str).collect();
-        let counters = login_failure::get(&mut conn, &refs)?;
+        let counters = login_failure::get(conn, &refs)?;
         let user = match &username {
-            Some(u) => User::find_by_username(&mut conn, u)?,
+            Some(u) => User::find_by_username(conn, u)?,
             None => None,
         };
         Ok((user, counters))
@@ -88,8 +81,7 @@ pub async fn authenticate(
     let window = state.settings.login_user_limit.window;
     let succeeded = user.is_some();
     state
-        .writer
-        .run(move |conn| {
+        .write(move |conn| {
             let t = now();
             if succeeded {
                 login_failure::clear(conn, &keys[0])?;
@@ -127,8 +119,7 @@ pub async fn start_family(
     );
     let dpop_jkt = dpop_jkt.map(str::to_string);
     state
-        .writer
-        .run(move |conn| {
+        .write(move |conn| {
             let t = now();
             let id = uuid::Uuid::new_v4().to_string();
             let family = NewFamily {
@@ -150,11 +141,9 @@ pub async fn start_family(
 /// (or to none), checked before the proof's `jti` is used up. [`rotate`] checks it
 /// again, inside its transaction.
 pub async fn check_binding(state: &AppState, presented: &str, jkt: &str) -> Result<(), OAuthError> {
-    let pool = state.pool.clone();
     let hash = hash_secret(presented);
-    let bound = blocking(move || {
-        let mut conn = pool::get(&pool)?;
-        Ok(refresh_token::dpop_binding(&mut conn, &hash)?)
+    let bound = super::read(&state.pool, move |conn| {
+        Ok(refresh_token::dpop_binding(conn, &hash)?)
     })
     .await?;
     match bound {
@@ -187,23 +176,28 @@ pub async fn rotate<R: Send + 'static>(
         .unwrap_or(state.settings.refresh_reuse_grace);
     let client_id = client.client_id.clone();
     let outcome = state
-        .writer
-        .run(move |conn| {
+        .write(move |conn| {
+            let t = now();
             Ok(refresh_token::rotate(
                 conn,
                 &presented_hash,
                 &successor_hash,
-                &client_id,
-                now(),
-                grace,
-                check,
+                t,
+                |stored| match decide(&refresh_state(stored), &client_id, t, grace) {
+                    Decision::Rotate | Decision::ReissueInGrace => match check(&stored.family()) {
+                        Ok(r) => Step::Rotate(r),
+                        Err(e) => Step::Refuse(Refusal::Check(e)),
+                    },
+                    Decision::Reuse => Step::RevokeFamily,
+                    Decision::Refuse(why) => Step::Refuse(Refusal::State(why)),
+                },
             )?)
         })
         .await?;
     match outcome {
         Rotation::Rotated(family, r) => Ok((family, r, successor)),
-        Rotation::Rejected(e) => Err(e),
-        Rotation::ReuseDetected => {
+        Rotation::Refused(Refusal::Check(e)) => Err(e),
+        Rotation::Revoked => {
             state.metrics.refresh_reuse.inc();
             log::warn!(
                 "refresh token reuse detected: family revoked (client_id={})",
@@ -211,13 +205,36 @@ pub async fn rotate<R: Send + 'static>(
             );
             Err(refused())
         }
-        Rotation::Refused(why) => {
-            log::info!(
-                "refresh token refused: {why} (client_id={})",
-                client.client_id
-            );
-            Err(refused())
-        }
+        Rotation::Refused(Refusal::State(why)) => refused_because(why, client),
+        Rotation::Unknown => refused_because("unknown token", client),
+    }
+}
+
+/// Why a presented refresh token was not rotated.
+enum Refusal {
+    /// The caller's check (scope, audience, DPoP binding) refused: its error is the answer.
+    Check(OAuthError),
+    /// The token's state (another client's, revoked, expired, user disabled): one answer
+    /// for all, the reason only in the log.
+    State(&'static str),
+}
+
+fn refused_because<T>(why: &str, client: &RegisteredClient) -> Result<T, OAuthError> {
+    log::info!(
+        "refresh token refused: {why} (client_id={})",
+        client.client_id
+    );
+    Err(refused())
+}
+
+/// The refresh grant's view of a stored token.
+pub fn refresh_state(stored: &StoredToken) -> StoredRefresh {
+    StoredRefresh {
+        client_id: stored.client_id.clone(),
+        used_at: stored.used_at,
+        revoked_at: stored.revoked_at,
+        expires_at: stored.expires_at,
+        user_disabled: stored.user_disabled,
     }
 }
 

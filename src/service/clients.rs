@@ -11,7 +11,8 @@
 use crate::db::models::Client;
 use crate::db::{pool, DbError, DbPool};
 use crate::oauth::client::MAX_CLIENT_ID_LEN;
-use crate::oauth::RegisteredClient;
+use crate::oauth::client_keys::{ClientKeySet, Strictness};
+use crate::oauth::{AuthMethod, ClientKeys, GrantType, RegisteredClient, Scope};
 use quick_cache::sync::Cache;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -95,9 +96,55 @@ impl ClientCache {
         })
         .await
         .map_err(|e| DbError::Unavailable(e.to_string()))??;
-        let client = found.map(|c| Arc::new(c.to_registered()));
+        let client = found.map(|c| Arc::new(registered(&c)));
         self.store(id, client.clone());
         Ok(client)
+    }
+}
+
+/// The protocol's view of a stored client. Malformed stored values (edited by hand)
+/// are dropped rather than trusted.
+pub fn registered(row: &Client) -> RegisteredClient {
+    RegisteredClient {
+        client_id: row.client_id.clone(),
+        secret_hash: row.secret_hash.clone(),
+        auth_method: AuthMethod::parse(&row.auth_method).unwrap_or(AuthMethod::ClientSecretBasic),
+        scope: Scope::parse(&row.scope).unwrap_or_default(),
+        grant_types: row
+            .grant_types
+            .split_whitespace()
+            .filter_map(GrantType::parse)
+            .collect(),
+        audiences: row
+            .audiences
+            .split_whitespace()
+            .map(str::to_string)
+            .collect(),
+        access_token_ttl: row.access_token_ttl,
+        refresh_token_ttl: row.refresh_token_ttl,
+        refresh_reuse_grace: row.refresh_reuse_grace,
+        disabled: row.disabled,
+        require_dpop: row.require_dpop,
+        keys: keys(row),
+    }
+}
+
+/// Where a client's `private_key_jwt` keys are, parsed once. A stored set that no
+/// longer parses (edited by hand) leaves the client with no usable key.
+fn keys(row: &Client) -> ClientKeys {
+    if let Some(uri) = &row.jwks_uri {
+        return ClientKeys::Uri(uri.clone());
+    }
+    match &row.jwks {
+        None => ClientKeys::None,
+        Some(json) => {
+            let set =
+                ClientKeySet::parse(json.as_bytes(), Strictness::Fetched).unwrap_or_else(|e| {
+                    log::error!("client {}: stored jwks unusable: {e}", row.client_id);
+                    ClientKeySet::default()
+                });
+            ClientKeys::Inline(std::sync::Arc::new(set))
+        }
     }
 }
 

@@ -1,10 +1,10 @@
 //! What every handler shares: settings, the pool, the key store, the client cache and
 //! the published documents.
 
-use crate::client_cache::ClientCache;
 use crate::config::Settings;
 use crate::db::DbPool;
 use crate::keys::KeyStore;
+use crate::service::clients::ClientCache;
 use std::sync::Arc;
 
 /// Shared application state, held in `web::Data`.
@@ -27,17 +27,30 @@ pub struct AppState {
     /// DPoP proof keys already parsed.
     pub dpop_keys: crate::oauth::dpop::ProofKeys,
     /// Keys of `private_key_jwt` clients that publish them at a `jwks_uri`.
-    pub client_jwks: crate::client_jwks::ClientJwks,
+    pub client_jwks: crate::service::client_jwks::ClientJwks,
     /// Prometheus metrics.
     pub metrics: crate::metrics::Metrics,
     /// Password hashing threads.
-    pub hash_pool: crate::login::hash_pool::HashPool,
+    pub hash_pool: crate::service::hash_pool::HashPool,
     /// The OpenAPI document, serialised once.
     pub openapi: bytes::Bytes,
     /// RFC 8414 metadata, serialised once.
     pub metadata: bytes::Bytes,
     /// The JWKS `Cache-Control` value, computed once from the key settings.
     pub jwks_cache_control: String,
+}
+
+impl AppState {
+    /// Runs a request-path unit of work that writes (see `db::writer`).
+    pub async fn write<T, F>(&self, f: F) -> Result<T, crate::oauth::OAuthError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut crate::db::DbConnection) -> Result<T, crate::oauth::OAuthError>
+            + Send
+            + 'static,
+    {
+        self.writer.run(f).await
+    }
 }
 
 /// Current time, Unix seconds.

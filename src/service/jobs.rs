@@ -1,0 +1,83 @@
+//! Periodic background work of `serve`: key reloads, purges (and, with key rotation,
+//! the rotation check). Each job runs on the blocking pool; a failure is logged and
+//! retried at the next tick, never fatal.
+
+use crate::db::models::{login_failure, refresh_token, revoked_token, used_jti};
+use crate::db::{self, DbPool};
+use crate::keys::lifecycle::{self, load_key_set, KeyPolicy};
+use crate::keys::KeyStore;
+use crate::service::now;
+use std::time::Duration;
+use tokio::task::JoinHandle;
+
+/// Runs `job` every `period` (the first run one period after start).
+pub fn every<F>(name: &'static str, period: Duration, job: F) -> JoinHandle<()>
+where
+    F: Fn() -> anyhow::Result<()> + Send + Sync + 'static,
+{
+    let job = std::sync::Arc::new(job);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(period);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            let job = job.clone();
+            match tokio::task::spawn_blocking(move || job()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => log::warn!("{name} failed: {e:#}"),
+                Err(e) => log::warn!("{name} task failed: {e}"),
+            }
+        }
+    })
+}
+
+/// Applies the rotation plan (whichever replica gets the lock first makes each
+/// transition; the others find nothing to do), then reloads the key set from the
+/// database, so each replica publishes what the others publish and signs with the key
+/// whose time has come.
+pub fn keep_keys_current(
+    pool: &DbPool,
+    policy: &KeyPolicy,
+    store: &KeyStore,
+) -> anyhow::Result<()> {
+    // A plain connection: key generation (a second or so, once a period) must not hold
+    // the writer turn; the lifecycle's own lock covers the short transaction.
+    let mut conn = db::pool::get(pool)?;
+    for line in lifecycle::step(&mut conn, policy, now())? {
+        log::info!("{line}");
+    }
+    let previous = store.snapshot();
+    let set = load_key_set(&mut conn, policy, now(), Some(&previous))?;
+    if set.etag != previous.etag
+        || set.signer.as_ref().map(|s| s.kid().to_string())
+            != previous.signer.as_ref().map(|s| s.kid().to_string())
+    {
+        log::info!("signing keys reloaded ({} published)", set.published.len());
+    }
+    if set.signer.is_some() {
+        store.replace(set);
+    } else {
+        log::error!("no active signing key in the database; keeping the current one");
+    }
+    Ok(())
+}
+
+/// How long a revoked refresh-token family is kept (for logs and support) before purge.
+const REVOKED_FAMILY_RETENTION: i64 = 3_600;
+
+/// Deletes ended refresh-token families and closed login-failure windows.
+pub fn purge(pool: &DbPool, login_window: i64) -> anyhow::Result<()> {
+    let mut conn = db::pool::get_for_write(pool)?;
+    let t = now();
+    let families = refresh_token::purge(&mut conn, t, REVOKED_FAMILY_RETENTION)?;
+    let counters = login_failure::purge(&mut conn, t, login_window)?;
+    let revoked = revoked_token::purge(&mut conn, t)? + used_jti::purge(&mut conn, t)?;
+    if families + counters + revoked > 0 {
+        log::info!(
+            "purged {families} refresh-token families, {counters} login counters, \
+             {revoked} expired revocations"
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,69 @@
+//! What one request does, and in which units of work: client lookup and its cache,
+//! `jwks_uri` fetching, client authentication, issuing (grant → claims → signature),
+//! logins and refresh-token families, the password-hash pool, revocation, the access
+//! check of presented tokens, and the background jobs. It calls `oauth/` for the rules
+//! and `db/` for the rows; `http/` calls it and renders what it returns.
+//!
+//! Storage errors become protocol errors here: a database that is away is
+//! `temporarily_unavailable` (503), anything else a logged `server_error`.
+
+pub mod access;
+pub mod client_auth;
+pub mod client_jwks;
+pub mod clients;
+pub mod hash_pool;
+pub mod issue;
+pub mod jobs;
+pub mod login;
+pub mod revocation;
+pub mod state;
+
+pub use state::{now, AppState};
+
+use crate::db::{pool, DbConnection, DbError, DbPool};
+use crate::oauth::OAuthError;
+
+impl From<DbError> for OAuthError {
+    fn from(e: DbError) -> Self {
+        if e.is_unavailable() {
+            log::warn!("database unavailable: {e}");
+            OAuthError::unavailable()
+        } else {
+            log::error!("database error: {e}");
+            OAuthError::server_error()
+        }
+    }
+}
+
+impl From<diesel::result::Error> for OAuthError {
+    /// A query failure seen by a request: 503 when the database is away, else 500.
+    fn from(e: diesel::result::Error) -> Self {
+        DbError::from(e).into()
+    }
+}
+
+/// Runs `f` on the blocking pool; a failure to run it at all counts as unavailable.
+pub async fn blocking<T, F>(f: F) -> Result<T, OAuthError>
+where
+    F: FnOnce() -> Result<T, OAuthError> + Send + 'static,
+    T: Send + 'static,
+{
+    actix_web::web::block(f).await.map_err(|e| {
+        log::error!("blocking task failed: {e}");
+        OAuthError::unavailable()
+    })?
+}
+
+/// Runs a unit of work that only reads, on a pooled connection off the async workers.
+pub async fn read<T, F>(pool: &DbPool, f: F) -> Result<T, OAuthError>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, OAuthError> + Send + 'static,
+    T: Send + 'static,
+{
+    let pool = pool.clone();
+    blocking(move || {
+        let mut conn = pool::get(&pool)?;
+        f(&mut conn)
+    })
+    .await
+}

@@ -1,0 +1,107 @@
+//! A tiny `jwks_uri` server for the tests: serves a JWK Set with a Cache-Control, or
+//! hangs, loops redirects, floods or 404s, and counts the connections it gets.
+
+use crate::jose::TestKey;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// What the test `jwks_uri` server answers.
+#[derive(Clone)]
+pub enum Serve {
+    /// A JWK Set with this Cache-Control.
+    Jwks { body: String, cache_control: String },
+    /// Never answers.
+    Hang,
+    /// Redirects to itself.
+    RedirectLoop,
+    /// 10 MB of body.
+    Huge,
+    /// 404.
+    NotFound,
+}
+
+/// A tiny HTTP server for `jwks_uri`: one response per connection, as set.
+pub struct JwksServer {
+    /// Where it serves.
+    pub url: String,
+    mode: Arc<Mutex<Serve>>,
+    hits: Arc<AtomicUsize>,
+}
+
+impl JwksServer {
+    pub async fn start(mode: Serve) -> JwksServer {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}/jwks.json", listener.local_addr().expect("addr"));
+        let mode = Arc::new(Mutex::new(mode));
+        let hits = Arc::new(AtomicUsize::new(0));
+        let (m, h) = (mode.clone(), hits.clone());
+        tokio::spawn(async move {
+            while let Ok((mut sock, _)) = listener.accept().await {
+                h.fetch_add(1, Ordering::SeqCst);
+                let serve = m.lock().expect("mode").clone();
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 4096];
+                    let _ = sock.read(&mut buf).await;
+                    let head = |status: &str, headers: &str, len: usize| {
+                        format!("HTTP/1.1 {status}\r\n{headers}Content-Length: {len}\r\nConnection: close\r\n\r\n")
+                    };
+                    match serve {
+                        Serve::Jwks {
+                            body,
+                            cache_control,
+                        } => {
+                            let h = head(
+                                "200 OK",
+                                &format!("Content-Type: application/json\r\nCache-Control: {cache_control}\r\n"),
+                                body.len(),
+                            );
+                            let _ = sock.write_all(format!("{h}{body}").as_bytes()).await;
+                        }
+                        Serve::Hang => tokio::time::sleep(Duration::from_secs(30)).await,
+                        Serve::RedirectLoop => {
+                            let h = head("302 Found", "Location: /jwks.json\r\n", 0);
+                            let _ = sock.write_all(h.as_bytes()).await;
+                        }
+                        Serve::Huge => {
+                            let size = 10 * 1024 * 1024;
+                            let h = head("200 OK", "Content-Type: application/json\r\n", size);
+                            let _ = sock.write_all(h.as_bytes()).await;
+                            let chunk = vec![b' '; 64 * 1024];
+                            for _ in 0..size / chunk.len() {
+                                if sock.write_all(&chunk).await.is_err() {
+                                    break;
+                                }
+                            }
+                        }
+                        Serve::NotFound => {
+                            let _ = sock
+                                .write_all(head("404 Not Found", "", 0).as_bytes())
+                                .await;
+                        }
+                    }
+                });
+            }
+        });
+        JwksServer { url, mode, hits }
+    }
+
+    pub fn set(&self, mode: Serve) {
+        *self.mode.lock().expect("mode") = mode;
+    }
+
+    pub fn hits(&self) -> usize {
+        self.hits.load(Ordering::SeqCst)
+    }
+}
+
+/// A JWK Set of `keys`, cacheable for `max_age` seconds.
+pub fn published(keys: &[&TestKey], max_age: u64) -> Serve {
+    Serve::Jwks {
+        body: TestKey::jwks(keys).to_string(),
+        cache_control: format!("public, max-age={max_age}"),
+    }
+}
