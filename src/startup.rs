@@ -95,7 +95,8 @@ fn prepare_database(
     Ok(ensure_admin_client(&mut conn, now())?)
 }
 
-/// The `simplejwt_client` must name a client allowed the password grant: checked at
+/// The `simplejwt_client` must name a client allowed the password and refresh_token
+/// grants (the endpoints hand out pairs): checked at
 /// start, so a typo is one line now rather than a 503 on every login later.
 fn check_simplejwt_client(conn: &mut db::DbConnection, settings: &Settings) -> anyhow::Result<()> {
     let Some(id) = &settings.simplejwt_client else {
@@ -104,10 +105,12 @@ fn check_simplejwt_client(conn: &mut db::DbConnection, settings: &Settings) -> a
     let client = Client::find(conn, id)?.map(|c| crate::service::clients::registered(&c));
     match client {
         None => anyhow::bail!("invalid simplejwt_client: there is no client {id:?}"),
-        Some(c) if !c.allows(GrantType::Password) => anyhow::bail!(
-            "invalid simplejwt_client: client {id:?} is not allowed the password grant \
-             (create it with --grant-types password,refresh_token)"
-        ),
+        Some(c) if !c.allows(GrantType::Password) || !c.allows(GrantType::RefreshToken) => {
+            anyhow::bail!(
+                "invalid simplejwt_client: client {id:?} is not allowed the password grant \
+                 and the refresh_token grant (create it with --grant-types password,refresh_token)"
+            )
+        }
         Some(c) if c.disabled => {
             log::warn!("simplejwt_client {id:?} is disabled: logins at /api/token/ answer 503 until it is enabled");
             Ok(())

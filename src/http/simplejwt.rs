@@ -8,17 +8,10 @@
 use super::body::{has_content_type, read_body};
 use super::token::client_addr;
 use super::{no_store, LoggedClientId};
-use crate::oauth::dpop;
 use crate::oauth::form::FormParams;
-use crate::oauth::grant::password::{user_claims, Login};
-use crate::oauth::password::{normalize_username, MAX_PASSWORD_BYTES};
-use crate::oauth::secret::random_token;
-use crate::oauth::token::Confirmation;
-use crate::oauth::token::MAX_PRESENTED_TOKEN;
+use crate::oauth::password::MAX_PASSWORD_BYTES;
 use crate::oauth::{ErrorCode, GrantType, OAuthError, RegisteredClient};
-use crate::service::client_auth::claim_jtis;
-use crate::service::issue::{context, sign};
-use crate::service::login;
+use crate::service::issue::{self, TokenRequest};
 use crate::service::AppState;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
@@ -62,42 +55,14 @@ pub async fn obtain_pair(
         Ok(c) => c,
         Err(res) => return res,
     };
-    let (raw_username, password) = (&fields[0], &fields[1]);
-    if password.len() > MAX_PASSWORD_BYTES {
+    if fields[1].len() > MAX_PASSWORD_BYTES {
         return field_error("password", "Ensure this field has no more than 1024 bytes.");
     }
-    let login = Login {
-        username: normalize_username(raw_username).ok(),
-        raw_username,
-        password,
-        scope: client.scope.clone(),
-    };
-    let addr = client_addr(&req, state.settings.trust_forwarded_for);
-    let result = async {
-        // The same binding rules as /oauth/token: a proof binds the family and the
-        // token to its key, and a client with require_dpop must send one.
-        let proof = super::dpop::issuing_proof(&req, &state, &client)?;
-        let jkt = proof.as_ref().map(|p| p.jkt.clone());
-        claim_jtis(&state, proof.iter().map(dpop::replay_entry).collect()).await?;
-        let user_id = login::authenticate(&state, &login, &addr).await?;
-        let mut claims = user_claims(
-            &client,
-            &FormParams::default(),
-            &user_id,
-            &login.scope,
-            &context(&state),
-            random_token(16),
-        )?;
-        let refresh =
-            login::start_family(&state, &client, &user_id, &login.scope, jkt.as_deref()).await?;
-        claims.cnf = jkt.map(|jkt| Confirmation { jkt });
-        let access = sign(&state, &claims)?;
-        state.metrics.token_issued("password", &client.client_id);
-        Ok::<_, OAuthError>((access, refresh))
-    }
-    .await;
-    match result {
-        Ok((access, refresh)) => pair(access, refresh),
+    // The password grant itself, with the same throttling, DPoP rules and claims as
+    // /oauth/token: only the shapes of the answers differ.
+    let params = FormParams::from_pairs([("username", &*fields[0]), ("password", &*fields[1])]);
+    match issue_pair(&req, &state, &client, GrantType::Password, &params).await {
+        Ok(res) => res,
         Err(e) if e.code == ErrorCode::InvalidGrant && e.retry_after.is_none() => detail(
             StatusCode::UNAUTHORIZED,
             json!({ "detail": "No active account found with the given credentials" }),
@@ -126,29 +91,9 @@ pub async fn refresh(
         Ok(c) => c,
         Err(res) => return res,
     };
-    if fields[0].len() > MAX_PRESENTED_TOKEN {
-        return token_not_valid();
-    }
-    let result = async {
-        let proof = super::dpop::issuing_proof(&req, &state, &client)?;
-        let jkt = proof.as_ref().map(|p| p.jkt.clone());
-        if let Some(jkt) = &jkt {
-            login::check_binding(&state, &fields[0], jkt).await?;
-        }
-        claim_jtis(&state, proof.iter().map(dpop::replay_entry).collect()).await?;
-        let check = login::claims_on_refresh((*client).clone(), FormParams::default(), &state);
-        let (_, mut claims, successor) =
-            login::rotate(&state, &client, &fields[0], jkt.as_deref(), check).await?;
-        claims.cnf = jkt.map(|jkt| Confirmation { jkt });
-        let access = sign(&state, &claims)?;
-        state
-            .metrics
-            .token_issued("refresh_token", &client.client_id);
-        Ok::<_, OAuthError>((access, successor))
-    }
-    .await;
-    match result {
-        Ok((access, successor)) => pair(access, successor),
+    let params = FormParams::from_pairs([("refresh_token", &*fields[0])]);
+    match issue_pair(&req, &state, &client, GrantType::RefreshToken, &params).await {
+        Ok(res) => res,
         // A refused, reused or wrongly bound refresh token: simplejwt's one answer.
         Err(e)
             if matches!(
@@ -160,6 +105,39 @@ pub async fn refresh(
         }
         Err(e) => other_error(e),
     }
+}
+
+/// Runs `grant` for the first-party client through the token endpoint's own code and
+/// answers `{refresh, access}`.
+async fn issue_pair(
+    req: &HttpRequest,
+    state: &AppState,
+    client: &RegisteredClient,
+    grant: GrantType,
+    params: &FormParams,
+) -> Result<HttpResponse, OAuthError> {
+    let proof = super::dpop::issuing_proof(req, state, client)?;
+    let addr = client_addr(req, state.settings.trust_forwarded_for);
+    let issued = issue::grant(
+        state,
+        TokenRequest {
+            client,
+            grant,
+            params,
+            proof,
+            pending_jti: None,
+            client_addr: &addr,
+        },
+    )
+    .await?;
+    let refresh = issued.refresh_token.ok_or_else(|| {
+        log::error!(
+            "simplejwt_client {} lacks the refresh_token grant",
+            client.client_id
+        );
+        OAuthError::unavailable()
+    })?;
+    Ok(pair(issued.access_token, refresh))
 }
 
 /// The configured first-party client, which must exist, be enabled and allow `grant`.

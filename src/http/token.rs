@@ -2,15 +2,11 @@
 
 use super::body::read_form;
 use super::client_auth::authenticate_request;
-use crate::oauth::dpop;
 use crate::oauth::error::ErrorBody;
-use crate::oauth::grant::{client_credentials, password, refresh_token};
-use crate::oauth::secret::random_token;
-use crate::oauth::token::{AccessTokenClaims, Confirmation, TokenResponse};
+use crate::oauth::token::TokenResponse;
 use crate::oauth::{ErrorCode, GrantType, OAuthError};
-use crate::service::client_auth::{claim_jtis, Authenticated};
-use crate::service::issue::{self, sign};
-use crate::service::login;
+use crate::service::client_auth::Authenticated;
+use crate::service::issue::{self, Issued, TokenRequest};
 use crate::service::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -75,63 +71,21 @@ pub async fn token(
         client,
         pending_jti,
     } = authenticate_request(&req, &params, &state).await?;
-    let client = client.as_ref();
-    let proof = super::dpop::issuing_proof(&req, &state, client)?;
-    let jkt = proof.as_ref().map(|p| p.jkt.clone());
-    // Single-use ids (assertion, proof) are used up once the request is known to be
-    // acceptable, before anything that writes: a refused request uses up nothing.
-    let mut jtis: Vec<(String, i64)> = pending_jti.into_iter().collect();
-    jtis.extend(proof.iter().map(dpop::replay_entry));
-
-    let ctx = issue::context(&state);
-    let (claims, refresh_token) = match grant {
-        GrantType::ClientCredentials => {
-            let claims = client_credentials::grant(client, &params, &ctx, random_token(16))?;
-            claim_jtis(&state, jtis).await?;
-            (claims, None)
-        }
-        GrantType::Password => {
-            let login = password::request(client, &params)?;
-            claim_jtis(&state, jtis).await?;
-            let addr = client_addr(&req, state.settings.trust_forwarded_for);
-            let user_id = login::authenticate(&state, &login, &addr).await?;
-            let claims = password::user_claims(
-                client,
-                &params,
-                &user_id,
-                &login.scope,
-                &ctx,
-                random_token(16),
-            )?;
-            let refresh = if client.allows(GrantType::RefreshToken) {
-                let bound = jkt.as_deref();
-                Some(login::start_family(&state, client, &user_id, &login.scope, bound).await?)
-            } else {
-                None
-            };
-            (claims, refresh)
-        }
-        GrantType::RefreshToken => {
-            let presented = refresh_token::presented(client, &params)?;
-            if let Some(jkt) = &jkt {
-                // Before the proof is used up: a proof by the wrong key costs nothing.
-                login::check_binding(&state, presented, jkt).await?;
-            }
-            claim_jtis(&state, jtis).await?;
-            let check = login::claims_on_refresh(client.clone(), params.clone(), &state);
-            let (_, claims, successor) =
-                login::rotate(&state, client, presented, jkt.as_deref(), check).await?;
-            (claims, Some(successor))
-        }
-    };
-    let mut claims = claims;
-    if let Some(jkt) = jkt {
-        claims.cnf = Some(Confirmation { jkt });
-    }
-    state
-        .metrics
-        .token_issued(grant.as_str(), &client.client_id);
-    respond(&state, &claims, refresh_token)
+    let proof = super::dpop::issuing_proof(&req, &state, &client)?;
+    let addr = client_addr(&req, state.settings.trust_forwarded_for);
+    let issued = issue::grant(
+        &state,
+        TokenRequest {
+            client: &client,
+            grant,
+            params: &params,
+            proof,
+            pending_jti,
+            client_addr: &addr,
+        },
+    )
+    .await?;
+    Ok(respond(issued))
 }
 
 /// The client's address for throttling: the peer, or the last `X-Forwarded-For` entry
@@ -154,14 +108,15 @@ pub fn client_addr(req: &HttpRequest, trust_forwarded_for: bool) -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
-/// Signs `claims` and renders the RFC 6749 §5.1 response.
-fn respond(
-    state: &AppState,
-    claims: &AccessTokenClaims,
-    refresh_token: Option<String>,
-) -> Result<HttpResponse, OAuthError> {
+/// The RFC 6749 §5.1 response.
+fn respond(issued: Issued) -> HttpResponse {
+    let Issued {
+        claims,
+        access_token,
+        refresh_token,
+    } = issued;
     let body = TokenResponse {
-        access_token: sign(state, claims)?,
+        access_token,
         token_type: if claims.cnf.is_some() {
             "DPoP"
         } else {
@@ -169,8 +124,8 @@ fn respond(
         }
         .to_string(),
         expires_in: claims.exp - claims.iat,
-        scope: claims.scope.clone(),
+        scope: claims.scope,
         refresh_token,
     };
-    Ok(super::no_store(StatusCode::OK).json(body))
+    super::no_store(StatusCode::OK).json(body)
 }

@@ -66,6 +66,17 @@ impl FormParams {
         Ok(FormParams { pairs })
     }
 
+    /// Parameters given as pairs (a JSON body's fields), taken as they are.
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> FormParams {
+        FormParams {
+            pairs: pairs
+                .into_iter()
+                .filter(|(_, v)| !v.is_empty())
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect(),
+        }
+    }
+
     /// The value of a single-valued parameter.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.pairs

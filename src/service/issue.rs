@@ -1,8 +1,15 @@
-//! Issuing: the context claims are built in (issuer, clock, default lifetime) and the
-//! signature with the current key, shared by every endpoint that hands out tokens.
+//! Issuing, grant → claims → signature: the grants as units of work, the context claims
+//! are built in (issuer, clock, default lifetime), the DPoP binding and the signature
+//! with the current key, shared by every endpoint that hands out tokens.
 
-use crate::oauth::token::{encode_jwt, AccessTokenClaims, TokenContext};
-use crate::oauth::OAuthError;
+use crate::oauth::dpop::{self, Proof};
+use crate::oauth::form::FormParams;
+use crate::oauth::grant::{client_credentials, password, refresh_token};
+use crate::oauth::secret::random_token;
+use crate::oauth::token::{encode_jwt, AccessTokenClaims, Confirmation, TokenContext};
+use crate::oauth::{GrantType, OAuthError, RegisteredClient};
+use crate::service::client_auth::claim_jtis;
+use crate::service::login;
 use crate::service::{now, AppState};
 
 /// The context a grant builds claims in, now.
@@ -24,5 +31,103 @@ pub fn sign(state: &AppState, claims: &AccessTokenClaims) -> Result<String, OAut
     encode_jwt(signer.as_ref(), claims).map_err(|e| {
         log::error!("{e}");
         OAuthError::server_error()
+    })
+}
+
+/// A token request as an endpoint received it: the authenticated client, the grant and
+/// its parameters, the DPoP proof (checked, its `jti` not used up yet) and where it came
+/// from (for login throttling).
+#[derive(Debug)]
+pub struct TokenRequest<'a> {
+    /// The authenticated client.
+    pub client: &'a RegisteredClient,
+    /// The grant asked for.
+    pub grant: GrantType,
+    /// Its parameters.
+    pub params: &'a FormParams,
+    /// A checked DPoP proof, if the request carried one.
+    pub proof: Option<Proof>,
+    /// The client assertion's replay-cache entry, not claimed yet.
+    pub pending_jti: Option<(String, i64)>,
+    /// The client's address, for login throttling.
+    pub client_addr: &'a str,
+}
+
+/// What a grant issued.
+#[derive(Debug)]
+pub struct Issued {
+    /// The access token's claims.
+    pub claims: AccessTokenClaims,
+    /// The signed access token.
+    pub access_token: String,
+    /// A refresh token, for the password and refresh grants.
+    pub refresh_token: Option<String>,
+}
+
+/// Runs a grant: its rule, its units of work, the DPoP binding, the signature. Every
+/// endpoint that hands out tokens (`/oauth/token`, the simplejwt endpoints) comes here.
+/// Single-use ids (assertion, proof) are used up once the request is known to be
+/// acceptable and before anything else is written: a refused request uses up nothing.
+pub async fn grant(state: &AppState, req: TokenRequest<'_>) -> Result<Issued, OAuthError> {
+    let TokenRequest {
+        client,
+        grant,
+        params,
+        proof,
+        pending_jti,
+        client_addr,
+    } = req;
+    let jkt = proof.as_ref().map(|p| p.jkt.clone());
+    let mut jtis: Vec<(String, i64)> = pending_jti.into_iter().collect();
+    jtis.extend(proof.iter().map(dpop::replay_entry));
+    let ctx = context(state);
+    let (mut claims, refresh_token) = match grant {
+        GrantType::ClientCredentials => {
+            let claims = client_credentials::grant(client, params, &ctx, random_token(16))?;
+            claim_jtis(state, jtis).await?;
+            (claims, None)
+        }
+        GrantType::Password => {
+            let login = password::request(client, params)?;
+            claim_jtis(state, jtis).await?;
+            let user_id = login::authenticate(state, &login, client_addr).await?;
+            let claims = password::user_claims(
+                client,
+                params,
+                &user_id,
+                &login.scope,
+                &ctx,
+                random_token(16),
+            )?;
+            let refresh = if client.allows(GrantType::RefreshToken) {
+                let bound = jkt.as_deref();
+                Some(login::start_family(state, client, &user_id, &login.scope, bound).await?)
+            } else {
+                None
+            };
+            (claims, refresh)
+        }
+        GrantType::RefreshToken => {
+            let presented = refresh_token::presented(client, params)?;
+            if let Some(jkt) = &jkt {
+                // Before the proof is used up: a proof by the wrong key costs nothing.
+                login::check_binding(state, presented, jkt).await?;
+            }
+            claim_jtis(state, jtis).await?;
+            let check = login::claims_on_refresh(client.clone(), params.clone(), state);
+            let (_, claims, successor) =
+                login::rotate(state, client, presented, jkt.as_deref(), check).await?;
+            (claims, Some(successor))
+        }
+    };
+    claims.cnf = jkt.map(|jkt| Confirmation { jkt });
+    let access_token = sign(state, &claims)?;
+    state
+        .metrics
+        .token_issued(grant.as_str(), &client.client_id);
+    Ok(Issued {
+        claims,
+        access_token,
+        refresh_token,
     })
 }
