@@ -3,8 +3,7 @@
 //! OpenAPI document and the audit log.
 
 use crate::helpers::{
-    answer, count_sql, form, spawn_app, spawn_app_with, wait_until_expired, Answer, TestApp,
-    TestClient,
+    answer, count_sql, form, spawn_app, spawn_app_with, Answer, TestApp, TestClient,
 };
 use oauth2::basic::BasicClient;
 use oauth2::{AuthType, ClientId, ClientSecret, Scope, TokenResponse, TokenUrl};
@@ -228,15 +227,7 @@ async fn bad_registrations_and_bad_admin_tokens_get_rfc_errors_and_write_nothing
     );
     // An expired admin token: from an admin client with a 1-second lifetime, used once
     // the clock is past its exp (no sleep racing a lifetime).
-    let brief = app
-        .create_client(&["--scope", "tessera:admin", "--access-token-ttl", "1"])
-        .await;
-    let short = app
-        .token_basic(&brief, "grant_type=client_credentials")
-        .await
-        .access_token()
-        .to_string();
-    wait_until_expired(&short).await;
+    let short = app.expired_token("tessera:admin").await;
     let expired = post(Some(short), json!({"client_name": "x"})).await;
     assert_eq!((expired.status, expired.error()), (401, "invalid_token"));
     drop(a);
@@ -302,15 +293,7 @@ async fn introspection_and_revocation_flip_together() {
 
     // Expired access tokens are inactive: a client with a 1-second lifetime, checked
     // once the clock is past the token's own exp (no sleep racing a lifetime).
-    let brief = app
-        .create_client(&["--scope", "orders:read", "--access-token-ttl", "1"])
-        .await;
-    let short = app
-        .token_basic(&brief, "grant_type=client_credentials")
-        .await
-        .access_token()
-        .to_string();
-    wait_until_expired(&short).await;
+    let short = app.expired_token("orders:read").await;
     assert_eq!(inspect(short).await.body, json!({"active": false}));
 
     // Refresh tokens: active until revoked, and revoking ends the family.

@@ -224,6 +224,21 @@ impl TestApp {
         .await
     }
 
+    /// An access token with `scope` that has expired for certain: from a new client
+    /// with a 1-second lifetime, returned once the clock is past its own `exp`.
+    pub async fn expired_token(&self, scope: &str) -> String {
+        let brief = self
+            .create_client(&["--scope", scope, "--access-token-ttl", "1"])
+            .await;
+        let token = self
+            .token_basic(&brief, "grant_type=client_credentials")
+            .await
+            .access_token()
+            .to_string();
+        super::wait_until_expired(&token).await;
+        token
+    }
+
     /// An access token with the scope tessera:admin, from the bootstrap admin client.
     pub async fn admin_token(&self) -> String {
         let a = self
