@@ -29,7 +29,7 @@ for tool in wrk openssl taskset curl python3; do
 done
 
 cargo build --release --quiet --bin tessera --example bench_jwt
-BIN=target/release/tessera
+BIN=${TESSERA_BIN:-target/release/tessera}   # TESSERA_BIN: another build, for A/B runs
 SIGNER=target/release/examples/bench_jwt
 WORK=$(mktemp -d)
 SERVER_PID=""
