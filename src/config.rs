@@ -230,10 +230,11 @@ impl ConfigArgs {
     /// The keys as set in the environment alone (for commands without server flags).
     pub fn from_env() -> Result<ConfigArgs, ConfigError> {
         use clap::FromArgMatches;
-        cmd_for_errors()
+        let cmd = cmd_for_errors();
+        cmd.clone()
             .try_get_matches_from(Vec::<String>::new())
             .and_then(|m| ConfigArgs::from_arg_matches(&m))
-            .map_err(|e| ConfigError(arg_error_line(&e, &cmd_for_errors(), &[])))
+            .map_err(|e| ConfigError(arg_error_line(&e, &cmd, &[])))
     }
 
     /// Adds the global flags.

@@ -12,11 +12,6 @@ fn bad(m: &str) -> OAuthError {
     OAuthError::new(ErrorCode::InvalidDpopProof, m)
 }
 
-/// The URL a proof for this request must name (`htu`): the issuer's base and the path.
-fn request_url(req: &HttpRequest, state: &AppState) -> String {
-    format!("{}{}", state.issuer, req.path())
-}
-
 /// The request's one `DPoP` header, if any, as text.
 fn header(req: &HttpRequest) -> Result<Option<&str>, OAuthError> {
     let mut headers = req.headers().get_all("dpop");
@@ -32,6 +27,23 @@ fn header(req: &HttpRequest) -> Result<Option<&str>, OAuthError> {
         .map_err(|_| bad("the DPoP header is not ASCII"))
 }
 
+/// Checks the proof `value` for this request: `htm` its method, `htu` the issuer's base
+/// and its path, and `ath` the hash of `access_token` when one is presented with it.
+fn check_for_request(
+    value: &str,
+    req: &HttpRequest,
+    state: &AppState,
+    access_token: Option<&str>,
+) -> Result<Proof, OAuthError> {
+    let url = format!("{}{}", state.issuer, req.path());
+    let expected = Expected {
+        method: req.method().as_str(),
+        url: &url,
+        access_token,
+    };
+    dpop::check(value, expected, now(), &state.dpop_keys)
+}
+
 /// The proof of a request for tokens (signature, typ, alg, htm, htu, iat checked), or
 /// `None` without one; a client registered with `require_dpop` must send one. Its
 /// `jti` is not used up yet: the caller claims it once the request is acceptable.
@@ -40,20 +52,9 @@ pub fn issuing_proof(
     state: &AppState,
     client: &RegisteredClient,
 ) -> Result<Option<Proof>, OAuthError> {
-    let url = request_url(req, state);
-    let proof = match header(req)? {
-        None => None,
-        Some(value) => Some(dpop::check(
-            value,
-            Expected {
-                method: req.method().as_str(),
-                url: &url,
-                access_token: None,
-            },
-            now(),
-            &state.dpop_keys,
-        )?),
-    };
+    let proof = header(req)?
+        .map(|value| check_for_request(value, req, state, None))
+        .transpose()?;
     if client.require_dpop && proof.is_none() {
         return Err(bad("this client must present a DPoP proof"));
     }
@@ -70,17 +71,7 @@ pub fn resource_proof(
     jkt: &str,
 ) -> Result<Proof, OAuthError> {
     let value = header(req)?.ok_or_else(|| bad("a DPoP-bound token needs a DPoP proof"))?;
-    let url = request_url(req, state);
-    let proof = dpop::check(
-        value,
-        Expected {
-            method: req.method().as_str(),
-            url: &url,
-            access_token: Some(token),
-        },
-        now(),
-        &state.dpop_keys,
-    )?;
+    let proof = check_for_request(value, req, state, Some(token))?;
     dpop::check_binding(Some(jkt), Some(&proof.jkt))?;
     Ok(proof)
 }

@@ -1,5 +1,6 @@
 //! Rendering protocol errors: RFC 6749 §5.2 JSON, `no-store`, the right challenge.
 
+use crate::oauth::dpop::PROOF_ALGS;
 use crate::oauth::error::Challenge;
 use crate::oauth::OAuthError;
 use actix_web::http::header::{self, HeaderValue};
@@ -25,8 +26,8 @@ impl ResponseError for OAuthError {
                     .filter(|c| *c != '"' && *c != '\\')
                     .collect();
                 let (scheme, algs) = match self.challenge {
-                    Challenge::Dpop => ("DPoP", r#", algs="RS256 PS256 ES256 EdDSA""#),
-                    _ => ("Bearer", ""),
+                    Challenge::Dpop => ("DPoP", format!(r#", algs="{}""#, PROOF_ALGS.join(" "))),
+                    _ => ("Bearer", String::new()),
                 };
                 let value = format!(
                     r#"{scheme} realm="tessera", error="{}", error_description="{}"{algs}"#,

@@ -258,10 +258,6 @@ fn rendered(state: &AppState, view: &ClientView, secret: Option<&str>) -> Value 
     v
 }
 
-fn no_store(status: StatusCode, body: Value) -> HttpResponse {
-    super::no_store(status).json(body)
-}
-
 /// `POST /oauth/register`.
 #[utoipa::path(
     post, path = "/oauth/register", tag = "admin",
@@ -286,10 +282,8 @@ pub async fn register(
     let created = state
         .write(move |conn| Ok(clients::create(conn, &actor, &spec, now())?))
         .await?;
-    Ok(no_store(
-        StatusCode::CREATED,
-        rendered(&state, &created.client, created.client_secret.as_deref()),
-    ))
+    let body = rendered(&state, &created.client, created.client_secret.as_deref());
+    Ok(super::no_store(StatusCode::CREATED).json(body))
 }
 
 /// `GET /oauth/register/{client_id}`.
@@ -313,7 +307,7 @@ pub async fn read(
     admin(&req, &state).await?;
     let id = path.into_inner();
     let view = crate::service::read(&state.pool, move |conn| Ok(clients::show(conn, &id)?)).await?;
-    Ok(no_store(StatusCode::OK, rendered(&state, &view, None)))
+    Ok(super::no_store(StatusCode::OK).json(rendered(&state, &view, None)))
 }
 
 /// `PUT /oauth/register/{client_id}`: replaces the metadata (RFC 7592 §2.2).
@@ -350,7 +344,7 @@ pub async fn update(
         .write(move |conn| Ok(clients::update(conn, &actor, &key, &spec, now())?))
         .await?;
     state.clients.invalidate(&id);
-    Ok(no_store(StatusCode::OK, rendered(&state, &view, None)))
+    Ok(super::no_store(StatusCode::OK).json(rendered(&state, &view, None)))
 }
 
 /// `DELETE /oauth/register/{client_id}`.

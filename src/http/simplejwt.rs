@@ -117,7 +117,7 @@ async fn issue_pair(
     params: &FormParams,
 ) -> Result<HttpResponse, OAuthError> {
     let proof = super::dpop::issuing_proof(req, state, client)?;
-    let addr = client_addr(req, state.settings.trust_forwarded_for);
+    let addr = || client_addr(req, state.settings.trust_forwarded_for);
     let issued = issue::grant(
         state,
         TokenRequest {

@@ -79,14 +79,10 @@ impl PublicJwk {
                 use rsa::pkcs8::EncodePublicKey;
                 let n = rsa::BigUint::from_bytes_be(&part(&self.n, "n")?);
                 let e = rsa::BigUint::from_bytes_be(&part(&self.e, "e")?);
-                rsa::RsaPublicKey::new(n, e)
-                    .and_then(|k| {
-                        k.to_public_key_der()
-                            .map_err(|e| rsa::Error::Pkcs8(e.into()))
-                    })
-                    .map_err(|e| format!("key {}: {e}", self.kid))?
-                    .as_bytes()
-                    .to_vec()
+                let key = rsa::RsaPublicKey::new(n, e).map_err(|e| e.to_string())?;
+                key.to_public_key_der()
+                    .map_err(|e| e.to_string())?
+                    .into_vec()
             }
             ("EC", Some("P-256")) => {
                 let (x, y) = (part(&self.x, "x")?, part(&self.y, "y")?);
@@ -95,14 +91,9 @@ impl PublicJwk {
             ("OKP", Some("Ed25519")) => [ED25519_SPKI, &part(&self.x, "x")?].concat(),
             (kty, crv) => return Err(format!("key {}: unsupported {kty} {crv:?}", self.kid)),
         };
-        let b64 = base64::engine::general_purpose::STANDARD.encode(der);
-        let mut pem = String::from("-----BEGIN PUBLIC KEY-----\n");
-        for line in b64.as_bytes().chunks(64) {
-            pem.push_str(std::str::from_utf8(line).unwrap_or_default());
-            pem.push('\n');
-        }
-        pem.push_str("-----END PUBLIC KEY-----\n");
-        Ok(pem)
+        rsa::pkcs8::Document::try_from(der)
+            .and_then(|doc| doc.to_pem("PUBLIC KEY", rsa::pkcs8::LineEnding::LF))
+            .map_err(|e| format!("key {}: {e}", self.kid))
     }
 
     /// The JWK of an RSA public key given as big-endian modulus and exponent.

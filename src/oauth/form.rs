@@ -24,11 +24,10 @@ pub struct FormParams {
 
 impl FormParams {
     /// Parses a body; errors are `invalid_request` naming the offending parameter.
-    /// Repeats are found with a set of the names seen, so the work is linear in the
-    /// body's size, and at most `MAX_PARAMS` parameters are decoded.
+    /// At most `MAX_PARAMS` parameters are decoded, and repeats are then found with a
+    /// set of the names, so the work is linear in the body's size.
     pub fn parse(body: &[u8]) -> Result<FormParams, OAuthError> {
         let mut pairs: Vec<(String, String)> = Vec::new();
-        let mut seen: HashSet<String> = HashSet::new();
         for (n, part) in body
             .split(|b| *b == b'&')
             .filter(|p| !p.is_empty())
@@ -55,13 +54,16 @@ impl FormParams {
             if value.is_empty() {
                 continue;
             }
-            if !REPEATABLE.contains(&name.as_str()) && !seen.insert(name.clone()) {
+            pairs.push((name, value));
+        }
+        let mut seen = HashSet::with_capacity(pairs.len());
+        for (name, _) in &pairs {
+            if !REPEATABLE.contains(&name.as_str()) && !seen.insert(name.as_str()) {
                 return Err(OAuthError::invalid_request(format!(
                     "parameter {} is repeated",
-                    printable(&name)
+                    printable(name)
                 )));
             }
-            pairs.push((name, value));
         }
         Ok(FormParams { pairs })
     }

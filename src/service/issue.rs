@@ -35,9 +35,9 @@ pub fn sign(state: &AppState, claims: &AccessTokenClaims) -> Result<String, OAut
 }
 
 /// A token request as an endpoint received it: the authenticated client, the grant and
-/// its parameters, the DPoP proof (checked, its `jti` not used up yet) and where it came
-/// from (for login throttling).
-#[derive(Debug)]
+/// its parameters, the DPoP proof (checked, its `jti` not used up yet) and how to learn
+/// where it came from (asked only by grants that throttle logins, so the token
+/// endpoint's hot path never works it out).
 pub struct TokenRequest<'a> {
     /// The authenticated client.
     pub client: &'a RegisteredClient,
@@ -50,7 +50,7 @@ pub struct TokenRequest<'a> {
     /// The client assertion's replay-cache entry, not claimed yet.
     pub pending_jti: Option<(String, i64)>,
     /// The client's address, for login throttling.
-    pub client_addr: &'a str,
+    pub client_addr: &'a dyn Fn() -> String,
 }
 
 /// What a grant issued.
@@ -90,7 +90,7 @@ pub async fn grant(state: &AppState, req: TokenRequest<'_>) -> Result<Issued, OA
         GrantType::Password => {
             let login = password::request(client, params)?;
             claim_jtis(state, jtis).await?;
-            let user_id = login::authenticate(state, &login, client_addr).await?;
+            let user_id = login::authenticate(state, &login, &client_addr()).await?;
             let claims = password::user_claims(
                 client,
                 params,

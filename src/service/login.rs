@@ -228,9 +228,9 @@ fn refused_because<T>(why: &str, client: &RegisteredClient) -> Result<T, OAuthEr
 }
 
 /// The refresh grant's view of a stored token.
-pub fn refresh_state(stored: &StoredToken) -> StoredRefresh {
+pub fn refresh_state(stored: &StoredToken) -> StoredRefresh<'_> {
     StoredRefresh {
-        client_id: stored.client_id.clone(),
+        client_id: &stored.client_id,
         used_at: stored.used_at,
         revoked_at: stored.revoked_at,
         expires_at: stored.expires_at,

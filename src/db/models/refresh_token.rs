@@ -174,7 +174,7 @@ pub fn rotate<R, E>(
         .set(refresh_tokens::used_at.eq(now))
         .execute(conn)?
             == 1;
-        let Some(mut stored) = load(conn, presented)? else {
+        let Some(mut stored) = inspect(conn, presented)? else {
             return Err(Abort::Outcome(Rotation::Unknown));
         };
         if won {
@@ -220,7 +220,7 @@ fn rotate_in_one_statement<R, E>(
     if !matches!(conn, DbConnection::Pg(_)) {
         return Ok(None);
     }
-    let Some(stored) = load(conn, presented)? else {
+    let Some(stored) = inspect(conn, presented)? else {
         return Ok(Some(Rotation::Unknown));
     };
     if stored.used_at.is_some() {
@@ -270,11 +270,6 @@ impl<R, E> From<diesel::result::Error> for Abort<R, E> {
     }
 }
 
-/// The token hashed `hash`, with its family and user (`None`: no such token).
-pub fn inspect(conn: &mut DbConnection, hash: &str) -> QueryResult<Option<StoredToken>> {
-    load(conn, hash)
-}
-
 /// The DPoP key thumbprint the token's family is bound to: `None` for an unknown
 /// token, `Some(None)` for an unbound family.
 pub fn dpop_binding(conn: &mut DbConnection, hash: &str) -> QueryResult<Option<Option<String>>> {
@@ -286,7 +281,8 @@ pub fn dpop_binding(conn: &mut DbConnection, hash: &str) -> QueryResult<Option<O
         .optional()
 }
 
-fn load(conn: &mut DbConnection, hash: &str) -> QueryResult<Option<StoredToken>> {
+/// The token hashed `hash`, with its family and user (`None`: no such token).
+pub fn inspect(conn: &mut DbConnection, hash: &str) -> QueryResult<Option<StoredToken>> {
     refresh_tokens::table
         .inner_join(refresh_families::table.inner_join(users::table))
         .filter(refresh_tokens::token_hash.eq(hash))

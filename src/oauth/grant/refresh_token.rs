@@ -8,9 +8,9 @@ use crate::oauth::{ErrorCode, GrantType, OAuthError, RegisteredClient};
 
 /// The stored state of a presented refresh token and its family.
 #[derive(Debug, Clone)]
-pub struct StoredRefresh {
+pub struct StoredRefresh<'a> {
     /// The client the family was issued to.
-    pub client_id: String,
+    pub client_id: &'a str,
     /// When this token was rotated out, if it was.
     pub used_at: Option<i64>,
     /// When the family was revoked, if it was.
@@ -35,7 +35,7 @@ pub enum Decision {
 }
 
 /// Decides for `stored`, presented by `client_id` at `now` with reuse grace `grace`.
-pub fn decide(stored: &StoredRefresh, client_id: &str, now: i64, grace: i64) -> Decision {
+pub fn decide(stored: &StoredRefresh<'_>, client_id: &str, now: i64, grace: i64) -> Decision {
     if stored.client_id != client_id {
         return Decision::Refuse("issued to another client");
     }
@@ -57,8 +57,8 @@ pub fn decide(stored: &StoredRefresh, client_id: &str, now: i64, grace: i64) -> 
 
 /// Whether `stored` would be accepted now for its own client, without any grace: the
 /// one "still usable" rule (introspection and revocation ask it too).
-pub fn usable(stored: &StoredRefresh, now: i64) -> bool {
-    decide(stored, &stored.client_id, now, 0) == Decision::Rotate
+pub fn usable(stored: &StoredRefresh<'_>, now: i64) -> bool {
+    decide(stored, stored.client_id, now, 0) == Decision::Rotate
 }
 
 /// The refresh token of a request, after checking the client may refresh.
@@ -100,9 +100,9 @@ pub fn refused() -> OAuthError {
 mod tests {
     use super::*;
 
-    fn stored(used_at: Option<i64>) -> StoredRefresh {
+    fn stored(used_at: Option<i64>) -> StoredRefresh<'static> {
         StoredRefresh {
-            client_id: "app".into(),
+            client_id: "app",
             used_at,
             revoked_at: None,
             expires_at: 2_000,
