@@ -215,11 +215,7 @@ async fn bad_registrations_and_bad_admin_tokens_get_rfc_errors_and_write_nothing
         (401, "invalid_token")
     );
     let plain = app.create_client(&["--scope", "orders:read"]).await;
-    let user_token = app
-        .token_basic(&plain, "grant_type=client_credentials")
-        .await
-        .access_token()
-        .to_string();
+    let user_token = app.client_credentials_token(&plain).await;
     let not_admin = post(Some(user_token), json!({"client_name": "x"})).await;
     assert_eq!(
         (not_admin.status, not_admin.error()),
@@ -245,11 +241,7 @@ async fn introspection_and_revocation_flip_together() {
     let introspector = app.create_client(&["--scope", "tessera:introspect"]).await;
     let svc = app.create_client(&["--scope", "orders:read"]).await;
     let other = app.create_client(&["--scope", "orders:read"]).await;
-    let token = app
-        .token_basic(&svc, "grant_type=client_credentials")
-        .await
-        .access_token()
-        .to_string();
+    let token = app.client_credentials_token(&svc).await;
 
     let inspect = |t: String| {
         let (app, introspector) = (&app, &introspector);

@@ -7,7 +7,6 @@ use crate::helpers::{
     free_port, oauth2_client, oauth2_http, run_cli, spawn_app, spawn_app_on, test_settings, TestDb,
 };
 use oauth2::{AuthType, TokenResponse};
-use rsa::pkcs8::{EncodePrivateKey, LineEnding};
 use std::process::Stdio;
 
 const KEK: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
@@ -163,15 +162,7 @@ async fn key_commands_on_an_encrypted_database_need_the_kek() {
     assert_one_line_error(&out.stderr, "key_encryption_key");
     let dir = tempfile::tempdir().expect("tempdir");
     let pem = dir.path().join("signing.pem");
-    let private = rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048).expect("keygen");
-    std::fs::write(
-        &pem,
-        private
-            .to_pkcs8_pem(LineEnding::LF)
-            .expect("pem")
-            .as_bytes(),
-    )
-    .expect("write");
+    crate::jose::write_rsa_pem(&pem);
     let out = app.cli(&["key", "import", &pem.to_string_lossy()]).await;
     assert!(!out.success);
     assert_one_line_error(&out.stderr, "key_encryption_key");

@@ -39,6 +39,17 @@ async fn post_json(app: &TestApp, path: &str, body: Value, proof: Option<&str>) 
     answer(req.send().await.expect("sent")).await
 }
 
+/// `POST /api/token/refresh/` with `refresh` and an optional proof.
+async fn simplejwt_refresh(app: &TestApp, refresh: &str, proof: Option<&str>) -> Answer {
+    post_json(
+        app,
+        "/api/token/refresh/",
+        json!({ "refresh": refresh }),
+        proof,
+    )
+    .await
+}
+
 fn cnf_jkt(access_token: &str) -> Option<String> {
     let claims = crate::helpers::unverified_claims(access_token);
     claims["cnf"]["jkt"].as_str().map(str::to_string)
@@ -69,35 +80,17 @@ async fn a_dpop_bound_family_refreshes_at_the_simplejwt_endpoint_only_with_a_pro
 
     // No proof: simplejwt's refusal, and the token stays usable.
     let refresh_url = format!("{ISSUER}/api/token/refresh/");
-    let bare = post_json(
-        &app,
-        "/api/token/refresh/",
-        json!({"refresh": refresh}),
-        None,
-    )
-    .await;
+    let bare = simplejwt_refresh(&app, &refresh, None).await;
     assert_eq!(bare.status, 401, "{}", bare.body);
     assert_eq!(bare.body["code"], "token_not_valid");
     // A proof by another key: refused the same way.
     let other = DpopKey::new().proof_for("POST", &refresh_url, None);
-    let wrong = post_json(
-        &app,
-        "/api/token/refresh/",
-        json!({"refresh": refresh}),
-        Some(&other),
-    )
-    .await;
+    let wrong = simplejwt_refresh(&app, &refresh, Some(&other)).await;
     assert_eq!(wrong.status, 401, "{}", wrong.body);
     assert_eq!(wrong.body["code"], "token_not_valid");
     // A proof by the family's key: rotated, and the new access token is bound too.
     let proof = key.proof_for("POST", &refresh_url, None);
-    let ok = post_json(
-        &app,
-        "/api/token/refresh/",
-        json!({"refresh": refresh}),
-        Some(&proof),
-    )
-    .await;
+    let ok = simplejwt_refresh(&app, &refresh, Some(&proof)).await;
     assert_eq!(ok.status, 200, "{}", ok.body);
     let access = ok.body["access"].as_str().expect("access");
     assert_eq!(cnf_jkt(access), Some(key.jkt()));
@@ -132,13 +125,7 @@ async fn simplejwt_logins_follow_require_dpop_and_bind_to_the_proofs_key() {
     assert_eq!(replay.status, 400, "{}", replay.body);
     // The family is bound: a refresh without a proof is refused.
     let refresh = pair.body["refresh"].as_str().expect("refresh");
-    let bare = post_json(
-        &app,
-        "/api/token/refresh/",
-        json!({"refresh": refresh}),
-        None,
-    )
-    .await;
+    let bare = simplejwt_refresh(&app, refresh, None).await;
     assert_eq!(bare.body["code"], "token_not_valid", "{}", bare.body);
 }
 

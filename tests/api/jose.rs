@@ -195,3 +195,11 @@ impl DpopKey {
         self.proof_with(claims, |_| {})
     }
 }
+
+/// Writes a new RSA-2048 private key to `path` as PKCS#8 PEM (for `key import`).
+pub fn write_rsa_pem(path: &std::path::Path) {
+    use rsa::pkcs8::{EncodePrivateKey, LineEnding};
+    let private = rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048).expect("keygen");
+    let pem = private.to_pkcs8_pem(LineEnding::LF).expect("pem");
+    std::fs::write(path, pem.as_bytes()).expect("write");
+}

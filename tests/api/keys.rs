@@ -6,7 +6,6 @@ use crate::helpers::{
     kids, run_cli, serve_process, spawn_app_on, spawn_app_with, verify_with_discovery, TestDb,
 };
 use jsonwebtoken::decode_header;
-use rsa::pkcs8::{EncodePrivateKey, LineEnding};
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
@@ -180,11 +179,7 @@ async fn private_keys_are_sealed_at_rest_and_a_wrong_kek_stops_startup() {
     };
     let app = spawn_app_with(bind).await;
     let client = app.create_client(&[]).await;
-    let token = app
-        .token_basic(&client, "grant_type=client_credentials")
-        .await
-        .access_token()
-        .to_string();
+    let token = app.client_credentials_token(&client).await;
     let stored = app.raw_signing_keys();
     assert_eq!(stored.len(), 1);
     let (kid, bytes, encrypted) = &stored[0];
@@ -288,17 +283,8 @@ async fn key_commands_rotate_import_and_export() {
     );
 
     // Import: an RSA key from PEM; junk and short keys are refused and change nothing.
-    let mut rng = rand::rngs::OsRng;
-    let private = rsa::RsaPrivateKey::new(&mut rng, 2048).expect("keygen");
     let file = out.path().join("signing.pem");
-    std::fs::write(
-        &file,
-        private
-            .to_pkcs8_pem(LineEnding::LF)
-            .expect("pem")
-            .as_bytes(),
-    )
-    .expect("write");
+    crate::jose::write_rsa_pem(&file);
     let junk = out.path().join("junk.pem");
     std::fs::write(&junk, "not a key").expect("write");
     let before = app.cli(&["key", "list"]).await.stdout;
@@ -365,11 +351,7 @@ async fn switching_the_signing_algorithm_is_a_rotation_that_keeps_old_tokens_val
     };
     let app = spawn_app_with(base).await;
     let client = app.create_client(&[]).await;
-    let rs = app
-        .token_basic(&client, "grant_type=client_credentials")
-        .await
-        .access_token()
-        .to_string();
+    let rs = app.client_credentials_token(&client).await;
     let db = app.stop().await;
     let app = spawn_app_on(db, move |c| {
         base(c);
@@ -409,11 +391,7 @@ async fn key_export_writes_every_published_key_type_as_pem_that_verifies_tokens(
     ] {
         let app = spawn_app_with(|c| c.signing_alg = Some(alg.into())).await;
         let client = app.create_client(&[]).await;
-        let token = app
-            .token_basic(&client, "grant_type=client_credentials")
-            .await
-            .access_token()
-            .to_string();
+        let token = app.client_credentials_token(&client).await;
         let out = tempfile::tempdir().expect("tempdir");
         let dir = out.path().to_string_lossy().to_string();
         let exported = app.cli(&["key", "export", "--public", "--out", &dir]).await;

@@ -69,11 +69,7 @@ async fn a_restart_keeps_the_key_the_clients_and_old_tokens() {
         move |c: &mut tessera::config::ConfigArgs| c.bind = Some(format!("127.0.0.1:{port}"));
     let app = crate::helpers::spawn_app_with(same_bind).await;
     let client = app.create_client(&["--scope", "s"]).await;
-    let token = app
-        .token_basic(&client, "grant_type=client_credentials")
-        .await
-        .access_token()
-        .to_string();
+    let token = app.client_credentials_token(&client).await;
     let (before, _) = app.verify(&token).await;
     let db: TestDb = app.stop().await;
 

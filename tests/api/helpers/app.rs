@@ -230,13 +230,17 @@ impl TestApp {
         let brief = self
             .create_client(&["--scope", scope, "--access-token-ttl", "1"])
             .await;
-        let token = self
-            .token_basic(&brief, "grant_type=client_credentials")
-            .await
-            .access_token()
-            .to_string();
+        let token = self.client_credentials_token(&brief).await;
         super::wait_until_expired(&token).await;
         token
+    }
+
+    /// A `client_credentials` access token for `client` (HTTP Basic), which must be issued.
+    pub async fn client_credentials_token(&self, client: &TestClient) -> String {
+        self.token_basic(client, "grant_type=client_credentials")
+            .await
+            .access_token()
+            .to_string()
     }
 
     /// An access token with the scope tessera:admin, from the bootstrap admin client.
