@@ -5,6 +5,7 @@ pub mod audit;
 pub mod bootstrap;
 pub mod clients;
 pub mod keys;
+pub mod user_import;
 pub mod users;
 
 /// Errors of an administrative operation.

@@ -6,8 +6,59 @@ use super::{audit, AdminError};
 use crate::db::models::refresh_token::{revoke, Families};
 use crate::db::models::{NewUser, User};
 use crate::db::DbConnection;
-use crate::oauth::password::normalize_username;
+use crate::oauth::password::{normalize_username, StoredHash};
 use diesel::Connection;
+use serde::Serialize;
+
+/// The longest external id accepted, in characters.
+pub const MAX_EXTERNAL_ID_CHARS: usize = 255;
+
+/// A user as administration shows it: the row (never its hash) and the kind of hash.
+#[derive(Debug, Clone, Serialize)]
+pub struct UserView {
+    /// The row.
+    #[serde(flatten)]
+    pub user: User,
+    /// `argon2id`, `django_pbkdf2_sha256` (imported, replaced at the next login), …, or
+    /// `unusable` (no login until `set-password`).
+    pub password_scheme: String,
+}
+
+impl From<User> for UserView {
+    fn from(user: User) -> Self {
+        let password_scheme = StoredHash::parse(&user.password_hash).scheme();
+        UserView {
+            user,
+            password_scheme,
+        }
+    }
+}
+
+/// Checks an external id: 1 to 255 characters, no white space or control characters.
+pub fn check_external_id(id: &str) -> Result<(), AdminError> {
+    let bad = |m: &str| Err(AdminError::Invalid(format!("external id: {m}")));
+    if id.is_empty() {
+        return bad("empty");
+    }
+    if id.chars().count() > MAX_EXTERNAL_ID_CHARS {
+        return bad("longer than 255 characters");
+    }
+    if id.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return bad("contains white space or control characters");
+    }
+    Ok(())
+}
+
+/// Refuses an external id another user already has.
+pub(super) fn external_id_free(conn: &mut DbConnection, id: &str) -> Result<(), AdminError> {
+    match User::find_by_external_id(conn, id)? {
+        Some(other) => Err(AdminError::Invalid(format!(
+            "external id {id:?} already belongs to user {:?}",
+            other.username
+        ))),
+        None => Ok(()),
+    }
+}
 
 fn find(conn: &mut DbConnection, username: &str) -> Result<User, AdminError> {
     let name = normalize_username(username).map_err(|e| AdminError::Invalid(e.into()))?;
@@ -15,50 +66,56 @@ fn find(conn: &mut DbConnection, username: &str) -> Result<User, AdminError> {
         .ok_or_else(|| AdminError::NotFound(format!("user {name:?}")))
 }
 
-/// Creates a user with an already computed password hash.
+/// Creates a user with an already computed password hash and, optionally, the id it
+/// has in the system it came from.
 pub fn create(
     conn: &mut DbConnection,
     actor: &str,
     username: &str,
     password_hash: &str,
+    external_id: Option<&str>,
     now: i64,
-) -> Result<User, AdminError> {
+) -> Result<UserView, AdminError> {
     let name = normalize_username(username).map_err(|e| AdminError::Invalid(e.into()))?;
-    if User::find_by_username(conn, &name)?.is_some() {
-        return Err(AdminError::Invalid(format!("user {name:?} already exists")));
+    if let Some(ext) = external_id {
+        check_external_id(ext)?;
     }
-    let id = uuid::Uuid::new_v4().to_string();
-    User::insert(
-        conn,
-        &NewUser {
-            id: &id,
-            username: &name,
-            password_hash,
-            disabled: false,
-            password_changed_at: now,
-            created_at: now,
-            updated_at: now,
-        },
-    )?;
-    audit::record(
-        conn,
-        actor,
-        "user.create",
-        &name,
-        serde_json::json!({ "id": id }),
-        now,
-    )?;
+    conn.transaction(|conn| {
+        if User::find_by_username(conn, &name)?.is_some() {
+            return Err(AdminError::Invalid(format!("user {name:?} already exists")));
+        }
+        if let Some(ext) = external_id {
+            external_id_free(conn, ext)?;
+        }
+        let id = uuid::Uuid::new_v4().to_string();
+        User::insert(
+            conn,
+            &NewUser {
+                id: &id,
+                username: &name,
+                password_hash,
+                disabled: false,
+                password_changed_at: now,
+                created_at: now,
+                updated_at: now,
+                external_id,
+            },
+        )?;
+        let details = serde_json::json!({ "id": id, "external_id": external_id });
+        audit::record(conn, actor, "user.create", &name, details, now)?;
+        Ok(())
+    })?;
     show(conn, &name)
 }
 
 /// One user.
-pub fn show(conn: &mut DbConnection, username: &str) -> Result<User, AdminError> {
-    find(conn, username)
+pub fn show(conn: &mut DbConnection, username: &str) -> Result<UserView, AdminError> {
+    find(conn, username).map(UserView::from)
 }
 
 /// Every user.
-pub fn list(conn: &mut DbConnection) -> Result<Vec<User>, AdminError> {
-    Ok(User::list(conn)?)
+pub fn list(conn: &mut DbConnection) -> Result<Vec<UserView>, AdminError> {
+    Ok(User::list(conn)?.into_iter().map(UserView::from).collect())
 }
 
 /// Sets a new password; the user's refresh-token families end.
@@ -68,7 +125,7 @@ pub fn set_password(
     username: &str,
     password_hash: &str,
     now: i64,
-) -> Result<User, AdminError> {
+) -> Result<UserView, AdminError> {
     let user = find(conn, username)?;
     conn.transaction(|conn| {
         User::set_password_hash(conn, &user.id, password_hash, now)?;
@@ -83,7 +140,7 @@ pub fn set_password(
             now,
         )
     })?;
-    find(conn, username)
+    show(conn, username)
 }
 
 /// Enables or disables a user; disabling ends their refresh-token families.
@@ -93,7 +150,7 @@ pub fn set_disabled(
     username: &str,
     disabled: bool,
     now: i64,
-) -> Result<User, AdminError> {
+) -> Result<UserView, AdminError> {
     let user = find(conn, username)?;
     conn.transaction(|conn| {
         User::set_disabled(conn, &user.id, disabled, now)?;
@@ -112,7 +169,7 @@ pub fn set_disabled(
             now,
         )
     })?;
-    find(conn, username)
+    show(conn, username)
 }
 
 /// Deletes a user and their refresh-token families.

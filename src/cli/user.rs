@@ -2,6 +2,7 @@
 //! stdin (a prompt without echo on a terminal), never from the command line.
 
 use super::{connect, print_json, CLI};
+use crate::admin::user_import::{self, ImportOptions, MAX_IMPORT_BYTES};
 use crate::admin::users;
 use crate::config::Settings;
 use crate::oauth::password::{check_new_password, hash_password};
@@ -9,6 +10,7 @@ use crate::service::now;
 use anyhow::{bail, Context};
 use clap::Subcommand;
 use std::io::{IsTerminal, Read};
+use std::path::{Path, PathBuf};
 
 /// User commands.
 #[derive(Debug, Subcommand)]
@@ -18,6 +20,22 @@ pub enum UserCommand {
         /// Login name (stored in lower case)
         #[arg(long)]
         username: String,
+        /// The user's id in the system they came from (a Django pk); simplejwt tokens
+        /// carry it as `user_id`
+        #[arg(long)]
+        external_id: Option<String>,
+    },
+    /// Import users with their password hashes; prints one JSON summary
+    Import {
+        /// The JSON of `manage.py dumpdata auth.user`
+        #[arg(long, value_name = "FILE")]
+        django: PathBuf,
+        /// Update users that already exist (by username) instead of skipping them
+        #[arg(long)]
+        update: bool,
+        /// Print the summary without writing anything
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Set a user's password (read from stdin); ends the user's sessions
     SetPassword {
@@ -58,14 +76,36 @@ pub fn run(settings: &Settings, cmd: UserCommand) -> anyhow::Result<()> {
         }
         _ => None,
     };
+    // Likewise the import file: read whole and checked before connecting.
+    let import = match &cmd {
+        UserCommand::Import { django, .. } => Some(read_import_file(django)?),
+        _ => None,
+    };
     let mut conn = connect(settings)?;
     let conn = &mut conn;
     let t = now();
     match (cmd, new_hash) {
-        (UserCommand::Create { username }, Some(hash)) => {
-            let user = users::create(conn, CLI, &username, &hash, t)?;
-            eprintln!("created user {}", user.username);
+        (
+            UserCommand::Create {
+                username,
+                external_id,
+            },
+            Some(hash),
+        ) => {
+            let user = users::create(conn, CLI, &username, &hash, external_id.as_deref(), t)?;
+            eprintln!("created user {}", user.user.username);
             print_json(&user)
+        }
+        (
+            UserCommand::Import {
+                update, dry_run, ..
+            },
+            _,
+        ) => {
+            let data = import.unwrap_or_default();
+            let options = ImportOptions { update, dry_run };
+            let summary = user_import::import_django(conn, CLI, &data, options, t)?;
+            print_json(&summary)
         }
         (UserCommand::SetPassword { username }, Some(hash)) => {
             print_json(&users::set_password(conn, CLI, &username, &hash, t)?)
@@ -87,6 +127,24 @@ pub fn run(settings: &Settings, cmd: UserCommand) -> anyhow::Result<()> {
             bail!("no password was read")
         }
     }
+}
+
+/// The import file, whole (at most 256 MiB).
+fn read_import_file(path: &Path) -> anyhow::Result<Vec<u8>> {
+    let file = std::fs::File::open(path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    let mut data = Vec::new();
+    file.take(MAX_IMPORT_BYTES + 1)
+        .read_to_end(&mut data)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    if data.len() as u64 > MAX_IMPORT_BYTES {
+        bail!(
+            "{} is larger than {} MiB; import it in parts (dumpdata --pks)",
+            path.display(),
+            MAX_IMPORT_BYTES / (1024 * 1024)
+        );
+    }
+    Ok(data)
 }
 
 /// The new password: prompted twice on a terminal; otherwise the first line of stdin,

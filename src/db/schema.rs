@@ -61,6 +61,7 @@ diesel::table! {
         password_changed_at -> BigInt,
         created_at -> BigInt,
         updated_at -> BigInt,
+        external_id -> Nullable<Text>,
     }
 }
 

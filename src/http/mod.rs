@@ -48,7 +48,11 @@ fn get() -> actix_web::Route {
 /// Registers the simplejwt-compatible routes (only when a first-party client is set).
 pub fn simplejwt_routes(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/api/token/", "POST").route(web::post().to(simplejwt::obtain_pair)))
-        .service(resource("/api/token/refresh/", "POST").route(web::post().to(simplejwt::refresh)));
+        .service(resource("/api/token/refresh/", "POST").route(web::post().to(simplejwt::refresh)))
+        .service(resource("/api/token/verify/", "POST").route(web::post().to(simplejwt::verify)))
+        .service(
+            resource("/api/token/blacklist/", "POST").route(web::post().to(simplejwt::blacklist)),
+        );
 }
 
 /// Registers every route.

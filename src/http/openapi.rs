@@ -26,6 +26,8 @@ use utoipa::{Modify, OpenApi};
         super::metrics::metrics,
         super::simplejwt::obtain_pair,
         super::simplejwt::refresh,
+        super::simplejwt::verify,
+        super::simplejwt::blacklist,
         openapi_json,
     ),
     modifiers(&Security)

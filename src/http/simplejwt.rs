@@ -1,9 +1,11 @@
 //! djangorestframework-simplejwt compatible endpoints, for Django frontends that should
 //! only need a new base URL: `POST /api/token/` (`{username, password}` → `{refresh,
-//! access}`) and `POST /api/token/refresh/` (`{refresh}` → `{refresh, access}`, rotating
-//! like `ROTATE_REFRESH_TOKENS`). JSON or form bodies; simplejwt's error shapes. They
-//! act as the configured first-party client (`simplejwt_client`) and share the password
-//! grant's throttling and the refresh grant's rotation and reuse detection.
+//! access}`), `POST /api/token/refresh/` (`{refresh}` → `{refresh, access}`, rotating
+//! like `ROTATE_REFRESH_TOKENS`), `POST /api/token/verify/` (`{token}` → `{}` for an
+//! active access token) and `POST /api/token/blacklist/` (`{refresh}` → `{}`, the
+//! session ends). JSON or form bodies; simplejwt's error shapes. They act as the
+//! configured first-party client (`simplejwt_client`) and share the password grant's
+//! throttling and the refresh grant's rotation and reuse detection.
 
 use super::body::{has_content_type, read_body};
 use super::token::client_addr;
@@ -11,7 +13,9 @@ use super::{no_store, LoggedClientId};
 use crate::oauth::form::FormParams;
 use crate::oauth::password::MAX_PASSWORD_BYTES;
 use crate::oauth::{ErrorCode, GrantType, OAuthError, RegisteredClient};
+use crate::service::access::{self, AccessToken};
 use crate::service::issue::{self, TokenRequest};
+use crate::service::revocation::{self, Logout};
 use crate::service::AppState;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
@@ -31,6 +35,13 @@ pub struct LoginBody {
 #[expect(dead_code, reason = "documents the body for the OpenAPI document")]
 pub struct RefreshBody {
     refresh: String,
+}
+
+/// The body of `POST /api/token/verify/` (JSON or form).
+#[derive(Debug, utoipa::ToSchema)]
+#[expect(dead_code, reason = "documents the body for the OpenAPI document")]
+pub struct VerifyBody {
+    token: String,
 }
 
 /// `POST /api/token/` (only when `simplejwt_client` is set).
@@ -103,6 +114,69 @@ pub async fn refresh(
         {
             token_not_valid()
         }
+        Err(e) => other_error(e),
+    }
+}
+
+/// `POST /api/token/verify/` (only when `simplejwt_client` is set): whether `token` is
+/// an access token of this server that is active now (signature, issuer, expiry,
+/// revocation, its client), as introspection would say.
+#[utoipa::path(post, path = "/api/token/verify/", tag = "simplejwt",
+    request_body(content = VerifyBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "`{}`: an active access token", body = Object),
+        (status = 400, description = "DRF field errors", body = Object),
+        (status = 401, description = "`{detail, code: token_not_valid}`", body = Object),
+    ))]
+pub async fn verify(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let fields = match read_fields(&req, payload, &["token"]).await {
+        Ok(f) => f,
+        Err(res) => return res,
+    };
+    if fields[0].len() > access::MAX_PRESENTED_TOKEN {
+        return token_not_valid();
+    }
+    match access::check(&state, &fields[0]).await {
+        Ok(AccessToken::Active(_)) => no_store(StatusCode::OK).json(json!({})),
+        Ok(AccessToken::NotOurs | AccessToken::Inactive) => token_not_valid(),
+        Err(e) => other_error(e),
+    }
+}
+
+/// `POST /api/token/blacklist/` (only when `simplejwt_client` is set): logging out.
+/// The refresh token's family ends, so neither it nor any token rotated from it
+/// refreshes again; access tokens already issued run out on their own.
+#[utoipa::path(post, path = "/api/token/blacklist/", tag = "simplejwt",
+    request_body(content = RefreshBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "`{}`: the session ended", body = Object),
+        (status = 400, description = "DRF field errors", body = Object),
+        (status = 401, description = "`{detail, code: token_not_valid}`: unknown, expired or already blacklisted", body = Object),
+    ))]
+pub async fn blacklist(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let fields = match read_fields(&req, payload, &["refresh"]).await {
+        Ok(f) => f,
+        Err(res) => return res,
+    };
+    let client = match first_party_client(&state, &req, GrantType::RefreshToken).await {
+        Ok(c) => c,
+        Err(res) => return res,
+    };
+    match revocation::logout(&state, &client.client_id, &fields[0]).await {
+        Ok(Logout::Ended) => no_store(StatusCode::OK).json(json!({})),
+        Ok(Logout::AlreadyEnded) => detail(
+            StatusCode::UNAUTHORIZED,
+            json!({ "detail": "Token is blacklisted", "code": "token_not_valid" }),
+        ),
+        Ok(Logout::NotValid) => token_not_valid(),
         Err(e) => other_error(e),
     }
 }

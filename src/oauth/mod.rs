@@ -6,6 +6,7 @@ pub mod client;
 pub mod client_assertion;
 pub mod client_auth;
 pub mod client_keys;
+pub mod django_hash;
 pub mod dpop;
 pub mod error;
 pub mod form;
@@ -14,6 +15,7 @@ pub mod jws;
 pub mod password;
 pub mod scope;
 pub mod secret;
+pub mod simplejwt;
 pub mod throttle;
 pub mod token;
 

@@ -1,8 +1,12 @@
 //! User passwords: argon2id hashes in PHC format, usernames normalised for lookup.
+//! Hashes imported from elsewhere (Django's) verify too, and any hash weaker than the
+//! configured argon2id is replaced after the login that proved the password.
 
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
+
+use super::django_hash::DjangoHash;
 
 /// The longest password accepted, in bytes (hashing megabytes would be a DoS lever).
 pub const MAX_PASSWORD_BYTES: usize = 1024;
@@ -95,6 +99,76 @@ pub fn verify_password(password: &str, stored: &str) -> bool {
     }
 }
 
+/// A stored password hash, by what a login can do with it.
+#[derive(Debug)]
+pub enum StoredHash<'a> {
+    /// A PHC argon2 hash (tessera's own).
+    Argon2(PasswordHash<'a>),
+    /// A Django hash, verified then replaced.
+    Django(DjangoHash<'a>),
+    /// `!…`: no usable password (Django's unusable marker, or a format tessera does
+    /// not verify); only `set-password` gives one.
+    Unusable,
+}
+
+impl<'a> StoredHash<'a> {
+    /// Classifies a stored hash; anything unrecognised is unusable.
+    pub fn parse(stored: &'a str) -> StoredHash<'a> {
+        if stored.starts_with('$') {
+            if let Ok(phc) = PasswordHash::new(stored) {
+                if phc.algorithm.as_str().starts_with("argon2") {
+                    return StoredHash::Argon2(phc);
+                }
+            }
+        } else if let Some(django) = DjangoHash::parse(stored) {
+            return StoredHash::Django(django);
+        }
+        StoredHash::Unusable
+    }
+
+    /// Whether a login can succeed with this hash.
+    pub fn is_usable(&self) -> bool {
+        !matches!(self, StoredHash::Unusable)
+    }
+
+    /// What `user show` calls it: `argon2id`, `django_pbkdf2_sha256`, …, `unusable`.
+    pub fn scheme(&self) -> String {
+        match self {
+            StoredHash::Argon2(phc) => phc.algorithm.to_string(),
+            StoredHash::Django(d) => format!("django_{}", d.algorithm()),
+            StoredHash::Unusable => "unusable".into(),
+        }
+    }
+
+    /// Whether `password` matches (in the hash's own time); unusable never matches.
+    pub fn verify(&self, password: &str) -> bool {
+        match self {
+            StoredHash::Argon2(phc) => Argon2::default()
+                .verify_password(password.as_bytes(), phc)
+                .is_ok(),
+            StoredHash::Django(d) => d.verify(password),
+            StoredHash::Unusable => false,
+        }
+    }
+
+    /// Whether a login that proved the password should store a new hash: anything but
+    /// argon2id v1.3 at (at least) the configured memory, passes and lanes.
+    pub fn needs_upgrade(&self, params: HashParams) -> bool {
+        match self {
+            StoredHash::Argon2(phc) => {
+                let get = |name: &str| phc.params.get_decimal(name).unwrap_or(0);
+                phc.algorithm.as_str() != "argon2id"
+                    || phc.version != Some(Version::V0x13 as u32)
+                    || get("m") < params.memory_kib
+                    || get("t") < params.iterations
+                    || get("p") < params.parallelism
+            }
+            StoredHash::Django(_) => true,
+            StoredHash::Unusable => false,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,6 +188,31 @@ mod tests {
         assert!(verify_password("correct horse", &a));
         assert!(!verify_password("correct horsE", &a));
         assert!(!verify_password("x", "not a phc string"));
+    }
+
+    #[test]
+    fn weaker_hashes_are_upgraded_and_unknown_ones_are_unusable() {
+        let configured = HashParams {
+            memory_kib: 2048,
+            ..FAST
+        };
+        let weak = hash_password("pw", FAST).expect("hash");
+        let strong = hash_password("pw", configured).expect("hash");
+        assert!(StoredHash::parse(&weak).needs_upgrade(configured));
+        assert!(!StoredHash::parse(&strong).needs_upgrade(configured));
+        assert!(!StoredHash::parse(&strong).needs_upgrade(FAST));
+        assert_eq!(StoredHash::parse(&strong).scheme(), "argon2id");
+
+        let django = "pbkdf2_sha1$1000$s4ltS4ltS4lt$Ibqk77RN7DlW9AwX0LRGGlTyGCc=";
+        let parsed = StoredHash::parse(django);
+        assert_eq!(parsed.scheme(), "django_pbkdf2_sha1");
+        assert!(parsed.verify("correct horse") && parsed.needs_upgrade(FAST));
+
+        for unusable in ["!x8Kd93", "md5$a$b", "", "$argon2id$junk"] {
+            let parsed = StoredHash::parse(unusable);
+            assert!(!parsed.is_usable() && !parsed.verify(""), "{unusable}");
+            assert_eq!(parsed.scheme(), "unusable");
+        }
     }
 
     #[test]

@@ -76,6 +76,13 @@ pub struct AccessTokenClaims {
     /// Proof-of-possession binding.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub cnf: Option<Confirmation>,
+    /// djangorestframework-simplejwt's `token_type` (`"access"`), on user tokens of the
+    /// `simplejwt_client` only.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub token_type: Option<String>,
+    /// simplejwt's `user_id`, beside `token_type` (see [`super::simplejwt`]).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub user_id: Option<serde_json::Value>,
 }
 
 /// Everything a grant needs besides the request: issuer, clock, defaults.
@@ -110,6 +117,8 @@ impl AccessTokenClaims {
             client_id,
             scope: scope.to_string(),
             cnf: None,
+            token_type: None,
+            user_id: None,
         }
     }
 }

@@ -1,4 +1,6 @@
-//! A small pool of threads that verify and compute argon2id hashes.
+//! A small pool of threads that verify and compute password hashes: argon2id, and the
+//! deliberately slow formats imported users arrive with (Django's PBKDF2 is a million
+//! rounds), which a successful login replaces by argon2id in the same job.
 //!
 //! A password hash costs tens of milliseconds and 19 MiB by design. Running it on the
 //! HTTP workers would stall every request; running it on the shared blocking pool would
@@ -7,7 +9,7 @@
 //! priority (nice +5 on Linux), so that under a login flood the token endpoint keeps
 //! most of the CPU and logins slow down instead.
 
-use crate::oauth::password::{hash_password, verify_password, HashParams};
+use crate::oauth::password::{hash_password, verify_password, HashParams, StoredHash};
 use crate::oauth::secret::random_token;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -64,18 +66,33 @@ impl HashPool {
         }
     }
 
-    /// Whether `password` matches `stored`; with no stored hash (unknown user) it is
-    /// checked against a dummy hash of the same cost, so both take the same time.
-    pub async fn verify(&self, password: String, stored: Option<String>) -> Result<bool, Busy> {
+    /// Whether `password` matches `stored`, and the hash to store instead when it did
+    /// and `stored` is weaker than the configured argon2id. With no usable stored hash
+    /// (unknown user, no password) it is checked against a dummy hash of the configured
+    /// cost, so that takes the time of a native login.
+    pub async fn verify(&self, password: String, stored: Option<String>) -> Result<Checked, Busy> {
         let dummy = self.dummy.clone();
         let params = self.params;
-        self.run(move || match stored {
-            Some(hash) => verify_password(&password, &hash),
-            None => {
-                let hash = dummy
-                    .get_or_init(|| hash_password(&random_token(16), params).unwrap_or_default());
-                verify_password(&password, hash);
-                false
+        self.run(move || {
+            let parsed = stored.as_deref().map(StoredHash::parse);
+            match parsed.filter(StoredHash::is_usable) {
+                Some(hash) => {
+                    let matched = hash.verify(&password);
+                    let upgrade = (matched && hash.needs_upgrade(params))
+                        .then(|| hash_password(&password, params))
+                        .and_then(|new| new.map_err(|e| log::error!("{e}")).ok());
+                    Checked { matched, upgrade }
+                }
+                None => {
+                    let hash = dummy.get_or_init(|| {
+                        hash_password(&random_token(16), params).unwrap_or_default()
+                    });
+                    verify_password(&password, hash);
+                    Checked {
+                        matched: false,
+                        upgrade: None,
+                    }
+                }
             }
         })
         .await
@@ -86,6 +103,16 @@ impl HashPool {
         let params = self.params;
         self.run(move || hash_password(&password, params)).await
     }
+}
+
+/// What checking a password found.
+#[derive(Debug)]
+pub struct Checked {
+    /// The password matched the stored hash.
+    pub matched: bool,
+    /// An argon2id hash of the same password with the configured cost, to store in
+    /// place of a weaker one.
+    pub upgrade: Option<String>,
 }
 
 fn work(rx: &Mutex<Receiver<Job>>) {

@@ -5,6 +5,7 @@
 use crate::oauth::dpop::{self, Proof};
 use crate::oauth::form::FormParams;
 use crate::oauth::grant::{client_credentials, password, refresh_token};
+use crate::oauth::simplejwt;
 use crate::oauth::secret::random_token;
 use crate::oauth::token::{encode_jwt, AccessTokenClaims, Confirmation, TokenContext};
 use crate::oauth::{GrantType, OAuthError, RegisteredClient};
@@ -81,30 +82,34 @@ pub async fn grant(state: &AppState, req: TokenRequest<'_>) -> Result<Issued, OA
     let mut jtis: Vec<(String, i64)> = pending_jti.into_iter().collect();
     jtis.extend(proof.iter().map(dpop::replay_entry));
     let ctx = context(state);
+    // The user a user grant is for: (tessera id, external id).
+    let user: Option<(String, Option<String>)>;
     let (mut claims, refresh_token) = match grant {
         GrantType::ClientCredentials => {
             let claims = client_credentials::grant(client, params, &ctx, random_token(16))?;
             claim_jtis(state, jtis).await?;
+            user = None;
             (claims, None)
         }
         GrantType::Password => {
             let login = password::request(client, params)?;
             claim_jtis(state, jtis).await?;
-            let user_id = login::authenticate(state, &login, &client_addr()).await?;
+            let logged_in = login::authenticate(state, &login, &client_addr()).await?;
             let claims = password::user_claims(
                 client,
                 params,
-                &user_id,
+                &logged_in.id,
                 &login.scope,
                 &ctx,
                 random_token(16),
             )?;
             let refresh = if client.allows(GrantType::RefreshToken) {
                 let bound = jkt.as_deref();
-                Some(login::start_family(state, client, &user_id, &login.scope, bound).await?)
+                Some(login::start_family(state, client, &logged_in.id, &login.scope, bound).await?)
             } else {
                 None
             };
+            user = Some((logged_in.id, logged_in.external_id));
             (claims, refresh)
         }
         GrantType::RefreshToken => {
@@ -115,12 +120,17 @@ pub async fn grant(state: &AppState, req: TokenRequest<'_>) -> Result<Issued, OA
             }
             claim_jtis(state, jtis).await?;
             let check = login::claims_on_refresh(client.clone(), params.clone(), state);
-            let (_, claims, successor) =
+            let (family, claims, successor) =
                 login::rotate(state, client, presented, jkt.as_deref(), check).await?;
+            user = Some((family.user_id, family.user_external_id));
             (claims, Some(successor))
         }
     };
     claims.cnf = jkt.map(|jkt| Confirmation { jkt });
+    let simplejwt_client = state.settings.simplejwt_client.as_deref() == Some(&client.client_id);
+    if let Some((id, external_id)) = user.filter(|_| simplejwt_client) {
+        simplejwt::add_claims(&mut claims, &id, external_id.as_deref());
+    }
     let access_token = sign(state, &claims)?;
     state
         .metrics

@@ -16,14 +16,14 @@ use crate::oauth::{OAuthError, RegisteredClient, Scope};
 use crate::service::{now, AppState};
 
 /// Checks a login's username and password, throttled per username and per client
-/// address. Returns the user's stable id. Unknown user, wrong password and disabled
+/// address. Returns the user. Unknown user, wrong password and disabled
 /// user get the same answer after the same work; a locked username or address is
 /// refused before any password check, so a correct password does not help an attacker.
 pub async fn authenticate(
     state: &AppState,
     login: &Login<'_>,
     client_addr: &str,
-) -> Result<String, OAuthError> {
+) -> Result<LoggedIn, OAuthError> {
     let name_for_key = login.username.clone().unwrap_or_else(|| {
         login
             .raw_username
@@ -65,26 +65,33 @@ pub async fn authenticate(
         }
     }
 
-    let ok = state
+    let stored = user.as_ref().map(|u| u.password_hash.clone());
+    let checked = state
         .hash_pool
-        .verify(
-            login.password.to_string(),
-            user.as_ref().map(|u| u.password_hash.clone()),
-        )
+        .verify(login.password.to_string(), stored)
         .await
         .map_err(|e| {
             log::warn!("{e}");
             OAuthError::unavailable()
         })?;
-    let user = user.filter(|u| ok && !u.disabled);
+    let user = user.filter(|u| checked.matched && !u.disabled);
 
     let window = state.settings.login_user_limit.window;
+    // The login proved the password: a weaker stored hash (imported, or of a lower
+    // cost than configured) is replaced, unless the password changed meanwhile.
+    let upgrade = user
+        .as_ref()
+        .zip(checked.upgrade)
+        .map(|(u, new)| (u.id.clone(), u.password_hash.clone(), new));
     let succeeded = user.is_some();
     state
         .write(move |conn| {
             let t = now();
             if succeeded {
                 login_failure::clear(conn, &keys[0])?;
+                if let Some((id, old, new)) = &upgrade {
+                    User::upgrade_password_hash(conn, id, old, new)?;
+                }
             } else {
                 for key in &keys {
                     login_failure::record(conn, key, t, window)?;
@@ -96,7 +103,20 @@ pub async fn authenticate(
     if !succeeded {
         state.metrics.login_failures.inc();
     }
-    user.map(|u| u.id).ok_or_else(bad_credentials)
+    user.map(|u| LoggedIn {
+        id: u.id,
+        external_id: u.external_id,
+    })
+    .ok_or_else(bad_credentials)
+}
+
+/// The user a login proved.
+#[derive(Debug, Clone)]
+pub struct LoggedIn {
+    /// The stable tessera id (`sub`).
+    pub id: String,
+    /// The id in the system the user came from, if any.
+    pub external_id: Option<String>,
 }
 
 /// Starts a refresh-token family for `user_id` through `client`; returns its first token.

@@ -4,7 +4,7 @@
 //! server's own network, a private SQLite file, and HEAD wherever GET is.
 
 use crate::helpers::{
-    answer, assert_oauth_error, count_sql, form, serve_process, spawn_app_on, spawn_app_with,
+    answer, assert_oauth_error, count_sql, form, serve_process, spawn_app_with, spawn_simplejwt_app,
     Answer, TestApp, TestClient, TestDb,
 };
 use crate::jose::{DpopKey, ISSUER};
@@ -13,30 +13,15 @@ use serde_json::{json, Value};
 /// A server at `ISSUER` whose simplejwt endpoints act as a password/refresh client
 /// (`require_dpop` as given), with one user; returns the server and the client.
 async fn simplejwt_app(require_dpop: bool) -> (TestApp, TestClient) {
-    let setup = spawn_app_with(|c| c.issuer = Some(ISSUER.into())).await;
-    let mut extra = vec![];
-    if require_dpop {
-        extra.push("--require-dpop");
-    }
-    let client = setup.create_app_client(&extra).await;
-    setup.create_user("django", "django's password").await;
-    let db: TestDb = setup.stop().await;
-    let id = client.id.clone();
-    let app = spawn_app_on(db, |c| {
-        c.issuer = Some(ISSUER.into());
-        c.simplejwt_client = Some(id);
-    })
-    .await;
+    let extra: &[&str] = if require_dpop { &["--require-dpop"] } else { &[] };
+    let (app, client) = spawn_simplejwt_app(extra, |c| c.issuer = Some(ISSUER.into())).await;
+    app.create_user("django", "django's password").await;
     (app, client)
 }
 
 /// A JSON POST with an optional DPoP proof.
 async fn post_json(app: &TestApp, path: &str, body: Value, proof: Option<&str>) -> Answer {
-    let mut req = app.http.post(format!("{}{path}", app.address)).json(&body);
-    if let Some(p) = proof {
-        req = req.header("DPoP", p);
-    }
-    answer(req.send().await.expect("sent")).await
+    app.post_json(path, &body, proof).await
 }
 
 /// `POST /api/token/refresh/` with `refresh` and an optional proof.

@@ -12,4 +12,4 @@ pub mod user;
 
 pub use client::{Client, ClientChanges};
 pub use signing_key::{KeyState, NewSigningKey, SigningKeyRow};
-pub use user::{NewUser, User};
+pub use user::{ImportedChange, NewUser, User};

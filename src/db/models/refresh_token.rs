@@ -41,6 +41,8 @@ pub struct Family {
     pub id: String,
     /// The user.
     pub user_id: String,
+    /// The user's external id, if any.
+    pub user_external_id: Option<String>,
     /// The scope granted at login.
     pub scope: String,
     /// DPoP binding, if any.
@@ -71,6 +73,8 @@ pub struct StoredToken {
     pub revoked_at: Option<i64>,
     /// Whether the family's user is disabled.
     pub user_disabled: bool,
+    /// The user's external id, if any.
+    pub user_external_id: Option<String>,
 }
 
 impl StoredToken {
@@ -79,6 +83,7 @@ impl StoredToken {
         Family {
             id: self.family_id.clone(),
             user_id: self.user_id.clone(),
+            user_external_id: self.user_external_id.clone(),
             scope: self.scope.clone(),
             dpop_jkt: self.dpop_jkt.clone(),
             expires_at: self.expires_at,
@@ -296,6 +301,7 @@ pub fn inspect(conn: &mut DbConnection, hash: &str) -> QueryResult<Option<Stored
             refresh_families::expires_at,
             refresh_families::revoked_at,
             users::disabled,
+            users::external_id,
         ))
         .first(conn)
         .optional()

@@ -13,7 +13,8 @@ pub struct User {
     pub id: String,
     /// Case-normalised login name.
     pub username: String,
-    /// PHC string of the argon2id hash.
+    /// The password hash: a PHC string of argon2id, or a format a login still verifies
+    /// and then replaces (Django's, after an import); `!…` means no usable password.
     #[serde(skip)]
     pub password_hash: String,
     /// Disabled users cannot log in or refresh.
@@ -24,6 +25,8 @@ pub struct User {
     pub created_at: i64,
     /// Unix seconds.
     pub updated_at: i64,
+    /// The user's id in the system they came from (a Django pk), if any.
+    pub external_id: Option<String>,
 }
 
 /// A user to insert.
@@ -34,7 +37,7 @@ pub struct NewUser<'a> {
     pub id: &'a str,
     /// Case-normalised login name.
     pub username: &'a str,
-    /// PHC string of the argon2id hash.
+    /// The password hash (see [`User::password_hash`]).
     pub password_hash: &'a str,
     /// Starts enabled unless told otherwise.
     pub disabled: bool,
@@ -44,6 +47,24 @@ pub struct NewUser<'a> {
     pub created_at: i64,
     /// Unix seconds.
     pub updated_at: i64,
+    /// The user's id in the system they came from, if any.
+    pub external_id: Option<&'a str>,
+}
+
+/// What an import changes on an existing user.
+#[derive(Debug, Clone, AsChangeset)]
+#[diesel(table_name = users)]
+pub struct ImportedChange<'a> {
+    /// The imported password hash.
+    pub password_hash: &'a str,
+    /// Disabled unless the import says active.
+    pub disabled: bool,
+    /// The id in the system the user came from.
+    pub external_id: &'a str,
+    /// Unix seconds; moved only when the hash changes, which ends sessions.
+    pub password_changed_at: i64,
+    /// Unix seconds.
+    pub updated_at: i64,
 }
 
 impl User {
@@ -51,6 +72,18 @@ impl User {
     pub fn find_by_username(conn: &mut DbConnection, username: &str) -> QueryResult<Option<User>> {
         users::table
             .filter(users::username.eq(username))
+            .select(User::as_select())
+            .first(conn)
+            .optional()
+    }
+
+    /// The user with this external id, if any.
+    pub fn find_by_external_id(
+        conn: &mut DbConnection,
+        external_id: &str,
+    ) -> QueryResult<Option<User>> {
+        users::table
+            .filter(users::external_id.eq(external_id))
             .select(User::as_select())
             .first(conn)
             .optional()
@@ -96,6 +129,36 @@ impl User {
             ))
             .execute(conn)?;
         Ok(n == 1)
+    }
+
+    /// Replaces the hash `old` by `new` for the same password (a stronger hash after a
+    /// login): sessions stay, and a password changed meanwhile is left alone.
+    pub fn upgrade_password_hash(
+        conn: &mut DbConnection,
+        id: &str,
+        old: &str,
+        new: &str,
+    ) -> QueryResult<bool> {
+        let n = diesel::update(
+            users::table
+                .find(id)
+                .filter(users::password_hash.eq(old)),
+        )
+        .set(users::password_hash.eq(new))
+        .execute(conn)?;
+        Ok(n == 1)
+    }
+
+    /// Applies an import's change to user `id`.
+    pub fn apply_import(
+        conn: &mut DbConnection,
+        id: &str,
+        change: &ImportedChange<'_>,
+    ) -> QueryResult<()> {
+        diesel::update(users::table.find(id))
+            .set(change)
+            .execute(conn)
+            .map(|_| ())
     }
 
     /// Enables or disables; returns whether the user existed.

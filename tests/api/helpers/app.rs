@@ -86,7 +86,35 @@ pub async fn spawn_app_on(db: TestDb, tweak: impl FnOnce(&mut ConfigArgs)) -> Te
     }
 }
 
+/// A server whose simplejwt endpoints act as a password/refresh client created with
+/// `client_args`; `tweak` applies to both starts (the client is made before the
+/// restart that names it). Returns the server and the client.
+pub async fn spawn_simplejwt_app(
+    client_args: &[&str],
+    tweak: impl Fn(&mut ConfigArgs),
+) -> (TestApp, TestClient) {
+    let setup = spawn_app_with(&tweak).await;
+    let client = setup.create_app_client(client_args).await;
+    let db = setup.stop().await;
+    let id = client.id.clone();
+    let app = spawn_app_on(db, |c| {
+        tweak(c);
+        c.simplejwt_client = Some(id);
+    })
+    .await;
+    (app, client)
+}
+
 impl TestApp {
+    /// A JSON `POST` to `path`, with an optional DPoP proof.
+    pub async fn post_json(&self, path: &str, body: &Value, proof: Option<&str>) -> Answer {
+        let mut req = self.http.post(format!("{}{path}", self.address)).json(body);
+        if let Some(p) = proof {
+            req = req.header("DPoP", p);
+        }
+        answer(req.send().await.expect("sent")).await
+    }
+
     /// Runs the CLI against this server's database.
     pub async fn cli(&self, args: &[&str]) -> CliOutput {
         run_cli(&self.db, args, None).await
