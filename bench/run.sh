@@ -3,7 +3,8 @@
 # Prints throughput, p50 and p99 for client_credentials (client_secret_basic, then
 # private_key_jwt with RS256 assertions, then DPoP-bound), refresh_token (each token used
 # once, chains rotating), the JWKS (200 and 304), ES256 tokens and client_credentials
-# during a password-login flood, next to `openssl speed rsa2048` measured on the same
+# during a password-login flood and during a flood of first logins of users imported from
+# Django (PBKDF2, 1,000,000 rounds as Django 5.2 makes them), next to `openssl speed rsa2048` measured on the same
 # core in the same run. Assertions and DPoP proofs are single-use: they are signed
 # before their scenario by examples/bench_jwt.rs (on every core) and replayed once each.
 #
@@ -11,7 +12,8 @@
 #   DURATION=30 bench/run.sh
 #   SCENARIOS="token refresh" bench/run.sh  # a subset: token token-pkjwt token-dpop
 #                          # token-es256 jwks jwks-304 refresh many-params password-flood
-#                          # token-during-flood
+#                          # token-during-flood django-first-login django-second-login
+#                          # token-during-django-flood
 #   BENCH_POSTGRES=postgres://postgres@127.0.0.1:5432/postgres bench/run.sh
 #       # PostgreSQL: a fresh database is created through that URL and dropped after;
 #       # URL parameters (e.g. ?sslmode=disable) are passed on to tessera
@@ -74,6 +76,23 @@ APP_AUTH=$("$BIN" client create --name bench-app --scope profile \
   --grant-types password,refresh_token | basic_auth)
 export BENCH_USER=bench BENCH_PASSWORD=bench-password-123
 printf '%s\n' "$BENCH_PASSWORD" | "$BIN" user create --username "$BENCH_USER" >/dev/null
+
+# Users imported from Django, enough that the first-login run never reaches the end:
+# one PBKDF2 hash (Django's format and cost) shared by all, so making them is quick.
+export BENCH_DJANGO_PASSWORD=django-password-123
+BENCH_DJANGO_USERS=$((DURATION * 20 + 100))
+if want django-first-login || want django-second-login || want token-during-django-flood; then
+  python3 - "$BENCH_DJANGO_USERS" "$BENCH_DJANGO_PASSWORD" >"$WORK/django-users.json" <<'PY'
+import base64, hashlib, json, sys
+n, password = int(sys.argv[1]), sys.argv[2]
+salt, rounds = "bEnChSaLt1234567890abc", 1_000_000
+digest = hashlib.pbkdf2_hmac("sha256", password.encode(), salt.encode(), rounds)
+encoded = f"pbkdf2_sha256${rounds}${salt}${base64.b64encode(digest).decode()}"
+print(json.dumps([{"model": "auth.user", "pk": i, "fields": {
+    "username": f"dj{i}", "password": encoded, "is_active": True}} for i in range(1, n + 1)]))
+PY
+  "$BIN" user import --django "$WORK/django-users.json" >/dev/null
+fi
 
 taskset -c "$SERVER_CPU" "$BIN" serve --bind "127.0.0.1:$PORT" --workers 1 ${SERVER_ARGS:-} 2>"$WORK/server.log" &
 SERVER_PID=$!
@@ -181,6 +200,21 @@ RESULTS=$(
     run token-during-flood token.lua 32 /oauth/token
     wait "$FLOOD"
     cat "$WORK/flood"
+  fi
+  # First logins of imported users (PBKDF2 + the argon2id rehash) with machine tokens
+  # beside them, then logins of the users that first run moved to argon2id.
+  if want django-first-login; then
+    BENCH_AUTH=$APP_AUTH BENCH_DJANGO_USERS=$BENCH_DJANGO_USERS \
+      run django-first-login django.lua 8 /oauth/token >"$WORK/django-flood" &
+    FLOOD=$!
+    sleep 1
+    run token-during-django-flood token.lua 32 /oauth/token
+    wait "$FLOOD"
+    cat "$WORK/django-flood"
+    MOVED=$(sed -n 's/.* requests=\([0-9]*\).*/\1/p' "$WORK/django-flood")
+    if want django-second-login && [ "${MOVED:-0}" -gt 0 ]; then
+      BENCH_AUTH=$APP_AUTH BENCH_DJANGO_USERS=$MOVED run django-second-login django.lua 8 /oauth/token
+    fi
   fi
 )
 

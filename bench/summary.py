@@ -83,6 +83,18 @@ if flood and during and t32:
     print(f"password logins/s (default argon2id, 8 conns): {flood['rps']:.1f}, p50 {flood['p50_ms']:.0f} ms, "
           f"errors {int(flood['errors'])}")
     print(f"client_credentials during the flood / alone: {kept:.2f} (target > 0.5) {verdict(kept > 0.5)}")
+first, second = rows.get(("django-first-login", 8)), rows.get(("django-second-login", 8))
+during = rows.get(("token-during-django-flood", 32))
+if first:
+    print(f"first logins of Django-imported users/s (PBKDF2 1,000,000 rounds + argon2id rehash, 8 conns): "
+          f"{first['rps']:.1f}, p50 {first['p50_ms']:.0f} ms, errors {int(first['errors'])}")
+if second:
+    print(f"second logins of the same users/s (argon2id, 8 conns): {second['rps']:.1f}, "
+          f"p50 {second['p50_ms']:.0f} ms, errors {int(second['errors'])}")
+if during and t32:
+    kept = during["rps"] / t32["rps"]
+    print(f"client_credentials during the Django first-login flood / alone: {kept:.2f} (target > 0.5) "
+          f"{verdict(kept > 0.5)}")
 for name, target in (("jwks", 30000), ("jwks-304", 30000)):
     r = rows.get((name, 32))
     if r:

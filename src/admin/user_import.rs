@@ -201,7 +201,7 @@ fn parse(data: &[u8]) -> Result<Vec<Record>, AdminError> {
         .map_err(|e| bad(format!("not a JSON file from manage.py dumpdata: {e}")))?;
     let Value::Array(items) = value else {
         return Err(bad(
-            "not a dumpdata file: expected a JSON list of records".into(),
+            "not a dumpdata file: expected a JSON list of records".into()
         ));
     };
     let mut records = Vec::with_capacity(items.len());
@@ -261,13 +261,12 @@ fn record(item: &Value) -> Result<Record, String> {
         Some(_) => return Err(at("fields.is_active is not true or false".into())),
         None => return Err(at("fields.is_active is missing".into())),
     };
-    let (password_hash, unsupported) = if password.starts_with('!') {
-        (password.to_string(), false) // Django's unusable password, kept unusable
-    } else if password.len() <= MAX_HASH_BYTES && StoredHash::parse(password).is_usable() {
-        (password.to_string(), false)
-    } else {
-        (UNUSABLE.to_string(), true)
-    };
+    // Django's own unusable passwords (`!…`) stay unusable and are no surprise.
+    let unusable = password.starts_with('!');
+    let kept =
+        password.len() <= MAX_HASH_BYTES && (unusable || StoredHash::parse(password).is_usable());
+    let password_hash = if kept { password } else { UNUSABLE }.to_string();
+    let unsupported = !kept && !unusable;
     Ok(Record {
         pk,
         username,

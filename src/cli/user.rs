@@ -131,8 +131,8 @@ pub fn run(settings: &Settings, cmd: UserCommand) -> anyhow::Result<()> {
 
 /// The import file, whole (at most 256 MiB).
 fn read_import_file(path: &Path) -> anyhow::Result<Vec<u8>> {
-    let file = std::fs::File::open(path)
-        .with_context(|| format!("cannot open {}", path.display()))?;
+    let file =
+        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let mut data = Vec::new();
     file.take(MAX_IMPORT_BYTES + 1)
         .read_to_end(&mut data)

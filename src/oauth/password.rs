@@ -116,7 +116,7 @@ impl<'a> StoredHash<'a> {
     pub fn parse(stored: &'a str) -> StoredHash<'a> {
         if stored.starts_with('$') {
             if let Ok(phc) = PasswordHash::new(stored) {
-                if phc.algorithm.as_str().starts_with("argon2") {
+                if phc.algorithm.as_str().starts_with("argon2") && phc.hash.is_some() {
                     return StoredHash::Argon2(phc);
                 }
             }

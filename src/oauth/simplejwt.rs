@@ -21,8 +21,9 @@ pub fn add_claims(claims: &mut AccessTokenClaims, user_id: &str, external_id: Op
 /// An id as JSON: a number when it is a canonical non-negative integer that fits in
 /// 64 bits (no sign, no leading zero: `"007"` stays a string), else the string.
 fn as_json_id(id: &str) -> Value {
-    let canonical =
-        !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()) && (id == "0" || !id.starts_with('0'));
+    let canonical = !id.is_empty()
+        && id.bytes().all(|b| b.is_ascii_digit())
+        && (id == "0" || !id.starts_with('0'));
     match id.parse::<u64>() {
         Ok(n) if canonical => Value::from(n),
         _ => Value::String(id.to_string()),
@@ -39,7 +40,10 @@ mod tests {
         assert_eq!(as_json_id("0"), Value::from(0u64));
         assert_eq!(as_json_id("007"), Value::from("007"));
         assert_eq!(as_json_id("-3"), Value::from("-3"));
-        assert_eq!(as_json_id("18446744073709551616"), Value::from("18446744073709551616"));
+        assert_eq!(
+            as_json_id("18446744073709551616"),
+            Value::from("18446744073709551616")
+        );
         assert_eq!(as_json_id("a1b2"), Value::from("a1b2"));
     }
 }

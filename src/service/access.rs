@@ -21,7 +21,7 @@ pub enum AccessToken {
     /// Ours, but revoked, or its client is gone or disabled.
     Inactive,
     /// Ours and good.
-    Active(AccessTokenClaims),
+    Active(Box<AccessTokenClaims>),
 }
 
 /// Checks signature, issuer and expiry (in memory), then the revocation list and the
@@ -40,7 +40,7 @@ pub async fn check(state: &AppState, token: &str) -> Result<AccessToken, OAuthEr
     Ok(if revoked || client.is_none_or(|c| c.disabled) {
         AccessToken::Inactive
     } else {
-        AccessToken::Active(claims)
+        AccessToken::Active(Box::new(claims))
     })
 }
 

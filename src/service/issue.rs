@@ -5,8 +5,8 @@
 use crate::oauth::dpop::{self, Proof};
 use crate::oauth::form::FormParams;
 use crate::oauth::grant::{client_credentials, password, refresh_token};
-use crate::oauth::simplejwt;
 use crate::oauth::secret::random_token;
+use crate::oauth::simplejwt;
 use crate::oauth::token::{encode_jwt, AccessTokenClaims, Confirmation, TokenContext};
 use crate::oauth::{GrantType, OAuthError, RegisteredClient};
 use crate::service::client_auth::claim_jtis;

@@ -4,8 +4,8 @@
 //! server's own network, a private SQLite file, and HEAD wherever GET is.
 
 use crate::helpers::{
-    answer, assert_oauth_error, count_sql, form, serve_process, spawn_app_with, spawn_simplejwt_app,
-    Answer, TestApp, TestClient, TestDb,
+    answer, assert_oauth_error, count_sql, form, serve_process, spawn_app_with,
+    spawn_simplejwt_app, Answer, TestApp, TestClient, TestDb,
 };
 use crate::jose::{DpopKey, ISSUER};
 use serde_json::{json, Value};
@@ -13,7 +13,11 @@ use serde_json::{json, Value};
 /// A server at `ISSUER` whose simplejwt endpoints act as a password/refresh client
 /// (`require_dpop` as given), with one user; returns the server and the client.
 async fn simplejwt_app(require_dpop: bool) -> (TestApp, TestClient) {
-    let extra: &[&str] = if require_dpop { &["--require-dpop"] } else { &[] };
+    let extra: &[&str] = if require_dpop {
+        &["--require-dpop"]
+    } else {
+        &[]
+    };
     let (app, client) = spawn_simplejwt_app(extra, |c| c.issuer = Some(ISSUER.into())).await;
     app.create_user("django", "django's password").await;
     (app, client)

@@ -1,9 +1,7 @@
 //! The djangorestframework-simplejwt compatible endpoints, and simplejwt's claims on
 //! the first-party client's user tokens.
 
-use crate::helpers::{
-    run_cli, spawn_app, spawn_simplejwt_app, unverified_claims, Answer, TestApp,
-};
+use crate::helpers::{run_cli, spawn_app, spawn_simplejwt_app, unverified_claims, Answer, TestApp};
 use serde_json::json;
 
 async fn post_json(app: &TestApp, path: &str, body: serde_json::Value) -> Answer {
@@ -133,7 +131,10 @@ async fn blacklist_ends_the_session_like_simplejwt() {
         let no = post_json(&app, "/api/token/blacklist/", json!({ "refresh": token })).await;
         assert_eq!(
             (no.status, &no.body),
-            (401, &json!({"detail": NOT_VALID, "code": "token_not_valid"}))
+            (
+                401,
+                &json!({"detail": NOT_VALID, "code": "token_not_valid"})
+            )
         );
     }
     let missing = post_json(&app, "/api/token/blacklist/", json!({"token": "x"})).await;
@@ -178,18 +179,36 @@ async fn first_party_user_tokens_carry_simplejwt_claims_on_every_path() {
         json!({"username": "dj", "password": "dj's password"}),
     )
     .await;
-    let claims = app.verify(pair.body["access"].as_str().expect("access")).await.1;
+    let claims = app
+        .verify(pair.body["access"].as_str().expect("access"))
+        .await
+        .1;
     assert_eq!(claims["token_type"], "access");
-    assert_eq!(claims["user_id"], json!(42), "an all-digit external id is a number");
-    let next = post_json(&app, "/api/token/refresh/", json!({"refresh": pair.body["refresh"]})).await;
+    assert_eq!(
+        claims["user_id"],
+        json!(42),
+        "an all-digit external id is a number"
+    );
+    let next = post_json(
+        &app,
+        "/api/token/refresh/",
+        json!({"refresh": pair.body["refresh"]}),
+    )
+    .await;
     let claims = unverified_claims(next.body["access"].as_str().expect("access"));
-    assert_eq!((&claims["token_type"], &claims["user_id"]), (&json!("access"), &json!(42)));
+    assert_eq!(
+        (&claims["token_type"], &claims["user_id"]),
+        (&json!("access"), &json!(42))
+    );
 
     // The password and refresh grants of /oauth/token, for the same client.
     let login = app.login(&client, "plain", "plain's password").await;
     let claims = unverified_claims(login.access_token());
     assert_eq!(claims["token_type"], "access");
-    assert_eq!(claims["user_id"], plain["id"], "no external id: the tessera id");
+    assert_eq!(
+        claims["user_id"], plain["id"],
+        "no external id: the tessera id"
+    );
     let refreshed = app.refresh(&client, login.refresh_token(), &[]).await;
     let claims = unverified_claims(refreshed.access_token());
     assert_eq!(claims["user_id"], plain["id"]);

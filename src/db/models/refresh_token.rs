@@ -180,7 +180,7 @@ pub fn rotate<R, E>(
         .execute(conn)?
             == 1;
         let Some(mut stored) = inspect(conn, presented)? else {
-            return Err(Abort::Outcome(Rotation::Unknown));
+            return Err(Abort::Outcome(Box::new(Rotation::Unknown)));
         };
         if won {
             stored.used_at = None; // as it was before this presentation
@@ -194,11 +194,12 @@ pub fn rotate<R, E>(
                 revoke(conn, Families::One(&stored.family_id), now)?;
                 Ok(Rotation::Revoked)
             }
-            Step::Refuse(e) => Err(Abort::Outcome(Rotation::Refused(e))),
+            Step::Refuse(e) => Err(Abort::Outcome(Box::new(Rotation::Refused(e)))),
         }
     });
     match result {
-        Ok(outcome) | Err(Abort::Outcome(outcome)) => Ok(outcome),
+        Ok(outcome) => Ok(outcome),
+        Err(Abort::Outcome(outcome)) => Ok(*outcome),
         Err(Abort::Db(e)) => Err(DbError::from(e)),
     }
 }
@@ -265,7 +266,7 @@ fn rotate_in_one_statement<R, E>(
 /// Ends a rotation transaction early: with an outcome to report after rolling back
 /// (nothing the refused request did is kept), or on a database error.
 enum Abort<R, E> {
-    Outcome(Rotation<R, E>),
+    Outcome(Box<Rotation<R, E>>),
     Db(diesel::result::Error),
 }
 

@@ -139,13 +139,9 @@ impl User {
         old: &str,
         new: &str,
     ) -> QueryResult<bool> {
-        let n = diesel::update(
-            users::table
-                .find(id)
-                .filter(users::password_hash.eq(old)),
-        )
-        .set(users::password_hash.eq(new))
-        .execute(conn)?;
+        let n = diesel::update(users::table.find(id).filter(users::password_hash.eq(old)))
+            .set(users::password_hash.eq(new))
+            .execute(conn)?;
         Ok(n == 1)
     }
 

@@ -23,8 +23,19 @@ impl CliOutput {
 
 /// Runs the real `tessera` binary with `args` against `db`, feeding `stdin`.
 pub async fn run_cli(db: &TestDb, args: &[&str], stdin: Option<&str>) -> CliOutput {
+    run_cli_env(db, args, stdin, &[]).await
+}
+
+/// [`run_cli`] with extra environment variables.
+pub async fn run_cli_env(
+    db: &TestDb,
+    args: &[&str],
+    stdin: Option<&str>,
+    envs: &[(&str, &str)],
+) -> CliOutput {
     let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_tessera"));
     cmd.args(args)
+        .envs(envs.iter().copied())
         .env("TESSERA_DATABASE_URL", db.url())
         .env("TESSERA_LOG", "warn")
         .env_remove("RUST_LOG")
