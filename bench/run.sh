@@ -167,7 +167,7 @@ RESULTS=$(
   run token token.lua 1 /oauth/token
   if want token-pkjwt; then
     echo "== signing $LINES RS256 client assertions" >&2
-    "$SIGNER" assertions "$WORK/pk" "$PK_CLIENT" "$URL/oauth/token" "$LINES" >"$WORK/assertions"
+    "$SIGNER" assertions "$WORK/pk" "$PK_CLIENT" "$URL" "$LINES" >"$WORK/assertions"
     BENCH_MODE=body BENCH_LINES="$WORK/assertions" run token-pkjwt lines.lua 32 /oauth/token
   fi
   if want token-dpop; then

@@ -5,7 +5,8 @@
 //! cargo run --release --example bench_jwt -- keygen DIR
 //!     # an RSA 2048 client key: DIR/key.der (PKCS#1) and DIR/jwks.json (public)
 //! cargo run --release --example bench_jwt -- assertions DIR CLIENT_ID AUD COUNT
-//!     # COUNT token request bodies, each with its own RS256 client assertion
+//!     # COUNT token request bodies, each with its own RS256 client assertion whose
+//!     # aud is AUD: the issuer identifier (RFC 7523bis; bench/run.sh passes it)
 //! cargo run --release --example bench_jwt -- dpop HTU COUNT
 //!     # COUNT ES256 DPoP proofs for POST HTU, one fresh key
 //! ```

@@ -135,6 +135,9 @@ pub struct ConfigArgs {
     /// Label tokens issued in /metrics by client_id (one series per client: mind the cardinality) [default: false]
     #[arg(long, env = "TESSERA_METRICS_CLIENT_LABEL", value_name = "BOOL")]
     pub metrics_client_label: Option<bool>,
+    /// private_key_jwt assertion `aud`: "strict" (the issuer only, RFC 7523bis) or "legacy" (endpoint URLs too) [default: strict]
+    #[arg(long, env = "TESSERA_ASSERTION_AUDIENCE", value_name = "strict|legacy")]
+    pub assertion_audience: Option<String>,
 }
 
 /// Fully resolved and validated settings.
@@ -202,6 +205,9 @@ pub struct Settings {
     pub jwks_uri_allow_private: bool,
     /// Whether tokens issued are counted per client in `/metrics`.
     pub metrics_client_label: bool,
+    /// Whether client assertions may name endpoint URLs as `aud` (`"legacy"`), or only
+    /// the issuer (`"strict"`, RFC 7523bis).
+    pub legacy_assertion_audience: bool,
 }
 
 /// A configuration problem, reported as one line.
@@ -293,6 +299,7 @@ impl ConfigArgs {
             jwks_uri_timeout: self.jwks_uri_timeout.or(lower.jwks_uri_timeout),
             jwks_uri_allow_private: self.jwks_uri_allow_private.or(lower.jwks_uri_allow_private),
             metrics_client_label: self.metrics_client_label.or(lower.metrics_client_label),
+            assertion_audience: self.assertion_audience.or(lower.assertion_audience),
         }
     }
 }
@@ -441,6 +448,15 @@ impl Settings {
             jwks_uri_timeout: Duration::from_secs(c.jwks_uri_timeout.unwrap_or(5)),
             jwks_uri_allow_private: c.jwks_uri_allow_private.unwrap_or(false),
             metrics_client_label: c.metrics_client_label.unwrap_or(false),
+            legacy_assertion_audience: match c.assertion_audience.as_deref() {
+                None | Some("strict") => false,
+                Some("legacy") => true,
+                Some(_) => {
+                    return Err(ConfigError(
+                        "invalid assertion_audience: must be \"strict\" or \"legacy\"".into(),
+                    ))
+                }
+            },
         };
         s.validate()?;
         Ok(s)

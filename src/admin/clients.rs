@@ -245,6 +245,10 @@ pub struct ClientView {
     /// `private_key_jwt`: where the client publishes its public keys.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub jwks_uri: Option<String>,
+    /// While the secret before the current one still works (`rotate-secret
+    /// --keep-old`): when it stops, Unix seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous_secret_expires_at: Option<i64>,
     /// Unix seconds.
     pub created_at: i64,
     /// Unix seconds.
@@ -275,6 +279,9 @@ impl From<&Client> for ClientView {
             require_dpop: c.require_dpop,
             jwks: c.jwks.as_deref().and_then(|j| serde_json::from_str(j).ok()),
             jwks_uri: c.jwks_uri.clone(),
+            previous_secret_expires_at: c
+                .previous_secret_expires_at
+                .filter(|t| *t > chrono::Utc::now().timestamp()),
             created_at: c.created_at,
             updated_at: c.updated_at,
         }
@@ -334,6 +341,8 @@ pub fn create(
         require_dpop: spec.require_dpop,
         jwks: v.jwks,
         jwks_uri: v.jwks_uri,
+        previous_secret_hash: None,
+        previous_secret_expires_at: None,
     };
     Client::insert(conn, &new)?;
     let stored = Client::find(conn, &new.client_id)?
@@ -450,13 +459,25 @@ pub fn set_disabled(
     show(conn, id)
 }
 
-/// Issues a new secret; the old one stops working at once.
+/// The longest overlap `rotate-secret --keep-old` allows, seconds (a week).
+pub const MAX_KEEP_OLD_SECS: i64 = 604_800;
+
+/// Issues a new secret. The old one stops working at once, or keeps working for
+/// `keep_old` seconds (at most a week) so that every instance of the client can move
+/// to the new one without a failed request; rotating again within that window ends
+/// the older secret at once.
 pub fn rotate_secret(
     conn: &mut DbConnection,
     actor: &str,
     id: &str,
+    keep_old: i64,
     now: i64,
 ) -> Result<CreatedClient, AdminError> {
+    if !(0..=MAX_KEEP_OLD_SECS).contains(&keep_old) {
+        return Err(AdminError::Invalid(format!(
+            "--keep-old must be 0 to {MAX_KEEP_OLD_SECS} seconds"
+        )));
+    }
     let stored = Client::find(conn, id)?.ok_or_else(|| not_found(id))?;
     if stored.auth_method == AuthMethod::PrivateKeyJwt.as_str() {
         return Err(AdminError::Invalid(format!(
@@ -465,21 +486,21 @@ pub fn rotate_secret(
         )));
     }
     let secret = generate_client_secret();
+    let overlap = keep_old > 0 && stored.secret_hash.is_some();
     let changes = ClientChanges {
         secret_hash: Some(Some(hash_secret(&secret))),
+        previous_secret_hash: Some(stored.secret_hash.clone().filter(|_| overlap)),
+        previous_secret_expires_at: Some(overlap.then_some(now + keep_old)),
         ..Default::default()
     };
     if !Client::update(conn, id, changes, now)? {
         return Err(not_found(id));
     }
-    audit::record(
-        conn,
-        actor,
-        "client.rotate_secret",
-        id,
-        serde_json::json!({}),
-        now,
-    )?;
+    let details = serde_json::json!({
+        "keep_old_secs": keep_old,
+        "previous_secret_expires_at": overlap.then_some(now + keep_old),
+    });
+    audit::record(conn, actor, "client.rotate_secret", id, details, now)?;
     Ok(CreatedClient {
         client: show(conn, id)?,
         client_secret: Some(secret),

@@ -29,10 +29,15 @@ pub enum ClientCommand {
         /// Client id
         id: String,
     },
-    /// Issue a new secret (the old one stops working); prints it as JSON
+    /// Issue a new secret; prints it as JSON. The old one stops working at once, or
+    /// after --keep-old seconds
     RotateSecret {
         /// Client id
         id: String,
+        /// Keep the old secret working this many seconds (at most 604800, a week), so
+        /// every instance can move to the new one without a failed request
+        #[arg(long, value_name = "SECS", default_value_t = 0)]
+        keep_old: i64,
     },
     /// Replace a private_key_jwt client's public keys (inline JWK Set or jwks_uri)
     SetKeys {
@@ -170,8 +175,8 @@ pub fn run(settings: &Settings, cmd: ClientCommand) -> anyhow::Result<()> {
         ClientCommand::Enable { id } => {
             print_json(&clients::set_disabled(conn, CLI, &id, false, now())?)
         }
-        ClientCommand::RotateSecret { id } => {
-            print_json(&clients::rotate_secret(conn, CLI, &id, now())?)
+        ClientCommand::RotateSecret { id, keep_old } => {
+            print_json(&clients::rotate_secret(conn, CLI, &id, keep_old, now())?)
         }
         ClientCommand::SetKeys { id, keys } => {
             let source = key_source(keys.jwks, keys.jwks_uri)?

@@ -24,6 +24,8 @@ diesel::table! {
         require_dpop -> Bool,
         jwks -> Nullable<Text>,
         jwks_uri -> Nullable<Text>,
+        previous_secret_hash -> Nullable<Text>,
+        previous_secret_expires_at -> Nullable<BigInt>,
     }
 }
 

@@ -99,6 +99,9 @@ pub struct RegisteredClient {
     pub client_id: String,
     /// Hex SHA-256 of the secret, for secret-based methods.
     pub secret_hash: Option<String>,
+    /// The secret before the current one and when it stops working (Unix seconds),
+    /// during a rotation's overlap.
+    pub previous_secret: Option<(String, i64)>,
     /// The one method this client authenticates with.
     pub auth_method: AuthMethod,
     /// Everything the client may ask for.
@@ -128,6 +131,7 @@ impl RegisteredClient {
         RegisteredClient {
             client_id: client_id.into(),
             secret_hash: None,
+            previous_secret: None,
             auth_method: AuthMethod::ClientSecretBasic,
             scope: Scope::parse(scope).expect("test scope"),
             grant_types,

@@ -104,13 +104,38 @@ pub fn claimed_client(assertion: &str) -> Result<String, OAuthError> {
     }
 }
 
-/// Verifies `assertion` as `client_id`'s, with its `keys`, for a server known by any of
-/// `audiences`, at `now`.
+/// Which `aud` values an assertion may carry.
+#[derive(Debug, Clone, Copy)]
+pub struct AudienceRule<'a> {
+    /// This server's issuer identifier: always accepted.
+    pub issuer: &'a str,
+    /// Endpoint URLs also accepted in legacy mode (`assertion_audience = "legacy"`);
+    /// empty in strict mode, where `aud` must be the issuer alone (RFC 7523bis: a
+    /// string, or an array of exactly that one value).
+    pub legacy_endpoints: &'a [&'a str],
+}
+
+impl AudienceRule<'_> {
+    fn accepts(&self, aud: &Value) -> bool {
+        let named = |a: &str| a == self.issuer || self.legacy_endpoints.contains(&a);
+        match aud {
+            Value::String(a) => named(a),
+            Value::Array(list) if self.legacy_endpoints.is_empty() => {
+                matches!(list.as_slice(), [Value::String(a)] if a == self.issuer)
+            }
+            Value::Array(list) => list.iter().filter_map(Value::as_str).any(named),
+            _ => false,
+        }
+    }
+}
+
+/// Verifies `assertion` as `client_id`'s, with its `keys`, for a server whose `aud`
+/// rule is `audience`, at `now`.
 pub fn verify(
     assertion: &str,
     client_id: &str,
     keys: &ClientKeySet,
-    audiences: &[&str],
+    audience: AudienceRule<'_>,
     now: i64,
 ) -> Result<Assertion, Rejection> {
     let (alg, kid) = algorithm(assertion).map_err(Rejection::Invalid)?;
@@ -126,7 +151,7 @@ pub fn verify(
     let claims: AssertionClaims = jws::parts(assertion)
         .and_then(|(_, p, _)| jws::json_part(p))
         .ok_or_else(|| Rejection::Invalid(invalid("malformed or missing claims")))?;
-    check_claims(&claims, client_id, audiences, now).map_err(Rejection::Invalid)?;
+    check_claims(&claims, client_id, audience, now).map_err(Rejection::Invalid)?;
     Ok(Assertion {
         jti: claims.jti,
         expires_at: claims.exp,
@@ -136,24 +161,18 @@ pub fn verify(
 fn check_claims(
     c: &AssertionClaims,
     client_id: &str,
-    audiences: &[&str],
+    audience: AudienceRule<'_>,
     now: i64,
 ) -> Result<(), OAuthError> {
     if c.iss != client_id || c.sub != client_id {
         return Err(invalid("iss and sub must both be the client id"));
     }
-    let aud_ok = match &c.aud {
-        Value::String(a) => audiences.contains(&a.as_str()),
-        Value::Array(list) => list
-            .iter()
-            .filter_map(Value::as_str)
-            .any(|a| audiences.contains(&a)),
-        _ => false,
-    };
-    if !aud_ok {
-        return Err(invalid(
-            "aud must name the token endpoint or the issuer of this server",
-        ));
+    if !audience.accepts(&c.aud) {
+        return Err(invalid(if audience.legacy_endpoints.is_empty() {
+            "aud must be the issuer identifier of this server (alone)"
+        } else {
+            "aud must name the issuer of this server or one of its endpoints"
+        }));
     }
     if c.exp <= now - MAX_SKEW {
         return Err(invalid("expired"));
@@ -207,16 +226,49 @@ mod tests {
     }
 
     fn claims(now: i64) -> Value {
-        json!({"iss": "c1", "sub": "c1", "aud": "https://as/oauth/token",
+        json!({"iss": "c1", "sub": "c1", "aud": "https://as",
                "exp": now + 60, "iat": now, "jti": "j1"})
     }
 
-    const AUD: [&str; 2] = ["https://as", "https://as/oauth/token"];
+    const AUD: AudienceRule<'static> = AudienceRule {
+        issuer: "https://as",
+        legacy_endpoints: &[],
+    };
+    const LEGACY: AudienceRule<'static> = AudienceRule {
+        issuer: "https://as",
+        legacy_endpoints: &["https://as/oauth/token"],
+    };
+
+    #[test]
+    fn strict_audience_is_the_issuer_alone_and_legacy_adds_endpoints() {
+        let now = 1_800_000_000;
+        let with_aud = |aud: Value| {
+            let mut c = claims(now);
+            c["aud"] = aud;
+            sign(c, Some("k1"))
+        };
+        let accepted = |a: &str, rule| verify(a, "c1", &keys(), rule, now).is_ok();
+        for aud in [json!("https://as"), json!(["https://as"])] {
+            assert!(accepted(&with_aud(aud.clone()), AUD), "{aud}");
+            assert!(accepted(&with_aud(aud.clone()), LEGACY), "{aud}");
+        }
+        for aud in [
+            json!("https://as/oauth/token"),
+            json!(["https://as", "https://as/oauth/token"]),
+            json!(["https://as/oauth/token"]),
+        ] {
+            assert!(!accepted(&with_aud(aud.clone()), AUD), "strict: {aud}");
+            assert!(accepted(&with_aud(aud.clone()), LEGACY), "legacy: {aud}");
+        }
+        for aud in [json!("https://elsewhere"), json!([]), json!(7)] {
+            assert!(!accepted(&with_aud(aud.clone()), LEGACY), "{aud}");
+        }
+    }
 
     #[test]
     fn a_good_assertion_verifies() {
         let now = 1_800_000_000;
-        let a = verify(&sign(claims(now), Some("k1")), "c1", &keys(), &AUD, now).expect("accepted");
+        let a = verify(&sign(claims(now), Some("k1")), "c1", &keys(), AUD, now).expect("accepted");
         assert_eq!(a.jti, "j1");
         assert_eq!(a.expires_at, now + 60);
         assert_eq!(
@@ -239,7 +291,7 @@ mod tests {
         for (name, value) in cases {
             let mut c = claims(now);
             c[name] = value.clone();
-            match verify(&sign(c, Some("k1")), "c1", &keys(), &AUD, now) {
+            match verify(&sign(c, Some("k1")), "c1", &keys(), AUD, now) {
                 Err(Rejection::Invalid(e)) => assert_eq!(e.code, ErrorCode::InvalidClient),
                 other => panic!("{name}={value}: {other:?}"),
             }
@@ -249,7 +301,7 @@ mod tests {
     #[test]
     fn an_unknown_kid_asks_for_fresh_keys() {
         let now = 1_800_000_000;
-        let r = verify(&sign(claims(now), Some("k9")), "c1", &keys(), &AUD, now);
+        let r = verify(&sign(claims(now), Some("k9")), "c1", &keys(), AUD, now);
         assert!(matches!(r, Err(Rejection::NoKey)), "{r:?}");
     }
 

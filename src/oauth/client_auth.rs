@@ -180,6 +180,7 @@ fn form_decode(s: &str) -> Option<String> {
 pub fn authenticate<'c>(
     presented: &PresentedCredentials,
     client: Option<&'c RegisteredClient>,
+    now: i64,
 ) -> Result<&'c RegisteredClient, OAuthError> {
     let challenge = match presented.method {
         AuthMethod::ClientSecretBasic => Challenge::Basic,
@@ -193,7 +194,15 @@ pub fn authenticate<'c>(
     let stored = client
         .and_then(|c| c.secret_hash.as_deref())
         .unwrap_or(DUMMY_SECRET_HASH);
-    let secret_ok = verify_secret(secret, stored);
+    // During a rotation's overlap the previous secret works too. Both comparisons run
+    // every time, so the answer's timing says nothing about which one matched.
+    let previous = client
+        .and_then(|c| c.previous_secret.as_ref())
+        .filter(|(_, until)| *until > now)
+        .map(|(hash, _)| hash.as_str());
+    let current_ok = verify_secret(secret, stored);
+    let previous_ok = verify_secret(secret, previous.unwrap_or(DUMMY_SECRET_HASH));
+    let secret_ok = current_ok | (previous_ok & previous.is_some());
     let client = match client {
         Some(c) if secret_ok => c,
         _ => return Err(failed()),
@@ -270,9 +279,27 @@ mod tests {
             credential: Credential::Secret("nope".into()),
             method: AuthMethod::ClientSecretBasic,
         };
-        let a = authenticate(&wrong, Some(&c)).expect_err("wrong secret");
-        let b = authenticate(&wrong, None).expect_err("unknown");
+        let a = authenticate(&wrong, Some(&c), 0).expect_err("wrong secret");
+        let b = authenticate(&wrong, None, 0).expect_err("unknown");
         assert_eq!(a, b);
+    }
+
+    #[test]
+    fn the_previous_secret_works_until_its_window_ends() {
+        let c = RegisteredClient {
+            previous_secret: Some((hash_secret("old"), 100)),
+            ..client(AuthMethod::ClientSecretBasic)
+        };
+        let with = |secret: &str| PresentedCredentials {
+            client_id: "c1".into(),
+            credential: Credential::Secret(secret.into()),
+            method: AuthMethod::ClientSecretBasic,
+        };
+        assert!(authenticate(&with("old"), Some(&c), 99).is_ok());
+        assert!(authenticate(&with("s3cret"), Some(&c), 99).is_ok());
+        assert!(authenticate(&with("old"), Some(&c), 100).is_err(), "ended");
+        assert!(authenticate(&with("s3cret"), Some(&c), 100).is_ok());
+        assert!(authenticate(&with("other"), Some(&c), 99).is_err());
     }
 
     #[test]
@@ -286,13 +313,13 @@ mod tests {
             let c = client(registered);
             for method in [AuthMethod::ClientSecretBasic, AuthMethod::ClientSecretPost] {
                 assert!(
-                    authenticate(&presented(method), Some(&c)).is_ok(),
+                    authenticate(&presented(method), Some(&c), 0).is_ok(),
                     "{registered:?} by {method:?}"
                 );
             }
         }
         let keyed = client(AuthMethod::PrivateKeyJwt);
-        let e = authenticate(&presented(AuthMethod::ClientSecretPost), Some(&keyed))
+        let e = authenticate(&presented(AuthMethod::ClientSecretPost), Some(&keyed), 0)
             .expect_err("a keyed client never uses a secret");
         assert!(e.description.contains("private_key_jwt"));
     }

@@ -4,7 +4,7 @@
 //! keys; and the single-use JWT ids (assertions, DPoP proofs) used up in the database.
 
 use crate::db::models::used_jti;
-use crate::oauth::client_assertion::{self, Assertion, Rejection};
+use crate::oauth::client_assertion::{self, Assertion, AudienceRule, Rejection};
 use crate::oauth::client_auth::{authenticate, extract, Credential};
 use crate::oauth::client_keys::ClientKeySet;
 use crate::oauth::form::FormParams;
@@ -39,13 +39,17 @@ pub async fn authenticate_client(
             .await?;
         if let Credential::Assertion(assertion) = &presented.credential {
             let endpoint = format!("{}{path}", state.issuer);
-            let audiences = [
-                state.issuer.as_str(),
-                state.token_endpoint.as_str(),
-                endpoint.as_str(),
-            ];
+            let endpoints = [state.token_endpoint.as_str(), endpoint.as_str()];
+            let audience = AudienceRule {
+                issuer: &state.issuer,
+                legacy_endpoints: if state.settings.legacy_assertion_audience {
+                    &endpoints
+                } else {
+                    &[]
+                },
+            };
             let client = found.ok_or_else(no_key)?;
-            let checked = verify_assertion(state, &client, assertion, &audiences).await?;
+            let checked = verify_assertion(state, &client, assertion, audience).await?;
             if client.disabled {
                 return Err(OAuthError::invalid_client("client is disabled"));
             }
@@ -55,7 +59,7 @@ pub async fn authenticate_client(
                 pending_jti: Some((key, checked.expires_at)),
             });
         }
-        authenticate(&presented, found.as_deref())?;
+        authenticate(&presented, found.as_deref(), now())?;
         let client =
             found.ok_or_else(|| OAuthError::invalid_client("client authentication failed"))?;
         Ok(Authenticated {
@@ -85,11 +89,11 @@ async fn verify_assertion(
     state: &AppState,
     client: &RegisteredClient,
     assertion: &str,
-    audiences: &[&str],
+    audience: AudienceRule<'_>,
 ) -> Result<Assertion, OAuthError> {
     let id = client.client_id.as_str();
     let verify =
-        |keys: &ClientKeySet| client_assertion::verify(assertion, id, keys, audiences, now());
+        |keys: &ClientKeySet| client_assertion::verify(assertion, id, keys, audience, now());
     let verdict = match &client.keys {
         ClientKeys::Inline(keys) => verify(keys),
         ClientKeys::Uri(uri) => {

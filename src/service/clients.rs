@@ -108,6 +108,10 @@ pub fn registered(row: &Client) -> RegisteredClient {
     RegisteredClient {
         client_id: row.client_id.clone(),
         secret_hash: row.secret_hash.clone(),
+        previous_secret: row
+            .previous_secret_hash
+            .clone()
+            .zip(row.previous_secret_expires_at),
         auth_method: AuthMethod::parse(&row.auth_method).unwrap_or(AuthMethod::ClientSecretBasic),
         scope: Scope::parse(&row.scope).unwrap_or_default(),
         grant_types: row

@@ -229,7 +229,11 @@ async fn user_commands_round_trip_and_never_print_the_hash() {
     assert!(list.success);
     assert_eq!(list.json().as_array().expect("array").len(), 1);
     assert!(!list.stdout.contains("$argon2"), "no hash in output");
-    assert_eq!(list.json()[0]["password_scheme"], "argon2id", "only its kind");
+    assert_eq!(
+        list.json()[0]["password_scheme"],
+        "argon2id",
+        "only its kind"
+    );
     let show = app.cli(&["user", "show", "ZED"]).await;
     assert_eq!(show.json()["id"], id.as_str());
     let disabled = app.cli(&["user", "disable", "zed"]).await;

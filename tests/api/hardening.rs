@@ -405,7 +405,7 @@ async fn client_jwks_uris_cannot_reach_loopback_or_private_addresses() {
     assert!(out.success, "{}", out.stderr);
     let client_id = out.json()["client_id"].as_str().expect("id").to_string();
     let key = crate::jose::TestKey::generate(jsonwebtoken::Algorithm::ES256);
-    let assertion = key.assertion(&client_id, &format!("{ISSUER}/oauth/token"));
+    let assertion = key.assertion(&client_id, ISSUER);
     let a = crate::private_key_jwt::with_assertion(&app, &assertion, &[]).await;
     assert_oauth_error(&a, 401, "invalid_client");
     assert_eq!(

@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
 const ISSUER: &str = "http://tessera.test";
+/// An endpoint URL as `aud`: accepted only with `assertion_audience = "legacy"`.
 const TOKEN_ENDPOINT: &str = "http://tessera.test/oauth/token";
 const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
@@ -118,7 +119,7 @@ async fn every_algorithm_authenticates_and_its_tokens_verify_against_the_jwks() 
         let key = TestKey::generate(alg);
         let client_id = register(&app, json!({"jwks": TestKey::jwks(&[&key])})).await;
 
-        let a = with_assertion(&app, &key.assertion(&client_id, TOKEN_ENDPOINT), &[]).await;
+        let a = with_assertion(&app, &key.assertion(&client_id, ISSUER), &[]).await;
         assert_eq!(a.status, 200, "{name}: {}", a.body);
         let jwks = serde_json::from_value(app.jwks().await).expect("JWKS");
         let (header, claims) = verify_with_jwks(&jwks, ISSUER, a.access_token());
@@ -126,9 +127,9 @@ async fn every_algorithm_authenticates_and_its_tokens_verify_against_the_jwks() 
         assert_eq!(claims["client_id"], client_id.as_str());
         assert_eq!(claims["scope"], "orders:read");
 
-        // aud may also be the issuer; the same key authenticates at revocation.
+        // The same key authenticates at revocation (aud is the issuer there too).
         let a = with_assertion(&app, &key.assertion(&client_id, ISSUER), &[]).await;
-        assert_eq!(a.status, 200, "{name}, aud = issuer: {}", a.body);
+        assert_eq!(a.status, 200, "{name}: {}", a.body);
         let res = app
             .http
             .post(format!("{}/oauth/revoke", app.address))
@@ -136,10 +137,7 @@ async fn every_algorithm_authenticates_and_its_tokens_verify_against_the_jwks() 
             .body(form(&[
                 ("token", a.access_token()),
                 ("client_assertion_type", ASSERTION_TYPE),
-                (
-                    "client_assertion",
-                    &key.assertion(&client_id, &format!("{ISSUER}/oauth/revoke")),
-                ),
+                ("client_assertion", &key.assertion(&client_id, ISSUER)),
             ]))
             .send()
             .await
@@ -161,10 +159,7 @@ async fn the_oauth2_crate_authenticates_with_an_assertion() {
     let token = client
         .exchange_client_credentials()
         .add_extra_param("client_assertion_type", ASSERTION_TYPE)
-        .add_extra_param(
-            "client_assertion",
-            key.assertion(&client_id, TOKEN_ENDPOINT),
-        )
+        .add_extra_param("client_assertion", key.assertion(&client_id, ISSUER))
         .request_async(&oauth2_http())
         .await
         .expect("token");
@@ -180,13 +175,13 @@ async fn bad_assertions_are_invalid_client_and_use_up_nothing() {
     let other_id = register(&app, json!({"jwks": TestKey::jwks(&[&other_key])})).await;
     let used = || count_sql(&app.db, "SELECT COUNT(*) AS n FROM used_jtis");
 
-    let good = key.assertion(&client_id, TOKEN_ENDPOINT);
+    let good = key.assertion(&client_id, ISSUER);
     assert_eq!(with_assertion(&app, &good, &[]).await.status, 200);
     assert_eq!(used(), 1, "one jti recorded");
 
     let now = chrono::Utc::now().timestamp();
     let claims = |change: &dyn Fn(&mut Value)| {
-        let mut c = assertion_claims(&client_id, TOKEN_ENDPOINT);
+        let mut c = assertion_claims(&client_id, ISSUER);
         change(&mut c);
         c
     };
@@ -204,6 +199,21 @@ async fn bad_assertions_are_invalid_client_and_use_up_nothing() {
                 &claims(&|c| c["aud"] = json!("https://elsewhere/token")),
                 |_| {},
             ),
+        ),
+        (
+            "the token endpoint as aud",
+            key.sign_with(&claims(&|c| c["aud"] = json!(TOKEN_ENDPOINT)), |_| {}),
+        ),
+        (
+            "the issuer beside an endpoint in aud",
+            key.sign_with(
+                &claims(&|c| c["aud"] = json!([ISSUER, TOKEN_ENDPOINT])),
+                |_| {},
+            ),
+        ),
+        (
+            "an access token's typ",
+            key.sign_with(&claims(&|_| {}), |h| h.typ = Some("at+jwt".into())),
         ),
         (
             "expired",
@@ -257,7 +267,10 @@ async fn bad_assertions_are_invalid_client_and_use_up_nothing() {
         // Each is refused for its own reason (not, say, all for a malformed request).
         let expected = match *why {
             "replayed jti" => "already used",
-            "wrong aud" => "aud must name",
+            "wrong aud" | "the token endpoint as aud" | "the issuer beside an endpoint in aud" => {
+                "aud must be the issuer"
+            }
+            "an access token's typ" => "typ must be",
             "expired" => "expired",
             "exp more than 5 minutes ahead" => "5 minutes",
             "issued in the future" => "future",
@@ -271,7 +284,7 @@ async fn bad_assertions_are_invalid_client_and_use_up_nothing() {
         assert!(description.contains(expected), "{why}: {description}");
     }
     // Type and method mix-ups.
-    let fresh = key.assertion(&client_id, TOKEN_ENDPOINT);
+    let fresh = key.assertion(&client_id, ISSUER);
     let a = with_assertion(&app, &fresh, &[("client_id", other_id.as_str())]).await;
     assert_oauth_error(&a, 401, "invalid_client");
     let a = with_assertion(&app, &fresh, &[("client_secret", "x")]).await;
@@ -301,7 +314,7 @@ async fn bad_assertions_are_invalid_client_and_use_up_nothing() {
     );
     // A secret client cannot be impersonated with an assertion either.
     let secret_client = app.create_client(&[]).await;
-    let a = with_assertion(&app, &key.assertion(&secret_client.id, TOKEN_ENDPOINT), &[]).await;
+    let a = with_assertion(&app, &key.assertion(&secret_client.id, ISSUER), &[]).await;
     assert_oauth_error(&a, 401, "invalid_client");
 }
 
@@ -314,7 +327,7 @@ async fn a_jwks_uri_is_cached_as_it_says_and_key_rotation_is_picked_up_after_tha
     let client_id = register(&app, json!({"jwks_uri": server.url})).await;
 
     for _ in 0..3 {
-        let a = with_assertion(&app, &old.assertion(&client_id, TOKEN_ENDPOINT), &[]).await;
+        let a = with_assertion(&app, &old.assertion(&client_id, ISSUER), &[]).await;
         assert_eq!(a.status, 200, "{}", a.body);
     }
     assert_eq!(server.hits(), 1, "fetched once within max-age");
@@ -322,16 +335,16 @@ async fn a_jwks_uri_is_cached_as_it_says_and_key_rotation_is_picked_up_after_tha
     // The client rotates: only the new key is published.
     server.set(published(&[&new], 2));
     let rotated_at = Instant::now();
-    let a = with_assertion(&app, &new.assertion(&client_id, TOKEN_ENDPOINT), &[]).await;
+    let a = with_assertion(&app, &new.assertion(&client_id, ISSUER), &[]).await;
     assert_oauth_error(&a, 401, "invalid_client");
     tokio::time::sleep(Duration::from_millis(2100).saturating_sub(rotated_at.elapsed())).await;
-    let a = with_assertion(&app, &new.assertion(&client_id, TOKEN_ENDPOINT), &[]).await;
+    let a = with_assertion(&app, &new.assertion(&client_id, ISSUER), &[]).await;
     assert_eq!(
         a.status, 200,
         "the new key works once the cache expired: {}",
         a.body
     );
-    let a = with_assertion(&app, &old.assertion(&client_id, TOKEN_ENDPOINT), &[]).await;
+    let a = with_assertion(&app, &old.assertion(&client_id, ISSUER), &[]).await;
     assert_oauth_error(&a, 401, "invalid_client");
     assert_eq!(server.hits(), 2);
 }
@@ -349,7 +362,7 @@ async fn a_jwks_uri_that_hangs_loops_or_floods_is_invalid_client_and_the_server_
     ] {
         let server = JwksServer::start(mode).await;
         let client_id = register(&app, json!({"jwks_uri": server.url})).await;
-        let assertion = key.assertion(&client_id, TOKEN_ENDPOINT);
+        let assertion = key.assertion(&client_id, ISSUER);
         let started = Instant::now();
         let (bad, good) = tokio::join!(with_assertion(&app, &assertion, &[]), async {
             // Meanwhile other clients are served.
@@ -372,7 +385,7 @@ async fn a_jwks_uri_that_hangs_loops_or_floods_is_invalid_client_and_the_server_
         assert_eq!(good.status, 200, "{why}: other clients keep getting tokens");
         // A second try within the retry interval does not wait for the URL again.
         let again = Instant::now();
-        let a = with_assertion(&app, &key.assertion(&client_id, TOKEN_ENDPOINT), &[]).await;
+        let a = with_assertion(&app, &key.assertion(&client_id, ISSUER), &[]).await;
         assert_oauth_error(&a, 401, "invalid_client");
         assert!(
             again.elapsed() < Duration::from_millis(500),
@@ -401,7 +414,7 @@ async fn registration_and_the_cli_check_keys_and_keep_one_auth_method() {
     );
     assert_eq!(created["jwks"]["keys"][0]["kid"], key.kid.as_str());
     let client_id = created["client_id"].as_str().expect("id").to_string();
-    let a = with_assertion(&app, &key.assertion(&client_id, TOKEN_ENDPOINT), &[]).await;
+    let a = with_assertion(&app, &key.assertion(&client_id, ISSUER), &[]).await;
     assert_eq!(a.status, 200, "{}", a.body);
 
     // The client rotates its key: set-keys replaces the set.
@@ -411,9 +424,9 @@ async fn registration_and_the_cli_check_keys_and_keep_one_auth_method() {
         .cli(&["client", "set-keys", &client_id, "--jwks", path])
         .await;
     assert!(out.success, "{}", out.stderr);
-    let a = with_assertion(&app, &next.assertion(&client_id, TOKEN_ENDPOINT), &[]).await;
+    let a = with_assertion(&app, &next.assertion(&client_id, ISSUER), &[]).await;
     assert_eq!(a.status, 200, "{}", a.body);
-    let a = with_assertion(&app, &key.assertion(&client_id, TOKEN_ENDPOINT), &[]).await;
+    let a = with_assertion(&app, &key.assertion(&client_id, ISSUER), &[]).await;
     assert_oauth_error(&a, 401, "invalid_client");
 
     // Refused, each with one line and a non-zero exit, nothing created.
@@ -538,7 +551,7 @@ async fn registration_and_the_cli_check_keys_and_keep_one_auth_method() {
     assert_eq!(a.status, 200, "{}", a.body);
     assert_eq!(a.body["token_endpoint_auth_method"], "private_key_jwt");
     assert_eq!(a.body["jwks"]["keys"][0]["kid"], key.kid.as_str());
-    let a = with_assertion(&app, &key.assertion(&client_id, TOKEN_ENDPOINT), &[]).await;
+    let a = with_assertion(&app, &key.assertion(&client_id, ISSUER), &[]).await;
     assert_eq!(a.status, 200, "{}", a.body);
 
     let meta = app.metadata().await;
@@ -570,7 +583,7 @@ async fn assertion_and_dpop_replays_are_refused_by_a_second_serve_process() {
     let http = reqwest::Client::new();
     let base = |p: &crate::helpers::ServeProcess| p.address.clone();
 
-    let assertion = key.assertion(&client_id, TOKEN_ENDPOINT);
+    let assertion = key.assertion(&client_id, ISSUER);
     let a = with_assertion_at(&http, &base(&first), &assertion, &[]).await;
     assert_eq!(a.status, 200, "{}", a.body);
     let replay = with_assertion_at(&http, &base(&second), &assertion, &[]).await;
@@ -605,17 +618,63 @@ async fn assertion_and_dpop_replays_are_refused_by_a_second_serve_process() {
             answer(res).await
         }
     };
-    let a = send(base(&first), key.assertion(&client_id, TOKEN_ENDPOINT)).await;
+    let a = send(base(&first), key.assertion(&client_id, ISSUER)).await;
     assert_eq!(
         (a.status, a.body["token_type"].as_str()),
         (200, Some("DPoP")),
         "{}",
         a.body
     );
-    let fresh_assertion = key.assertion(&client_id, TOKEN_ENDPOINT);
+    let fresh_assertion = key.assertion(&client_id, ISSUER);
     let replay = send(base(&second), fresh_assertion.clone()).await;
     assert_oauth_error(&replay, 400, "invalid_dpop_proof");
     // The refused request used up nothing: its assertion still works.
     let a = with_assertion_at(&http, &base(&second), &fresh_assertion, &[]).await;
     assert_eq!(a.status, 200, "{}", a.body);
+}
+
+#[tokio::test]
+async fn legacy_assertion_audience_also_accepts_endpoint_urls() {
+    let app = app_with_issuer(|c| c.assertion_audience = Some("legacy".into())).await;
+    let key = TestKey::generate(Algorithm::ES256);
+    let client_id = register(&app, json!({"jwks": TestKey::jwks(&[&key])})).await;
+    for aud in [
+        json!(TOKEN_ENDPOINT),
+        json!([ISSUER, TOKEN_ENDPOINT]),
+        json!(ISSUER),
+    ] {
+        let mut claims = assertion_claims(&client_id, ISSUER);
+        claims["aud"] = aud.clone();
+        let a = with_assertion(&app, &key.sign_with(&claims, |_| {}), &[]).await;
+        assert_eq!(a.status, 200, "aud {aud}: {}", a.body);
+    }
+    let mut claims = assertion_claims(&client_id, ISSUER);
+    claims["aud"] = json!("https://elsewhere/oauth/token");
+    let a = with_assertion(&app, &key.sign_with(&claims, |_| {}), &[]).await;
+    assert_oauth_error(&a, 401, "invalid_client");
+
+    // typ: none, JWT and client-authentication+jwt are accepted in either mode.
+    for typ in [None, Some("JWT"), Some("client-authentication+jwt")] {
+        let claims = assertion_claims(&client_id, ISSUER);
+        let a = with_assertion(
+            &app,
+            &key.sign_with(&claims, |h| h.typ = typ.map(Into::into)),
+            &[],
+        )
+        .await;
+        assert_eq!(a.status, 200, "typ {typ:?}: {}", a.body);
+    }
+}
+
+#[tokio::test]
+async fn a_bad_assertion_audience_setting_stops_the_start() {
+    let db = crate::helpers::TestDb::new();
+    let mut args = tessera::config::ConfigArgs {
+        database_url: Some(db.url()),
+        assertion_audience: Some("loose".into()),
+        ..Default::default()
+    };
+    args.bind = Some("127.0.0.1:0".into());
+    let err = tessera::config::Settings::resolve(args).expect_err("refused");
+    assert!(err.to_string().contains("assertion_audience"), "{err}");
 }

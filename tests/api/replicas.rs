@@ -330,3 +330,112 @@ async fn replicas_answer_503_fast_during_a_postgres_outage_and_recover() {
     );
     assert_eq!(orphans, 0);
 }
+
+#[tokio::test]
+async fn a_secret_rotated_with_overlap_works_on_every_replica_until_it_expires() {
+    let db = TestDb::new();
+    let url = db.url();
+    let c = cluster(2, db, url).await;
+    let old = c.cli_client(&[]).await;
+    let cc = "grant_type=client_credentials";
+
+    // Out of range: refused, nothing rotated.
+    let out = run_cli(
+        &c.db,
+        &["client", "rotate-secret", &old.id, "--keep-old", "604801"],
+        None,
+    )
+    .await;
+    assert!(!out.success);
+    assert_eq!(out.stderr.trim_end().lines().count(), 1, "{}", out.stderr);
+    assert!(out.stderr.contains("--keep-old"), "{}", out.stderr);
+    assert_eq!(
+        c.token(0, &old, cc).await.status,
+        200,
+        "still the current secret"
+    );
+
+    let out = run_cli(
+        &c.db,
+        &["client", "rotate-secret", &old.id, "--keep-old", "4"],
+        None,
+    )
+    .await;
+    assert!(out.success, "{}", out.stderr);
+    let rotated = out.json();
+    let new = TestClient {
+        id: old.id.clone(),
+        secret: rotated["client_secret"].as_str().expect("secret").into(),
+        json: rotated.clone(),
+    };
+    let until = rotated["previous_secret_expires_at"]
+        .as_i64()
+        .expect("previous_secret_expires_at");
+    let shown = run_cli(&c.db, &["client", "show", &old.id], None)
+        .await
+        .json();
+    assert_eq!(shown["previous_secret_expires_at"], until);
+    assert!(!shown.to_string().contains(&old.secret), "never a secret");
+
+    // Past the client cache bound, both secrets work on both replicas.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    for replica in 0..2 {
+        assert_eq!(
+            c.token(replica, &new, cc).await.status,
+            200,
+            "new on {replica}"
+        );
+        assert_eq!(
+            c.token(replica, &old, cc).await.status,
+            200,
+            "old on {replica}"
+        );
+    }
+    let wrong = TestClient {
+        secret: "not the secret".into(),
+        ..old.clone()
+    };
+    assert_eq!(c.token(0, &wrong, cc).await.status, 401);
+
+    // Once the window ends, only the new one.
+    while chrono::Utc::now().timestamp() <= until {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    for replica in 0..2 {
+        assert_eq!(c.token(replica, &new, cc).await.status, 200);
+        let a = c.token(replica, &old, cc).await;
+        assert_eq!(a.status, 401, "old secret after the window on {replica}");
+    }
+    let shown = run_cli(&c.db, &["client", "show", &old.id], None)
+        .await
+        .json();
+    assert!(shown.get("previous_secret_expires_at").is_none(), "{shown}");
+    let audit = run_cli(&c.db, &["audit", "--limit", "5"], None)
+        .await
+        .json();
+    let entry = audit
+        .as_array()
+        .expect("entries")
+        .iter()
+        .find(|e| e["action"] == "client.rotate_secret")
+        .expect("the rotation is audited");
+    let details: serde_json::Value =
+        serde_json::from_str(entry["details"].as_str().expect("details")).expect("json");
+    assert_eq!(details["keep_old_secs"], 4);
+    assert_eq!(details["previous_secret_expires_at"], until);
+
+    // Rotating again without --keep-old ends the previous secret at once.
+    let out = run_cli(&c.db, &["client", "rotate-secret", &old.id], None).await;
+    assert!(out.success);
+    let newest = TestClient {
+        secret: out.json()["client_secret"].as_str().expect("secret").into(),
+        ..old.clone()
+    };
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(c.token(1, &newest, cc).await.status, 200);
+    assert_eq!(
+        c.token(1, &new, cc).await.status,
+        401,
+        "no overlap asked for"
+    );
+}

@@ -42,6 +42,11 @@ pub struct Client {
     pub jwks: Option<String>,
     /// `private_key_jwt`: where the client publishes its JWK Set.
     pub jwks_uri: Option<String>,
+    /// Hex SHA-256 of the secret before the current one, while it overlaps.
+    #[serde(skip)]
+    pub previous_secret_hash: Option<String>,
+    /// Unix seconds when the previous secret stops working.
+    pub previous_secret_expires_at: Option<i64>,
 }
 
 /// Changes to a client; `None` leaves a column as it is.
@@ -72,6 +77,10 @@ pub struct ClientChanges {
     pub jwks: Option<Option<String>>,
     /// New `jwks_uri`.
     pub jwks_uri: Option<Option<String>>,
+    /// The secret that keeps working for a while after a rotation.
+    pub previous_secret_hash: Option<Option<String>>,
+    /// When it stops.
+    pub previous_secret_expires_at: Option<Option<i64>>,
     /// Always set by `update`.
     pub updated_at: Option<i64>,
 }
