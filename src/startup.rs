@@ -169,6 +169,12 @@ impl Application {
                 settings.jwks_uri_policy(),
             )
             .context("cannot set up the HTTP client for jwks_uri")?,
+            federation: crate::service::federation::Federation::new(
+                settings.client_cache_ttl,
+                settings.jwks_uri_timeout,
+                settings.jwks_uri_allow_http,
+            )
+            .context("cannot set up the HTTP client for trusted issuers")?,
             metrics: crate::metrics::Metrics::new(settings.metrics_client_label),
             hash_pool: HashPool::start(settings.password_hash_concurrency, settings.password_hash)
                 .context("cannot start the password hashing threads")?,

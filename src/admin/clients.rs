@@ -1,10 +1,11 @@
 //! Registering and managing clients.
 
 use super::{audit, AdminError};
-use crate::db::models::{Client, ClientChanges};
+use crate::db::models::{Client, ClientChanges, TrustedIssuer};
 use crate::db::DbConnection;
 use crate::oauth::client::validate_audience;
 use crate::oauth::client_keys::{ClientKeySet, Strictness};
+use crate::oauth::federation;
 use crate::oauth::secret::{generate_client_secret, hash_secret};
 use crate::oauth::token::{ACCESS_TOKEN_TTL, REFRESH_REUSE_GRACE, REFRESH_TOKEN_TTL};
 use crate::oauth::{AuthMethod, GrantType, Scope};
@@ -37,6 +38,19 @@ pub struct ClientSpec {
     pub refresh_reuse_grace: Option<i64>,
     /// Tokens only with a DPoP proof (RFC 9449 `dpop_bound_access_tokens`).
     pub require_dpop: bool,
+    /// `federated`: whose outside tokens are the client's credential.
+    pub federation: Option<FederationSpec>,
+}
+
+/// A federated client's binding, as an administrator gives it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FederationSpec {
+    /// A trusted issuer's name.
+    pub issuer: String,
+    /// The token's `sub`: exact, or a prefix ending in `*`.
+    pub subject: String,
+    /// Claims the token must carry with these values.
+    pub claims: Vec<(String, String)>,
 }
 
 impl Default for ClientSpec {
@@ -53,6 +67,7 @@ impl Default for ClientSpec {
             refresh_token_ttl: None,
             refresh_reuse_grace: None,
             require_dpop: false,
+            federation: None,
         }
     }
 }
@@ -65,6 +80,8 @@ struct ValidSpec {
     auth_method: Option<AuthMethod>,
     jwks: Option<String>,
     jwks_uri: Option<String>,
+    /// Issuer name, subject, claims as a JSON object.
+    federation: Option<(String, String, String)>,
 }
 
 /// Where a `private_key_jwt` client's public keys are, as an administrator gives them.
@@ -130,9 +147,10 @@ impl ClientSpec {
         let mut grant_types = Vec::new();
         for g in &self.grant_types {
             let g = g.trim();
-            let grant = GrantType::parse(g).ok_or_else(|| {
+            let grant = GrantType::from_name(g).ok_or_else(|| {
                 AdminError::Invalid(format!(
-                    "unknown grant type {g:?} (supported: client_credentials, password, refresh_token)"
+                    "unknown grant type {g:?} (supported: client_credentials, password, \
+                     refresh_token, token-exchange)"
                 ))
             })?;
             if !grant_types.contains(&grant) {
@@ -158,7 +176,7 @@ impl ClientSpec {
             Some(m) => Some(AuthMethod::parse(m).ok_or_else(|| {
                 AdminError::Invalid(format!(
                     "unknown token endpoint auth method {m:?} (supported: \
-                     client_secret_basic, client_secret_post, private_key_jwt)"
+                     client_secret_basic, client_secret_post, private_key_jwt, federated)"
                 ))
             })?),
         };
@@ -173,6 +191,29 @@ impl ClientSpec {
                 return invalid("jwks and jwks_uri are for private_key_jwt clients only".into())
             }
             (None, _) => (None, None),
+        };
+        let federation = match (&self.federation, auth_method) {
+            (Some(f), Some(AuthMethod::Federated) | None) => {
+                federation::check_subject(&f.subject).map_err(AdminError::Invalid)?;
+                federation::check_claims(&f.claims).map_err(AdminError::Invalid)?;
+                if f.issuer.is_empty() {
+                    return invalid("a federated client needs --issuer".into());
+                }
+                let claims: serde_json::Map<String, serde_json::Value> = f
+                    .claims
+                    .iter()
+                    .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+                    .collect();
+                let claims = serde_json::Value::Object(claims).to_string();
+                Some((f.issuer.clone(), f.subject.clone(), claims))
+            }
+            (None, Some(AuthMethod::Federated)) => {
+                return invalid("a federated client needs --issuer and --subject".into())
+            }
+            (Some(_), Some(_)) => {
+                return invalid("--issuer, --subject and --claim are for federated clients".into())
+            }
+            (None, _) => None,
         };
         check_ttl("access_token_ttl", self.access_token_ttl, ACCESS_TOKEN_TTL)?;
         check_ttl(
@@ -192,7 +233,23 @@ impl ClientSpec {
             auth_method,
             jwks,
             jwks_uri,
+            federation,
         })
+    }
+}
+
+/// Refuses a binding to an issuer that is not registered.
+fn issuer_exists(
+    conn: &mut DbConnection,
+    f: &Option<(String, String, String)>,
+) -> Result<(), AdminError> {
+    match f {
+        Some((name, _, _)) if TrustedIssuer::find(conn, name)?.is_none() => {
+            Err(AdminError::Invalid(format!(
+                "no trusted issuer named {name:?} (tessera issuer list)"
+            )))
+        }
+        _ => Ok(()),
     }
 }
 
@@ -245,6 +302,15 @@ pub struct ClientView {
     /// `private_key_jwt`: where the client publishes its public keys.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub jwks_uri: Option<String>,
+    /// `federated`: the trusted issuer whose tokens authenticate the client.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub federated_issuer: Option<String>,
+    /// `federated`: the subject (exact, or a prefix ending in `*`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub federated_subject: Option<String>,
+    /// `federated`: claims the token must carry.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub federated_claims: Option<serde_json::Value>,
     /// While the secret before the current one still works (`rotate-secret
     /// --keep-old`): when it stops, Unix seconds.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -279,6 +345,12 @@ impl From<&Client> for ClientView {
             require_dpop: c.require_dpop,
             jwks: c.jwks.as_deref().and_then(|j| serde_json::from_str(j).ok()),
             jwks_uri: c.jwks_uri.clone(),
+            federated_issuer: c.federated_issuer.clone(),
+            federated_subject: c.federated_subject.clone(),
+            federated_claims: c
+                .federated_claims
+                .as_deref()
+                .and_then(|j| serde_json::from_str(j).ok()),
             previous_secret_expires_at: c
                 .previous_secret_expires_at
                 .filter(|t| *t > chrono::Utc::now().timestamp()),
@@ -322,8 +394,13 @@ pub fn create(
             "jwks and jwks_uri are for private_key_jwt clients only".into(),
         ));
     }
+    issuer_exists(conn, &v.federation)?;
     let secret = method.uses_secret().then(generate_client_secret);
     let grant_names: Vec<&str> = v.grant_types.iter().map(|g| g.as_str()).collect();
+    let (federated_issuer, federated_subject, federated_claims) = match v.federation {
+        Some((i, s, c)) => (Some(i), Some(s), Some(c)),
+        None => (None, None, None),
+    };
     let new = Client {
         client_id: uuid::Uuid::new_v4().to_string(),
         name: spec.name.trim().to_string(),
@@ -343,6 +420,9 @@ pub fn create(
         jwks_uri: v.jwks_uri,
         previous_secret_hash: None,
         previous_secret_expires_at: None,
+        federated_issuer,
+        federated_subject,
+        federated_claims,
     };
     Client::insert(conn, &new)?;
     let stored = Client::find(conn, &new.client_id)?
@@ -392,8 +472,25 @@ pub fn update(
             "a private_key_jwt client needs jwks or jwks_uri".into(),
         ));
     }
+    let is_federated = method == Some(AuthMethod::Federated);
+    if is_federated != v.federation.is_some() {
+        return Err(AdminError::Invalid(if is_federated {
+            "a federated client needs federated_issuer and federated_subject".into()
+        } else {
+            "federated_issuer, federated_subject and federated_claims are for federated clients"
+                .into()
+        }));
+    }
+    issuer_exists(conn, &v.federation)?;
     let grant_names: Vec<&str> = v.grant_types.iter().map(|g| g.as_str()).collect();
+    let (federated_issuer, federated_subject, federated_claims) = match v.federation {
+        Some((i, s, c)) => (Some(Some(i)), Some(Some(s)), Some(Some(c))),
+        None => (None, None, None),
+    };
     let changes = ClientChanges {
+        federated_issuer,
+        federated_subject,
+        federated_claims,
         name: Some(spec.name.trim().to_string()),
         scope: Some(v.scope.to_string()),
         grant_types: Some(join(&grant_names)),

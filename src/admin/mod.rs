@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod bootstrap;
 pub mod clients;
+pub mod issuers;
 pub mod keys;
 pub mod user_import;
 pub mod users;

@@ -1,7 +1,7 @@
 //! `tessera client …`: register and manage clients.
 
 use super::{connect, print_json, Conn, CLI};
-use crate::admin::clients::{self, ClientSpec, KeySource};
+use crate::admin::clients::{self, ClientSpec, FederationSpec, KeySource};
 use crate::config::Settings;
 use crate::oauth::client_keys::MAX_JWKS_BYTES;
 use crate::service::now;
@@ -11,7 +11,7 @@ use clap::{Args, Subcommand};
 #[derive(Debug, Subcommand)]
 pub enum ClientCommand {
     /// Register a client; prints it with its secret (shown once) as JSON
-    Create(CreateArgs),
+    Create(Box<CreateArgs>),
     /// List clients as JSON
     List,
     /// Show one client as JSON
@@ -78,9 +78,18 @@ pub struct CreateArgs {
     /// Refresh-token reuse grace for this client, seconds (0 to 300)
     #[arg(long, value_name = "SECS")]
     refresh_reuse_grace: Option<i64>,
-    /// Token endpoint authentication: client_secret_basic, client_secret_post or private_key_jwt
+    /// Token endpoint authentication: client_secret_basic, client_secret_post, private_key_jwt or federated
     #[arg(long, default_value = "client_secret_basic")]
     auth_method: String,
+    /// federated: the trusted issuer (by name, see `tessera issuer list`) whose tokens authenticate the client
+    #[arg(long, value_name = "NAME")]
+    issuer: Option<String>,
+    /// federated: the token's `sub`, exact or a prefix ending in *
+    #[arg(long, value_name = "SUB")]
+    subject: Option<String>,
+    /// federated: a claim the token must carry with this value; repeatable
+    #[arg(long = "claim", value_name = "KEY=VALUE")]
+    claims: Vec<String>,
     /// private_key_jwt: the client's public keys
     #[command(flatten)]
     keys: OptionalKeyArgs,
@@ -137,6 +146,31 @@ fn key_source(
     })
 }
 
+/// The federated binding the flags name, if any.
+fn federation(
+    issuer: Option<String>,
+    subject: Option<String>,
+    claims: Vec<String>,
+) -> anyhow::Result<Option<FederationSpec>> {
+    let mut pairs = Vec::new();
+    for c in claims {
+        let Some((k, v)) = c.split_once('=') else {
+            anyhow::bail!("--claim {c:?}: expected KEY=VALUE");
+        };
+        pairs.push((k.to_string(), v.to_string()));
+    }
+    Ok(match (issuer, subject) {
+        (None, None) if pairs.is_empty() => None,
+        (Some(issuer), Some(subject)) => Some(FederationSpec {
+            issuer,
+            subject,
+            claims: pairs,
+        }),
+        (None, _) => anyhow::bail!("--subject and --claim need --issuer"),
+        (Some(_), None) => anyhow::bail!("--issuer needs --subject"),
+    })
+}
+
 /// Runs a client command.
 pub fn run(settings: &Settings, cmd: ClientCommand) -> anyhow::Result<()> {
     let mut conn = connect(settings)?;
@@ -155,6 +189,7 @@ pub fn run(settings: &Settings, cmd: ClientCommand) -> anyhow::Result<()> {
                 refresh_token_ttl: a.refresh_token_ttl,
                 refresh_reuse_grace: a.refresh_reuse_grace,
                 require_dpop: a.require_dpop,
+                federation: federation(a.issuer, a.subject, a.claims)?,
             };
             let created = clients::create(conn, CLI, &spec, now())?;
             if created.client_secret.is_some() {

@@ -5,6 +5,7 @@
 
 pub mod audit;
 pub mod client;
+pub mod issuer;
 pub mod key;
 pub mod migrate;
 pub mod serve;
@@ -37,6 +38,9 @@ enum Command {
     /// Manage users of the password grant
     #[command(subcommand)]
     User(user::UserCommand),
+    /// Manage trusted issuers (outside token issuers for federated clients)
+    #[command(subcommand)]
+    Issuer(issuer::IssuerCommand),
     /// Manage signing keys
     #[command(subcommand)]
     Key(key::KeyCommand),
@@ -61,6 +65,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Migrate) => migrate::run(&settings),
         Some(Command::Client(cmd)) => client::run(&settings, cmd),
         Some(Command::User(cmd)) => user::run(&settings, cmd),
+        Some(Command::Issuer(cmd)) => issuer::run(&settings, cmd),
         Some(Command::Key(cmd)) => key::run(&settings, cmd),
         Some(Command::Audit { limit }) => audit::run(&settings, limit),
     }

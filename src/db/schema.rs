@@ -26,6 +26,24 @@ diesel::table! {
         jwks_uri -> Nullable<Text>,
         previous_secret_hash -> Nullable<Text>,
         previous_secret_expires_at -> Nullable<BigInt>,
+        federated_issuer -> Nullable<Text>,
+        federated_subject -> Nullable<Text>,
+        federated_claims -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    /// Outside issuers whose tokens authenticate federated clients.
+    trusted_issuers (name) {
+        name -> Text,
+        issuer -> Text,
+        jwks_uri -> Nullable<Text>,
+        jwks -> Nullable<Text>,
+        spiffe_trust_domain -> Nullable<Text>,
+        max_token_age -> BigInt,
+        created_by -> Text,
+        created_at -> BigInt,
+        updated_at -> BigInt,
     }
 }
 
@@ -145,5 +163,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     login_failures,
     revoked_tokens,
     audit_log,
-    used_jtis
+    used_jtis,
+    trusted_issuers
 );

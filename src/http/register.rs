@@ -10,7 +10,7 @@
 use super::body::read_body;
 use super::dpop::resource_proof;
 use super::LoggedClientId;
-use crate::admin::clients::{self, ClientSpec, ClientView, KeySource};
+use crate::admin::clients::{self, ClientSpec, ClientView, FederationSpec, KeySource};
 use crate::oauth::dpop;
 use crate::oauth::error::{Challenge, ErrorBody};
 use crate::oauth::scope::ADMIN_SCOPE;
@@ -71,6 +71,16 @@ pub struct ClientMetadata {
     /// Response types: none are supported; must be absent or empty.
     #[serde(default)]
     pub response_types: Option<Vec<String>>,
+    /// `federated`: the trusted issuer (by name) whose tokens authenticate the client.
+    #[serde(default)]
+    pub federated_issuer: Option<String>,
+    /// `federated`: the token's `sub` (exact, or a prefix ending in `*`).
+    #[serde(default)]
+    pub federated_subject: Option<String>,
+    /// `federated`: claims the token must carry, with string values.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub federated_claims: Option<serde_json::Map<String, Value>>,
 }
 
 impl ClientMetadata {
@@ -103,8 +113,29 @@ impl ClientMetadata {
             (None, Some(uri)) => Some(KeySource::JwksUri(uri)),
             (None, None) => None,
         };
+        let mut claims = Vec::new();
+        for (k, v) in self.federated_claims.unwrap_or_default() {
+            match v {
+                Value::String(v) => claims.push((k, v)),
+                _ => return Err(meta("federated_claims values must be strings")),
+            }
+        }
+        let federation = match (self.federated_issuer, self.federated_subject) {
+            (Some(issuer), Some(subject)) => Some(FederationSpec {
+                issuer,
+                subject,
+                claims,
+            }),
+            (None, None) if claims.is_empty() => None,
+            _ => {
+                return Err(meta(
+                    "a federated client needs federated_issuer and federated_subject",
+                ))
+            }
+        };
         let defaults = ClientSpec::default();
         Ok(ClientSpec {
+            federation,
             name: self.client_name,
             scope,
             grant_types: self.grant_types.unwrap_or(defaults.grant_types),
@@ -241,6 +272,11 @@ fn rendered(state: &AppState, view: &ClientView, secret: Option<&str>) -> Value 
     }
     if let Some(uri) = &view.jwks_uri {
         v["jwks_uri"] = json!(uri);
+    }
+    if let (Some(issuer), Some(subject)) = (&view.federated_issuer, &view.federated_subject) {
+        v["federated_issuer"] = json!(issuer);
+        v["federated_subject"] = json!(subject);
+        v["federated_claims"] = view.federated_claims.clone().unwrap_or_else(|| json!({}));
     }
     for (k, val) in [
         ("access_token_ttl", view.access_token_ttl),

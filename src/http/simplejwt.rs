@@ -200,6 +200,7 @@ async fn issue_pair(
             params,
             proof,
             pending_jti: None,
+            outside: None,
             client_addr: &addr,
         },
     )

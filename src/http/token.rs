@@ -70,6 +70,7 @@ pub async fn token(
     let Authenticated {
         client,
         pending_jti,
+        outside,
     } = authenticate_request(&req, &params, &state).await?;
     let proof = super::dpop::issuing_proof(&req, &state, &client)?;
     let addr = || client_addr(&req, state.settings.trust_forwarded_for);
@@ -81,6 +82,7 @@ pub async fn token(
             params: &params,
             proof,
             pending_jti,
+            outside: outside.as_ref(),
             client_addr: &addr,
         },
     )
@@ -114,6 +116,7 @@ fn respond(issued: Issued) -> HttpResponse {
         claims,
         access_token,
         refresh_token,
+        issued_token_type,
     } = issued;
     let body = TokenResponse {
         access_token,
@@ -126,6 +129,7 @@ fn respond(issued: Issued) -> HttpResponse {
         expires_in: claims.exp - claims.iat,
         scope: claims.scope,
         refresh_token,
+        issued_token_type,
     };
     super::no_store(StatusCode::OK).json(body)
 }

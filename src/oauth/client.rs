@@ -17,14 +17,17 @@ pub enum GrantType {
     Password,
     /// RFC 6749 §6.
     RefreshToken,
+    /// RFC 8693.
+    TokenExchange,
 }
 
 impl GrantType {
     /// Every grant type tessera supports, in the order metadata lists them.
-    pub const ALL: [GrantType; 3] = [
+    pub const ALL: [GrantType; 4] = [
         GrantType::ClientCredentials,
         GrantType::Password,
         GrantType::RefreshToken,
+        GrantType::TokenExchange,
     ];
 
     /// The `grant_type` parameter value.
@@ -33,12 +36,22 @@ impl GrantType {
             GrantType::ClientCredentials => "client_credentials",
             GrantType::Password => "password",
             GrantType::RefreshToken => "refresh_token",
+            GrantType::TokenExchange => "urn:ietf:params:oauth:grant-type:token-exchange",
         }
     }
 
     /// Reads a `grant_type` value; `None` for anything tessera does not support.
     pub fn parse(s: &str) -> Option<GrantType> {
         GrantType::ALL.into_iter().find(|g| g.as_str() == s)
+    }
+
+    /// Reads a grant type as administrators write it: the `grant_type` value, or
+    /// `token-exchange` for RFC 8693's URN.
+    pub fn from_name(s: &str) -> Option<GrantType> {
+        match s {
+            "token-exchange" => Some(GrantType::TokenExchange),
+            _ => GrantType::parse(s),
+        }
     }
 }
 
@@ -51,14 +64,18 @@ pub enum AuthMethod {
     ClientSecretPost,
     /// A JWT signed with the client's private key (RFC 7523 §2.2): no shared secret.
     PrivateKeyJwt,
+    /// A token from a trusted outside issuer (its platform's identity) as the client
+    /// assertion: no secret, no key of the client's own.
+    Federated,
 }
 
 impl AuthMethod {
     /// Every method tessera supports.
-    pub const ALL: [AuthMethod; 3] = [
+    pub const ALL: [AuthMethod; 4] = [
         AuthMethod::ClientSecretBasic,
         AuthMethod::ClientSecretPost,
         AuthMethod::PrivateKeyJwt,
+        AuthMethod::Federated,
     ];
 
     /// The RFC 7591 name.
@@ -67,6 +84,7 @@ impl AuthMethod {
             AuthMethod::ClientSecretBasic => "client_secret_basic",
             AuthMethod::ClientSecretPost => "client_secret_post",
             AuthMethod::PrivateKeyJwt => "private_key_jwt",
+            AuthMethod::Federated => "federated",
         }
     }
 
@@ -77,7 +95,7 @@ impl AuthMethod {
 
     /// Whether the method proves a shared secret (and the client has one).
     pub fn uses_secret(self) -> bool {
-        !matches!(self, AuthMethod::PrivateKeyJwt)
+        !matches!(self, AuthMethod::PrivateKeyJwt | AuthMethod::Federated)
     }
 }
 
@@ -122,6 +140,9 @@ pub struct RegisteredClient {
     pub require_dpop: bool,
     /// `private_key_jwt`: the client's public keys.
     pub keys: ClientKeys,
+    /// `federated`: the outside issuer, subject and claims whose tokens are this
+    /// client's credential.
+    pub federation: Option<super::federation::Binding>,
 }
 
 impl RegisteredClient {
@@ -142,6 +163,7 @@ impl RegisteredClient {
             disabled: false,
             require_dpop: false,
             keys: ClientKeys::None,
+            federation: None,
         }
     }
 

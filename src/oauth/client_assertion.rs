@@ -90,6 +90,20 @@ pub fn algorithm(assertion: &str) -> Result<(Algorithm, Option<String>), OAuthEr
     Ok((alg, header.kid))
 }
 
+/// Whether the JWT looks like a client's own assertion: `iss` and `sub` present and
+/// equal. (A platform token's `iss` is its outside issuer.) Read before any key.
+pub fn is_self_issued(assertion: &str) -> bool {
+    let Some(payload) = jws::parts(assertion).and_then(|(_, p, _)| jws::json_part::<Value>(p))
+    else {
+        return true; // malformed: the assertion path says why
+    };
+    let field = |name| payload.get(name).and_then(Value::as_str);
+    match (field("iss"), field("sub")) {
+        (Some(iss), Some(sub)) => iss == sub,
+        _ => false,
+    }
+}
+
 /// The client the assertion claims to be (`iss` = `sub`), read before any key is
 /// known: it only says whose keys to try.
 pub fn claimed_client(assertion: &str) -> Result<String, OAuthError> {

@@ -4,6 +4,7 @@
 use super::client::MAX_CLIENT_ID_LEN;
 use super::client_assertion::{self, ASSERTION_TYPE};
 use super::error::Challenge;
+use super::federation::SPIFFE_ASSERTION_TYPE;
 use super::form::FormParams;
 use super::secret::{verify_secret, DUMMY_SECRET_HASH};
 use super::{AuthMethod, OAuthError, RegisteredClient};
@@ -18,6 +19,14 @@ pub enum Credential {
     Secret(String),
     /// A signed JWT (`private_key_jwt`), not yet verified.
     Assertion(String),
+    /// A federated client's platform token (an outside issuer's JWT), as its
+    /// client assertion; `spiffe`: sent as a JWT-SVID (`…:jwt-spiffe`).
+    Platform {
+        /// The token.
+        token: String,
+        /// Sent with the `jwt-spiffe` assertion type.
+        spiffe: bool,
+    },
 }
 
 impl std::fmt::Debug for Credential {
@@ -26,6 +35,7 @@ impl std::fmt::Debug for Credential {
         match self {
             Credential::Secret(_) => f.write_str("Secret(..)"),
             Credential::Assertion(_) => f.write_str("Assertion(..)"),
+            Credential::Platform { spiffe, .. } => write!(f, "Platform(spiffe={spiffe}, ..)"),
         }
     }
 }
@@ -141,18 +151,37 @@ fn extract_assertion(
     assertion: Option<&str>,
     body_id: Option<&str>,
 ) -> Result<PresentedCredentials, OAuthError> {
-    match assertion_type {
-        Some(ASSERTION_TYPE) => {}
+    let spiffe = match assertion_type {
+        Some(ASSERTION_TYPE) => false,
+        Some(SPIFFE_ASSERTION_TYPE) => true,
         Some(_) => {
             return Err(OAuthError::invalid_client(format!(
-                "unsupported client_assertion_type (supported: {ASSERTION_TYPE})"
+                "unsupported client_assertion_type (supported: {ASSERTION_TYPE}, \
+                 {SPIFFE_ASSERTION_TYPE})"
             )))
         }
         None => return Err(OAuthError::invalid_request("missing client_assertion_type")),
-    }
+    };
     let assertion = assertion
         .filter(|a| !a.is_empty())
         .ok_or_else(|| OAuthError::invalid_request("missing client_assertion"))?;
+    // A client's own assertion has iss = sub = its id; anything else (a JWT-SVID, a
+    // platform token whose iss is an outside issuer) is a federated client's.
+    if spiffe || !client_assertion::is_self_issued(assertion) {
+        if body_id.is_some_and(|id| id.len() > MAX_CLIENT_ID_LEN) {
+            return Err(OAuthError::invalid_client(format!(
+                "client_id longer than {MAX_CLIENT_ID_LEN} characters"
+            )));
+        }
+        return Ok(PresentedCredentials {
+            client_id: body_id.unwrap_or_default().to_string(),
+            credential: Credential::Platform {
+                token: assertion.to_string(),
+                spiffe,
+            },
+            method: AuthMethod::Federated,
+        });
+    }
     let client_id = client_assertion::claimed_client(assertion)?;
     if body_id.is_some_and(|b| b != client_id) {
         return Err(OAuthError::invalid_client(
@@ -184,11 +213,14 @@ pub fn authenticate<'c>(
 ) -> Result<&'c RegisteredClient, OAuthError> {
     let challenge = match presented.method {
         AuthMethod::ClientSecretBasic => Challenge::Basic,
-        AuthMethod::ClientSecretPost | AuthMethod::PrivateKeyJwt => Challenge::None,
+        AuthMethod::ClientSecretPost | AuthMethod::PrivateKeyJwt | AuthMethod::Federated => {
+            Challenge::None
+        }
     };
     let failed =
         || OAuthError::invalid_client("client authentication failed").with_challenge(challenge);
     let Credential::Secret(secret) = &presented.credential else {
+        // Assertions and platform tokens are verified by the service layer.
         return Err(failed());
     };
     let stored = client

@@ -221,8 +221,12 @@ pub fn screen(raw: &Value) -> Result<&serde_json::Map<String, Value>, String> {
             "holds the private member {m:?}: register public keys only"
         ));
     }
-    if obj.get("use").is_some_and(|u| u.as_str() != Some("sig")) {
-        return Err("\"use\" must be \"sig\"".into());
+    // SPIFFE trust bundles mark JWT-SVID keys `use: "jwt-svid"` (and give no `alg`).
+    if obj
+        .get("use")
+        .is_some_and(|u| !matches!(u.as_str(), Some("sig" | "jwt-svid")))
+    {
+        return Err("\"use\" must be \"sig\" (or \"jwt-svid\" in a SPIFFE bundle)".into());
     }
     match obj.get("kid") {
         None => Ok(obj),

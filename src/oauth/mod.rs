@@ -9,6 +9,7 @@ pub mod client_keys;
 pub mod django_hash;
 pub mod dpop;
 pub mod error;
+pub mod federation;
 pub mod form;
 pub mod grant;
 pub mod jws;

@@ -76,6 +76,13 @@ pub struct AccessTokenClaims {
     /// Proof-of-possession binding.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub cnf: Option<Confirmation>,
+    /// A federated client's outside identity, `{iss, sub}` (kept through token
+    /// exchange).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub ext: Option<serde_json::Value>,
+    /// RFC 8693 §4.1 actor: who acts on the subject's behalf, nesting earlier actors.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub act: Option<serde_json::Value>,
     /// djangorestframework-simplejwt's `token_type` (`"access"`), on user tokens of the
     /// `simplejwt_client` only.
     #[serde(skip_serializing_if = "Option::is_none", default)]
@@ -117,6 +124,8 @@ impl AccessTokenClaims {
             client_id,
             scope: scope.to_string(),
             cnf: None,
+            ext: None,
+            act: None,
             token_type: None,
             user_id: None,
         }
@@ -165,6 +174,9 @@ pub struct TokenResponse {
     /// Issued by the password and refresh grants.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub refresh_token: Option<String>,
+    /// Token exchange (RFC 8693 §2.2.1): the type of the token issued.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub issued_token_type: Option<&'static str>,
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ use crate::oauth::client_auth::{authenticate, extract, Credential};
 use crate::oauth::client_keys::ClientKeySet;
 use crate::oauth::form::FormParams;
 use crate::oauth::{ClientKeys, ErrorCode, OAuthError, RegisteredClient};
+use crate::service::federation::{self, OutsideIdentity};
 use crate::service::{now, AppState};
 use std::sync::Arc;
 
@@ -19,6 +20,8 @@ pub struct Authenticated {
     pub client: Arc<RegisteredClient>,
     /// The replay-cache entry to claim (`private_key_jwt`): key and until when.
     pub pending_jti: Option<(String, i64)>,
+    /// A federated client's outside identity (the token's `ext` claim).
+    pub outside: Option<OutsideIdentity>,
 }
 
 /// The client a request to `path` authenticated as, or the RFC 6749 `invalid_client`
@@ -33,6 +36,15 @@ pub async fn authenticate_client(
 ) -> Result<Authenticated, OAuthError> {
     let result = async {
         let presented = extract(authorization, params)?;
+        if let Credential::Platform { token, spiffe } = &presented.credential {
+            let id = Some(presented.client_id.as_str()).filter(|id| !id.is_empty());
+            let (client, outside) = federation::authenticate(state, token, *spiffe, id).await?;
+            return Ok(Authenticated {
+                client,
+                pending_jti: None,
+                outside: Some(outside),
+            });
+        }
         let found = state
             .clients
             .lookup(&state.pool, &presented.client_id)
@@ -57,6 +69,7 @@ pub async fn authenticate_client(
             return Ok(Authenticated {
                 client,
                 pending_jti: Some((key, checked.expires_at)),
+                outside: None,
             });
         }
         authenticate(&presented, found.as_deref(), now())?;
@@ -65,6 +78,7 @@ pub async fn authenticate_client(
         Ok(Authenticated {
             client,
             pending_jti: None,
+            outside: None,
         })
     }
     .await;

@@ -146,6 +146,14 @@ impl ClientJwks {
     }
 
     async fn fetch(&self, uri: &str) -> Result<(ClientKeySet, Duration), FetchError> {
+        let (body, ttl) = self.fetch_bytes(uri).await?;
+        let keys = ClientKeySet::parse(&body, Strictness::Fetched).map_err(FetchError)?;
+        Ok((keys, ttl))
+    }
+
+    /// GETs `uri` under this fetcher's rules (policy, time limit, redirects, a 64 KiB
+    /// cap): the body and how long it may be used (`Cache-Control`).
+    pub async fn fetch_bytes(&self, uri: &str) -> Result<(Vec<u8>, Duration), FetchError> {
         let fail = |m: String| FetchError(m);
         // Registration checked the URL already; the settings may have changed since.
         let url = url::Url::parse(uri).map_err(|_| fail("not a URL".into()))?;
@@ -169,7 +177,7 @@ impl ClientJwks {
             .content_length()
             .is_some_and(|n| n > MAX_JWKS_BYTES as u64)
         {
-            return Err(fail(format!("the JWK Set is over {MAX_JWKS_BYTES} bytes")));
+            return Err(fail(format!("the document is over {MAX_JWKS_BYTES} bytes")));
         }
         let ttl = response
             .headers()
@@ -184,12 +192,11 @@ impl ClientJwks {
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.map_err(|e| fail(describe(&e)))?;
             if body.len() + chunk.len() > MAX_JWKS_BYTES {
-                return Err(fail(format!("the JWK Set is over {MAX_JWKS_BYTES} bytes")));
+                return Err(fail(format!("the document is over {MAX_JWKS_BYTES} bytes")));
             }
             body.extend_from_slice(&chunk);
         }
-        let keys = ClientKeySet::parse(&body, Strictness::Fetched).map_err(fail)?;
-        Ok((keys, ttl))
+        Ok((body, ttl))
     }
 }
 

@@ -12,6 +12,7 @@ use crate::db::models::Client;
 use crate::db::{pool, DbError, DbPool};
 use crate::oauth::client::MAX_CLIENT_ID_LEN;
 use crate::oauth::client_keys::{ClientKeySet, Strictness};
+use crate::oauth::federation::Binding;
 use crate::oauth::{AuthMethod, ClientKeys, GrantType, RegisteredClient, Scope};
 use quick_cache::sync::Cache;
 use std::sync::Arc;
@@ -130,6 +131,14 @@ pub fn registered(row: &Client) -> RegisteredClient {
         disabled: row.disabled,
         require_dpop: row.require_dpop,
         keys: keys(row),
+        federation: match (&row.federated_issuer, &row.federated_subject) {
+            (Some(issuer), Some(subject)) => Some(Binding {
+                issuer: issuer.clone(),
+                subject: subject.clone(),
+                claims: Binding::parse_claims(row.federated_claims.as_deref()),
+            }),
+            _ => None,
+        },
     }
 }
 

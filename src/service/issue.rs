@@ -4,12 +4,14 @@
 
 use crate::oauth::dpop::{self, Proof};
 use crate::oauth::form::FormParams;
-use crate::oauth::grant::{client_credentials, password, refresh_token};
+use crate::oauth::grant::{client_credentials, password, refresh_token, token_exchange};
 use crate::oauth::secret::random_token;
 use crate::oauth::simplejwt;
 use crate::oauth::token::{encode_jwt, AccessTokenClaims, Confirmation, TokenContext};
 use crate::oauth::{GrantType, OAuthError, RegisteredClient};
+use crate::service::access::{self, AccessToken};
 use crate::service::client_auth::claim_jtis;
+use crate::service::federation::OutsideIdentity;
 use crate::service::login;
 use crate::service::{now, AppState};
 
@@ -50,6 +52,8 @@ pub struct TokenRequest<'a> {
     pub proof: Option<Proof>,
     /// The client assertion's replay-cache entry, not claimed yet.
     pub pending_jti: Option<(String, i64)>,
+    /// A federated client's outside identity, carried as `ext`.
+    pub outside: Option<&'a OutsideIdentity>,
     /// The client's address, for login throttling.
     pub client_addr: &'a dyn Fn() -> String,
 }
@@ -63,6 +67,8 @@ pub struct Issued {
     pub access_token: String,
     /// A refresh token, for the password and refresh grants.
     pub refresh_token: Option<String>,
+    /// Token exchange's `issued_token_type` (RFC 8693 §2.2.1).
+    pub issued_token_type: Option<&'static str>,
 }
 
 /// Runs a grant: its rule, its units of work, the DPoP binding, the signature. Every
@@ -76,6 +82,7 @@ pub async fn grant(state: &AppState, req: TokenRequest<'_>) -> Result<Issued, OA
         params,
         proof,
         pending_jti,
+        outside,
         client_addr,
     } = req;
     let jkt = proof.as_ref().map(|p| p.jkt.clone());
@@ -84,9 +91,11 @@ pub async fn grant(state: &AppState, req: TokenRequest<'_>) -> Result<Issued, OA
     let ctx = context(state);
     // The user a user grant is for: (tessera id, external id).
     let user: Option<(String, Option<String>)>;
+    let mut issued_token_type = None;
     let (mut claims, refresh_token) = match grant {
         GrantType::ClientCredentials => {
-            let claims = client_credentials::grant(client, params, &ctx, random_token(16))?;
+            let mut claims = client_credentials::grant(client, params, &ctx, random_token(16))?;
+            claims.ext = outside.map(OutsideIdentity::claim);
             claim_jtis(state, jtis).await?;
             user = None;
             (claims, None)
@@ -125,6 +134,26 @@ pub async fn grant(state: &AppState, req: TokenRequest<'_>) -> Result<Issued, OA
             user = Some((family.user_id, family.user_external_id));
             (claims, Some(successor))
         }
+        GrantType::TokenExchange => {
+            let exchange = token_exchange::request(client, params)?;
+            let subject = active_token(state, exchange.subject_token, "subject_token").await?;
+            let actor = match exchange.actor_token {
+                Some(t) => Some(active_token(state, t, "actor_token").await?),
+                None => None,
+            };
+            let claims = token_exchange::claims(
+                client,
+                params,
+                &subject,
+                actor.as_deref(),
+                &ctx,
+                random_token(16),
+            )?;
+            claim_jtis(state, jtis).await?;
+            issued_token_type = Some(exchange.issued_token_type);
+            user = None;
+            (claims, None)
+        }
     };
     claims.cnf = jkt.map(|jkt| Confirmation { jkt });
     let simplejwt_client = state.settings.simplejwt_client.as_deref() == Some(&client.client_id);
@@ -139,5 +168,24 @@ pub async fn grant(state: &AppState, req: TokenRequest<'_>) -> Result<Issued, OA
         claims,
         access_token,
         refresh_token,
+        issued_token_type,
     })
+}
+
+/// A token presented for exchange: one of this server's active access tokens, else
+/// `invalid_request` (RFC 8693 §2.2.2), whatever is wrong with it.
+async fn active_token(
+    state: &AppState,
+    token: &str,
+    name: &str,
+) -> Result<Box<AccessTokenClaims>, OAuthError> {
+    if token.len() > access::MAX_PRESENTED_TOKEN {
+        return Err(OAuthError::invalid_request(format!("{name} is too long")));
+    }
+    match access::check(state, token).await? {
+        AccessToken::Active(claims) => Ok(claims),
+        AccessToken::NotOurs | AccessToken::Inactive => Err(OAuthError::invalid_request(format!(
+            "{name} is not an active access token of this server"
+        ))),
+    }
 }

@@ -11,6 +11,7 @@ pub mod access;
 pub mod client_auth;
 pub mod client_jwks;
 pub mod clients;
+pub mod federation;
 pub mod hash_pool;
 pub mod issue;
 pub mod jobs;

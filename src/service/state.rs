@@ -28,6 +28,8 @@ pub struct AppState {
     pub dpop_keys: crate::oauth::dpop::ProofKeys,
     /// Keys of `private_key_jwt` clients that publish them at a `jwks_uri`.
     pub client_jwks: crate::service::client_jwks::ClientJwks,
+    /// Trusted issuers, their keys and the clients bound to them.
+    pub federation: crate::service::federation::Federation,
     /// Prometheus metrics.
     pub metrics: crate::metrics::Metrics,
     /// Password hashing threads.

@@ -18,13 +18,23 @@ struct Cluster {
 }
 
 async fn cluster(n: usize, db: TestDb, database_url: String) -> Cluster {
+    cluster_with(n, db, database_url, &[]).await
+}
+
+async fn cluster_with(
+    n: usize,
+    db: TestDb,
+    database_url: String,
+    extra: &[(&str, String)],
+) -> Cluster {
     let cwd = tempfile::tempdir().expect("dir");
-    let env = [
+    let mut env = vec![
         ("TESSERA_DATABASE_URL", database_url),
         ("TESSERA_CLIENT_CACHE_TTL", "1".to_string()),
         ("TESSERA_DB_CONNECT_TIMEOUT", "1".to_string()),
         ("TESSERA_DB_STATEMENT_TIMEOUT_MS", "1000".to_string()),
     ];
+    env.extend(extra.iter().cloned());
     let mut replicas = Vec::new();
     for _ in 0..n {
         replicas.push(serve_process(cwd.path(), &env).await);
@@ -438,4 +448,86 @@ async fn a_secret_rotated_with_overlap_works_on_every_replica_until_it_expires()
         401,
         "no overlap asked for"
     );
+}
+
+#[tokio::test]
+async fn a_federated_client_works_on_every_replica_until_its_issuer_goes() {
+    use crate::helpers::{kubernetes_claims, published, run_cli_env, TestIssuer};
+    use crate::jose::{TestKey, ISSUER};
+    let db = TestDb::new();
+    let url = db.url();
+    let extra = [
+        ("TESSERA_ISSUER", ISSUER.to_string()),
+        ("TESSERA_JWKS_URI_ALLOW_HTTP", "true".to_string()),
+    ];
+    let c = cluster_with(2, db, url, &extra).await;
+    let key = TestKey::generate(jsonwebtoken::Algorithm::RS256);
+    let k8s = TestIssuer::start(published(&[&key], 300)).await;
+    let cli = |args: Vec<String>| {
+        let db = &c.db;
+        async move {
+            let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+            let out =
+                run_cli_env(db, &refs, None, &[("TESSERA_JWKS_URI_ALLOW_HTTP", "true")]).await;
+            assert!(out.success, "{args:?}: {}", out.stderr);
+            out.json()
+        }
+    };
+    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    cli(s(&["issuer", "add", "--name", "k8s", "--issuer", &k8s.url])).await;
+    let client = cli(s(&[
+        "client",
+        "create",
+        "--name",
+        "orders",
+        "--auth-method",
+        "federated",
+        "--issuer",
+        "k8s",
+        "--subject",
+        "system:serviceaccount:shop:orders",
+    ]))
+    .await;
+    let id = client["client_id"].as_str().expect("id").to_string();
+    let token = k8s.mint(&key, &kubernetes_claims(&k8s.url, ISSUER, "shop", "orders"));
+    let body = form(&[
+        ("grant_type", "client_credentials"),
+        (
+            "client_assertion_type",
+            "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        ),
+        ("client_assertion", &token),
+    ]);
+    let post = |replica: usize| {
+        let http = c.http.clone();
+        let url = format!("{}/oauth/token", c.replicas[replica].address);
+        let body = body.clone();
+        async move {
+            let res = http
+                .post(url)
+                .header("Content-Type", "application/x-www-form-urlencoded")
+                .body(body)
+                .send()
+                .await
+                .expect("sent");
+            answer(res).await
+        }
+    };
+    for replica in 0..2 {
+        let a = post(replica).await;
+        assert_eq!(a.status, 200, "replica {replica}: {}", a.body);
+    }
+    // Through replica 0's database: the client and its issuer go; within the cache
+    // bound (1 s) neither replica accepts the token any more.
+    cli(s(&["client", "delete", &id])).await;
+    cli(s(&["issuer", "delete", "k8s"])).await;
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    for replica in 0..2 {
+        let a = post(replica).await;
+        assert_eq!(
+            a.status, 401,
+            "replica {replica} after the delete: {}",
+            a.body
+        );
+    }
 }

@@ -47,6 +47,12 @@ pub struct Client {
     pub previous_secret_hash: Option<String>,
     /// Unix seconds when the previous secret stops working.
     pub previous_secret_expires_at: Option<i64>,
+    /// `federated`: the trusted issuer (by name) whose tokens authenticate the client.
+    pub federated_issuer: Option<String>,
+    /// `federated`: the token's `sub` (exact, or a prefix ending in `*`).
+    pub federated_subject: Option<String>,
+    /// `federated`: claims the token must carry with these values (a JSON object).
+    pub federated_claims: Option<String>,
 }
 
 /// Changes to a client; `None` leaves a column as it is.
@@ -81,6 +87,12 @@ pub struct ClientChanges {
     pub previous_secret_hash: Option<Option<String>>,
     /// When it stops.
     pub previous_secret_expires_at: Option<Option<i64>>,
+    /// New federated binding: issuer.
+    pub federated_issuer: Option<Option<String>>,
+    /// New federated binding: subject.
+    pub federated_subject: Option<Option<String>>,
+    /// New federated binding: claims.
+    pub federated_claims: Option<Option<String>>,
     /// Always set by `update`.
     pub updated_at: Option<i64>,
 }
@@ -130,6 +142,15 @@ impl Client {
             .set(&changes)
             .execute(conn)?;
         Ok(n == 1)
+    }
+
+    /// The clients bound to the trusted issuer `name`.
+    pub fn bound_to_issuer(conn: &mut DbConnection, name: &str) -> QueryResult<Vec<Client>> {
+        clients::table
+            .filter(clients::federated_issuer.eq(name))
+            .order(clients::client_id.asc())
+            .select(Client::as_select())
+            .load(conn)
     }
 
     /// Deletes a client; returns whether it existed.

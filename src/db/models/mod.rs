@@ -7,9 +7,11 @@ pub mod meta;
 pub mod refresh_token;
 pub mod revoked_token;
 pub mod signing_key;
+pub mod trusted_issuer;
 pub mod used_jti;
 pub mod user;
 
 pub use client::{Client, ClientChanges};
 pub use signing_key::{KeyState, NewSigningKey, SigningKeyRow};
+pub use trusted_issuer::TrustedIssuer;
 pub use user::{ImportedChange, NewUser, User};

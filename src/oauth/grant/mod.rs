@@ -4,6 +4,7 @@
 pub mod client_credentials;
 pub mod password;
 pub mod refresh_token;
+pub mod token_exchange;
 
 use super::client::RegisteredClient;
 use super::form::FormParams;

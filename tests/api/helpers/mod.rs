@@ -10,6 +10,7 @@ mod db;
 mod jwks_server;
 mod oauth2_client;
 mod process;
+mod test_issuer;
 mod verify;
 
 pub use answer::*;
@@ -19,4 +20,5 @@ pub use db::*;
 pub use jwks_server::*;
 pub use oauth2_client::*;
 pub use process::*;
+pub use test_issuer::*;
 pub use verify::*;

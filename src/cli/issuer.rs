@@ -1,0 +1,106 @@
+//! `tessera issuer …`: the outside token issuers whose tokens authenticate federated
+//! clients.
+
+use super::{connect, print_json, CLI};
+use crate::admin::issuers::{self, IssuerSpec};
+use crate::config::Settings;
+use crate::oauth::client_keys::MAX_JWKS_BYTES;
+use crate::service::now;
+use anyhow::Context;
+use clap::Subcommand;
+
+/// Trusted-issuer commands.
+#[derive(Debug, Subcommand)]
+pub enum IssuerCommand {
+    /// Register a trusted issuer; prints it as JSON
+    Add {
+        /// A name for it (1 to 64 characters of A-Z a-z 0-9 . _ -)
+        #[arg(long)]
+        name: String,
+        /// The `iss` of its tokens (https URL; for SPIFFE, default spiffe://<trust domain>).
+        /// Without --jwks-uri or --jwks its keys come from the jwks_uri of
+        /// <issuer>/.well-known/openid-configuration
+        #[arg(long, value_name = "URL")]
+        issuer: Option<String>,
+        /// Where its JWK Set is published
+        #[arg(long, value_name = "URL", conflicts_with = "jwks")]
+        jwks_uri: Option<String>,
+        /// A file holding its JWK Set
+        #[arg(long, value_name = "FILE")]
+        jwks: Option<std::path::PathBuf>,
+        /// A SPIFFE trust domain: tokens are JWT-SVIDs, keys from its trust bundle
+        #[arg(long, value_name = "TD")]
+        spiffe_trust_domain: Option<String>,
+        /// Longest lifetime (exp − iat) of a token accepted, seconds [default: 86400]
+        #[arg(long, value_name = "SECS")]
+        max_token_age: Option<i64>,
+    },
+    /// List trusted issuers as JSON
+    List,
+    /// Show one trusted issuer as JSON
+    Show {
+        /// Its name
+        name: String,
+    },
+    /// Delete a trusted issuer (refused while clients are bound to it)
+    Delete {
+        /// Its name
+        name: String,
+    },
+}
+
+/// Runs an issuer command.
+pub fn run(settings: &Settings, cmd: IssuerCommand) -> anyhow::Result<()> {
+    // The JWK Set file is read before the database is touched: bad input writes nothing.
+    let spec = match &cmd {
+        IssuerCommand::Add {
+            name,
+            issuer,
+            jwks_uri,
+            jwks,
+            spiffe_trust_domain,
+            max_token_age,
+        } => Some(IssuerSpec {
+            name: name.clone(),
+            issuer: issuer.clone(),
+            jwks_uri: jwks_uri.clone(),
+            jwks: match jwks {
+                Some(path) => Some(read_jwks(path)?),
+                None => None,
+            },
+            spiffe_trust_domain: spiffe_trust_domain.clone(),
+            max_token_age: *max_token_age,
+            allow_http: settings.jwks_uri_allow_http,
+        }),
+        _ => None,
+    };
+    let mut conn = connect(settings)?;
+    let conn = &mut conn;
+    match (cmd, spec) {
+        (IssuerCommand::Add { .. }, Some(spec)) => {
+            let view = issuers::add(conn, CLI, &spec, now())?;
+            eprintln!("added trusted issuer {}", view.name);
+            print_json(&view)
+        }
+        (IssuerCommand::List, _) => print_json(&issuers::list(conn)?),
+        (IssuerCommand::Show { name }, _) => print_json(&issuers::show(conn, &name)?),
+        (IssuerCommand::Delete { name }, _) => {
+            let view = issuers::delete(conn, CLI, &name, now())?;
+            eprintln!("deleted trusted issuer {}", view.name);
+            print_json(&serde_json::json!({ "deleted": view.name }))
+        }
+        (IssuerCommand::Add { .. }, None) => anyhow::bail!("no issuer was given"),
+    }
+}
+
+fn read_jwks(path: &std::path::Path) -> anyhow::Result<String> {
+    let meta =
+        std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
+    if meta.len() > MAX_JWKS_BYTES as u64 {
+        anyhow::bail!(
+            "{}: a JWK Set is at most {MAX_JWKS_BYTES} bytes",
+            path.display()
+        );
+    }
+    std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
+}

@@ -1,0 +1,274 @@
+//! Federated client authentication, the protocol part: a workload presents the token
+//! its platform gave it (a Kubernetes service-account token, a GitHub Actions OIDC
+//! token, a SPIFFE JWT-SVID) as its client assertion, and tessera accepts it when a
+//! trusted issuer signed it for tessera and exactly one client is bound to its subject
+//! and claims. Verifying the signature and finding the issuer happen in the service
+//! layer; this module holds the rules that need no I/O.
+
+use super::jws;
+use jsonwebtoken::Algorithm;
+use serde_json::{Map, Value};
+
+/// `client_assertion_type` of a SPIFFE JWT-SVID (draft-ietf-oauth-spiffe-client-auth).
+pub const SPIFFE_ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-spiffe";
+/// Longest platform token looked at, bytes (real ones are 1–2 KiB).
+pub const MAX_PLATFORM_TOKEN: usize = 8 * 1024;
+/// Most `aud` entries looked at.
+pub const MAX_AUDIENCES: usize = 32;
+/// Clock skew allowed for `iat` and `nbf`, seconds.
+pub const MAX_SKEW: i64 = 60;
+/// Default and largest `max_token_age`, seconds.
+pub const DEFAULT_MAX_TOKEN_AGE: i64 = 86_400;
+/// Most `--claim` bindings per client.
+pub const MAX_BOUND_CLAIMS: usize = 16;
+
+/// What a federated client is bound to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Binding {
+    /// The trusted issuer's name.
+    pub issuer: String,
+    /// The subject: exact, or a prefix when it ends in `*`.
+    pub subject: String,
+    /// Claims the token must carry with exactly these string values.
+    pub claims: Vec<(String, String)>,
+}
+
+impl Binding {
+    /// Whether a token with `sub` and `claims` is this client's.
+    pub fn matches(&self, sub: &str, claims: &Map<String, Value>) -> bool {
+        let subject_ok = match self.subject.strip_suffix('*') {
+            Some(prefix) => sub.starts_with(prefix),
+            None => sub == self.subject,
+        };
+        subject_ok
+            && self
+                .claims
+                .iter()
+                .all(|(k, v)| claims.get(k).and_then(Value::as_str) == Some(v.as_str()))
+    }
+
+    /// Reads the stored claims (a JSON object of strings).
+    pub fn parse_claims(stored: Option<&str>) -> Vec<(String, String)> {
+        let Some(Ok(Value::Object(map))) = stored.map(serde_json::from_str::<Value>) else {
+            return Vec::new();
+        };
+        map.into_iter()
+            .filter_map(|(k, v)| v.as_str().map(|v| (k, v.to_string())))
+            .collect()
+    }
+}
+
+/// Checks a bound subject: non-empty, at most 512 characters, no control characters;
+/// a `*` only at the end (a prefix), and not alone.
+pub fn check_subject(subject: &str) -> Result<(), String> {
+    if subject.is_empty() || subject == "*" {
+        return Err("--subject must name a subject (a bare * would match anything)".into());
+    }
+    if subject.chars().count() > 512 || subject.chars().any(char::is_control) {
+        return Err("--subject must be at most 512 characters, without control characters".into());
+    }
+    if subject[..subject.len() - 1].contains('*') {
+        return Err("--subject may hold a * only at its end (a prefix)".into());
+    }
+    Ok(())
+}
+
+/// Checks bound claims: at most 16, names 1–64 characters, values non-empty.
+pub fn check_claims(claims: &[(String, String)]) -> Result<(), String> {
+    if claims.len() > MAX_BOUND_CLAIMS {
+        return Err(format!("at most {MAX_BOUND_CLAIMS} bound claims"));
+    }
+    for (k, v) in claims {
+        let reserved = ["iss", "sub", "aud", "exp", "iat", "nbf", "jti"];
+        if k.is_empty() || k.chars().count() > 64 || reserved.contains(&k.as_str()) {
+            return Err(format!(
+                "bound claim {k:?}: a name of 1 to 64 characters other than {}",
+                reserved.join(", ")
+            ));
+        }
+        if v.is_empty() || v.chars().count() > 512 {
+            return Err(format!("bound claim {k:?}: a value of 1 to 512 characters"));
+        }
+    }
+    Ok(())
+}
+
+/// The SPIFFE trust domain of a `spiffe://` id.
+pub fn trust_domain(spiffe_id: &str) -> Option<&str> {
+    let rest = spiffe_id.strip_prefix("spiffe://")?;
+    let td = rest.split('/').next()?;
+    (!td.is_empty()).then_some(td)
+}
+
+/// A platform token's claims, read before its signature is checked (to find the
+/// issuer); nothing here is trusted until [`check`] passes after the signature.
+#[derive(Debug, Clone)]
+pub struct PlatformToken {
+    /// `iss`, if present.
+    pub iss: Option<String>,
+    /// `sub`.
+    pub sub: String,
+    /// All claims.
+    pub claims: Map<String, Value>,
+}
+
+/// A platform token's header: an asymmetric `alg` and the `kid`. `typ` may be absent,
+/// `JWT` or `JOSE` (JWT-SVIDs); a token of another kind (`at+jwt`, `dpop+jwt`) is not
+/// a platform identity.
+pub fn header(token: &str) -> Result<(Algorithm, Option<String>), &'static str> {
+    #[derive(serde::Deserialize)]
+    struct Header {
+        alg: String,
+        #[serde(default)]
+        typ: Option<String>,
+        #[serde(default)]
+        kid: Option<String>,
+    }
+    let h: Header = jws::parts(token)
+        .and_then(|(h, _, _)| jws::json_part(h))
+        .ok_or("not a compact JWS")?;
+    if h.typ
+        .as_deref()
+        .is_some_and(|t| !t.eq_ignore_ascii_case("JWT") && !t.eq_ignore_ascii_case("JOSE"))
+    {
+        return Err("typ is neither JWT nor JOSE");
+    }
+    let alg = h
+        .alg
+        .parse::<Algorithm>()
+        .ok()
+        .filter(|a| jws::accepted(*a))
+        .ok_or("alg is not one of RS256, PS256, ES256, EdDSA")?;
+    Ok((alg, h.kid))
+}
+
+impl PlatformToken {
+    /// Reads the claims of a compact JWS; `Err` is the reason for the log.
+    pub fn read(token: &str) -> Result<PlatformToken, &'static str> {
+        if token.len() > MAX_PLATFORM_TOKEN {
+            return Err("the token is over 8 KiB");
+        }
+        let (_, payload, _) = jws::parts(token).ok_or("not a compact JWS")?;
+        let claims: Map<String, Value> =
+            jws::json_part(payload).ok_or("its claims are not a JSON object")?;
+        let sub = match claims.get("sub") {
+            Some(Value::String(s)) if !s.is_empty() => s.clone(),
+            _ => return Err("no sub"),
+        };
+        let iss = match claims.get("iss") {
+            None => None,
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(_) => return Err("iss is not a string"),
+        };
+        Ok(PlatformToken { iss, sub, claims })
+    }
+
+    /// The time claims and the audience, after the signature verified: `aud` must
+    /// contain `audience` (tessera's issuer), `exp` be in the future and at most
+    /// `max_age` after `iat` (or after now, without `iat`), `iat`/`nbf` not ahead.
+    pub fn check(&self, audience: &str, max_age: i64, now: i64) -> Result<(), &'static str> {
+        let number = |name: &str| self.claims.get(name).and_then(Value::as_i64);
+        let aud_ok = match self.claims.get("aud") {
+            Some(Value::String(a)) => a == audience,
+            Some(Value::Array(list)) if list.len() <= MAX_AUDIENCES => {
+                list.iter().any(|a| a.as_str() == Some(audience))
+            }
+            Some(Value::Array(_)) => return Err("more than 32 aud entries"),
+            _ => false,
+        };
+        if !aud_ok {
+            return Err("aud does not contain this server's issuer identifier");
+        }
+        let exp = number("exp").ok_or("no exp")?;
+        if exp <= now {
+            return Err("expired");
+        }
+        let iat = number("iat");
+        if exp - iat.unwrap_or(now) > max_age {
+            return Err("exp is further from iat than the issuer's max token age");
+        }
+        if iat.is_some_and(|t| t > now + MAX_SKEW)
+            || number("nbf").is_some_and(|t| t > now + MAX_SKEW)
+        {
+            return Err("issued in the future (iat or nbf)");
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn token(claims: Value) -> PlatformToken {
+        let Value::Object(claims) = claims else {
+            panic!("object")
+        };
+        PlatformToken {
+            iss: claims
+                .get("iss")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            sub: claims["sub"].as_str().unwrap_or_default().to_string(),
+            claims,
+        }
+    }
+
+    #[test]
+    fn subjects_match_exactly_or_by_prefix_and_claims_exactly() {
+        let b = Binding {
+            issuer: "gh".into(),
+            subject: "repo:org/app:*".into(),
+            claims: vec![("ref".into(), "refs/heads/main".into())],
+        };
+        let claims = |r: &str| json!({"ref": r}).as_object().cloned().unwrap_or_default();
+        assert!(b.matches(
+            "repo:org/app:ref:refs/heads/main",
+            &claims("refs/heads/main")
+        ));
+        assert!(!b.matches("repo:org/other:x", &claims("refs/heads/main")));
+        assert!(!b.matches("repo:org/app:x", &claims("refs/heads/dev")));
+        let exact = Binding {
+            subject: "system:serviceaccount:shop:orders".into(),
+            claims: vec![],
+            ..b
+        };
+        assert!(exact.matches("system:serviceaccount:shop:orders", &Map::new()));
+        assert!(!exact.matches("system:serviceaccount:shop:orders2", &Map::new()));
+        assert!(check_subject("").is_err() && check_subject("*").is_err());
+        assert!(check_subject("a*b").is_err() && check_subject("a*").is_ok());
+    }
+
+    #[test]
+    fn time_and_audience_rules() {
+        let now = 1_800_000_000;
+        let good = json!({"sub": "s", "aud": ["x", "https://as"], "exp": now + 600, "iat": now});
+        assert_eq!(token(good.clone()).check("https://as", 86_400, now), Ok(()));
+        let mut cases = vec![];
+        for (k, v) in [
+            ("aud", json!("https://other")),
+            ("exp", json!(now)),
+            ("exp", Value::Null),
+            ("iat", json!(now + 120)),
+            ("nbf", json!(now + 120)),
+            ("iat", json!(now - 100_000)),
+            ("aud", json!(vec!["https://as"; 1000])),
+        ] {
+            let mut c = good.clone();
+            c[k] = v;
+            cases.push(c);
+        }
+        for c in cases {
+            assert!(
+                token(c.clone()).check("https://as", 86_400, now).is_err(),
+                "{c}"
+            );
+        }
+        assert_eq!(
+            trust_domain("spiffe://prod.example/ns/a"),
+            Some("prod.example")
+        );
+        assert_eq!(trust_domain("https://x"), None);
+    }
+}
