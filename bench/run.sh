@@ -13,7 +13,7 @@
 #   SCENARIOS="token refresh" bench/run.sh  # a subset: token token-pkjwt token-dpop
 #                          # token-es256 jwks jwks-304 refresh many-params password-flood
 #                          # token-during-flood django-first-login django-second-login
-#                          # token-during-django-flood
+#                          # token-during-django-flood token-federated token-exchange
 #   BENCH_POSTGRES=postgres://postgres@127.0.0.1:5432/postgres bench/run.sh
 #       # PostgreSQL: a fresh database is created through that URL and dropped after;
 #       # URL parameters (e.g. ?sslmode=disable) are passed on to tessera
@@ -174,6 +174,31 @@ RESULTS=$(
     echo "== signing $LINES ES256 DPoP proofs" >&2
     "$SIGNER" dpop "$URL/oauth/token" "$LINES" >"$WORK/proofs"
     BENCH_MODE=dpop BENCH_LINES="$WORK/proofs" run token-dpop lines.lua 32 /oauth/token
+  fi
+  # A federated client: an RS256 platform token verified, an RS256 token signed.
+  if want token-federated; then
+    "$SIGNER" keygen "$WORK/platform"
+    "$BIN" issuer add --name bench-k8s --issuer https://k8s.bench.invalid \
+      --jwks "$WORK/platform/jwks.json" >/dev/null
+    "$BIN" client create --name bench-federated --scope bench:read --auth-method federated \
+      --issuer bench-k8s --subject system:serviceaccount:bench:svc >/dev/null
+    PLATFORM=$("$SIGNER" platform "$WORK/platform" https://k8s.bench.invalid \
+      system:serviceaccount:bench:svc "$URL")
+    BENCH_AUTH="" BENCH_BODY="grant_type=client_credentials&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion=$PLATFORM" \
+      run token-federated body.lua 32 /oauth/token
+  fi
+  # Token exchange: a tessera RS256 token verified, a new one signed.
+  if want token-exchange; then
+    EXCHANGER=$("$BIN" client create --name bench-exchanger --scope bench:read \
+      --grant-types token-exchange --audience https://next.bench.invalid)
+    EX_ID=$(printf '%s' "$EXCHANGER" | python3 -c 'import json, sys; print(json.load(sys.stdin)["client_id"])')
+    SUBJECT_AUTH=$("$BIN" client create --name bench-subject --scope bench:read \
+      --audience "$EX_ID" --access-token-ttl 3600 | basic_auth)
+    SUBJECT=$(curl -fs -H "Authorization: Basic $SUBJECT_AUTH" -d grant_type=client_credentials "$URL/oauth/token" \
+      | python3 -c 'import json, sys; print(json.load(sys.stdin)["access_token"])')
+    BENCH_AUTH=$(printf '%s' "$EXCHANGER" | basic_auth) \
+      BENCH_BODY="grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Atoken-exchange&subject_token_type=urn%3Aietf%3Aparams%3Aoauth%3Atoken-type%3Aaccess_token&subject_token=$SUBJECT" \
+      run token-exchange body.lua 32 /oauth/token
   fi
   BENCH_AUTH=$APP_AUTH run refresh refresh.lua 32 /oauth/token
   # 10,000 form parameters per request (refused): the server's time for such a body.

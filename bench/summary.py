@@ -62,6 +62,13 @@ if dp and t32:
         verify_us = 1e6 / float(verify)
         print(f"  a proof costs {extra_us:.0f} us of core time per token (the target allows {allowed_us:.0f} us); "
               f"one P-256 verification alone is {verify_us:.0f} us (openssl, same core)")
+for name, what in (("token-federated", "federated client_credentials (RS256 platform token verified)"),
+                   ("token-exchange", "token exchange (RS256 tessera token verified)")):
+    r = rows.get((name, 32))
+    if r:
+        ratio = r["rps"] / sign
+        print(f"{what} tokens/s @32 / openssl sign/s: {ratio:.3f} (target >= 0.85, errors {int(r['errors'])}) "
+              f"{verdict(ratio >= 0.85 and r['errors'] == 0)}")
 es = rows.get(("token-es256", 32))
 if es and t32:
     x = es["rps"] / t32["rps"]

@@ -9,6 +9,8 @@
 //!     # aud is AUD: the issuer identifier (RFC 7523bis; bench/run.sh passes it)
 //! cargo run --release --example bench_jwt -- dpop HTU COUNT
 //!     # COUNT ES256 DPoP proofs for POST HTU, one fresh key
+//! cargo run --release --example bench_jwt -- platform DIR ISS SUB AUD
+//!     # one RS256 platform token (reusable, an hour) signed with DIR's key
 //! ```
 //!
 //! Signing runs on every core. DPoP proofs are accepted for 60 seconds after they are
@@ -37,10 +39,10 @@ fn main() {
             assertions(Path::new(dir), client_id, aud, count)
         }
         ["dpop", htu, count] => dpop(htu, count),
-        _ => Err(
-            "usage: bench_jwt keygen DIR | assertions DIR CLIENT_ID AUD COUNT | dpop HTU COUNT"
-                .into(),
-        ),
+        ["platform", dir, iss, sub, aud] => platform(Path::new(dir), iss, sub, aud),
+        _ => Err("usage: bench_jwt keygen DIR | assertions DIR CLIENT_ID AUD COUNT \
+                  | dpop HTU COUNT | platform DIR ISS SUB AUD"
+            .into()),
     };
     if let Err(e) = result {
         eprintln!("bench_jwt: {e}");
@@ -105,6 +107,20 @@ fn assertions(dir: &Path, client_id: &str, aud: &str, count: &str) -> Result<(),
              urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion={jwt}"
         )
     })
+}
+
+/// One platform token (like a Kubernetes projected service-account token), valid for
+/// an hour: federated clients reuse theirs, so one serves a whole run.
+fn platform(dir: &Path, iss: &str, sub: &str, aud: &str) -> Result<(), Fail> {
+    let der = std::fs::read(dir.join("key.der"))?;
+    rsa::RsaPrivateKey::from_pkcs1_der(&der)?;
+    let mut header = Header::new(Algorithm::RS256);
+    header.kid = Some("bench".into());
+    let now = chrono::Utc::now().timestamp();
+    let claims = json!({"iss": iss, "sub": sub, "aud": [aud], "iat": now, "nbf": now,
+                        "exp": now + 3600});
+    println!("{}", encode(&header, &claims, &EncodingKey::from_rsa_der(&der))?);
+    Ok(())
 }
 
 fn dpop(htu: &str, count: &str) -> Result<(), Fail> {
