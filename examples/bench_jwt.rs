@@ -40,9 +40,11 @@ fn main() {
         }
         ["dpop", htu, count] => dpop(htu, count),
         ["platform", dir, iss, sub, aud] => platform(Path::new(dir), iss, sub, aud),
-        _ => Err("usage: bench_jwt keygen DIR | assertions DIR CLIENT_ID AUD COUNT \
+        _ => Err(
+            "usage: bench_jwt keygen DIR | assertions DIR CLIENT_ID AUD COUNT \
                   | dpop HTU COUNT | platform DIR ISS SUB AUD"
-            .into()),
+                .into(),
+        ),
     };
     if let Err(e) = result {
         eprintln!("bench_jwt: {e}");
@@ -119,7 +121,10 @@ fn platform(dir: &Path, iss: &str, sub: &str, aud: &str) -> Result<(), Fail> {
     let now = chrono::Utc::now().timestamp();
     let claims = json!({"iss": iss, "sub": sub, "aud": [aud], "iat": now, "nbf": now,
                         "exp": now + 3600});
-    println!("{}", encode(&header, &claims, &EncodingKey::from_rsa_der(&der))?);
+    println!(
+        "{}",
+        encode(&header, &claims, &EncodingKey::from_rsa_der(&der))?
+    );
     Ok(())
 }
 
