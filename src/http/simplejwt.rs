@@ -58,12 +58,16 @@ pub async fn obtain_pair(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let fields = match read_fields(&req, payload, &["username", "password"]).await {
-        Ok(f) => f,
-        Err(res) => return res,
-    };
-    let client = match first_party_client(&state, &req, GrantType::Password).await {
-        Ok(c) => c,
+    let (fields, client) = match fields_for(
+        &req,
+        payload,
+        &state,
+        &["username", "password"],
+        GrantType::Password,
+    )
+    .await
+    {
+        Ok(found) => found,
         Err(res) => return res,
     };
     if fields[1].len() > MAX_PASSWORD_BYTES {
@@ -94,14 +98,11 @@ pub async fn refresh(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let fields = match read_fields(&req, payload, &["refresh"]).await {
-        Ok(f) => f,
-        Err(res) => return res,
-    };
-    let client = match first_party_client(&state, &req, GrantType::RefreshToken).await {
-        Ok(c) => c,
-        Err(res) => return res,
-    };
+    let (fields, client) =
+        match fields_for(&req, payload, &state, &["refresh"], GrantType::RefreshToken).await {
+            Ok(found) => found,
+            Err(res) => return res,
+        };
     let params = FormParams::from_pairs([("refresh_token", &*fields[0])]);
     match issue_pair(&req, &state, &client, GrantType::RefreshToken, &params).await {
         Ok(res) => res,
@@ -162,14 +163,11 @@ pub async fn blacklist(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let fields = match read_fields(&req, payload, &["refresh"]).await {
-        Ok(f) => f,
-        Err(res) => return res,
-    };
-    let client = match first_party_client(&state, &req, GrantType::RefreshToken).await {
-        Ok(c) => c,
-        Err(res) => return res,
-    };
+    let (fields, client) =
+        match fields_for(&req, payload, &state, &["refresh"], GrantType::RefreshToken).await {
+            Ok(found) => found,
+            Err(res) => return res,
+        };
     match revocation::logout(&state, &client.client_id, &fields[0]).await {
         Ok(Logout::Ended) => no_store(StatusCode::OK).json(json!({})),
         Ok(Logout::AlreadyEnded) => detail(
@@ -213,6 +211,20 @@ async fn issue_pair(
         OAuthError::unavailable()
     })?;
     Ok(pair(issued.access_token, refresh))
+}
+
+/// The request's `names` fields and the first-party client, which must allow `grant`;
+/// or the answer to give instead.
+async fn fields_for(
+    req: &HttpRequest,
+    payload: web::Payload,
+    state: &AppState,
+    names: &[&str],
+    grant: GrantType,
+) -> Result<(Vec<String>, Arc<RegisteredClient>), HttpResponse> {
+    let fields = read_fields(req, payload, names).await?;
+    let client = first_party_client(state, req, grant).await?;
+    Ok((fields, client))
 }
 
 /// The configured first-party client, which must exist, be enabled and allow `grant`.

@@ -48,6 +48,23 @@ pub async fn cli_ok(app: &TestApp, args: &[&str]) -> Value {
     out.json()
 }
 
+/// Registers `issuer` under `name` with its `/jwks` as key source (and `extra` flags).
+pub async fn add_issuer(app: &TestApp, name: &str, issuer: &TestIssuer, extra: &[&str]) {
+    let jwks_uri = format!("{}/jwks", issuer.url);
+    let mut args = vec![
+        "issuer",
+        "add",
+        "--name",
+        name,
+        "--issuer",
+        &issuer.url,
+        "--jwks-uri",
+        &jwks_uri,
+    ];
+    args.extend_from_slice(extra);
+    cli_ok(app, &args).await;
+}
+
 /// A federated client bound to `issuer` and `subject` (and `extra` flags); its id.
 pub async fn federated_client(
     app: &TestApp,
@@ -191,21 +208,7 @@ async fn a_github_actions_job_is_bound_by_repository_prefix_and_ref() {
     let app = federation_app().await;
     let key = TestKey::generate(Algorithm::RS256);
     let github = TestIssuer::start(published(&[&key], 300)).await;
-    let jwks_uri = format!("{}/jwks", github.url);
-    cli_ok(
-        &app,
-        &[
-            "issuer",
-            "add",
-            "--name",
-            "github",
-            "--issuer",
-            &github.url,
-            "--jwks-uri",
-            &jwks_uri,
-        ],
-    )
-    .await;
+    add_issuer(&app, "github", &github, &[]).await;
     let id = federated_client(
         &app,
         "github",
@@ -294,24 +297,8 @@ async fn every_refusal_is_invalid_client_and_writes_nothing() {
     let key = TestKey::generate(Algorithm::RS256);
     let stranger = TestKey::generate(Algorithm::RS256);
     let cluster = TestIssuer::start(published(&[&key], 300)).await;
-    let jwks_uri = format!("{}/jwks", cluster.url);
-    cli_ok(
-        &app,
-        &[
-            "issuer",
-            "add",
-            "--name",
-            "k8s",
-            "--issuer",
-            &cluster.url,
-            "--jwks-uri",
-            &jwks_uri,
-            "--max-token-age",
-            "7200",
-        ],
-    )
-    .await;
-    let id = federated_client(&app, "k8s", "system:serviceaccount:shop:orders", &[]).await;
+    add_issuer(&app, "k8s", &cluster, &["--max-token-age", "7200"]).await;
+    federated_client(&app, "k8s", "system:serviceaccount:shop:orders", &[]).await;
     let disabled = federated_client(&app, "k8s", "system:serviceaccount:shop:old", &[]).await;
     cli_ok(&app, &["client", "disable", &disabled]).await;
     // Two clients for one subject: only with client_id.
@@ -451,7 +438,6 @@ async fn every_refusal_is_invalid_client_and_writes_nothing() {
         tokens_before,
         "nothing written"
     );
-    let _ = id;
 }
 
 #[tokio::test]
@@ -460,21 +446,7 @@ async fn issuer_keys_rotate_and_a_misbehaving_issuer_does_not_hold_up_others() {
     let old = TestKey::generate(Algorithm::RS256);
     let new = TestKey::generate(Algorithm::RS256);
     let cluster = TestIssuer::start(published(&[&old], 3600)).await;
-    let jwks_uri = format!("{}/jwks", cluster.url);
-    cli_ok(
-        &app,
-        &[
-            "issuer",
-            "add",
-            "--name",
-            "k8s",
-            "--issuer",
-            &cluster.url,
-            "--jwks-uri",
-            &jwks_uri,
-        ],
-    )
-    .await;
+    add_issuer(&app, "k8s", &cluster, &[]).await;
     federated_client(&app, "k8s", "system:serviceaccount:shop:orders", &[]).await;
     let claims = kubernetes_claims(&cluster.url, ISSUER, "shop", "orders");
     assert_eq!(
@@ -501,21 +473,7 @@ async fn issuer_keys_rotate_and_a_misbehaving_issuer_does_not_hold_up_others() {
     ] {
         let bad = TestIssuer::start(mode).await;
         let name = format!("bad-{}", bad.url.rsplit(':').next().unwrap_or("x"));
-        let uri = format!("{}/jwks", bad.url);
-        cli_ok(
-            &app,
-            &[
-                "issuer",
-                "add",
-                "--name",
-                &name,
-                "--issuer",
-                &bad.url,
-                "--jwks-uri",
-                &uri,
-            ],
-        )
-        .await;
+        add_issuer(&app, &name, &bad, &[]).await;
         federated_client(&app, &name, "system:serviceaccount:shop:orders", &[]).await;
         let key = TestKey::generate(Algorithm::ES256);
         let token = bad.mint(&key, &kubernetes_claims(&bad.url, ISSUER, "shop", "orders"));
