@@ -65,6 +65,21 @@ pub async fn add_issuer(app: &TestApp, name: &str, issuer: &TestIssuer, extra: &
     cli_ok(app, &args).await;
 }
 
+/// Registers `issuer` under `name` with `key`'s JWK Set inline (`--jwks FILE`).
+pub async fn add_inline_issuer(app: &TestApp, name: &str, issuer: &str, key: &TestKey) {
+    let dir = tempfile::tempdir().expect("dir");
+    let jwks = dir.path().join("jwks.json");
+    std::fs::write(&jwks, TestKey::jwks(&[key]).to_string()).expect("write");
+    let jwks = jwks.display().to_string();
+    cli_ok(
+        app,
+        &[
+            "issuer", "add", "--name", name, "--issuer", issuer, "--jwks", &jwks,
+        ],
+    )
+    .await;
+}
+
 /// A federated client bound to `issuer` and `subject` (and `extra` flags); its id.
 pub async fn federated_client(
     app: &TestApp,
@@ -495,24 +510,7 @@ async fn issuer_keys_rotate_and_a_misbehaving_issuer_does_not_hold_up_others() {
 async fn issuer_and_federated_client_commands_refuse_bad_input_with_one_line() {
     let app = federation_app().await;
     let key = TestKey::generate(Algorithm::RS256);
-    let dir = tempfile::tempdir().expect("dir");
-    let jwks = dir.path().join("jwks.json");
-    std::fs::write(&jwks, TestKey::jwks(&[&key]).to_string()).expect("write");
-    let jwks = jwks.display().to_string();
-    cli_ok(
-        &app,
-        &[
-            "issuer",
-            "add",
-            "--name",
-            "inline",
-            "--issuer",
-            "https://inline.example",
-            "--jwks",
-            &jwks,
-        ],
-    )
-    .await;
+    add_inline_issuer(&app, "inline", "https://inline.example", &key).await;
     let issuers_before = app.count_rows("trusted_issuers");
     let clients_before = app.count_rows("clients");
     let cases: Vec<(Vec<&str>, &str)> = vec![
@@ -702,24 +700,7 @@ async fn issuer_and_federated_client_commands_refuse_bad_input_with_one_line() {
 async fn federated_clients_register_through_rfc_7591_too() {
     let app = federation_app().await;
     let key = TestKey::generate(Algorithm::ES256);
-    let dir = tempfile::tempdir().expect("dir");
-    let jwks = dir.path().join("jwks.json");
-    std::fs::write(&jwks, TestKey::jwks(&[&key]).to_string()).expect("write");
-    let jwks = jwks.display().to_string();
-    cli_ok(
-        &app,
-        &[
-            "issuer",
-            "add",
-            "--name",
-            "ci",
-            "--issuer",
-            "https://ci.example",
-            "--jwks",
-            &jwks,
-        ],
-    )
-    .await;
+    add_inline_issuer(&app, "ci", "https://ci.example", &key).await;
     let admin = app.admin_token().await;
     let res = app
         .http
