@@ -102,7 +102,9 @@ fn check_url(what: &str, raw: &str, allow_http: bool) -> Result<String, AdminErr
             "{what} {raw:?} must be a URL with a host, without credentials or fragment, of at most 2048 characters"
         ));
     }
-    Ok(raw.trim_end_matches('/').to_string())
+    // Kept exactly: an issuer identifier is compared with `iss` as a string, and some
+    // end in a slash.
+    Ok(raw.to_string())
 }
 
 impl IssuerSpec {
@@ -133,7 +135,7 @@ impl IssuerSpec {
             None => None,
         };
         let issuer = match (&self.issuer, &td) {
-            (Some(i), Some(_)) if i.starts_with("spiffe://") => i.trim_end_matches('/').to_string(),
+            (Some(i), Some(_)) if i.starts_with("spiffe://") => i.clone(),
             (Some(i), _) => check_url("--issuer", i, self.allow_http)?,
             (None, Some(td)) => format!("spiffe://{td}"),
             (None, None) => return invalid("--issuer is required"),

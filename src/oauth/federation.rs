@@ -113,8 +113,8 @@ pub struct PlatformToken {
 }
 
 /// A platform token's header: an asymmetric `alg` and the `kid`. `typ` may be absent,
-/// `JWT` or `JOSE` (JWT-SVIDs); a token of another kind (`at+jwt`, `dpop+jwt`) is not
-/// a platform identity.
+/// `JWT`, `JOSE` (JWT-SVIDs) or `at+jwt` (another tessera's access tokens); a JWT of
+/// another kind (a DPoP proof, a logout token, …) is no workload identity.
 pub fn header(token: &str) -> Result<(Algorithm, Option<String>), &'static str> {
     #[derive(serde::Deserialize)]
     struct Header {
@@ -127,11 +127,14 @@ pub fn header(token: &str) -> Result<(Algorithm, Option<String>), &'static str> 
     let h: Header = jws::parts(token)
         .and_then(|(h, _, _)| jws::json_part(h))
         .ok_or("not a compact JWS")?;
-    if h.typ
-        .as_deref()
-        .is_some_and(|t| !t.eq_ignore_ascii_case("JWT") && !t.eq_ignore_ascii_case("JOSE"))
-    {
-        return Err("typ is neither JWT nor JOSE");
+    let typ_ok = |t: &str| {
+        let t = t.strip_prefix("application/").unwrap_or(t);
+        ["JWT", "JOSE", "at+jwt"]
+            .iter()
+            .any(|ok| t.eq_ignore_ascii_case(ok))
+    };
+    if h.typ.as_deref().is_some_and(|t| !typ_ok(t)) {
+        return Err("typ is not JWT, JOSE or at+jwt");
     }
     let alg = h
         .alg

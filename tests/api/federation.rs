@@ -415,8 +415,8 @@ async fn every_refusal_is_invalid_client_and_writes_nothing() {
             None,
         ),
         (
-            "an access token's typ",
-            key.sign_with(&good, |h| h.typ = Some("at+jwt".into())),
+            "a DPoP proof's typ",
+            key.sign_with(&good, |h| h.typ = Some("dpop+jwt".into())),
             None,
         ),
         (
@@ -742,4 +742,35 @@ async fn federated_clients_register_through_rfc_7591_too() {
         .await
         .expect("sent");
     assert_oauth_error(&answer(res).await, 400, "invalid_client_metadata");
+}
+
+#[tokio::test]
+async fn another_tessera_is_a_trusted_issuer_by_discovery() {
+    let upstream = crate::helpers::spawn_app().await;
+    let workload = upstream.create_client(&["--audience", ISSUER]).await;
+    let token = upstream.client_credentials_token(&workload).await;
+
+    let app = federation_app().await;
+    let added = cli_ok(
+        &app,
+        &[
+            "issuer",
+            "add",
+            "--name",
+            "upstream",
+            "--issuer",
+            &upstream.address,
+        ],
+    )
+    .await;
+    assert_eq!(added["key_source"], "discovery");
+    let id = federated_client(&app, "upstream", &workload.id, &[]).await;
+    let a = with_platform_token(&app, &token, JWT_BEARER, None).await;
+    assert_eq!(a.status, 200, "an upstream at+jwt access token: {}", a.body);
+    let claims = verified(&app, a.access_token()).await;
+    assert_eq!(claims["sub"], id.as_str());
+    assert_eq!(
+        claims["ext"],
+        json!({"iss": upstream.address, "sub": workload.id})
+    );
 }
