@@ -117,6 +117,9 @@ pub struct ConfigArgs {
     /// Take the client address from the last X-Forwarded-For entry (behind a proxy you run) [default: false]
     #[arg(long, env = "TESSERA_TRUST_FORWARDED_FOR", value_name = "BOOL")]
     pub trust_forwarded_for: Option<bool>,
+    /// A `tessera apply` file applied at start, before listening, on every replica [default: unset]
+    #[arg(long, env = "TESSERA_APPLY", value_name = "FILE")]
+    pub apply: Option<std::path::PathBuf>,
     /// Client id the simplejwt-compatible /api/token/ endpoints act as; unset = endpoints off [default: unset]
     #[arg(long, env = "TESSERA_SIMPLEJWT_CLIENT", value_name = "CLIENT_ID")]
     pub simplejwt_client: Option<String>,
@@ -195,6 +198,8 @@ pub struct Settings {
     pub trust_forwarded_for: bool,
     /// The client the simplejwt endpoints act as, if they are on.
     pub simplejwt_client: Option<String>,
+    /// The clients-as-code file applied at start, if any.
+    pub apply: Option<std::path::PathBuf>,
     /// Background purge interval.
     pub purge_interval: Duration,
     /// Whether a `jwks_uri` may be plain http.
@@ -294,6 +299,7 @@ impl ConfigArgs {
             login_lockout: self.login_lockout.or(lower.login_lockout),
             trust_forwarded_for: self.trust_forwarded_for.or(lower.trust_forwarded_for),
             simplejwt_client: self.simplejwt_client.or(lower.simplejwt_client),
+            apply: self.apply.or(lower.apply),
             purge_interval: self.purge_interval.or(lower.purge_interval),
             jwks_uri_allow_http: self.jwks_uri_allow_http.or(lower.jwks_uri_allow_http),
             jwks_uri_timeout: self.jwks_uri_timeout.or(lower.jwks_uri_timeout),
@@ -443,6 +449,7 @@ impl Settings {
             },
             trust_forwarded_for: c.trust_forwarded_for.unwrap_or(false),
             simplejwt_client: c.simplejwt_client.filter(|s| !s.is_empty()),
+            apply: c.apply,
             purge_interval: Duration::from_secs(c.purge_interval.unwrap_or(600)),
             jwks_uri_allow_http: c.jwks_uri_allow_http.unwrap_or(false),
             jwks_uri_timeout: Duration::from_secs(c.jwks_uri_timeout.unwrap_or(5)),

@@ -95,6 +95,37 @@ fn prepare_database(
     Ok(ensure_admin_client(&mut conn, now())?)
 }
 
+/// `serve --apply FILE`: the file applied before listening, under the apply lock (so
+/// replicas starting together apply one after another and end in one state). Secrets
+/// it generates are not printed by a server: a client that needs its secret shown
+/// gets `secret_file`/`secret_env`, or is applied once with `tessera apply`.
+fn apply_at_start(
+    conn: &mut db::DbConnection,
+    settings: &Settings,
+    path: &std::path::Path,
+) -> anyhow::Result<()> {
+    use crate::admin::apply::{apply, read_file, ApplyOptions};
+    let text = read_file(path)?;
+    let options = ApplyOptions {
+        dry_run: false,
+        prune: false,
+        allow_http: settings.jwks_uri_allow_http,
+        jwks_uri_policy: settings.jwks_uri_policy(),
+    };
+    let report = apply(conn, path, &text, options, now())?;
+    for c in report.changes.iter().filter(|c| c.action != "unchanged") {
+        log::info!("apply {}: {} {} {}", path.display(), c.action, c.kind, c.id);
+    }
+    for id in report.secrets.keys() {
+        log::warn!(
+            "apply {}: client {id} was created with a generated secret that is not shown; \
+             give it secret_file or secret_env, or rotate its secret",
+            path.display()
+        );
+    }
+    Ok(())
+}
+
 /// The `simplejwt_client` must name a client allowed the password and refresh_token
 /// grants (the endpoints hand out pairs): checked at
 /// start, so a typo is one line now rather than a 503 on every login later.
@@ -145,6 +176,9 @@ impl Application {
             tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
                 let admin = prepare_database(&pool, &settings, &policy)?;
                 let mut conn = db::pool::get(&pool)?;
+                if let Some(path) = &settings.apply {
+                    apply_at_start(&mut conn, &settings, path)?;
+                }
                 check_simplejwt_client(&mut conn, &settings)?;
                 let keys = load_key_set(&mut conn, &policy, now(), None)?;
                 Ok((admin, keys))

@@ -40,6 +40,30 @@ pub struct ClientSpec {
     pub require_dpop: bool,
     /// `federated`: whose outside tokens are the client's credential.
     pub federation: Option<FederationSpec>,
+    /// An id chosen by the operator (`[A-Za-z0-9._-]`, 1 to 64); generated otherwise.
+    pub client_id: Option<String>,
+    /// A secret the operator provides (at least 32 characters), stored hashed like a
+    /// generated one and never printed; generated (and shown once) otherwise.
+    pub secret: Option<secrecy::SecretString>,
+}
+
+/// The shortest secret an operator may provide.
+pub const MIN_PROVIDED_SECRET: usize = 32;
+
+/// Checks an operator-chosen client id: 1 to 64 characters of `[A-Za-z0-9._-]`.
+pub fn check_client_id(id: &str) -> Result<(), AdminError> {
+    let ok = (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(AdminError::Invalid(format!(
+            "client id {:?}: 1 to 64 characters of A-Z a-z 0-9 . _ -",
+            id.chars().take(80).collect::<String>()
+        )))
+    }
 }
 
 /// A federated client's binding, as an administrator gives it.
@@ -68,6 +92,8 @@ impl Default for ClientSpec {
             refresh_reuse_grace: None,
             require_dpop: false,
             federation: None,
+            client_id: None,
+            secret: None,
         }
     }
 }
@@ -395,16 +421,37 @@ pub fn create(
         ));
     }
     issuer_exists(conn, &v.federation)?;
-    let secret = method.uses_secret().then(generate_client_secret);
+    let client_id = match &spec.client_id {
+        Some(id) => {
+            check_client_id(id)?;
+            if Client::find(conn, id)?.is_some() {
+                return Err(AdminError::Invalid(format!("client id {id:?} is taken")));
+            }
+            id.clone()
+        }
+        None => uuid::Uuid::new_v4().to_string(),
+    };
+    let provided = match &spec.secret {
+        Some(_) if !method.uses_secret() => {
+            return Err(AdminError::Invalid(format!(
+                "a {} client has no secret",
+                method.as_str()
+            )))
+        }
+        Some(s) => Some(check_provided_secret(s)?),
+        None => None,
+    };
+    let secret = (method.uses_secret() && provided.is_none()).then(generate_client_secret);
+    let secret_hash = provided.or_else(|| secret.as_deref().map(hash_secret));
     let grant_names: Vec<&str> = v.grant_types.iter().map(|g| g.as_str()).collect();
     let (federated_issuer, federated_subject, federated_claims) = match v.federation {
         Some((i, s, c)) => (Some(i), Some(s), Some(c)),
         None => (None, None, None),
     };
     let new = Client {
-        client_id: uuid::Uuid::new_v4().to_string(),
+        client_id,
         name: spec.name.trim().to_string(),
-        secret_hash: secret.as_deref().map(hash_secret),
+        secret_hash,
         auth_method: method.as_str().to_string(),
         scope: v.scope.to_string(),
         grant_types: join(&grant_names),
@@ -423,6 +470,7 @@ pub fn create(
         federated_issuer,
         federated_subject,
         federated_claims,
+        managed_by: (actor == APPLY).then(|| APPLY.to_string()),
     };
     Client::insert(conn, &new)?;
     let stored = Client::find(conn, &new.client_id)?
@@ -509,6 +557,42 @@ pub fn update(
     let view = show(conn, id)?;
     audit::record(conn, actor, "client.update", id, view.details(), now)?;
     Ok(view)
+}
+
+/// The audit log's (and `managed_by`'s) name for changes made by `tessera apply`.
+pub const APPLY: &str = "apply";
+
+/// Hashes an operator-provided secret after checking its length.
+pub fn check_provided_secret(secret: &secrecy::SecretString) -> Result<String, AdminError> {
+    use secrecy::ExposeSecret;
+    let s = secret.expose_secret();
+    if s.chars().count() < MIN_PROVIDED_SECRET || s.chars().any(char::is_control) {
+        return Err(AdminError::Invalid(format!(
+            "a provided secret must be at least {MIN_PROVIDED_SECRET} characters, without control characters"
+        )));
+    }
+    Ok(hash_secret(s))
+}
+
+/// Sets an operator-provided secret hash (`apply`), the old secret stops at once.
+pub fn set_secret_hash(
+    conn: &mut DbConnection,
+    actor: &str,
+    id: &str,
+    hash: String,
+    now: i64,
+) -> Result<(), AdminError> {
+    let changes = ClientChanges {
+        secret_hash: Some(Some(hash)),
+        previous_secret_hash: Some(None),
+        previous_secret_expires_at: Some(None),
+        ..Default::default()
+    };
+    if !Client::update(conn, id, changes, now)? {
+        return Err(not_found(id));
+    }
+    let details = serde_json::json!({ "provided": true });
+    audit::record(conn, actor, "client.rotate_secret", id, details, now)
 }
 
 fn not_found(id: &str) -> AdminError {

@@ -182,6 +182,39 @@ impl IssuerSpec {
     }
 }
 
+/// The row `spec` describes, checked, for an issuer first made by `created_by`.
+pub fn validated(
+    spec: &IssuerSpec,
+    created_by: &str,
+    now: i64,
+) -> Result<TrustedIssuer, AdminError> {
+    spec.validate(created_by, now)
+}
+
+/// Replaces a registered issuer's settings with `row`'s (by name).
+pub fn replace(
+    conn: &mut DbConnection,
+    actor: &str,
+    row: &TrustedIssuer,
+    now: i64,
+) -> Result<IssuerView, AdminError> {
+    if let Some(other) = TrustedIssuer::find_by_issuer(conn, &row.issuer)? {
+        if other.name != row.name {
+            return invalid(format!(
+                "issuer {:?} is already registered as {:?}",
+                row.issuer, other.name
+            ));
+        }
+    }
+    if !TrustedIssuer::replace(conn, row)? {
+        return Err(AdminError::NotFound(format!("issuer {:?}", row.name)));
+    }
+    let view = show(conn, &row.name)?;
+    let details = serde_json::to_value(&view).unwrap_or_default();
+    audit::record(conn, actor, "issuer.update", &row.name, details, now)?;
+    Ok(view)
+}
+
 /// Registers an issuer.
 pub fn add(
     conn: &mut DbConnection,

@@ -1,6 +1,7 @@
 //! Administration shared by the CLI and the HTTP admin API: one implementation of
 //! each operation, synchronous, on a database connection.
 
+pub mod apply;
 pub mod audit;
 pub mod bootstrap;
 pub mod clients;

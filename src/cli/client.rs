@@ -60,6 +60,9 @@ pub struct CreateArgs {
     /// Human-readable name
     #[arg(long)]
     name: String,
+    /// Choose the client id (1 to 64 characters of A-Z a-z 0-9 . _ -) instead of a generated one
+    #[arg(long, value_name = "ID")]
+    client_id: Option<String>,
     /// Space-separated scopes the client may request
     #[arg(long, default_value = "")]
     scope: String,
@@ -190,6 +193,8 @@ pub fn run(settings: &Settings, cmd: ClientCommand) -> anyhow::Result<()> {
                 refresh_reuse_grace: a.refresh_reuse_grace,
                 require_dpop: a.require_dpop,
                 federation: federation(a.issuer, a.subject, a.claims)?,
+                client_id: a.client_id,
+                secret: None,
             };
             let created = clients::create(conn, CLI, &spec, now())?;
             if created.client_secret.is_some() {

@@ -3,6 +3,7 @@
 //! Machine output (JSON) goes to stdout, human output to stderr; bad input is one line
 //! on stderr and a non-zero exit, with nothing written.
 
+pub mod apply;
 pub mod audit;
 pub mod client;
 pub mod issuer;
@@ -44,6 +45,8 @@ enum Command {
     /// Manage signing keys
     #[command(subcommand)]
     Key(key::KeyCommand),
+    /// Make the database's clients and trusted issuers match a TOML file; prints the plan
+    Apply(apply::ApplyArgs),
     /// Show the newest audit-log entries (who changed what, when) as JSON
     Audit {
         /// How many entries
@@ -68,6 +71,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Issuer(cmd)) => issuer::run(&settings, cmd),
         Some(Command::Key(cmd)) => key::run(&settings, cmd),
         Some(Command::Audit { limit }) => audit::run(&settings, limit),
+        Some(Command::Apply(args)) => apply::run(&settings, args),
     }
 }
 

@@ -19,6 +19,8 @@ pub enum WriteLock {
     Bootstrap,
     /// Creating, promoting and retiring signing keys.
     SigningKeys,
+    /// `tessera apply` (also at start, on every replica).
+    Apply,
 }
 
 impl WriteLock {
@@ -26,6 +28,7 @@ impl WriteLock {
         match self {
             WriteLock::Bootstrap => 0x7465_7373_0002,
             WriteLock::SigningKeys => 0x7465_7373_0003,
+            WriteLock::Apply => 0x7465_7373_0004,
         }
     }
 }

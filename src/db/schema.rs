@@ -29,6 +29,7 @@ diesel::table! {
         federated_issuer -> Nullable<Text>,
         federated_subject -> Nullable<Text>,
         federated_claims -> Nullable<Text>,
+        managed_by -> Nullable<Text>,
     }
 }
 

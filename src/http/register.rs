@@ -135,6 +135,8 @@ impl ClientMetadata {
         };
         let defaults = ClientSpec::default();
         Ok(ClientSpec {
+            client_id: None,
+            secret: None,
             federation,
             name: self.client_name,
             scope,

@@ -1,6 +1,7 @@
 //! tessera's integration tests: one binary, one module per capability.
 
 mod admin_api;
+mod apply;
 mod bad_input;
 mod cli;
 mod client_credentials;

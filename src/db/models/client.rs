@@ -53,6 +53,8 @@ pub struct Client {
     pub federated_subject: Option<String>,
     /// `federated`: claims the token must carry with these values (a JSON object).
     pub federated_claims: Option<String>,
+    /// `apply` for a client `tessera apply` created; `None` for one made by hand.
+    pub managed_by: Option<String>,
 }
 
 /// Changes to a client; `None` leaves a column as it is.
@@ -93,6 +95,8 @@ pub struct ClientChanges {
     pub federated_subject: Option<Option<String>>,
     /// New federated binding: claims.
     pub federated_claims: Option<Option<String>>,
+    /// Who manages the client (`apply`), or by hand.
+    pub managed_by: Option<Option<String>>,
     /// Always set by `update`.
     pub updated_at: Option<i64>,
 }

@@ -80,6 +80,22 @@ impl TrustedIssuer {
             .map(|_| ())
     }
 
+    /// Replaces an issuer's key source, issuer identifier and limits (by name).
+    pub fn replace(conn: &mut DbConnection, row: &TrustedIssuer) -> QueryResult<bool> {
+        use trusted_issuers::dsl;
+        let n = diesel::update(dsl::trusted_issuers.find(&row.name))
+            .set((
+                dsl::issuer.eq(&row.issuer),
+                dsl::jwks_uri.eq(&row.jwks_uri),
+                dsl::jwks.eq(&row.jwks),
+                dsl::spiffe_trust_domain.eq(&row.spiffe_trust_domain),
+                dsl::max_token_age.eq(row.max_token_age),
+                dsl::updated_at.eq(row.updated_at),
+            ))
+            .execute(conn)?;
+        Ok(n == 1)
+    }
+
     /// Deletes an issuer; returns whether it existed.
     pub fn delete(conn: &mut DbConnection, name: &str) -> QueryResult<bool> {
         Ok(diesel::delete(trusted_issuers::table.find(name)).execute(conn)? == 1)

@@ -1,0 +1,259 @@
+//! Clients and issuers as code: `tessera apply FILE` plans, idempotence, dry runs,
+//! pruning only what apply made, bad files that write nothing, and replicas applying
+//! the same file at start.
+
+use crate::helpers::{
+    count_sql, run_cli_env, serve_process, spawn_app, CliOutput, TestApp, TestDb,
+};
+use serde_json::{json, Value};
+use std::path::Path;
+
+const SECRET: &str = "a-provided-secret-of-at-least-32-characters";
+
+fn file(dir: &Path, name: &str, text: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("write");
+    path.display().to_string()
+}
+
+async fn apply(app: &TestApp, path: &str, extra: &[&str]) -> CliOutput {
+    let mut args = vec!["apply", path];
+    args.extend_from_slice(extra);
+    run_cli_env(&app.db, &args, None, &[("BILLING_SECRET", SECRET)]).await
+}
+
+fn actions(out: &CliOutput) -> Vec<(String, String, String)> {
+    assert!(out.success, "apply failed: {}", out.stderr);
+    out.json()["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .map(|c| {
+            let s = |k: &str| c[k].as_str().expect("field").to_string();
+            (s("kind"), s("id"), s("action"))
+        })
+        .collect()
+}
+
+fn plan(rows: &[(&str, &str, &str)]) -> Vec<(String, String, String)> {
+    rows.iter()
+        .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()))
+        .collect()
+}
+
+const FILE: &str = r#"
+[[issuer]]
+name = "k8s-prod"
+issuer = "https://kubernetes.default.svc"
+jwks_uri = "https://kubernetes.default.svc/openid/v1/jwks"
+
+[[client]]
+client_id = "orders-service"
+name = "orders"
+scope = "orders:read orders:write"
+audiences = ["https://orders.example"]
+auth_method = "federated"
+issuer = "k8s-prod"
+subject = "system:serviceaccount:shop:orders"
+
+[[client]]
+client_id = "billing"
+scope = "orders:read"
+secret_env = "BILLING_SECRET"
+
+[[client]]
+client_id = "reports"
+scope = "orders:read"
+"#;
+
+#[tokio::test]
+async fn apply_creates_then_changes_nothing_then_updates_and_prunes() {
+    let app = spawn_app().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let path = file(dir.path(), "clients.toml", FILE);
+    let hand_made = app.create_client(&["--client-id", "by-hand"]).await;
+    assert_eq!(hand_made.id, "by-hand");
+
+    let dry = apply(&app, &path, &["--dry-run"]).await;
+    assert_eq!(
+        actions(&dry),
+        plan(&[
+            ("issuer", "k8s-prod", "create"),
+            ("client", "orders-service", "create"),
+            ("client", "billing", "create"),
+            ("client", "reports", "create"),
+        ])
+    );
+    assert_eq!(
+        dry.json()["secrets"],
+        json!({}),
+        "a dry run generates no secret"
+    );
+    assert_eq!(
+        app.count_rows("trusted_issuers"),
+        0,
+        "a dry run writes nothing"
+    );
+    let clients_before = app.count_rows("clients");
+
+    let first = apply(&app, &path, &[]).await;
+    assert_eq!(actions(&first).len(), 4);
+    let secrets = first.json()["secrets"].clone();
+    assert_eq!(secrets.as_object().expect("map").len(), 1, "{secrets}");
+    let reports_secret = secrets["reports"]
+        .as_str()
+        .expect("generated once")
+        .to_string();
+    assert_eq!(app.count_rows("clients"), clients_before + 3);
+
+    // The provided and the generated secret both work; the file's client ids are kept.
+    for (id, secret) in [("billing", SECRET), ("reports", reports_secret.as_str())] {
+        let res = app
+            .http
+            .post(format!("{}/oauth/token", app.address))
+            .basic_auth(id, Some(secret))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(res.status(), 200, "{id}");
+    }
+
+    let again = apply(&app, &path, &[]).await;
+    assert!(
+        actions(&again).iter().all(|(_, _, a)| a == "unchanged"),
+        "{:?}",
+        actions(&again)
+    );
+    assert_eq!(again.json()["secrets"], json!({}), "no secret twice");
+
+    // An edit: one client changes, one goes; --prune deletes only what apply made.
+    let edited = FILE
+        .replace(
+            "scope = \"orders:read orders:write\"",
+            "scope = \"orders:read\"",
+        )
+        .replace(
+            "[[client]]\nclient_id = \"reports\"\nscope = \"orders:read\"\n",
+            "",
+        );
+    let path2 = file(dir.path(), "edited.toml", &edited);
+    let out = apply(&app, &path2, &["--prune"]).await;
+    assert_eq!(
+        actions(&out),
+        plan(&[
+            ("issuer", "k8s-prod", "unchanged"),
+            ("client", "orders-service", "update"),
+            ("client", "billing", "unchanged"),
+            ("client", "reports", "delete"),
+        ])
+    );
+    let shown = app.cli(&["client", "show", "orders-service"]).await.json();
+    assert_eq!(shown["scope"], "orders:read");
+    assert!(
+        app.cli(&["client", "show", "by-hand"]).await.success,
+        "hand-made stays"
+    );
+    assert!(
+        app.cli(&["client", "show", &app.admin.id]).await.success,
+        "bootstrap admin stays"
+    );
+
+    let audit = app.cli(&["audit", "--limit", "50"]).await.json();
+    assert!(audit
+        .as_array()
+        .expect("entries")
+        .iter()
+        .any(|e| e["actor"] == "apply" && e["action"] == "client.update"));
+}
+
+#[tokio::test]
+async fn bad_files_name_file_line_and_key_and_write_nothing() {
+    let app = spawn_app().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let cases: Vec<(&str, String, &str)> = vec![
+        ("syntax", "[[client]\nclient_id = \"a\"\n".into(), ":1:"),
+        (
+            "unknown key",
+            "[[client]]\nclient_id = \"a\"\ncolour = \"red\"\n".into(),
+            ":3: unknown field `colour`",
+        ),
+        (
+            "wrong type",
+            "[[client]]\nclient_id = \"a\"\nscope = 7\n".into(),
+            ":3: scope:",
+        ),
+        (
+            "unknown issuer",
+            "[[client]]\nclient_id = \"a\"\nauth_method = \"federated\"\nissuer = \"nope\"\nsubject = \"s\"\n".into(),
+            ":4: issuer: no trusted issuer named \"nope\"",
+        ),
+        (
+            "duplicate ids",
+            "[[client]]\nclient_id = \"a\"\n\n[[client]]\nclient_id = \"a\"\n".into(),
+            ":5: client_id: client \"a\" is named twice",
+        ),
+        (
+            "an invalid value",
+            "[[client]]\nclient_id = \"ok\"\n\n[[client]]\nclient_id = \"b\"\naccess_token_ttl = 0\n".into(),
+            ":6: access_token_ttl:",
+        ),
+        (
+            "a short secret",
+            "[[client]]\nclient_id = \"a\"\nsecret_env = \"SHORT\"\n".into(),
+            ":3: secret_env:",
+        ),
+        ("a bad client id", "[[client]]\nclient_id = \"a b\"\n".into(), ":2: client_id:"),
+    ];
+    let before = app.count_rows("clients");
+    for (what, text, expect) in cases {
+        let path = file(dir.path(), "bad.toml", &text);
+        let out = run_cli_env(&app.db, &["apply", &path], None, &[("SHORT", "too short")]).await;
+        assert!(!out.success, "{what}: applied");
+        let line = out.stderr.trim_end();
+        assert_eq!(line.lines().count(), 1, "{what}: {line}");
+        assert!(
+            line.contains("bad.toml") && line.contains(expect),
+            "{what}: {line}"
+        );
+        assert_eq!(app.count_rows("clients"), before, "{what}: nothing written");
+    }
+}
+
+#[tokio::test]
+async fn replicas_starting_with_the_same_file_end_in_one_state() {
+    let db = TestDb::new();
+    let dir = tempfile::tempdir().expect("dir");
+    let path = file(dir.path(), "clients.toml", FILE);
+    let migrate = crate::helpers::run_cli(&db, &["migrate"], None).await;
+    assert!(migrate.success, "{}", migrate.stderr);
+    let env = [
+        ("TESSERA_DATABASE_URL", db.url()),
+        ("TESSERA_APPLY", path.clone()),
+        ("BILLING_SECRET", SECRET.to_string()),
+    ];
+    let (a, b) = tokio::join!(
+        serve_process(dir.path(), &env),
+        serve_process(dir.path(), &env)
+    );
+    let count = |sql: &str| count_sql(&db, sql);
+    assert_eq!(
+        count("SELECT COUNT(*) AS n FROM clients WHERE managed_by = 'apply'"),
+        3,
+        "each client once"
+    );
+    assert_eq!(count("SELECT COUNT(*) AS n FROM trusted_issuers"), 1);
+    let http = reqwest::Client::new();
+    for replica in [&a, &b] {
+        let res = http
+            .post(format!("{}/oauth/token", replica.address))
+            .basic_auth("billing", Some(SECRET))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(res.status(), 200);
+        let body: Value = res.json().await.expect("json");
+        assert!(body["access_token"].is_string());
+    }
+}
