@@ -14,6 +14,7 @@ mod hardening;
 mod helpers;
 mod jose;
 mod keys;
+mod kubernetes;
 mod layout;
 mod lifecycle;
 mod password;
