@@ -201,7 +201,7 @@ fn the_manifests_parse_and_the_deployment_is_hardened() {
     assert_eq!(&pdb["spec"]["selector"]["matchLabels"], labels);
     assert!(pdb["spec"]["minAvailable"]
         .as_i64()
-        .is_some_and(|n| n >= 1 && n < 3));
+        .is_some_and(|n| (1..3).contains(&n)));
     let job = of_kind(&all, "Job");
     let job_pod = &job["spec"]["template"]["spec"];
     assert_eq!(job_pod["containers"][0]["args"], json!(["migrate"]));
