@@ -15,7 +15,7 @@ use super::clients::{
 use super::issuers::{self, IssuerSpec};
 use super::AdminError;
 use crate::db::models::{Client, TrustedIssuer};
-use crate::db::{write_transaction, DbConnection, DbError, WriteLock};
+use crate::db::{write_transaction, DbConnection, WriteLock};
 use crate::oauth::secret::verify_secret;
 use crate::outbound::FetchPolicy;
 use diesel::Connection;
@@ -287,12 +287,42 @@ fn jwks_text(
     }
 }
 
-/// The key a validation message is about, for the error line.
-fn key_of(message: &str, keys: &[&'static str], fallback: &'static str) -> &'static str {
-    keys.iter()
-        .find(|k| message.contains(*k))
-        .copied()
-        .unwrap_or(fallback)
+/// What the administration functions' messages name, most specific first ("no trusted
+/// issuer named …" is about `issuer`, not `name`), and the TOML key each is about.
+const ISSUER_KEYS: [(&str, &str); 6] = [
+    ("--issuer", "issuer"),
+    ("--jwks-uri", "jwks_uri"),
+    ("--jwks", "jwks"),
+    ("--spiffe-trust-domain", "spiffe_trust_domain"),
+    ("--max-token-age", "max_token_age"),
+    ("--name", "name"),
+];
+/// Likewise for `[[client]]`.
+const CLIENT_KEYS: [(&str, &str); 16] = [
+    ("trusted issuer", "issuer"),
+    ("--issuer", "issuer"),
+    ("--subject", "subject"),
+    ("bound claim", "claims"),
+    ("client id", "client_id"),
+    ("secret", "secret_env"),
+    ("grant type", "grant_types"),
+    ("audience", "audiences"),
+    ("access_token_ttl", "access_token_ttl"),
+    ("refresh_token_ttl", "refresh_token_ttl"),
+    ("refresh_reuse_grace", "refresh_reuse_grace"),
+    ("auth method", "auth_method"),
+    ("jwks_uri", "jwks_uri"),
+    ("jwks", "jwks"),
+    ("scope", "scope"),
+    ("name", "name"),
+];
+
+/// The TOML key a validation message is about, for the error line.
+fn key_for(message: &str, table: &[(&str, &'static str)], fallback: &'static str) -> &'static str {
+    table
+        .iter()
+        .find(|(fragment, _)| message.contains(fragment))
+        .map_or(fallback, |(_, key)| key)
 }
 
 fn apply_issuer(
@@ -315,27 +345,9 @@ fn apply_issuer(
         max_token_age: e.max_token_age,
         allow_http: options.allow_http,
     };
-    let keys = [
-        "--issuer",
-        "--jwks-uri",
-        "--jwks",
-        "--spiffe-trust-domain",
-        "--max-token-age",
-        "--name",
-    ];
-    let toml_key = |m: &str| match key_of(m, &keys, "--name") {
-        "--issuer" => "issuer",
-        "--jwks-uri" => "jwks_uri",
-        "--jwks" => {
-            if e.jwks_file.is_some() {
-                "jwks_file"
-            } else {
-                "jwks"
-            }
-        }
-        "--spiffe-trust-domain" => "spiffe_trust_domain",
-        "--max-token-age" => "max_token_age",
-        _ => "name",
+    let toml_key = |m: &str| match key_for(m, &ISSUER_KEYS, "name") {
+        "jwks" if e.jwks_file.is_some() => "jwks_file",
+        k => k,
     };
     let existing = TrustedIssuer::find(conn, &e.name).map_err(|d| at("name", d.to_string()))?;
     let action = match existing {
@@ -460,51 +472,10 @@ fn apply_client(
         client_id: Some(e.client_id.clone()),
         secret: secret.clone(),
     };
-    // Most specific first: "no trusted issuer named …" is about `issuer`, not `name`.
-    let keys = [
-        "trusted issuer",
-        "--issuer",
-        "--subject",
-        "bound claim",
-        "client id",
-        "secret",
-        "grant type",
-        "audience",
-        "access_token_ttl",
-        "refresh_token_ttl",
-        "refresh_reuse_grace",
-        "auth method",
-        "jwks_uri",
-        "jwks",
-        "scope",
-        "name",
-    ];
-    let toml_key = |m: &str| match key_of(m, &keys, "client_id") {
-        "client id" => "client_id",
-        "grant type" => "grant_types",
-        "audience" => "audiences",
-        "auth method" => "auth_method",
-        "trusted issuer" | "--issuer" => "issuer",
-        "--subject" => "subject",
-        "bound claim" => "claims",
-        "secret" => {
-            if e.secret_file.is_some() {
-                "secret_file"
-            } else {
-                "secret_env"
-            }
-        }
+    let toml_key = |m: &str| match key_for(m, &CLIENT_KEYS, "client_id") {
         "jwks" if e.jwks_file.is_some() => "jwks_file",
-        k => match k {
-            "name" => "name",
-            "scope" => "scope",
-            "access_token_ttl" => "access_token_ttl",
-            "refresh_token_ttl" => "refresh_token_ttl",
-            "refresh_reuse_grace" => "refresh_reuse_grace",
-            "jwks_uri" => "jwks_uri",
-            "jwks" => "jwks",
-            _ => "client_id",
-        },
+        "secret_env" if e.secret_file.is_some() => "secret_file",
+        k => k,
     };
     let located = |err: AdminError| {
         let m = err.to_string();
@@ -621,10 +592,4 @@ pub fn read_file(path: &Path) -> Result<String, AdminError> {
         )));
     }
     Ok(text)
-}
-
-impl From<DbError> for Outcome {
-    fn from(e: DbError) -> Self {
-        Outcome::Failed(AdminError::Db(e))
-    }
 }

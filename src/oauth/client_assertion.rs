@@ -90,32 +90,19 @@ pub fn algorithm(assertion: &str) -> Result<(Algorithm, Option<String>), OAuthEr
     Ok((alg, header.kid))
 }
 
-/// Whether the JWT looks like a client's own assertion: `iss` and `sub` present and
-/// equal. (A platform token's `iss` is its outside issuer.) Read before any key.
-pub fn is_self_issued(assertion: &str) -> bool {
-    let Some(payload) = jws::parts(assertion).and_then(|(_, p, _)| jws::json_part::<Value>(p))
-    else {
-        return true; // malformed: the assertion path says why
-    };
-    let field = |name| payload.get(name).and_then(Value::as_str);
-    match (field("iss"), field("sub")) {
-        (Some(iss), Some(sub)) => iss == sub,
-        _ => false,
-    }
-}
-
-/// The client the assertion claims to be (`iss` = `sub`), read before any key is
-/// known: it only says whose keys to try.
-pub fn claimed_client(assertion: &str) -> Result<String, OAuthError> {
+/// The client a JWT assertion claims to be, read before any key is known (it only says
+/// whose keys to try): `Some` for a client's own assertion (`iss` = `sub` = its id),
+/// `None` for a token whose `iss` is someone else (a federated client's platform
+/// token). Read once, on the `private_key_jwt` path too.
+pub fn claimed_client(assertion: &str) -> Result<Option<String>, OAuthError> {
     let payload: Value = jws::parts(assertion)
         .and_then(|(_, p, _)| jws::json_part(p))
         .ok_or_else(|| invalid("not a JWS with a JSON payload"))?;
     let field = |name| payload.get(name).and_then(Value::as_str);
-    match (field("iss"), field("sub")) {
-        (Some(iss), Some(sub)) if iss == sub && !iss.is_empty() => Ok(iss.to_string()),
-        (Some(_), Some(_)) => Err(invalid("iss and sub must both be the client id")),
-        _ => Err(invalid("iss and sub are required")),
-    }
+    Ok(match (field("iss"), field("sub")) {
+        (Some(iss), Some(sub)) if iss == sub && !iss.is_empty() => Some(iss.to_string()),
+        _ => None,
+    })
 }
 
 /// Which `aud` values an assertion may carry.
@@ -287,7 +274,7 @@ mod tests {
         assert_eq!(a.expires_at, now + 60);
         assert_eq!(
             claimed_client(&sign(claims(now), None)).expect("claimed"),
-            "c1"
+            Some("c1".to_string())
         );
     }
 

@@ -166,13 +166,14 @@ fn extract_assertion(
         .filter(|a| !a.is_empty())
         .ok_or_else(|| OAuthError::invalid_request("missing client_assertion"))?;
     // A client's own assertion has iss = sub = its id; anything else (a JWT-SVID, a
-    // platform token whose iss is an outside issuer) is a federated client's.
-    if spiffe || !client_assertion::is_self_issued(assertion) {
-        if body_id.is_some_and(|id| id.len() > MAX_CLIENT_ID_LEN) {
-            return Err(OAuthError::invalid_client(format!(
-                "client_id longer than {MAX_CLIENT_ID_LEN} characters"
-            )));
-        }
+    // platform token whose iss is an outside issuer) is a federated client's. (The
+    // caller caps the client_id's length for both.)
+    let claimed = if spiffe {
+        None
+    } else {
+        client_assertion::claimed_client(assertion)?
+    };
+    let Some(client_id) = claimed else {
         return Ok(PresentedCredentials {
             client_id: body_id.unwrap_or_default().to_string(),
             credential: Credential::Platform {
@@ -181,8 +182,7 @@ fn extract_assertion(
             },
             method: AuthMethod::Federated,
         });
-    }
-    let client_id = client_assertion::claimed_client(assertion)?;
+    };
     if body_id.is_some_and(|b| b != client_id) {
         return Err(OAuthError::invalid_client(
             "client_id differs from the client assertion's iss and sub",

@@ -62,7 +62,9 @@ pub struct Federation {
     issuers: Cache<String, Cached<Option<Arc<Issuer>>>>,
     bound: Cache<String, Cached<Arc<Vec<Arc<RegisteredClient>>>>>,
     keys: ClientJwks,
-    discovered: tokio::sync::Mutex<HashMap<String, Discovery>>,
+    /// One entry per issuer, each behind its own lock: one discovery at a time per
+    /// issuer, and a hanging one holds up no other issuer.
+    discovered: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<Discovery>>>>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -97,7 +99,7 @@ impl Federation {
             issuers: Cache::new(MAX_ENTRIES),
             bound: Cache::new(MAX_ENTRIES),
             keys: ClientJwks::new(timeout, policy)?,
-            discovered: tokio::sync::Mutex::new(HashMap::new()),
+            discovered: std::sync::Mutex::new(HashMap::new()),
         })
     }
 
@@ -168,8 +170,14 @@ impl Federation {
 
     /// The `jwks_uri` of an issuer given without keys, from its discovery document.
     async fn discover(&self, issuer: &str) -> Result<String, FetchError> {
-        let mut map = self.discovered.lock().await;
-        let entry = map.entry(issuer.to_string()).or_default();
+        let slot = {
+            let mut map = self.discovered.lock().unwrap_or_else(|p| p.into_inner());
+            if map.len() >= MAX_ENTRIES && !map.contains_key(issuer) {
+                map.retain(|_, e| Arc::strong_count(e) > 1);
+            }
+            map.entry(issuer.to_string()).or_default().clone()
+        };
+        let mut entry = slot.lock().await;
         let now = Instant::now();
         if let Some(uri) = &entry.jwks_uri {
             let fresh = entry.fresh_until.is_some_and(|t| now < t);

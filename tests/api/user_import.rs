@@ -410,3 +410,24 @@ async fn argon2id_hashes_below_the_configured_cost_are_upgraded_at_login() {
     assert_eq!(count_sql(&app.db, high), 1);
     assert_eq!(login(&app, "ivan", "ivan's password").await.status, 200);
 }
+
+#[tokio::test]
+async fn django_hash_logins_are_throttled_like_any_other() {
+    let (app, _) = spawn_simplejwt_app(&[], |_| {}).await;
+    summary(&import(&app, &json!([user(1, "alice", PBKDF2_SHA256, true)]), &[]).await);
+    for _ in 0..5 {
+        assert_eq!(login(&app, "alice", "wrong").await.status, 401);
+    }
+    let locked = login(&app, "alice", PASSWORD).await;
+    assert_eq!(
+        locked.status, 429,
+        "locked, the right password included: {}",
+        locked.body
+    );
+    assert!(locked.header("retry-after").is_some());
+    assert_eq!(
+        show(&app, "alice").await["password_scheme"],
+        "django_pbkdf2_sha256",
+        "no hash work, no upgrade while locked"
+    );
+}
