@@ -141,6 +141,18 @@ pub struct ConfigArgs {
     /// private_key_jwt assertion `aud`: "strict" (the issuer only, RFC 7523bis) or "legacy" (endpoint URLs too) [default: strict]
     #[arg(long, env = "TESSERA_ASSERTION_AUDIENCE", value_name = "strict|legacy")]
     pub assertion_audience: Option<String>,
+    /// OpenTelemetry collector's OTLP/HTTP base URL; spans go to <URL>/v1/traces; unset = tracing off [default: unset]
+    #[arg(long, env = "TESSERA_OTLP_ENDPOINT", value_name = "URL")]
+    pub otlp_endpoint: Option<String>,
+    /// Longest a finished span waits before its batch is exported, milliseconds [default: 5000]
+    #[arg(long, env = "TESSERA_OTLP_BATCH_DELAY_MS", value_name = "MS")]
+    pub otlp_batch_delay_ms: Option<u64>,
+    /// How long one export to the collector may take, seconds [default: 10]
+    #[arg(long, env = "TESSERA_OTLP_TIMEOUT", value_name = "SECS")]
+    pub otlp_timeout: Option<u64>,
+    /// Share of new traces recorded, 0.0 to 1.0; a request with a traceparent follows its caller's choice [default: 1.0]
+    #[arg(long, env = "TESSERA_OTLP_SAMPLE_RATIO", value_name = "RATIO")]
+    pub otlp_sample_ratio: Option<f64>,
 }
 
 /// Fully resolved and validated settings.
@@ -213,6 +225,14 @@ pub struct Settings {
     /// Whether client assertions may name endpoint URLs as `aud` (`"legacy"`), or only
     /// the issuer (`"strict"`, RFC 7523bis).
     pub legacy_assertion_audience: bool,
+    /// Where spans are exported (the full OTLP/HTTP traces URL); `None` = tracing off.
+    pub otlp_traces_url: Option<url::Url>,
+    /// Longest a finished span waits for its batch's export.
+    pub otlp_batch_delay: Duration,
+    /// Time limit of one export.
+    pub otlp_timeout: Duration,
+    /// Share of new traces recorded.
+    pub otlp_sample_ratio: f64,
 }
 
 /// A configuration problem, reported as one line.
@@ -306,8 +326,30 @@ impl ConfigArgs {
             jwks_uri_allow_private: self.jwks_uri_allow_private.or(lower.jwks_uri_allow_private),
             metrics_client_label: self.metrics_client_label.or(lower.metrics_client_label),
             assertion_audience: self.assertion_audience.or(lower.assertion_audience),
+            otlp_endpoint: self.otlp_endpoint.or(lower.otlp_endpoint),
+            otlp_batch_delay_ms: self.otlp_batch_delay_ms.or(lower.otlp_batch_delay_ms),
+            otlp_timeout: self.otlp_timeout.or(lower.otlp_timeout),
+            otlp_sample_ratio: self.otlp_sample_ratio.or(lower.otlp_sample_ratio),
         }
     }
+}
+
+/// The OTLP/HTTP traces URL of a collector's base URL (`http://collector:4318` →
+/// `http://collector:4318/v1/traces`); a URL that already ends in `/v1/traces` is kept.
+fn otlp_traces_url(endpoint: &str) -> Result<url::Url, String> {
+    let mut url = url::Url::parse(endpoint)
+        .map_err(|e| format!("{e}; expected e.g. http://localhost:4318"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err("must be an http(s) URL, e.g. http://localhost:4318".into());
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err("must not have a query or fragment".into());
+    }
+    if !url.path().ends_with("/v1/traces") {
+        let path = format!("{}/v1/traces", url.path().trim_end_matches('/'));
+        url.set_path(&path);
+    }
+    Ok(url)
 }
 
 /// CPUs this process may run on.
@@ -464,6 +506,16 @@ impl Settings {
                     ))
                 }
             },
+            otlp_traces_url: match c.otlp_endpoint.as_deref().filter(|e| !e.is_empty()) {
+                None => None,
+                Some(e) => Some(
+                    otlp_traces_url(e)
+                        .map_err(|why| ConfigError(format!("invalid otlp_endpoint: {why}")))?,
+                ),
+            },
+            otlp_batch_delay: Duration::from_millis(c.otlp_batch_delay_ms.unwrap_or(5_000)),
+            otlp_timeout: Duration::from_secs(c.otlp_timeout.unwrap_or(10)),
+            otlp_sample_ratio: c.otlp_sample_ratio.unwrap_or(1.0),
         };
         s.validate()?;
         Ok(s)
@@ -563,6 +615,15 @@ impl Settings {
         if !(1..=60).contains(&self.jwks_uri_timeout.as_secs()) {
             return bad("jwks_uri_timeout", "must be 1 to 60 seconds");
         }
+        if !(10..=60_000).contains(&self.otlp_batch_delay.as_millis()) {
+            return bad("otlp_batch_delay_ms", "must be 10 to 60000 milliseconds");
+        }
+        if !(1..=60).contains(&self.otlp_timeout.as_secs()) {
+            return bad("otlp_timeout", "must be 1 to 60 seconds");
+        }
+        if !(0.0..=1.0).contains(&self.otlp_sample_ratio) {
+            return bad("otlp_sample_ratio", "must be 0.0 to 1.0");
+        }
         Ok(())
     }
 
@@ -624,5 +685,38 @@ mod tests {
             ..Default::default()
         })
         .is_err());
+    }
+
+    #[test]
+    fn otlp_endpoint_is_a_collector_base_url() {
+        let traces = |e: &str| otlp_traces_url(e).map(|u| u.to_string());
+        assert_eq!(
+            traces("http://collector:4318").as_deref(),
+            Ok("http://collector:4318/v1/traces")
+        );
+        assert_eq!(
+            traces("https://otel.example/otlp/").as_deref(),
+            Ok("https://otel.example/otlp/v1/traces")
+        );
+        assert_eq!(
+            traces("http://c:4318/v1/traces").as_deref(),
+            Ok("http://c:4318/v1/traces")
+        );
+        for bad in [
+            "collector:4318",
+            "ftp://c/",
+            "http://c:4318/?a=b",
+            "not a url",
+        ] {
+            assert!(traces(bad).is_err(), "{bad}");
+        }
+        let off = Settings::resolve(ConfigArgs::default()).expect("defaults");
+        assert!(off.otlp_traces_url.is_none());
+        let e = Settings::resolve(ConfigArgs {
+            otlp_sample_ratio: Some(1.5),
+            ..Default::default()
+        })
+        .expect_err("over 1");
+        assert!(e.0.contains("otlp_sample_ratio"));
     }
 }

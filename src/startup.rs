@@ -16,6 +16,7 @@ use crate::service::clients::ClientCache;
 use crate::service::hash_pool::HashPool;
 use crate::service::jobs;
 use crate::service::{now, AppState};
+use crate::telemetry::export::{ExportSettings, Traces};
 use actix_web::dev::Server;
 use actix_web::middleware::{Condition, Logger};
 use actix_web::{web, App, HttpMessage, HttpServer};
@@ -32,6 +33,7 @@ pub struct Application {
     /// The bootstrap admin client, when this start created it (shown once).
     pub bootstrap_admin: Option<CreatedClient>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    traces: Option<Traces>,
 }
 
 /// Opens the pool for `settings`; `create` lets a missing SQLite file be created (only
@@ -93,6 +95,27 @@ fn prepare_database(
         log::info!("{line}");
     }
     Ok(ensure_admin_client(&mut conn, now())?)
+}
+
+/// The trace exporter of `settings`, when `otlp_endpoint` is set.
+fn start_traces(settings: &Settings) -> anyhow::Result<Option<Traces>> {
+    let Some(url) = &settings.otlp_traces_url else {
+        return Ok(None);
+    };
+    let traces = Traces::start(ExportSettings {
+        url: url.clone(),
+        batch_delay: settings.otlp_batch_delay,
+        timeout: settings.otlp_timeout,
+        sample_ratio: settings.otlp_sample_ratio,
+        db_system: if settings.database_url.is_sqlite() {
+            "sqlite"
+        } else {
+            "postgresql"
+        },
+    })
+    .map_err(|e| anyhow::anyhow!(e))?;
+    log::info!("exporting traces to {url}");
+    Ok(Some(traces))
 }
 
 /// `serve --apply FILE`: the file applied before listening, under the apply lock (so
@@ -190,6 +213,7 @@ impl Application {
         }
 
         let keys = Arc::new(KeyStore::new(key_set));
+        let traces = start_traces(&settings)?;
         let state = web::Data::new(AppState {
             issuer: issuer.clone(),
             token_endpoint: format!("{issuer}/oauth/token"),
@@ -220,7 +244,9 @@ impl Application {
             .context("cannot start the database writer")?,
             pool: pool.clone(),
             settings: settings.clone(),
+            traces: traces.clone(),
         });
+        let traced = traces.is_some();
 
         let simplejwt = settings.simplejwt_client.is_some();
         let server = HttpServer::new(move || {
@@ -238,6 +264,11 @@ impl Application {
                         }),
                 ))
                 .wrap(actix_web::middleware::from_fn(http::metrics::record))
+                // Outermost, so the request's span covers the other middleware too.
+                .wrap(Condition::new(
+                    traced,
+                    actix_web::middleware::from_fn(http::traces::trace),
+                ))
                 .app_data(state.clone())
                 .configure(http::routes)
                 .configure(|cfg| {
@@ -272,6 +303,7 @@ impl Application {
             issuer,
             bootstrap_admin,
             tasks,
+            traces,
         })
     }
 
@@ -291,6 +323,10 @@ impl Application {
         let out = self.server.await;
         for task in &self.tasks {
             task.abort();
+        }
+        if let Some(traces) = self.traces {
+            // Sends the spans still queued; blocks up to the export timeout.
+            let _ = tokio::task::spawn_blocking(move || traces.shutdown()).await;
         }
         out
     }

@@ -14,6 +14,7 @@ pub mod register;
 pub mod revoke;
 pub mod simplejwt;
 pub mod token;
+pub mod traces;
 
 use actix_web::{guard, web, HttpResponse, Resource};
 

@@ -318,7 +318,9 @@ pub async fn register(
     let policy = state.settings.jwks_uri_policy();
     let spec = read_metadata(&req, payload).await?.into_spec(policy)?;
     let created = state
-        .write(move |conn| Ok(clients::create(conn, &actor, &spec, now())?))
+        .write("create client", move |conn| {
+            Ok(clients::create(conn, &actor, &spec, now())?)
+        })
         .await?;
     let body = rendered(&state, &created.client, created.client_secret.as_deref());
     Ok(super::no_store(StatusCode::CREATED).json(body))
@@ -344,7 +346,10 @@ pub async fn read(
 ) -> Result<HttpResponse, OAuthError> {
     admin(&req, &state).await?;
     let id = path.into_inner();
-    let view = crate::service::read(&state.pool, move |conn| Ok(clients::show(conn, &id)?)).await?;
+    let view = crate::service::read(&state.pool, "show client", move |conn| {
+        Ok(clients::show(conn, &id)?)
+    })
+    .await?;
     Ok(super::no_store(StatusCode::OK).json(rendered(&state, &view, None)))
 }
 
@@ -379,7 +384,9 @@ pub async fn update(
     let spec = meta.into_spec(state.settings.jwks_uri_policy())?;
     let key = id.clone();
     let view = state
-        .write(move |conn| Ok(clients::update(conn, &actor, &key, &spec, now())?))
+        .write("update client", move |conn| {
+            Ok(clients::update(conn, &actor, &key, &spec, now())?)
+        })
         .await?;
     state.clients.invalidate(&id);
     Ok(super::no_store(StatusCode::OK).json(rendered(&state, &view, None)))
@@ -407,7 +414,9 @@ pub async fn delete(
     let id = path.into_inner();
     let key = id.clone();
     state
-        .write(move |conn| Ok(clients::delete(conn, &actor, &key, now())?))
+        .write("delete client", move |conn| {
+            Ok(clients::delete(conn, &actor, &key, now())?)
+        })
         .await?;
     state.clients.invalidate(&id);
     Ok(HttpResponse::NoContent().finish())

@@ -67,6 +67,7 @@ pub async fn token(
             )
         })?,
     };
+    crate::telemetry::span::annotate("tessera.grant_type", grant.as_str());
     let Authenticated {
         client,
         pending_jti,

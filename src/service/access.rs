@@ -32,7 +32,7 @@ pub async fn check(state: &AppState, token: &str) -> Result<AccessToken, OAuthEr
         return Ok(AccessToken::NotOurs);
     };
     let jti = claims.jti.clone();
-    let revoked = super::read(&state.pool, move |conn| {
+    let revoked = super::read(&state.pool, "check revocation", move |conn| {
         Ok(revoked_token::is_revoked(conn, &jti)?)
     })
     .await?;
@@ -66,7 +66,7 @@ pub async fn inspect_refresh(
         return Ok(None);
     }
     let hash = hash_secret(token);
-    super::read(&state.pool, move |conn| {
+    super::read(&state.pool, "inspect refresh token", move |conn| {
         Ok(
             refresh_token::inspect(conn, &hash)?.map(|stored| InspectedRefresh {
                 usable: usable(&refresh_state(&stored), now()),

@@ -11,6 +11,7 @@ use crate::oauth::form::FormParams;
 use crate::oauth::{ClientKeys, ErrorCode, OAuthError, RegisteredClient};
 use crate::service::federation::{self, OutsideIdentity};
 use crate::service::{now, AppState};
+use crate::telemetry::span;
 use std::sync::Arc;
 
 /// A client that proved who it is; an assertion's `jti` is not used up yet.
@@ -34,59 +35,65 @@ pub async fn authenticate_client(
     path: &str,
     params: &FormParams,
 ) -> Result<Authenticated, OAuthError> {
-    let result = async {
-        let presented = extract(authorization, params)?;
-        if let Credential::Platform { token, spiffe } = &presented.credential {
-            let id = Some(presented.client_id.as_str()).filter(|id| !id.is_empty());
-            let (client, outside) = federation::authenticate(state, token, *spiffe, id).await?;
-            return Ok(Authenticated {
+    let span = span::internal("client authentication");
+    let result = span
+        .run(async {
+            let presented = extract(authorization, params)?;
+            span.set("tessera.client_auth.method", presented.method.as_str());
+            if let Credential::Platform { token, spiffe } = &presented.credential {
+                let id = Some(presented.client_id.as_str()).filter(|id| !id.is_empty());
+                let (client, outside) = federation::authenticate(state, token, *spiffe, id).await?;
+                return Ok(Authenticated {
+                    client,
+                    pending_jti: None,
+                    outside: Some(outside),
+                });
+            }
+            let found = state
+                .clients
+                .lookup(&state.pool, &presented.client_id)
+                .await?;
+            if let Credential::Assertion(assertion) = &presented.credential {
+                let endpoint = format!("{}{path}", state.issuer);
+                let endpoints = [state.token_endpoint.as_str(), endpoint.as_str()];
+                let audience = AudienceRule {
+                    issuer: &state.issuer,
+                    legacy_endpoints: if state.settings.legacy_assertion_audience {
+                        &endpoints
+                    } else {
+                        &[]
+                    },
+                };
+                let client = found.ok_or_else(no_key)?;
+                let checked = verify_assertion(state, &client, assertion, audience).await?;
+                if client.disabled {
+                    return Err(OAuthError::invalid_client("client is disabled"));
+                }
+                let key = client_assertion::replay_key(&client.client_id, &checked.jti);
+                return Ok(Authenticated {
+                    client,
+                    pending_jti: Some((key, checked.expires_at)),
+                    outside: None,
+                });
+            }
+            authenticate(&presented, found.as_deref(), now())?;
+            let client =
+                found.ok_or_else(|| OAuthError::invalid_client("client authentication failed"))?;
+            Ok(Authenticated {
                 client,
                 pending_jti: None,
-                outside: Some(outside),
-            });
-        }
-        let found = state
-            .clients
-            .lookup(&state.pool, &presented.client_id)
-            .await?;
-        if let Credential::Assertion(assertion) = &presented.credential {
-            let endpoint = format!("{}{path}", state.issuer);
-            let endpoints = [state.token_endpoint.as_str(), endpoint.as_str()];
-            let audience = AudienceRule {
-                issuer: &state.issuer,
-                legacy_endpoints: if state.settings.legacy_assertion_audience {
-                    &endpoints
-                } else {
-                    &[]
-                },
-            };
-            let client = found.ok_or_else(no_key)?;
-            let checked = verify_assertion(state, &client, assertion, audience).await?;
-            if client.disabled {
-                return Err(OAuthError::invalid_client("client is disabled"));
-            }
-            let key = client_assertion::replay_key(&client.client_id, &checked.jti);
-            return Ok(Authenticated {
-                client,
-                pending_jti: Some((key, checked.expires_at)),
                 outside: None,
-            });
-        }
-        authenticate(&presented, found.as_deref(), now())?;
-        let client =
-            found.ok_or_else(|| OAuthError::invalid_client("client authentication failed"))?;
-        Ok(Authenticated {
-            client,
-            pending_jti: None,
-            outside: None,
+            })
         })
-    }
-    .await;
-    if result
-        .as_ref()
-        .is_err_and(|e| e.code == ErrorCode::InvalidClient)
-    {
-        state.metrics.client_auth_failures.inc();
+        .await;
+    match &result {
+        Ok(a) => span.set_with("tessera.client_id", || a.client.client_id.clone()),
+        Err(e) => {
+            span.set("tessera.oauth.error", e.code.as_str());
+            if e.code == ErrorCode::InvalidClient {
+                state.metrics.client_auth_failures.inc();
+            }
+        }
     }
     result
 }
@@ -139,7 +146,9 @@ pub async fn claim_jtis(state: &AppState, keys: Vec<(String, i64)>) -> Result<()
     }
     let names: Vec<String> = keys.iter().map(|(k, _)| k.clone()).collect();
     let replayed = state
-        .write(move |conn| Ok(used_jti::claim_all(conn, &keys)?))
+        .write("claim jtis", move |conn| {
+            Ok(used_jti::claim_all(conn, &keys)?)
+        })
         .await?;
     match replayed.map(|i| names[i].as_str()) {
         None => Ok(()),

@@ -13,6 +13,7 @@
 
 use crate::oauth::client_keys::{ClientKeySet, Strictness, MAX_JWKS_BYTES};
 use crate::outbound::{FetchPolicy, FilteringResolver};
+use crate::telemetry::span::{self, Span};
 use futures_util::StreamExt;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -160,13 +161,29 @@ impl ClientJwks {
         self.policy
             .check_url(&url)
             .map_err(|why| fail(format!("the URL {why}")))?;
-        let response = self
+        let span = span::outbound("GET", &url);
+        let out = span.run(self.get(uri, &span)).await;
+        if out.is_err() {
+            span.fail("fetch");
+        }
+        out
+    }
+
+    /// The request itself, in `span` (its `traceparent` sent along).
+    async fn get(&self, uri: &str, span: &Span) -> Result<(Vec<u8>, Duration), FetchError> {
+        let fail = |m: String| FetchError(m);
+        let mut request = self
             .http
             .get(uri)
-            .header("accept", "application/jwk-set+json, application/json")
-            .send()
-            .await
-            .map_err(|e| fail(describe(&e)))?;
+            .header("accept", "application/jwk-set+json, application/json");
+        for (name, value) in span.trace_headers() {
+            request = request.header(name, value);
+        }
+        let response = request.send().await.map_err(|e| fail(describe(&e)))?;
+        span.set(
+            "http.response.status_code",
+            i64::from(response.status().as_u16()),
+        );
         if !response.status().is_success() {
             return Err(fail(format!(
                 "answered HTTP {}",

@@ -126,7 +126,7 @@ impl Federation {
         if let Some(hit) = self.fresh(&self.issuers, &cache_key) {
             return Ok(hit);
         }
-        let row = read(&state.pool, move |conn| {
+        let row = read(&state.pool, "find trusted issuer", move |conn| {
             Ok(match &key {
                 IssuerKey::Iss(i) => TrustedIssuer::find_by_issuer(conn, i)?,
                 IssuerKey::TrustDomain(td) => TrustedIssuer::find_by_trust_domain(conn, td)?,
@@ -154,7 +154,7 @@ impl Federation {
             return Ok(hit);
         }
         let name = issuer.to_string();
-        let rows = read(&state.pool, move |conn| {
+        let rows = read(&state.pool, "find bound clients", move |conn| {
             Ok(Client::bound_to_issuer(conn, &name)?)
         })
         .await?;

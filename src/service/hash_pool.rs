@@ -11,6 +11,7 @@
 
 use crate::oauth::password::{hash_password, verify_password, HashParams, StoredHash};
 use crate::oauth::secret::random_token;
+use crate::telemetry::span::{self, Span};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -52,18 +53,24 @@ impl HashPool {
         })
     }
 
+    /// Runs `f` on a hashing thread, in `span` (which covers the wait for a thread).
     async fn run<T: Send + 'static>(
         &self,
+        span: &Span,
         f: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, Busy> {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let job: Job = Box::new(move || {
             let _ = tx.send(f());
         });
-        match self.jobs.try_send(job) {
-            Ok(()) => rx.await.map_err(|_| Busy),
+        let out = match self.jobs.try_send(job) {
+            Ok(()) => span.run(rx).await.map_err(|_| Busy),
             Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => Err(Busy),
+        };
+        if out.is_err() {
+            span.fail("busy");
         }
+        out
     }
 
     /// Whether `password` matches `stored`, and the hash to store instead when it did
@@ -73,35 +80,43 @@ impl HashPool {
     pub async fn verify(&self, password: String, stored: Option<String>) -> Result<Checked, Busy> {
         let dummy = self.dummy.clone();
         let params = self.params;
-        self.run(move || {
-            let parsed = stored.as_deref().map(StoredHash::parse);
-            match parsed.filter(StoredHash::is_usable) {
-                Some(hash) => {
-                    let matched = hash.verify(&password);
-                    let upgrade = (matched && hash.needs_upgrade(params))
-                        .then(|| hash_password(&password, params))
-                        .and_then(|new| new.map_err(|e| log::error!("{e}")).ok());
-                    Checked { matched, upgrade }
-                }
-                None => {
-                    let hash = dummy.get_or_init(|| {
-                        hash_password(&random_token(16), params).unwrap_or_default()
-                    });
-                    verify_password(&password, hash);
-                    Checked {
-                        matched: false,
-                        upgrade: None,
+        let span = span::internal("verify password");
+        let checked = self
+            .run(&span, move || {
+                let parsed = stored.as_deref().map(StoredHash::parse);
+                match parsed.filter(StoredHash::is_usable) {
+                    Some(hash) => {
+                        let matched = hash.verify(&password);
+                        let upgrade = (matched && hash.needs_upgrade(params))
+                            .then(|| hash_password(&password, params))
+                            .and_then(|new| new.map_err(|e| log::error!("{e}")).ok());
+                        Checked { matched, upgrade }
+                    }
+                    None => {
+                        let hash = dummy.get_or_init(|| {
+                            hash_password(&random_token(16), params).unwrap_or_default()
+                        });
+                        verify_password(&password, hash);
+                        Checked {
+                            matched: false,
+                            upgrade: None,
+                        }
                     }
                 }
-            }
-        })
-        .await
+            })
+            .await?;
+        if checked.upgrade.is_some() {
+            span.set("tessera.password.rehashed", true);
+        }
+        Ok(checked)
     }
 
     /// A new hash of `password`.
     pub async fn hash(&self, password: String) -> Result<Result<String, String>, Busy> {
         let params = self.params;
-        self.run(move || hash_password(&password, params)).await
+        let span = span::internal("hash password");
+        self.run(&span, move || hash_password(&password, params))
+            .await
     }
 }
 

@@ -31,8 +31,11 @@ pub fn sign(state: &AppState, claims: &AccessTokenClaims) -> Result<String, OAut
         log::error!("no signing key is loaded");
         OAuthError::unavailable()
     })?;
+    let span = crate::telemetry::span::internal("sign token");
+    span.set_with("tessera.signing_key.kid", || signer.kid().to_string());
     encode_jwt(signer.as_ref(), claims).map_err(|e| {
         log::error!("{e}");
+        span.fail("sign");
         OAuthError::server_error()
     })
 }

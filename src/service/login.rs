@@ -40,7 +40,7 @@ pub async fn authenticate(
 
     let username = login.username.clone();
     let lookup_keys = keys.clone();
-    let (user, counters) = super::read(&state.pool, move |conn| {
+    let (user, counters) = super::read(&state.pool, "find user", move |conn| {
         let refs: Vec<&str> = lookup_keys.iter().map(String::as_str).collect();
         let counters = login_failure::get(conn, &refs)?;
         let user = match &username {
@@ -85,7 +85,7 @@ pub async fn authenticate(
         .map(|(u, new)| (u.id.clone(), u.password_hash.clone(), new));
     let succeeded = user.is_some();
     state
-        .write(move |conn| {
+        .write("record login", move |conn| {
             let t = now();
             if succeeded {
                 login_failure::clear(conn, &keys[0])?;
@@ -139,7 +139,7 @@ pub async fn start_family(
     );
     let dpop_jkt = dpop_jkt.map(str::to_string);
     state
-        .write(move |conn| {
+        .write("start session", move |conn| {
             let t = now();
             let id = uuid::Uuid::new_v4().to_string();
             let family = NewFamily {
@@ -162,7 +162,7 @@ pub async fn start_family(
 /// again, inside its transaction.
 pub async fn check_binding(state: &AppState, presented: &str, jkt: &str) -> Result<(), OAuthError> {
     let hash = hash_secret(presented);
-    let bound = super::read(&state.pool, move |conn| {
+    let bound = super::read(&state.pool, "find refresh binding", move |conn| {
         Ok(refresh_token::dpop_binding(conn, &hash)?)
     })
     .await?;
@@ -196,7 +196,7 @@ pub async fn rotate<R: Send + 'static>(
         .unwrap_or(state.settings.refresh_reuse_grace);
     let client_id = client.client_id.clone();
     let outcome = state
-        .write(move |conn| {
+        .write("rotate refresh token", move |conn| {
             let t = now();
             Ok(refresh_token::rotate(
                 conn,

@@ -22,7 +22,8 @@ pub mod state;
 pub use state::{now, AppState};
 
 use crate::db::{pool, DbConnection, DbError, DbPool};
-use crate::oauth::OAuthError;
+use crate::oauth::{ErrorCode, OAuthError};
+use crate::telemetry::span::Span;
 
 impl From<DbError> for OAuthError {
     fn from(e: DbError) -> Self {
@@ -55,16 +56,34 @@ where
     })?
 }
 
-/// Runs a unit of work that only reads, on a pooled connection off the async workers.
-pub async fn read<T, F>(pool: &DbPool, f: F) -> Result<T, OAuthError>
+/// Runs a unit of work that only reads, on a pooled connection off the async workers,
+/// in a span named `summary`.
+pub async fn read<T, F>(pool: &DbPool, summary: &'static str, f: F) -> Result<T, OAuthError>
 where
     F: FnOnce(&mut DbConnection) -> Result<T, OAuthError> + Send + 'static,
     T: Send + 'static,
 {
     let pool = pool.clone();
-    blocking(move || {
-        let mut conn = pool::get(&pool)?;
-        f(&mut conn)
-    })
-    .await
+    let span = crate::telemetry::span::db(summary);
+    let out = span
+        .run(blocking(move || {
+            let mut conn = pool::get(&pool)?;
+            f(&mut conn)
+        }))
+        .await;
+    traced_unit(&span, out)
+}
+
+/// Marks a unit of work's span failed when the database (not the request) was at
+/// fault: unavailable, or a server error.
+fn traced_unit<T>(span: &Span, out: Result<T, OAuthError>) -> Result<T, OAuthError> {
+    if let Err(e) = &out {
+        if matches!(
+            e.code,
+            ErrorCode::TemporarilyUnavailable | ErrorCode::ServerError
+        ) {
+            span.fail(e.code.as_str());
+        }
+    }
+    out
 }

@@ -21,7 +21,7 @@ pub async fn revoke(state: &AppState, client_id: &str, token: String) -> Result<
     let client_id = client_id.to_string();
     let actor = format!("client:{client_id}");
     let revoked = state
-        .write(move |conn| {
+        .write("revoke token", move |conn| {
             if let Some(claims) = access {
                 if claims.client_id != client_id {
                     return Ok(None);
@@ -73,7 +73,7 @@ pub async fn logout(state: &AppState, client_id: &str, token: &str) -> Result<Lo
     let hash = hash_secret(token);
     let client_id = client_id.to_string();
     let outcome = state
-        .write(move |conn| {
+        .write("end session", move |conn| {
             let t = now();
             let found = refresh_token::inspect(conn, &hash)?;
             let Some(r) = found.filter(|r| r.client_id == client_id) else {

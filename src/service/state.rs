@@ -40,18 +40,26 @@ pub struct AppState {
     pub metadata: bytes::Bytes,
     /// The JWKS `Cache-Control` value, computed once from the key settings.
     pub jwks_cache_control: String,
+    /// The trace exporter, when `otlp_endpoint` is set.
+    pub traces: Option<crate::telemetry::export::Traces>,
 }
 
 impl AppState {
-    /// Runs a request-path unit of work that writes (see `db::writer`).
-    pub async fn write<T, F>(&self, f: F) -> Result<T, crate::oauth::OAuthError>
+    /// Runs a request-path unit of work that writes (see `db::writer`), in a span
+    /// named `summary`.
+    pub async fn write<T, F>(
+        &self,
+        summary: &'static str,
+        f: F,
+    ) -> Result<T, crate::oauth::OAuthError>
     where
         T: Send + 'static,
         F: FnOnce(&mut crate::db::DbConnection) -> Result<T, crate::oauth::OAuthError>
             + Send
             + 'static,
     {
-        self.writer.run(f).await
+        let span = crate::telemetry::span::db(summary);
+        super::traced_unit(&span, span.run(self.writer.run(f)).await)
     }
 }
 

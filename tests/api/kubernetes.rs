@@ -145,6 +145,32 @@ fn the_manifests_parse_and_the_deployment_is_hardened() {
         .as_str()
         .is_some_and(|v| v.starts_with("https://")));
     assert!(env("TESSERA_DATABASE_URL")["valueFrom"]["secretKeyRef"]["name"].is_string());
+    // Traces: an endpoint tessera takes, and the pod's name on every span, from a
+    // variable defined before the one that refers to it (as Kubernetes expands them).
+    let otlp = env("TESSERA_OTLP_ENDPOINT")["value"]
+        .as_str()
+        .expect("otlp endpoint")
+        .to_string();
+    tessera::config::Settings::resolve(tessera::config::ConfigArgs {
+        otlp_endpoint: Some(otlp),
+        ..Default::default()
+    })
+    .expect("tessera takes the manifest's otlp endpoint");
+    let names: Vec<&str> = c["env"]
+        .as_array()
+        .expect("env")
+        .iter()
+        .filter_map(|e| e["name"].as_str())
+        .collect();
+    let position = |n: &str| names.iter().position(|x| *x == n).expect("env entry");
+    assert_eq!(
+        env("POD_NAME")["valueFrom"]["fieldRef"]["fieldPath"],
+        "metadata.name"
+    );
+    assert!(env("OTEL_RESOURCE_ATTRIBUTES")["value"]
+        .as_str()
+        .is_some_and(|v| v.contains("k8s.pod.name=$(POD_NAME)")));
+    assert!(position("POD_NAME") < position("OTEL_RESOURCE_ATTRIBUTES"));
     let mounts = c["volumeMounts"].as_array().expect("mounts");
     let mounted = |volume: &str| -> String {
         mounts

@@ -24,4 +24,5 @@ mod replicas;
 mod schema;
 mod simplejwt;
 mod token_exchange;
+mod traces;
 mod user_import;

@@ -1,0 +1,85 @@
+//! The middleware that opens each request's span (only installed when tracing is on):
+//! named `METHOD route`, a child of the caller's W3C `traceparent` when there is one,
+//! with the route, status and, for refusals, the OAuth error code. The query string,
+//! the body and credential-bearing headers are never recorded.
+
+use crate::oauth::OAuthError;
+use crate::service::AppState;
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::{web, Error};
+use opentelemetry::propagation::{Extractor, TextMapPropagator as _};
+use opentelemetry::{Context, KeyValue};
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+
+/// The request's headers, as the W3C propagator reads them.
+struct Headers<'a>(&'a actix_web::http::header::HeaderMap);
+
+impl Extractor for Headers<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|v| v.to_str().ok())
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(|k| k.as_str()).collect()
+    }
+}
+
+/// Longest `user_agent.original` recorded.
+const MAX_USER_AGENT: usize = 256;
+
+/// Opens the request's span, runs the request inside it, records the outcome.
+pub async fn trace(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let Some(traces) = req
+        .app_data::<web::Data<AppState>>()
+        .and_then(|s| s.traces.clone())
+    else {
+        return next.call(req).await;
+    };
+    let parent = TraceContextPropagator::new()
+        .extract_with_context(&Context::new(), &Headers(req.headers()));
+    let method = req.method().as_str().to_string();
+    let route = req.match_pattern();
+    let name = match &route {
+        Some(r) => format!("{method} {r}"),
+        None => method.clone(),
+    };
+    let mut attributes = vec![
+        KeyValue::new("http.request.method", method),
+        KeyValue::new("url.path", req.path().to_string()),
+        KeyValue::new("url.scheme", req.connection_info().scheme().to_string()),
+    ];
+    if let Some(r) = route {
+        attributes.push(KeyValue::new("http.route", r));
+    }
+    if let Some(peer) = req.peer_addr() {
+        attributes.push(KeyValue::new("client.address", peer.ip().to_string()));
+    }
+    if let Some(ua) = req
+        .headers()
+        .get(actix_web::http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+    {
+        let ua: String = ua.chars().take(MAX_USER_AGENT).collect();
+        attributes.push(KeyValue::new("user_agent.original", ua));
+    }
+    let span = traces.request(&parent, name, attributes);
+    let res = span.run(next.call(req)).await?;
+    let status = res.status();
+    span.set("http.response.status_code", i64::from(status.as_u16()));
+    if let Some(e) = res
+        .response()
+        .error()
+        .and_then(|e| e.as_error::<OAuthError>())
+    {
+        span.set("tessera.oauth.error", e.code.as_str());
+    }
+    if status.is_server_error() {
+        span.fail(status.as_str().to_string());
+    }
+    Ok(res)
+}
