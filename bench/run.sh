@@ -4,7 +4,8 @@
 # private_key_jwt with RS256 assertions, then DPoP-bound), refresh_token (each token used
 # once, chains rotating), the JWKS (200 and 304), ES256 tokens and client_credentials
 # during a password-login flood and during a flood of first logins of users imported from
-# Django (PBKDF2, 1,000,000 rounds as Django 5.2 makes them), next to `openssl speed rsa2048` measured on the same
+# Django (PBKDF2, 1,000,000 rounds as Django 5.2 makes them), client_credentials with
+# OpenTelemetry traces exported to a local receiver, next to `openssl speed rsa2048` measured on the same
 # core in the same run. Assertions and DPoP proofs are single-use: they are signed
 # before their scenario by examples/bench_jwt.rs (on every core) and replayed once each.
 #
@@ -14,6 +15,7 @@
 #                          # token-es256 jwks jwks-304 refresh many-params password-flood
 #                          # token-during-flood django-first-login django-second-login
 #                          # token-during-django-flood token-federated token-exchange
+#                          # token-traced (spans exported to bench/otlp_sink.py)
 #   BENCH_POSTGRES=postgres://postgres@127.0.0.1:5432/postgres bench/run.sh
 #       # PostgreSQL: a fresh database is created through that URL and dropped after;
 #       # URL parameters (e.g. ?sslmode=disable) are passed on to tessera
@@ -217,6 +219,23 @@ RESULTS=$(
     for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$((PORT + 1))/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
     (URL="http://127.0.0.1:$((PORT + 1))"; CPU_PID=$ES_PID BENCH_AUTH=$ES_AUTH run token-es256 token.lua 32 /oauth/token)
     kill "$ES_PID"
+  fi
+  # client_credentials with tracing on: a second server on the same core and database
+  # exports every request's spans to a local OTLP/HTTP receiver (on the load core).
+  if want token-traced; then
+    SINK_PORT=$((PORT + 3))
+    taskset -c "$LOAD_CPU" python3 bench/otlp_sink.py "$SINK_PORT" 2>>"$WORK/sink.log" &
+    SINK_PID=$!
+    taskset -c "$SERVER_CPU" "$BIN" serve --bind "127.0.0.1:$((PORT + 2))" --workers 1 \
+      --otlp-endpoint "http://127.0.0.1:$SINK_PORT" --otlp-batch-delay-ms 1000 2>>"$WORK/server.log" &
+    TRACED_PID=$!
+    for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$((PORT + 2))/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
+    (URL="http://127.0.0.1:$((PORT + 2))"
+     taskset -c "$LOAD_CPU" wrk -t1 -c4 -d2s -s bench/token.lua "$URL/oauth/token" >/dev/null
+     CPU_PID=$TRACED_PID run token-traced token.lua 32 /oauth/token)
+    kill "$TRACED_PID"; wait "$TRACED_PID" 2>/dev/null || true
+    kill "$SINK_PID"; wait "$SINK_PID" 2>/dev/null || true
+    cat "$WORK/sink.log" >&2
   fi
   # A login flood and machine tokens at the same time.
   if want password-flood; then

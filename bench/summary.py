@@ -69,6 +69,14 @@ for name, what in (("token-federated", "federated client_credentials (RS256 plat
         ratio = r["rps"] / sign
         print(f"{what} tokens/s @32 / openssl sign/s: {ratio:.3f} (target >= 0.85, errors {int(r['errors'])}) "
               f"{verdict(ratio >= 0.85 and r['errors'] == 0)}")
+tr = rows.get(("token-traced", 32))
+if tr:
+    ratio = tr["rps"] / sign
+    line = (f"traced client_credentials (spans exported over OTLP/HTTP) tokens/s @32 / openssl sign/s: "
+            f"{ratio:.3f} (target >= 0.85, errors {int(tr['errors'])}) {verdict(ratio >= 0.85 and tr['errors'] == 0)}")
+    if t32:
+        line += f"; {tr['rps'] / t32['rps']:.3f} of untraced"
+    print(line)
 es = rows.get(("token-es256", 32))
 if es and t32:
     x = es["rps"] / t32["rps"]
