@@ -37,54 +37,7 @@ pub async fn authenticate_client(
 ) -> Result<Authenticated, OAuthError> {
     let span = span::internal("client authentication");
     let result = span
-        .run(async {
-            let presented = extract(authorization, params)?;
-            span.set("tessera.client_auth.method", presented.method.as_str());
-            if let Credential::Platform { token, spiffe } = &presented.credential {
-                let id = Some(presented.client_id.as_str()).filter(|id| !id.is_empty());
-                let (client, outside) = federation::authenticate(state, token, *spiffe, id).await?;
-                return Ok(Authenticated {
-                    client,
-                    pending_jti: None,
-                    outside: Some(outside),
-                });
-            }
-            let found = state
-                .clients
-                .lookup(&state.pool, &presented.client_id)
-                .await?;
-            if let Credential::Assertion(assertion) = &presented.credential {
-                let endpoint = format!("{}{path}", state.issuer);
-                let endpoints = [state.token_endpoint.as_str(), endpoint.as_str()];
-                let audience = AudienceRule {
-                    issuer: &state.issuer,
-                    legacy_endpoints: if state.settings.legacy_assertion_audience {
-                        &endpoints
-                    } else {
-                        &[]
-                    },
-                };
-                let client = found.ok_or_else(no_key)?;
-                let checked = verify_assertion(state, &client, assertion, audience).await?;
-                if client.disabled {
-                    return Err(OAuthError::invalid_client("client is disabled"));
-                }
-                let key = client_assertion::replay_key(&client.client_id, &checked.jti);
-                return Ok(Authenticated {
-                    client,
-                    pending_jti: Some((key, checked.expires_at)),
-                    outside: None,
-                });
-            }
-            authenticate(&presented, found.as_deref(), now())?;
-            let client =
-                found.ok_or_else(|| OAuthError::invalid_client("client authentication failed"))?;
-            Ok(Authenticated {
-                client,
-                pending_jti: None,
-                outside: None,
-            })
-        })
+        .run(check_credentials(state, authorization, path, params))
         .await;
     match &result {
         Ok(a) => span.set_with("tessera.client_id", || a.client.client_id.clone()),
@@ -96,6 +49,60 @@ pub async fn authenticate_client(
         }
     }
     result
+}
+
+/// The credentials' check itself, in the span of [`authenticate_client`].
+async fn check_credentials(
+    state: &AppState,
+    authorization: Option<&str>,
+    path: &str,
+    params: &FormParams,
+) -> Result<Authenticated, OAuthError> {
+    let presented = extract(authorization, params)?;
+    span::annotate("tessera.client_auth.method", presented.method.as_str());
+    if let Credential::Platform { token, spiffe } = &presented.credential {
+        let id = Some(presented.client_id.as_str()).filter(|id| !id.is_empty());
+        let (client, outside) = federation::authenticate(state, token, *spiffe, id).await?;
+        return Ok(Authenticated {
+            client,
+            pending_jti: None,
+            outside: Some(outside),
+        });
+    }
+    let found = state
+        .clients
+        .lookup(&state.pool, &presented.client_id)
+        .await?;
+    if let Credential::Assertion(assertion) = &presented.credential {
+        let endpoint = format!("{}{path}", state.issuer);
+        let endpoints = [state.token_endpoint.as_str(), endpoint.as_str()];
+        let audience = AudienceRule {
+            issuer: &state.issuer,
+            legacy_endpoints: if state.settings.legacy_assertion_audience {
+                &endpoints
+            } else {
+                &[]
+            },
+        };
+        let client = found.ok_or_else(no_key)?;
+        let checked = verify_assertion(state, &client, assertion, audience).await?;
+        if client.disabled {
+            return Err(OAuthError::invalid_client("client is disabled"));
+        }
+        let key = client_assertion::replay_key(&client.client_id, &checked.jti);
+        return Ok(Authenticated {
+            client,
+            pending_jti: Some((key, checked.expires_at)),
+            outside: None,
+        });
+    }
+    authenticate(&presented, found.as_deref(), now())?;
+    let client = found.ok_or_else(|| OAuthError::invalid_client("client authentication failed"))?;
+    Ok(Authenticated {
+        client,
+        pending_jti: None,
+        outside: None,
+    })
 }
 
 /// The answer when no key can verify an assertion; the same whether the client does

@@ -15,16 +15,8 @@ async fn with_proof(
     body: &str,
     proof: Option<&str>,
 ) -> crate::helpers::Answer {
-    let mut req = app
-        .http
-        .post(format!("{}/oauth/token", app.address))
-        .basic_auth(&client.id, Some(&client.secret))
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .body(body.to_string());
-    if let Some(p) = proof {
-        req = req.header("DPoP", p);
-    }
-    crate::helpers::answer(req.send().await.expect("sent")).await
+    app.post_form_as("/oauth/token", client, body, proof.map(|p| ("DPoP", p)))
+        .await
 }
 
 async fn dpop_app() -> TestApp {

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const CALLER_SPAN: &str = "00f067aa0ba902b7";
+const CLIENT_CREDENTIALS: &str = "grant_type=client_credentials";
 
 /// A server exporting to `endpoint`, in batches a few milliseconds apart.
 async fn traced_app(
@@ -25,26 +26,35 @@ async fn traced_app(
     .await
 }
 
-/// POSTs `body` to `path` with the client's Basic credentials and a `traceparent`.
+/// POSTs the form `body` to `path` as `client`, with a `traceparent` when given.
 async fn post(
     app: &TestApp,
     path: &str,
     client: &TestClient,
-    body: String,
+    body: impl Into<String>,
     traceparent: Option<&str>,
 ) -> (u16, serde_json::Value) {
-    let mut req = app
-        .http
-        .post(format!("{}{path}", app.address))
-        .basic_auth(&client.id, Some(&client.secret))
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .body(body);
-    if let Some(tp) = traceparent {
-        req = req.header("traceparent", tp);
-    }
-    let res = req.send().await.expect("request sent");
-    let status = res.status().as_u16();
-    (status, res.json().await.unwrap_or_default())
+    let answer = app
+        .post_form_as(path, client, body, traceparent.map(|t| ("traceparent", t)))
+        .await;
+    (answer.status, answer.body)
+}
+
+/// A token request with `body`, sent as part of the caller's trace `trace_id`.
+async fn token_in(
+    app: &TestApp,
+    client: &TestClient,
+    body: impl Into<String>,
+    trace_id: &str,
+) -> (u16, serde_json::Value) {
+    post(
+        app,
+        "/oauth/token",
+        client,
+        body.into(),
+        Some(&traceparent(trace_id)),
+    )
+    .await
 }
 
 fn traceparent(trace_id: &str) -> String {
@@ -81,14 +91,7 @@ async fn a_token_request_is_one_trace_under_the_callers_traceparent() {
     let app = traced_app(&receiver.endpoint, |_| {}).await;
     let client = app.create_client(&[]).await;
 
-    let (status, body) = post(
-        &app,
-        "/oauth/token",
-        &client,
-        "grant_type=client_credentials".into(),
-        Some(&traceparent(TRACE_ID)),
-    )
-    .await;
+    let (status, body) = token_in(&app, &client, CLIENT_CREDENTIALS, TRACE_ID).await;
     assert_eq!(status, 200, "{body}");
     let token = body["access_token"].as_str().expect("token");
     let kid = jsonwebtoken::decode_header(token).expect("header").kid;
@@ -145,7 +148,7 @@ async fn a_token_request_is_one_trace_under_the_callers_traceparent() {
         &app,
         "/oauth/token",
         &client,
-        "grant_type=client_credentials".into(),
+        CLIENT_CREDENTIALS,
         Some("00-not-a-trace-01"),
     )
     .await;
@@ -175,28 +178,14 @@ async fn spans_never_hold_a_secret_a_password_or_a_token() {
         ("username", "alice"),
         ("password", password),
     ]);
-    let (status, pair) = post(
-        &app,
-        "/oauth/token",
-        &client,
-        login,
-        Some(&traceparent(TRACE_ID)),
-    )
-    .await;
+    let (status, pair) = token_in(&app, &client, login, TRACE_ID).await;
     assert_eq!(status, 200, "{pair}");
     let access = pair["access_token"].as_str().expect("access").to_string();
     let refresh = pair["refresh_token"].as_str().expect("refresh").to_string();
 
     let refresh_trace = "0af7651916cd43dd8448eb211c80319c";
     let body = form(&[("grant_type", "refresh_token"), ("refresh_token", &refresh)]);
-    let (status, rotated) = post(
-        &app,
-        "/oauth/token",
-        &client,
-        body,
-        Some(&traceparent(refresh_trace)),
-    )
-    .await;
+    let (status, rotated) = token_in(&app, &client, body, refresh_trace).await;
     assert_eq!(status, 200, "{rotated}");
     let introspector = app.create_client(&["--scope", "tessera:introspect"]).await;
     let introspect = form(&[("token", &access)]);
@@ -217,14 +206,7 @@ async fn spans_never_hold_a_secret_a_password_or_a_token() {
         ("username", "alice"),
         ("password", "not the password at all"),
     ]);
-    let (status, _) = post(
-        &app,
-        "/oauth/token",
-        &client,
-        wrong,
-        Some(&traceparent(wrong_trace)),
-    )
-    .await;
+    let (status, _) = token_in(&app, &client, wrong, wrong_trace).await;
     assert_eq!(status, 400);
 
     let spans = receiver
@@ -305,25 +287,11 @@ async fn a_server_without_otlp_endpoint_exports_nothing_even_beside_one_with_it(
 
     let untraced_trace = "22222222222222222222222222222222";
     for _ in 0..5 {
-        let (status, _) = post(
-            &untraced,
-            "/oauth/token",
-            &b,
-            "grant_type=client_credentials".into(),
-            Some(&traceparent(untraced_trace)),
-        )
-        .await;
+        let (status, _) = token_in(&untraced, &b, CLIENT_CREDENTIALS, untraced_trace).await;
         assert_eq!(status, 200);
     }
     // The traced server's own request, sent after, arrives: the untraced ones had time.
-    let (status, _) = post(
-        &traced,
-        "/oauth/token",
-        &a,
-        "grant_type=client_credentials".into(),
-        Some(&traceparent(TRACE_ID)),
-    )
-    .await;
+    let (status, _) = token_in(&traced, &a, CLIENT_CREDENTIALS, TRACE_ID).await;
     assert_eq!(status, 200);
     let spans = receiver
         .wait_for("the traced server's request", request_span_of(TRACE_ID))
@@ -348,7 +316,7 @@ async fn sampling_records_a_share_of_new_traces_and_follows_a_traced_caller() {
                 app,
                 "/oauth/token",
                 client,
-                "grant_type=client_credentials".into(),
+                CLIENT_CREDENTIALS,
                 tp.as_deref(),
             )
             .await
@@ -385,14 +353,7 @@ async fn many_tokens(app: &TestApp, client: &TestClient, n: usize) -> Duration {
     for _ in 0..n / 16 {
         let batch = (0..16).map(|_| async {
             let started = Instant::now();
-            let (status, body) = post(
-                app,
-                "/oauth/token",
-                client,
-                "grant_type=client_credentials".into(),
-                Some(&traceparent(TRACE_ID)),
-            )
-            .await;
+            let (status, body) = token_in(app, client, CLIENT_CREDENTIALS, TRACE_ID).await;
             assert_eq!(status, 200, "{body}");
             started.elapsed()
         });

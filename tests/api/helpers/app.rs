@@ -115,6 +115,27 @@ impl TestApp {
         answer(req.send().await.expect("sent")).await
     }
 
+    /// A form `POST` to `path` with the client's HTTP Basic credentials and, when
+    /// given, one more header (a DPoP proof, a `traceparent`).
+    pub async fn post_form_as(
+        &self,
+        path: &str,
+        client: &TestClient,
+        body: impl Into<String>,
+        header: Option<(&str, &str)>,
+    ) -> Answer {
+        let mut req = self
+            .http
+            .post(format!("{}{path}", self.address))
+            .basic_auth(&client.id, Some(&client.secret))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(body.into());
+        if let Some((name, value)) = header {
+            req = req.header(name, value);
+        }
+        answer(req.send().await.expect("sent")).await
+    }
+
     /// Runs the CLI against this server's database.
     pub async fn cli(&self, args: &[&str]) -> CliOutput {
         run_cli(&self.db, args, None).await
