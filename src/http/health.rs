@@ -20,7 +20,15 @@ pub async fn healthz() -> HttpResponse {
     ))]
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let pool = state.pool.clone();
-    let db = crate::service::blocking(move || pool::ping(&pool).map_err(OAuthError::from)).await;
+    let span = crate::telemetry::span::db("ping");
+    let db = span
+        .run(crate::service::blocking(move || {
+            pool::ping(&pool).map_err(OAuthError::from)
+        }))
+        .await;
+    if db.is_err() {
+        span.fail("unavailable");
+    }
     let signing = state.keys.snapshot().signer.is_some();
     let body = serde_json::json!({
         "database": if db.is_ok() { "ok" } else { "unavailable" },

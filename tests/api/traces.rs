@@ -412,17 +412,21 @@ async fn tessera_serve_takes_its_collector_and_resource_from_the_environment() {
     )
     .await;
     let res = reqwest::Client::new()
-        .get(format!("{}/healthz", server.address))
+        .get(format!("{}/readyz", server.address))
         .header("traceparent", traceparent(TRACE_ID))
         .send()
         .await
-        .expect("healthz");
+        .expect("readyz");
     assert_eq!(res.status(), 200);
     let spans = receiver
-        .wait_for("the health check", request_span_of(TRACE_ID))
+        .wait_for("the readiness check", request_span_of(TRACE_ID))
         .await;
     let trace = in_trace(&spans, TRACE_ID);
-    let check = named(&trace, "GET /healthz");
+    let check = named(&trace, "GET /readyz");
+    // Its database ping is a unit of work of its own (the default database: SQLite).
+    let ping = named(&trace, "ping");
+    assert_eq!(ping.parent_span_id, check.span_id);
+    assert_eq!(ping.attr("db.system.name").as_deref(), Some("sqlite"));
     let resource = |k: &str| {
         check
             .resource
