@@ -34,10 +34,10 @@ pub async fn trace(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
-    let Some(traces) = req
-        .app_data::<web::Data<AppState>>()
-        .and_then(|s| s.traces.clone())
-    else {
+    let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
+        return next.call(req).await;
+    };
+    let Some(traces) = &state.traces else {
         return next.call(req).await;
     };
     let parent = TraceContextPropagator::new()
