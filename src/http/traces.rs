@@ -7,6 +7,7 @@ use crate::oauth::OAuthError;
 use crate::service::AppState;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::Method;
 use actix_web::middleware::Next;
 use actix_web::{web, Error};
 use opentelemetry::propagation::{Extractor, TextMapPropagator as _};
@@ -26,6 +27,24 @@ impl Extractor for Headers<'_> {
     }
 }
 
+/// The method as OpenTelemetry names it, for the methods HTTP defines; any other
+/// (a client may send anything) is `_OTHER` and the span is named `HTTP`, so junk
+/// methods cannot make unbounded span names.
+fn known_method(method: &Method) -> Option<&'static str> {
+    Some(match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => return None,
+    })
+}
+
 /// Longest `user_agent.original` recorded.
 const MAX_USER_AGENT: usize = 256;
 
@@ -42,16 +61,18 @@ pub async fn trace(
     };
     let parent = TraceContextPropagator::new()
         .extract_with_context(&Context::new(), &Headers(req.headers()));
-    let method = req.method().as_str().to_string();
+    let method = known_method(req.method());
     let route = req.match_pattern();
-    let name = match &route {
-        Some(r) => format!("{method} {r}"),
-        None => method.clone(),
+    let name = match (method, &route) {
+        (Some(m), Some(r)) => format!("{m} {r}"),
+        (Some(m), None) => m.to_string(),
+        (None, _) => "HTTP".to_string(),
     };
     let mut attributes = vec![
-        KeyValue::new("http.request.method", method),
+        KeyValue::new("http.request.method", method.unwrap_or("_OTHER")),
         KeyValue::new("url.path", req.path().to_string()),
-        KeyValue::new("url.scheme", req.connection_info().scheme().to_string()),
+        // tessera serves plain HTTP; TLS ends at the proxy in front.
+        KeyValue::new("url.scheme", "http"),
     ];
     if let Some(r) = route {
         attributes.push(KeyValue::new("http.route", r));

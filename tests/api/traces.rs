@@ -163,6 +163,30 @@ async fn a_token_request_is_one_trace_under_the_callers_traceparent() {
         .find(|s| s.name == "POST /oauth/token" && s.trace_id != TRACE_ID)
         .expect("a new trace");
     assert_eq!(second.parent_span_id, "", "a root span");
+
+    // A method HTTP does not define cannot name spans: the span is "HTTP", `_OTHER`.
+    let junk_trace = "55555555555555555555555555555555";
+    let res = app
+        .http
+        .request(
+            reqwest::Method::from_bytes(b"BREW").expect("method"),
+            format!("{}/oauth/token", app.address),
+        )
+        .header("traceparent", traceparent(junk_trace))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(res.status(), 405);
+    let spans = receiver
+        .wait_for("the junk-method request", request_span_of(junk_trace))
+        .await;
+    let junk = in_trace(&spans, junk_trace);
+    let junk = named(&junk, "HTTP");
+    assert_eq!(junk.attr("http.request.method").as_deref(), Some("_OTHER"));
+    assert_eq!(
+        junk.attr("http.response.status_code").as_deref(),
+        Some("405")
+    );
 }
 
 #[tokio::test]
