@@ -149,7 +149,9 @@ async fn foreign_garbage_and_expired_refresh_tokens_are_refused() {
 #[tokio::test]
 async fn ended_families_are_purged_in_the_background() {
     let app = spawn_app_with(|c| c.purge_interval = Some(1)).await;
-    let (client, token) = logged_in(&app, &["--refresh-token-ttl", "1"]).await;
+    // Two seconds, not one: under a loaded test run the login and the refresh below
+    // can straddle a one-second lifetime, and the refresh would find the family ended.
+    let (client, token) = logged_in(&app, &["--refresh-token-ttl", "2"]).await;
     let a = app.refresh(&client, &token, &[]).await;
     assert_eq!(a.status, 200);
     assert_eq!(app.count_rows("refresh_tokens"), 2);
