@@ -289,9 +289,8 @@ pub fn checkpoint(pool: &DbPool) -> Result<(), DbError> {
     Ok(())
 }
 
-/// Takes a connection and runs a trivial query: is the database answering?
-pub fn ping(pool: &DbPool) -> Result<(), DbError> {
-    let mut conn = get(pool)?;
+/// Runs a trivial query on `conn`: is the database answering?
+pub fn ping(conn: &mut DbConnection) -> Result<(), DbError> {
     conn.batch_execute("SELECT 1").map_err(DbError::from)
 }
 

@@ -1,7 +1,6 @@
 //! Liveness and readiness.
 
 use crate::db::pool;
-use crate::oauth::OAuthError;
 use crate::service::AppState;
 use actix_web::{web, HttpResponse};
 
@@ -19,16 +18,7 @@ pub async fn healthz() -> HttpResponse {
         (status = 503, description = "database unreachable or no signing key", body = Object),
     ))]
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    let pool = state.pool.clone();
-    let span = crate::telemetry::span::db("ping");
-    let db = span
-        .run(crate::service::blocking(move || {
-            pool::ping(&pool).map_err(OAuthError::from)
-        }))
-        .await;
-    if db.is_err() {
-        span.fail("unavailable");
-    }
+    let db = crate::service::read(&state.pool, "ping", |conn| Ok(pool::ping(conn)?)).await;
     let signing = state.keys.snapshot().signer.is_some();
     let body = serde_json::json!({
         "database": if db.is_ok() { "ok" } else { "unavailable" },

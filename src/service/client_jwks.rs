@@ -162,11 +162,8 @@ impl ClientJwks {
             .check_url(&url)
             .map_err(|why| fail(format!("the URL {why}")))?;
         let span = span::outbound("GET", &url);
-        let out = span.run(self.get(uri, &span)).await;
-        if out.is_err() {
-            span.fail("fetch");
-        }
-        out
+        span.run_result(self.get(uri, &span), |_| Some("fetch"))
+            .await
     }
 
     /// The request itself, in `span` (its `traceparent` sent along).

@@ -91,18 +91,17 @@ impl ClientCache {
         }
         let pool = pool.clone();
         let key = id.to_string();
-        let span = crate::telemetry::span::db("find client");
-        let found = span
-            .run(actix_web::web::block(
-                move || -> Result<Option<Client>, DbError> {
-                    let mut conn = pool::get(&pool)?;
-                    Ok(Client::find(&mut conn, &key)?)
-                },
-            ))
+        let find = async move {
+            actix_web::web::block(move || -> Result<Option<Client>, DbError> {
+                let mut conn = pool::get(&pool)?;
+                Ok(Client::find(&mut conn, &key)?)
+            })
             .await
-            .map_err(|e| DbError::Unavailable(e.to_string()))
-            .and_then(|found| found)
-            .inspect_err(|_| span.fail("unavailable"))?;
+            .map_err(|e| DbError::Unavailable(e.to_string()))?
+        };
+        let found = crate::telemetry::span::db("find client")
+            .run_result(find, |_| Some("unavailable"))
+            .await?;
         let client = found.map(|c| Arc::new(registered(&c)));
         self.store(id, client.clone());
         Ok(client)

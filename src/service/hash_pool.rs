@@ -63,14 +63,15 @@ impl HashPool {
         let job: Job = Box::new(move || {
             let _ = tx.send(f());
         });
-        let out = match self.jobs.try_send(job) {
-            Ok(()) => span.run(rx).await.map_err(|_| Busy),
+        let queued = match self.jobs.try_send(job) {
+            Ok(()) => Ok(()),
             Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => Err(Busy),
         };
-        if out.is_err() {
-            span.fail("busy");
-        }
-        out
+        let done = async move {
+            queued?;
+            rx.await.map_err(|_| Busy)
+        };
+        span.run_result(done, |_| Some("busy")).await
     }
 
     /// Whether `password` matches `stored`, and the hash to store instead when it did
@@ -109,14 +110,6 @@ impl HashPool {
             span.set("tessera.password.rehashed", true);
         }
         Ok(checked)
-    }
-
-    /// A new hash of `password`.
-    pub async fn hash(&self, password: String) -> Result<Result<String, String>, Busy> {
-        let params = self.params;
-        let span = span::internal("hash password");
-        self.run(&span, move || hash_password(&password, params))
-            .await
     }
 }
 

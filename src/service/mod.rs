@@ -23,7 +23,6 @@ pub use state::{now, AppState};
 
 use crate::db::{pool, DbConnection, DbError, DbPool};
 use crate::oauth::{ErrorCode, OAuthError};
-use crate::telemetry::span::Span;
 
 impl From<DbError> for OAuthError {
     fn from(e: DbError) -> Self {
@@ -64,26 +63,23 @@ where
     T: Send + 'static,
 {
     let pool = pool.clone();
-    let span = crate::telemetry::span::db(summary);
-    let out = span
-        .run(blocking(move || {
-            let mut conn = pool::get(&pool)?;
-            f(&mut conn)
-        }))
-        .await;
-    traced_unit(&span, out)
+    crate::telemetry::span::db(summary)
+        .run_result(
+            blocking(move || {
+                let mut conn = pool::get(&pool)?;
+                f(&mut conn)
+            }),
+            database_fault,
+        )
+        .await
 }
 
-/// Marks a unit of work's span failed when the database (not the request) was at
-/// fault: unavailable, or a server error.
-fn traced_unit<T>(span: &Span, out: Result<T, OAuthError>) -> Result<T, OAuthError> {
-    if let Err(e) = &out {
-        if matches!(
-            e.code,
-            ErrorCode::TemporarilyUnavailable | ErrorCode::ServerError
-        ) {
-            span.fail(e.code.as_str());
-        }
-    }
-    out
+/// A unit of work's failure that is the database's fault (unavailable, or a server
+/// error), not the request's: its span is marked failed.
+fn database_fault(e: &OAuthError) -> Option<&'static str> {
+    matches!(
+        e.code,
+        ErrorCode::TemporarilyUnavailable | ErrorCode::ServerError
+    )
+    .then(|| e.code.as_str())
 }

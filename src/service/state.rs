@@ -58,8 +58,9 @@ impl AppState {
             + Send
             + 'static,
     {
-        let span = crate::telemetry::span::db(summary);
-        super::traced_unit(&span, span.run(self.writer.run(f)).await)
+        crate::telemetry::span::db(summary)
+            .run_result(self.writer.run(f), super::database_fault)
+            .await
     }
 }
 

@@ -51,7 +51,7 @@ pub struct Span {
 
 impl Span {
     /// A span that records nothing.
-    pub const fn off() -> Span {
+    const fn off() -> Span {
         Span { cx: None }
     }
 
@@ -93,6 +93,20 @@ impl Span {
         }
     }
 
+    /// Runs `fut` like [`Span::run`]; an `Err` that `fault` names a kind for (the
+    /// server's or a dependency's fault, not the client's) marks the span failed.
+    pub async fn run_result<T, E>(
+        &self,
+        fut: impl Future<Output = Result<T, E>>,
+        fault: impl FnOnce(&E) -> Option<&'static str>,
+    ) -> Result<T, E> {
+        let out = self.run(fut).await;
+        if let Some(kind) = out.as_ref().err().and_then(fault) {
+            self.fail(kind);
+        }
+        out
+    }
+
     /// The W3C `traceparent` (and `tracestate`) naming this span as the parent, for
     /// a request tessera sends; empty when nothing is traced.
     pub fn trace_headers(&self) -> Vec<(String, String)> {
@@ -119,77 +133,64 @@ impl Drop for Span {
 }
 
 /// Whether any tracer is alive in this process.
-pub fn enabled() -> bool {
+fn enabled() -> bool {
     LIVE.load(Ordering::Relaxed) > 0
 }
 
-/// The tracer of the current request, when it is traced.
-fn current() -> Option<(Context, Tracer)> {
+/// A child of the current span, when the current request is traced; `attributes`
+/// are computed only then.
+fn child(
+    name: &'static str,
+    kind: SpanKind,
+    attributes: impl FnOnce(&Tracer) -> Vec<KeyValue>,
+) -> Span {
     if !enabled() {
-        return None;
+        return Span::off();
     }
-    let cx = Context::current();
-    let tracer = cx.get::<Tracer>()?.clone();
-    Some((cx, tracer))
-}
-
-fn child(name: &'static str, kind: SpanKind, attributes: Vec<KeyValue>) -> Span {
-    let Some((parent, tracer)) = current() else {
+    let parent = Context::current();
+    let Some(tracer) = parent.get::<Tracer>() else {
         return Span::off();
     };
     let span = tracer
         .tracer
         .span_builder(name)
         .with_kind(kind)
-        .with_attributes(attributes)
+        .with_attributes(attributes(tracer))
         .start_with_context(&tracer.tracer, &parent);
     Span::from_context(parent.with_span(span))
 }
 
 /// A child span for work inside tessera (client authentication, signing, hashing).
 pub fn internal(name: &'static str) -> Span {
-    child(name, SpanKind::Internal, Vec::new())
+    child(name, SpanKind::Internal, |_| Vec::new())
 }
 
 /// A child span for one database unit of work; `summary` names it (`claim jtis`,
 /// `find user`), as OpenTelemetry's `db.query.summary`.
 pub fn db(summary: &'static str) -> Span {
-    if !enabled() {
-        return Span::off();
-    }
-    let system = Context::current()
-        .get::<Tracer>()
-        .map_or("unknown", |t| t.db_system);
-    child(
-        summary,
-        SpanKind::Client,
+    child(summary, SpanKind::Client, |tracer| {
         vec![
-            KeyValue::new("db.system.name", system),
+            KeyValue::new("db.system.name", tracer.db_system),
             KeyValue::new("db.query.summary", summary),
-        ],
-    )
+        ]
+    })
 }
 
 /// A child span for an HTTP request tessera makes (a `jwks_uri`, an issuer's
 /// discovery document); `url` is logged without its query.
 pub fn outbound(name: &'static str, url: &url::Url) -> Span {
-    if !enabled() {
-        return Span::off();
-    }
-    let mut shown = url.clone();
-    shown.set_query(None);
-    shown.set_fragment(None);
-    let _ = shown.set_password(None);
-    let _ = shown.set_username("");
-    child(
-        name,
-        SpanKind::Client,
+    child(name, SpanKind::Client, |_| {
+        let mut shown = url.clone();
+        shown.set_query(None);
+        shown.set_fragment(None);
+        let _ = shown.set_password(None);
+        let _ = shown.set_username("");
         vec![
             KeyValue::new("http.request.method", "GET"),
             KeyValue::new("url.full", shown.to_string()),
             KeyValue::new("server.address", url.host_str().unwrap_or("").to_string()),
-        ],
-    )
+        ]
+    })
 }
 
 /// Sets an attribute on the current span (the request's, or the innermost span being

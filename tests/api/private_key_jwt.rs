@@ -11,12 +11,15 @@ use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
-const ISSUER: &str = "http://tessera.test";
+/// The issuer of [`app_with_issuer`]'s server, which assertions name as `aud`.
+pub const ISSUER: &str = "http://tessera.test";
 /// An endpoint URL as `aud`: accepted only with `assertion_audience = "legacy"`.
 const TOKEN_ENDPOINT: &str = "http://tessera.test/oauth/token";
-const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+/// RFC 7523's `client_assertion_type`.
+pub const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
-async fn app_with_issuer(tweak: impl FnOnce(&mut tessera::config::ConfigArgs)) -> TestApp {
+/// A server with a fixed issuer whose clients' `jwks_uri`s may be plain-http loopback.
+pub async fn app_with_issuer(tweak: impl FnOnce(&mut tessera::config::ConfigArgs)) -> TestApp {
     spawn_app_with(|c| {
         c.issuer = Some(ISSUER.into());
         c.jwks_uri_allow_http = Some(true);
@@ -29,7 +32,7 @@ async fn app_with_issuer(tweak: impl FnOnce(&mut tessera::config::ConfigArgs)) -
 }
 
 /// Registers a private_key_jwt client through the registration endpoint.
-async fn register(app: &TestApp, keys: Value) -> String {
+pub async fn register(app: &TestApp, keys: Value) -> String {
     let mut body = json!({
         "client_name": "keyed service",
         "token_endpoint_auth_method": "private_key_jwt",

@@ -6,6 +6,9 @@
 use crate::helpers::{
     form, serve_process, spawn_app_with, Collect, OtlpReceiver, ReceivedSpan, TestApp, TestClient,
 };
+use crate::helpers::{published, JwksServer};
+use crate::jose::TestKey;
+use crate::private_key_jwt::{app_with_issuer, register, ASSERTION_TYPE, ISSUER};
 use std::time::{Duration, Instant};
 
 const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -61,15 +64,40 @@ fn traceparent(trace_id: &str) -> String {
     format!("00-{trace_id}-{CALLER_SPAN}-01")
 }
 
-fn named<'a>(spans: &'a [&ReceivedSpan], name: &str) -> &'a ReceivedSpan {
+fn named<'a>(spans: &'a [ReceivedSpan], name: &str) -> &'a ReceivedSpan {
     spans.iter().find(|s| s.name == name).unwrap_or_else(|| {
         let names: Vec<&str> = spans.iter().map(|s| s.name.as_str()).collect();
         panic!("no span {name:?} among {names:?}")
     })
 }
 
-fn in_trace<'a>(spans: &'a [ReceivedSpan], trace_id: &str) -> Vec<&'a ReceivedSpan> {
-    spans.iter().filter(|s| s.trace_id == trace_id).collect()
+fn in_trace(spans: &[ReceivedSpan], trace_id: &str) -> Vec<ReceivedSpan> {
+    spans
+        .iter()
+        .filter(|s| s.trace_id == trace_id)
+        .cloned()
+        .collect()
+}
+
+/// The spans of trace `trace_id`, once its request span (the last to end) arrived.
+async fn trace_of(receiver: &OtlpReceiver, trace_id: &str) -> Vec<ReceivedSpan> {
+    let spans = receiver
+        .wait_for(
+            &format!("the request of trace {trace_id}"),
+            request_span_of(trace_id),
+        )
+        .await;
+    in_trace(&spans, trace_id)
+}
+
+/// Sends `req` as part of the caller's trace `trace_id`; its status.
+async fn send_in_trace(req: reqwest::RequestBuilder, trace_id: &str) -> u16 {
+    req.header("traceparent", traceparent(trace_id))
+        .send()
+        .await
+        .expect("sent")
+        .status()
+        .as_u16()
 }
 
 /// Whether the request span of `trace_id` (the last of its spans to end) arrived.
@@ -96,10 +124,7 @@ async fn a_token_request_is_one_trace_under_the_callers_traceparent() {
     let token = body["access_token"].as_str().expect("token");
     let kid = jsonwebtoken::decode_header(token).expect("header").kid;
 
-    let spans = receiver
-        .wait_for("the token request", request_span_of(TRACE_ID))
-        .await;
-    let trace = in_trace(&spans, TRACE_ID);
+    let trace = trace_of(&receiver, TRACE_ID).await;
     let request = named(&trace, "POST /oauth/token");
     assert_eq!(request.kind, 2, "a server span");
     assert_eq!(
@@ -166,21 +191,12 @@ async fn a_token_request_is_one_trace_under_the_callers_traceparent() {
 
     // A method HTTP does not define cannot name spans: the span is "HTTP", `_OTHER`.
     let junk_trace = "55555555555555555555555555555555";
-    let res = app
+    let brew = reqwest::Method::from_bytes(b"BREW").expect("method");
+    let req = app
         .http
-        .request(
-            reqwest::Method::from_bytes(b"BREW").expect("method"),
-            format!("{}/oauth/token", app.address),
-        )
-        .header("traceparent", traceparent(junk_trace))
-        .send()
-        .await
-        .expect("sent");
-    assert_eq!(res.status(), 405);
-    let spans = receiver
-        .wait_for("the junk-method request", request_span_of(junk_trace))
-        .await;
-    let junk = in_trace(&spans, junk_trace);
+        .request(brew, format!("{}/oauth/token", app.address));
+    assert_eq!(send_in_trace(req, junk_trace).await, 405);
+    let junk = trace_of(&receiver, junk_trace).await;
     let junk = named(&junk, "HTTP");
     assert_eq!(junk.attr("http.request.method").as_deref(), Some("_OTHER"));
     assert_eq!(
@@ -317,12 +333,11 @@ async fn a_server_without_otlp_endpoint_exports_nothing_even_beside_one_with_it(
     // The traced server's own request, sent after, arrives: the untraced ones had time.
     let (status, _) = token_in(&traced, &a, CLIENT_CREDENTIALS, TRACE_ID).await;
     assert_eq!(status, 200);
-    let spans = receiver
-        .wait_for("the traced server's request", request_span_of(TRACE_ID))
-        .await;
+    trace_of(&receiver, TRACE_ID).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
+    let spans = receiver.spans();
     assert!(
-        in_trace(&receiver.spans(), untraced_trace).is_empty(),
+        in_trace(&spans, untraced_trace).is_empty(),
         "the server without otlp_endpoint exported spans"
     );
     assert!(spans.iter().all(|s| s.trace_id == TRACE_ID));
@@ -353,9 +368,7 @@ async fn sampling_records_a_share_of_new_traces_and_follows_a_traced_caller() {
     let unsampled = format!("00-{}-{CALLER_SPAN}-00", "33333333333333333333333333333333");
     assert_eq!(token(Some(unsampled)).await, 200);
     assert_eq!(token(Some(traceparent(TRACE_ID))).await, 200);
-    let spans = receiver
-        .wait_for("the sampled caller's request", request_span_of(TRACE_ID))
-        .await;
+    let sampled = trace_of(&receiver, TRACE_ID).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     let requests: Vec<ReceivedSpan> = receiver
         .spans()
@@ -367,7 +380,7 @@ async fn sampling_records_a_share_of_new_traces_and_follows_a_traced_caller() {
         1,
         "only the sampled caller's request: {requests:?}"
     );
-    assert!(in_trace(&spans, TRACE_ID).len() >= 3, "with its children");
+    assert!(sampled.len() >= 3, "with its children");
 }
 
 /// Sends `n` token requests, 16 at a time; every one must succeed, and the slowest
@@ -435,17 +448,9 @@ async fn tessera_serve_takes_its_collector_and_resource_from_the_environment() {
         ],
     )
     .await;
-    let res = reqwest::Client::new()
-        .get(format!("{}/readyz", server.address))
-        .header("traceparent", traceparent(TRACE_ID))
-        .send()
-        .await
-        .expect("readyz");
-    assert_eq!(res.status(), 200);
-    let spans = receiver
-        .wait_for("the readiness check", request_span_of(TRACE_ID))
-        .await;
-    let trace = in_trace(&spans, TRACE_ID);
+    let req = reqwest::Client::new().get(format!("{}/readyz", server.address));
+    assert_eq!(send_in_trace(req, TRACE_ID).await, 200);
+    let trace = trace_of(&receiver, TRACE_ID).await;
     let check = named(&trace, "GET /readyz");
     // Its database ping is a unit of work of its own (the default database: SQLite).
     let ping = named(&trace, "ping");
@@ -463,5 +468,55 @@ async fn tessera_serve_takes_its_collector_and_resource_from_the_environment() {
     assert_eq!(
         resource("service.version").as_deref(),
         Some(env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[tokio::test]
+async fn a_jwks_uri_fetch_is_a_client_span_that_passes_the_trace_on() {
+    let receiver = OtlpReceiver::start(Collect::Accept).await;
+    let endpoint = receiver.endpoint.clone();
+    let app = app_with_issuer(|c| {
+        c.otlp_endpoint = Some(endpoint);
+        c.otlp_batch_delay_ms = Some(20);
+    })
+    .await;
+    let key = TestKey::generate(jsonwebtoken::Algorithm::ES256);
+    let keys = JwksServer::start(published(&[&key], 300)).await;
+    let client_id = register(&app, serde_json::json!({"jwks_uri": keys.url})).await;
+
+    let body = form(&[
+        ("grant_type", "client_credentials"),
+        ("client_assertion_type", ASSERTION_TYPE),
+        ("client_assertion", &key.assertion(&client_id, ISSUER)),
+    ]);
+    let req = app
+        .http
+        .post(format!("{}/oauth/token", app.address))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(body);
+    assert_eq!(send_in_trace(req, TRACE_ID).await, 200);
+
+    let trace = trace_of(&receiver, TRACE_ID).await;
+    let auth = named(&trace, "client authentication");
+    assert_eq!(
+        auth.attr("tessera.client_auth.method").as_deref(),
+        Some("private_key_jwt")
+    );
+    let fetch = named(&trace, "GET");
+    assert_eq!(fetch.kind, 3, "a client span");
+    assert_eq!(fetch.parent_span_id, auth.span_id);
+    assert_eq!(fetch.attr("url.full"), Some(keys.url.clone()));
+    assert_eq!(
+        fetch.attr("http.response.status_code").as_deref(),
+        Some("200")
+    );
+    // The key server was called as part of the same trace, by the fetch's span.
+    let sent = format!("traceparent: 00-{TRACE_ID}-{}-01", fetch.span_id);
+    assert!(
+        keys.request_heads()
+            .iter()
+            .any(|h| h.to_ascii_lowercase().contains(&sent)),
+        "no {sent} in {:?}",
+        keys.request_heads()
     );
 }

@@ -28,24 +28,27 @@ pub struct JwksServer {
     pub url: String,
     mode: Arc<Mutex<Serve>>,
     hits: Arc<AtomicUsize>,
+    heads: Arc<Mutex<Vec<String>>>,
 }
 
 impl JwksServer {
     pub async fn start(mode: Serve) -> JwksServer {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let url = format!("http://{}/jwks.json", listener.local_addr().expect("addr"));
+        let (listener, base) = super::listen_local().await;
+        let url = format!("{base}/jwks.json");
         let mode = Arc::new(Mutex::new(mode));
         let hits = Arc::new(AtomicUsize::new(0));
-        let (m, h) = (mode.clone(), hits.clone());
+        let heads = Arc::new(Mutex::new(Vec::new()));
+        let (m, h, seen) = (mode.clone(), hits.clone(), heads.clone());
         tokio::spawn(async move {
             while let Ok((mut sock, _)) = listener.accept().await {
                 h.fetch_add(1, Ordering::SeqCst);
                 let serve = m.lock().expect("mode").clone();
+                let seen = seen.clone();
                 tokio::spawn(async move {
                     let mut buf = vec![0u8; 4096];
-                    let _ = sock.read(&mut buf).await;
+                    let n = sock.read(&mut buf).await.unwrap_or(0);
+                    let request = String::from_utf8_lossy(&buf[..n]).to_string();
+                    seen.lock().expect("heads").push(request);
                     let head = |status: &str, headers: &str, len: usize| {
                         format!("HTTP/1.1 {status}\r\n{headers}Content-Length: {len}\r\nConnection: close\r\n\r\n")
                     };
@@ -86,7 +89,12 @@ impl JwksServer {
                 });
             }
         });
-        JwksServer { url, mode, hits }
+        JwksServer {
+            url,
+            mode,
+            hits,
+            heads,
+        }
     }
 
     pub fn set(&self, mode: Serve) {
@@ -95,6 +103,11 @@ impl JwksServer {
 
     pub fn hits(&self) -> usize {
         self.hits.load(Ordering::SeqCst)
+    }
+
+    /// The requests received so far: request line and headers.
+    pub fn request_heads(&self) -> Vec<String> {
+        self.heads.lock().expect("heads").clone()
     }
 }
 

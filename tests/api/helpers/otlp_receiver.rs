@@ -111,10 +111,7 @@ async fn read_request(sock: &mut tokio::net::TcpStream) -> Option<(String, Vec<u
 impl OtlpReceiver {
     /// Starts listening on a free port.
     pub async fn start(mode: Collect) -> OtlpReceiver {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let endpoint = format!("http://{}", listener.local_addr().expect("addr"));
+        let (listener, endpoint) = super::listen_local().await;
         let spans = Arc::new(Mutex::new(Vec::new()));
         let exports = Arc::new(Mutex::new(0));
         let (kept, seen) = (spans.clone(), exports.clone());

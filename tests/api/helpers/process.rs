@@ -46,6 +46,16 @@ pub async fn serve_process(cwd: &std::path::Path, envs: &[(&str, String)]) -> Se
     }
 }
 
+/// A listener on a free loopback port, and its base URL (`http://127.0.0.1:PORT`), for
+/// the test servers standing in for outside services.
+pub async fn listen_local() -> (tokio::net::TcpListener, String) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    (listener, base)
+}
+
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())

@@ -21,10 +21,7 @@ pub struct TestIssuer {
 impl TestIssuer {
     /// Starts serving; its JWK Set is `jwks` until [`TestIssuer::set`] changes it.
     pub async fn start(jwks: Serve) -> TestIssuer {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let (listener, url) = super::listen_local().await;
         let jwks = Arc::new(Mutex::new(jwks));
         let (mode, base) = (jwks.clone(), url.clone());
         tokio::spawn(async move {
