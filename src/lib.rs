@@ -14,7 +14,7 @@ pub mod keys;
 pub mod metrics;
 pub mod oauth;
 pub mod outbound;
-pub mod priority;
 pub mod service;
 pub mod startup;
 pub mod telemetry;
+pub mod worker;

@@ -35,6 +35,9 @@ pub enum DbError {
     /// The SQLite file does not exist and this command does not create databases.
     #[error("{0}")]
     Missing(String),
+    /// A unit of work panicked (a bug); the worker that ran it went on.
+    #[error("a unit of work panicked: {0}")]
+    Panicked(String),
 }
 
 thread_local! {

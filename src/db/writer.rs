@@ -8,11 +8,16 @@
 //! runs at a lower priority so that, under load, the groups have time to form.
 //! On PostgreSQL, writes run on the blocking pool like reads: the database orders
 //! concurrent writers itself.
+//!
+//! The thread serves every request that writes, so a bug that panics inside one unit of
+//! work must not take it down: the panic becomes that unit's error (its writes undone,
+//! whatever transaction it left open rolled back) and the thread takes the next write.
 
 use super::lock::immediate_transaction;
 use super::pool::get_for_write;
 use super::{DbConnection, DbError, DbPool};
-use diesel::connection::Connection;
+use crate::worker::{self, Liveness};
+use diesel::connection::{Connection, TransactionManager};
 use diesel::result::Error as DieselError;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 
@@ -33,27 +38,47 @@ type Finish = Box<dyn FnOnce(Option<&DbError>) + Send>;
 /// or alone, and returns how to deliver its result.
 type Job = Box<dyn FnOnce(Result<&mut DbConnection, DbError>, bool) -> Finish + Send>;
 
+/// The writer thread's name, in `/readyz` and the log.
+const THREAD_NAME: &str = "sqlite-writer";
+
 /// Runs units of work that write.
 #[derive(Debug, Clone)]
 pub struct Writer {
     pool: DbPool,
     thread: Option<SyncSender<Job>>,
+    liveness: Liveness,
 }
 
 impl Writer {
     /// A writer over `pool`; with `dedicated_thread` (SQLite) one thread runs every write.
     pub fn start(pool: DbPool, dedicated_thread: bool) -> std::io::Result<Writer> {
+        let liveness = Liveness::new(THREAD_NAME);
         let thread = if dedicated_thread {
             let (tx, rx) = sync_channel::<Job>(QUEUE);
             let p = pool.clone();
+            let alive = liveness.thread();
             std::thread::Builder::new()
-                .name("sqlite-writer".into())
-                .spawn(move || write_loop(&p, &rx))?;
+                .name(THREAD_NAME.into())
+                .spawn(move || {
+                    let _alive = alive;
+                    // A panic outside any unit of work (none is known) loses the group
+                    // in hand, whose callers hear "unavailable"; the loop starts over.
+                    while worker::contain(THREAD_NAME, || write_loop(&p, &rx)).is_err() {}
+                })?;
             Some(tx)
         } else {
             None
         };
-        Ok(Writer { pool, thread })
+        Ok(Writer {
+            pool,
+            thread,
+            liveness,
+        })
+    }
+
+    /// Whether the writer can still run writes (its thread, where it has one, is alive).
+    pub fn liveness(&self) -> &Liveness {
+        &self.liveness
     }
 
     /// Runs `f` with a connection for writing, off the async workers. `E` is the
@@ -70,8 +95,8 @@ impl Writer {
                 let job: Job = Box::new(move |conn, grouped| {
                     let out = match conn {
                         Err(e) => Err(E::from(e)),
-                        Ok(c) if grouped => in_savepoint(c, f),
-                        Ok(c) => f(c),
+                        Ok(c) if grouped => in_savepoint(c, |c| contained(c, f)),
+                        Ok(c) => contained(c, f),
                     };
                     Box::new(move |commit_failed: Option<&DbError>| {
                         let out = match commit_failed {
@@ -94,7 +119,7 @@ impl Writer {
                 let pool = self.pool.clone();
                 actix_web::web::block(move || {
                     let mut conn = get_for_write(&pool).map_err(E::from)?;
-                    f(&mut conn)
+                    contained(&mut conn, f)
                 })
                 .await
                 .unwrap_or_else(|e| Err(DbError::Unavailable(e.to_string()).into()))
@@ -106,7 +131,7 @@ impl Writer {
 /// The SQLite writer thread: takes what has queued up (at most `MAX_GROUP`), runs it
 /// as one group, delivers the results, repeats.
 fn write_loop(pool: &DbPool, rx: &Receiver<Job>) {
-    crate::priority::lower_current_thread(WRITER_NICENESS, "sqlite writer");
+    worker::lower_current_thread(WRITER_NICENESS, "sqlite writer");
     while let Ok(first) = rx.recv() {
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
@@ -147,6 +172,42 @@ fn write_loop(pool: &DbPool, rx: &Receiver<Job>) {
             finish(failed.as_ref());
         }
     }
+}
+
+/// Runs one unit of work with its panic contained (on the SQLite writer thread and on
+/// the blocking pool alike): a panic is the unit's error
+/// ([`DbError::Panicked`], a 500 for its request alone), and any transaction it left
+/// open is rolled back, so the connection and the group around it go on as if the unit
+/// had returned that error.
+fn contained<T, E: From<DbError>>(
+    conn: &mut DbConnection,
+    f: impl FnOnce(&mut DbConnection) -> Result<T, E>,
+) -> Result<T, E> {
+    let depth = transaction_depth(conn);
+    match worker::contain(THREAD_NAME, || f(conn)) {
+        Ok(out) => out,
+        Err(message) => {
+            while transaction_depth(conn) > depth {
+                type Manager = <DbConnection as Connection>::TransactionManager;
+                if Manager::rollback_transaction(conn).is_err() {
+                    // The connection's transaction state is broken: the pool discards
+                    // it on return, and the group's commit reports the failure.
+                    break;
+                }
+            }
+            Err(DbError::Panicked(message).into())
+        }
+    }
+}
+
+/// How many transactions (and savepoints) are open on `conn`; 0 when its state is broken.
+fn transaction_depth(conn: &mut DbConnection) -> u32 {
+    type Manager = <DbConnection as Connection>::TransactionManager;
+    Manager::transaction_manager_status_mut(conn)
+        .transaction_depth()
+        .ok()
+        .flatten()
+        .map_or(0, std::num::NonZeroU32::get)
 }
 
 /// Runs `f` inside a savepoint of the group's transaction: its error undoes its own

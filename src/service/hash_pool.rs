@@ -8,12 +8,16 @@
 //! threads, a bounded queue (a full queue answers 503 at once), and a lower scheduling
 //! priority (nice +5 on Linux), so that under a login flood the token endpoint keeps
 //! most of the CPU and logins slow down instead.
+//!
+//! A job that panics (a bug, or a stored hash no parser foresaw) fails its own login
+//! alone: the thread catches it and takes the next job (see `crate::worker`).
 
 use crate::oauth::password::{hash_password, verify_password, HashParams, StoredHash};
 use crate::oauth::secret::random_token;
 use crate::telemetry::span::{self, Span};
+use crate::worker::{self, Liveness};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 /// Queue slots per hashing thread.
 const QUEUE_PER_THREAD: usize = 64;
@@ -22,7 +26,8 @@ const NICENESS: i32 = 5;
 
 type Job = Box<dyn FnOnce() + Send>;
 
-/// The pool is saturated; the caller should answer 503 and let the client retry.
+/// The pool is saturated (or the check failed inside a thread, logged as the bug it
+/// is); the caller should answer 503 and let the client retry.
 #[derive(Debug, thiserror::Error)]
 #[error("too many password checks in progress")]
 pub struct Busy;
@@ -33,6 +38,7 @@ pub struct HashPool {
     jobs: SyncSender<Job>,
     params: HashParams,
     dummy: Arc<OnceLock<String>>,
+    liveness: Liveness,
 }
 
 impl HashPool {
@@ -40,17 +46,28 @@ impl HashPool {
     pub fn start(concurrency: usize, params: HashParams) -> std::io::Result<HashPool> {
         let (jobs, rx) = sync_channel::<Job>(concurrency * QUEUE_PER_THREAD);
         let rx = Arc::new(Mutex::new(rx));
+        let liveness = Liveness::new(WORKER);
         for i in 0..concurrency {
             let rx = rx.clone();
+            let alive = liveness.thread();
             std::thread::Builder::new()
                 .name(format!("password-hash-{i}"))
-                .spawn(move || work(&rx))?;
+                .spawn(move || {
+                    let _alive = alive;
+                    work(&rx)
+                })?;
         }
         Ok(HashPool {
             jobs,
             params,
             dummy: Arc::new(OnceLock::new()),
+            liveness,
         })
+    }
+
+    /// Whether every hashing thread is still running.
+    pub fn liveness(&self) -> &Liveness {
+        &self.liveness
     }
 
     /// Runs `f` on a hashing thread, in `span` (which covers the wait for a thread).
@@ -123,16 +140,39 @@ pub struct Checked {
     pub upgrade: Option<String>,
 }
 
+/// The pool's name, in `/readyz` and the log.
+const WORKER: &str = "password-hash pool";
+
+/// A hashing thread: runs jobs until the pool is dropped. A job's panic drops its
+/// answer channel (its caller hears `Busy`) and the thread goes on.
 fn work(rx: &Mutex<Receiver<Job>>) {
-    crate::priority::lower_current_thread(NICENESS, "hashing");
+    worker::lower_current_thread(NICENESS, "hashing");
     loop {
-        let job = match rx.lock() {
-            Ok(rx) => rx.recv(),
-            Err(_) => return,
-        };
+        let job = rx.lock().unwrap_or_else(PoisonError::into_inner).recv();
         match job {
-            Ok(job) => job(),
+            Ok(job) => {
+                let _ = worker::contain(WORKER, job);
+            }
             Err(_) => return,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panicking_check_fails_alone_and_the_threads_go_on() {
+        let pool = HashPool::start(1, HashParams::default()).expect("pool");
+        let span = span::internal("test");
+        let failed = pool
+            .run(&span, || -> u32 { panic!("a bug in one password check") })
+            .await;
+        assert!(failed.is_err());
+        for i in 0..3 {
+            assert_eq!(pool.run(&span, move || i * 2).await.ok(), Some(i * 2));
+        }
+        assert!(pool.liveness().is_alive());
     }
 }

@@ -43,13 +43,19 @@ impl From<diesel::result::Error> for OAuthError {
     }
 }
 
-/// Runs `f` on the blocking pool; a failure to run it at all counts as unavailable.
+/// Runs `f` on the blocking pool; a failure to run it at all counts as unavailable, a
+/// panic inside it (a bug) is this request's `server_error` alone.
 pub async fn blocking<T, F>(f: F) -> Result<T, OAuthError>
 where
     F: FnOnce() -> Result<T, OAuthError> + Send + 'static,
     T: Send + 'static,
 {
-    actix_web::web::block(f).await.map_err(|e| {
+    actix_web::web::block(move || {
+        crate::worker::contain("blocking pool", f)
+            .unwrap_or_else(|_| Err(OAuthError::server_error()))
+    })
+    .await
+    .map_err(|e| {
         log::error!("blocking task failed: {e}");
         OAuthError::unavailable()
     })?

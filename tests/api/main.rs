@@ -26,3 +26,4 @@ mod simplejwt;
 mod token_exchange;
 mod traces;
 mod user_import;
+mod workers;
