@@ -141,6 +141,13 @@ pub struct ConfigArgs {
     /// private_key_jwt assertion `aud`: "strict" (the issuer only, RFC 7523bis) or "legacy" (endpoint URLs too) [default: strict]
     #[arg(long, env = "TESSERA_ASSERTION_AUDIENCE", value_name = "strict|legacy")]
     pub assertion_audience: Option<String>,
+    /// How far ahead a private_key_jwt assertion's exp may be, seconds (60 to 86400); its jti is kept until then [default: 3600]
+    #[arg(
+        long,
+        env = "TESSERA_CLIENT_ASSERTION_MAX_LIFETIME",
+        value_name = "SECS"
+    )]
+    pub client_assertion_max_lifetime: Option<i64>,
     /// OpenTelemetry collector's OTLP/HTTP base URL; spans go to <URL>/v1/traces; unset = tracing off [default: unset]
     #[arg(long, env = "TESSERA_OTLP_ENDPOINT", value_name = "URL")]
     pub otlp_endpoint: Option<String>,
@@ -225,6 +232,8 @@ pub struct Settings {
     /// Whether client assertions may name endpoint URLs as `aud` (`"legacy"`), or only
     /// the issuer (`"strict"`, RFC 7523bis).
     pub legacy_assertion_audience: bool,
+    /// How far ahead a client assertion's `exp` may be, seconds.
+    pub client_assertion_max_lifetime: i64,
     /// Where spans are exported (the full OTLP/HTTP traces URL); `None` = tracing off.
     pub otlp_traces_url: Option<url::Url>,
     /// Longest a finished span waits for its batch's export.
@@ -326,6 +335,9 @@ impl ConfigArgs {
             jwks_uri_allow_private: self.jwks_uri_allow_private.or(lower.jwks_uri_allow_private),
             metrics_client_label: self.metrics_client_label.or(lower.metrics_client_label),
             assertion_audience: self.assertion_audience.or(lower.assertion_audience),
+            client_assertion_max_lifetime: self
+                .client_assertion_max_lifetime
+                .or(lower.client_assertion_max_lifetime),
             otlp_endpoint: self.otlp_endpoint.or(lower.otlp_endpoint),
             otlp_batch_delay_ms: self.otlp_batch_delay_ms.or(lower.otlp_batch_delay_ms),
             otlp_timeout: self.otlp_timeout.or(lower.otlp_timeout),
@@ -506,6 +518,9 @@ impl Settings {
                     ))
                 }
             },
+            client_assertion_max_lifetime: c
+                .client_assertion_max_lifetime
+                .unwrap_or(crate::oauth::client_assertion::DEFAULT_MAX_LIFETIME),
             otlp_traces_url: match c.otlp_endpoint.as_deref().filter(|e| !e.is_empty()) {
                 None => None,
                 Some(e) => Some(
@@ -614,6 +629,14 @@ impl Settings {
         }
         if !(1..=60).contains(&self.jwks_uri_timeout.as_secs()) {
             return bad("jwks_uri_timeout", "must be 1 to 60 seconds");
+        }
+        if !crate::oauth::client_assertion::MAX_LIFETIME_RANGE
+            .contains(&self.client_assertion_max_lifetime)
+        {
+            return bad(
+                "client_assertion_max_lifetime",
+                "must be 60 to 86400 seconds",
+            );
         }
         if !(10..=60_000).contains(&self.otlp_batch_delay.as_millis()) {
             return bad("otlp_batch_delay_ms", "must be 10 to 60000 milliseconds");

@@ -3,7 +3,9 @@
 //!
 //! Checked here: the algorithm (asymmetric only, and one the key allows), the
 //! signature against the client's registered keys, `iss` = `sub` = client id, `aud`
-//! naming this server, `exp` in the future and at most five minutes ahead, `iat` and
+//! naming this server, `exp` in the future and at most `client_assertion_max_lifetime`
+//! ahead (an hour by default: authlib's `PrivateKeyJWT` makes assertions that live that
+//! long), `iat` and
 //! `nbf` not in the future, a `jti`. Single use of the `jti` is enforced by the caller
 //! through the database, so a replay on another replica fails too.
 
@@ -15,8 +17,10 @@ use serde_json::Value;
 
 /// The `client_assertion_type` of a JWT client assertion (RFC 7523 §2.2).
 pub const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
-/// How far ahead an assertion's `exp` may be, seconds.
-pub const MAX_LIFETIME: i64 = 300;
+/// How far ahead an assertion's `exp` may be by default, seconds.
+pub const DEFAULT_MAX_LIFETIME: i64 = 3_600;
+/// The range `client_assertion_max_lifetime` may be set in, seconds.
+pub const MAX_LIFETIME_RANGE: std::ops::RangeInclusive<i64> = 60..=86_400;
 /// Clock skew tolerated for `iat`, `nbf` and `exp`, seconds.
 pub const MAX_SKEW: i64 = 5;
 /// Largest assertion accepted, bytes.
@@ -105,18 +109,21 @@ pub fn claimed_client(assertion: &str) -> Result<Option<String>, OAuthError> {
     })
 }
 
-/// Which `aud` values an assertion may carry.
+/// What this server accepts of an assertion: which `aud` values, how long a lifetime.
 #[derive(Debug, Clone, Copy)]
-pub struct AudienceRule<'a> {
+pub struct AssertionPolicy<'a> {
     /// This server's issuer identifier: always accepted.
     pub issuer: &'a str,
     /// Endpoint URLs also accepted in legacy mode (`assertion_audience = "legacy"`);
     /// empty in strict mode, where `aud` must be the issuer alone (RFC 7523bis: a
     /// string, or an array of exactly that one value).
     pub legacy_endpoints: &'a [&'a str],
+    /// How far ahead `exp` may be, seconds (`client_assertion_max_lifetime`). The `jti`
+    /// is kept until `exp`, so this also bounds how long replay-cache entries live.
+    pub max_lifetime: i64,
 }
 
-impl AudienceRule<'_> {
+impl AssertionPolicy<'_> {
     fn accepts(&self, aud: &Value) -> bool {
         let named = |a: &str| a == self.issuer || self.legacy_endpoints.contains(&a);
         match aud {
@@ -131,12 +138,12 @@ impl AudienceRule<'_> {
 }
 
 /// Verifies `assertion` as `client_id`'s, with its `keys`, for a server whose `aud`
-/// rule is `audience`, at `now`.
+/// rules are `policy`, at `now`.
 pub fn verify(
     assertion: &str,
     client_id: &str,
     keys: &ClientKeySet,
-    audience: AudienceRule<'_>,
+    policy: AssertionPolicy<'_>,
     now: i64,
 ) -> Result<Assertion, Rejection> {
     let (alg, kid) = algorithm(assertion).map_err(Rejection::Invalid)?;
@@ -152,7 +159,7 @@ pub fn verify(
     let claims: AssertionClaims = jws::parts(assertion)
         .and_then(|(_, p, _)| jws::json_part(p))
         .ok_or_else(|| Rejection::Invalid(invalid("malformed or missing claims")))?;
-    check_claims(&claims, client_id, audience, now).map_err(Rejection::Invalid)?;
+    check_claims(&claims, client_id, policy, now).map_err(Rejection::Invalid)?;
     Ok(Assertion {
         jti: claims.jti,
         expires_at: claims.exp,
@@ -162,14 +169,14 @@ pub fn verify(
 fn check_claims(
     c: &AssertionClaims,
     client_id: &str,
-    audience: AudienceRule<'_>,
+    policy: AssertionPolicy<'_>,
     now: i64,
 ) -> Result<(), OAuthError> {
     if c.iss != client_id || c.sub != client_id {
         return Err(invalid("iss and sub must both be the client id"));
     }
-    if !audience.accepts(&c.aud) {
-        return Err(invalid(if audience.legacy_endpoints.is_empty() {
+    if !policy.accepts(&c.aud) {
+        return Err(invalid(if policy.legacy_endpoints.is_empty() {
             "aud must be the issuer identifier of this server (alone)"
         } else {
             "aud must name the issuer of this server or one of its endpoints"
@@ -178,8 +185,12 @@ fn check_claims(
     if c.exp <= now - MAX_SKEW {
         return Err(invalid("expired"));
     }
-    if c.exp > now + MAX_LIFETIME + MAX_SKEW {
-        return Err(invalid("exp is more than 5 minutes ahead"));
+    if c.exp > now.saturating_add(policy.max_lifetime + MAX_SKEW) {
+        return Err(OAuthError::invalid_client(format!(
+            "invalid client assertion: exp is more than {} seconds ahead \
+             (client_assertion_max_lifetime)",
+            policy.max_lifetime
+        )));
     }
     if c.iat.is_some_and(|iat| iat > now + MAX_SKEW) || c.nbf.is_some_and(|n| n > now + MAX_SKEW) {
         return Err(invalid("issued in the future (iat or nbf)"));
@@ -231,13 +242,15 @@ mod tests {
                "exp": now + 60, "iat": now, "jti": "j1"})
     }
 
-    const AUD: AudienceRule<'static> = AudienceRule {
+    const AUD: AssertionPolicy<'static> = AssertionPolicy {
         issuer: "https://as",
         legacy_endpoints: &[],
+        max_lifetime: DEFAULT_MAX_LIFETIME,
     };
-    const LEGACY: AudienceRule<'static> = AudienceRule {
+    const LEGACY: AssertionPolicy<'static> = AssertionPolicy {
         issuer: "https://as",
         legacy_endpoints: &["https://as/oauth/token"],
+        ..AUD
     };
 
     #[test]
@@ -279,12 +292,31 @@ mod tests {
     }
 
     #[test]
+    fn an_assertion_may_live_as_long_as_the_policy_says() {
+        let now = 1_800_000_000;
+        let living = |secs: i64| {
+            let mut c = claims(now);
+            c["exp"] = json!(now + secs);
+            sign(c, Some("k1"))
+        };
+        // authlib's PrivateKeyJWT: exp an hour ahead.
+        assert!(verify(&living(3600), "c1", &keys(), AUD, now).is_ok());
+        let short = AssertionPolicy {
+            max_lifetime: 300,
+            ..AUD
+        };
+        assert!(verify(&living(300), "c1", &keys(), short, now).is_ok());
+        assert!(verify(&living(600), "c1", &keys(), short, now).is_err());
+    }
+
+    #[test]
     fn bad_claims_are_invalid_client() {
         let now = 1_800_000_000;
         let cases = [
             ("aud", json!("https://elsewhere")),
             ("exp", json!(now - 10)),
-            ("exp", json!(now + 3600)),
+            ("exp", json!(now + 3700)),
+            ("exp", json!(i64::MAX)),
             ("iat", json!(now + 60)),
             ("sub", json!("c2")),
             ("jti", json!("")),

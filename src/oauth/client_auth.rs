@@ -12,11 +12,49 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use percent_encoding::percent_decode_str;
 
+/// A shared secret as a request carried it. RFC 6749 §2.3.1 has HTTP Basic carry id
+/// and secret form-encoded, and some clients do (the `oauth2` crate, openid-client);
+/// most send the secret as it is (curl `-u`, requests, authlib). A secret with `+`, `%`
+/// or `:` reads differently either way, so a Basic secret is checked in both readings,
+/// always both, in constant time. A form body's secret has one reading.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PresentedSecret {
+    decoded: String,
+    as_sent: Option<String>,
+}
+
+impl PresentedSecret {
+    /// A secret with one reading (the form body's, already decoded by the form parser).
+    pub fn new(secret: impl Into<String>) -> PresentedSecret {
+        PresentedSecret {
+            decoded: secret.into(),
+            as_sent: None,
+        }
+    }
+
+    /// Both readings of a Basic secret: form-decoded, and as sent when that differs.
+    fn basic(as_sent: &str, decoded: String) -> PresentedSecret {
+        PresentedSecret {
+            as_sent: (as_sent != decoded).then(|| as_sent.to_string()),
+            decoded,
+        }
+    }
+
+    /// The readings to check: always two (the second repeats the first when the secret
+    /// reads the same either way), so the work does not depend on the secret.
+    pub fn readings(&self) -> [&str; 2] {
+        [
+            &self.decoded,
+            self.as_sent.as_deref().unwrap_or(&self.decoded),
+        ]
+    }
+}
+
 /// What a client presents to prove who it is.
 #[derive(Clone, PartialEq, Eq)]
 pub enum Credential {
     /// A shared secret (Basic or form body).
-    Secret(String),
+    Secret(PresentedSecret),
     /// A signed JWT (`private_key_jwt`), not yet verified.
     Assertion(String),
     /// A federated client's platform token (an outside issuer's JWT), as its
@@ -112,10 +150,15 @@ fn extract_any(
         let (id, secret) = decoded
             .split_once(':')
             .ok_or_else(|| basic_failure("malformed Basic credentials"))?;
-        // RFC 6749 §2.3.1: id and secret are form-urlencoded before Basic encoding.
+        // RFC 6749 §2.3.1: id and secret are form-urlencoded before Basic encoding; the
+        // secret is also taken as sent (see `PresentedSecret`). Client ids never hold
+        // `+` or `%`, so they have one reading.
         let id = form_decode(id).ok_or_else(|| basic_failure("malformed Basic credentials"))?;
-        let secret =
-            form_decode(secret).ok_or_else(|| basic_failure("malformed Basic credentials"))?;
+        let decoded = form_decode(secret).unwrap_or_else(|| secret.to_string());
+        if secret.chars().any(char::is_control) || decoded.chars().any(char::is_control) {
+            return Err(basic_failure("malformed Basic credentials"));
+        }
+        let secret = PresentedSecret::basic(secret, decoded);
         if id.is_empty() {
             return Err(basic_failure("malformed Basic credentials"));
         }
@@ -133,7 +176,7 @@ fn extract_any(
     match (body_id, body_secret) {
         (Some(id), Some(secret)) => Ok(PresentedCredentials {
             client_id: id.to_string(),
-            credential: Credential::Secret(secret.to_string()),
+            credential: Credential::Secret(PresentedSecret::new(secret)),
             method: AuthMethod::ClientSecretPost,
         }),
         (None, Some(_)) => Err(OAuthError::invalid_request(
@@ -232,8 +275,10 @@ pub fn authenticate<'c>(
         .and_then(|c| c.previous_secret.as_ref())
         .filter(|(_, until)| *until > now)
         .map(|(hash, _)| hash.as_str());
-    let current_ok = verify_secret(secret, stored);
-    let previous_ok = verify_secret(secret, previous.unwrap_or(DUMMY_SECRET_HASH));
+    let [first, second] = secret.readings();
+    let current_ok = verify_secret(first, stored) | verify_secret(second, stored);
+    let previous_hash = previous.unwrap_or(DUMMY_SECRET_HASH);
+    let previous_ok = verify_secret(first, previous_hash) | verify_secret(second, previous_hash);
     let secret_ok = current_ok | (previous_ok & previous.is_some());
     let client = match client {
         Some(c) if secret_ok => c,
@@ -277,11 +322,45 @@ mod tests {
     }
 
     #[test]
-    fn basic_credentials_are_form_decoded() {
+    fn basic_credentials_are_read_form_decoded_and_as_sent() {
         let p = extract(Some(&basic("my%20client", "a%2Bb")), &params("")).expect("valid");
         assert_eq!(p.client_id, "my client");
-        assert_eq!(p.credential, Credential::Secret("a+b".into()));
+        let Credential::Secret(secret) = &p.credential else {
+            panic!("a secret")
+        };
+        assert_eq!(secret.readings(), ["a+b", "a%2Bb"]);
         assert_eq!(p.method, AuthMethod::ClientSecretBasic);
+        let p = extract(Some(&basic("c1", "plain")), &params("")).expect("valid");
+        assert_eq!(
+            p.credential,
+            Credential::Secret(PresentedSecret::new("plain"))
+        );
+        // A `%` that starts no escape, or one that decodes to bytes that are not UTF-8,
+        // is the secret as sent.
+        for raw in ["100%", "%ff%fe+x"] {
+            let p = extract(Some(&basic("c1", raw)), &params("")).expect(raw);
+            let Credential::Secret(secret) = &p.credential else {
+                panic!("a secret")
+            };
+            assert_eq!(secret.readings()[1], raw);
+        }
+    }
+
+    #[test]
+    fn a_secret_with_plus_percent_and_colon_works_however_it_was_sent() {
+        let secret = "a+b%2Fc:d e%zz";
+        let c = RegisteredClient {
+            secret_hash: Some(hash_secret(secret)),
+            ..client(AuthMethod::ClientSecretBasic)
+        };
+        let form_encoded: String =
+            url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
+        for sent in [secret.to_string(), form_encoded] {
+            let p = extract(Some(&basic("c1", &sent)), &params("")).expect("valid");
+            assert!(authenticate(&p, Some(&c), 0).is_ok(), "sent as {sent:?}");
+        }
+        let p = extract(Some(&basic("c1", "a+b%2Fc:d e%zy")), &params("")).expect("valid");
+        assert!(authenticate(&p, Some(&c), 0).is_err());
     }
 
     #[test]
@@ -308,7 +387,7 @@ mod tests {
         let c = client(AuthMethod::ClientSecretBasic);
         let wrong = PresentedCredentials {
             client_id: "c1".into(),
-            credential: Credential::Secret("nope".into()),
+            credential: Credential::Secret(PresentedSecret::new("nope")),
             method: AuthMethod::ClientSecretBasic,
         };
         let a = authenticate(&wrong, Some(&c), 0).expect_err("wrong secret");
@@ -324,7 +403,7 @@ mod tests {
         };
         let with = |secret: &str| PresentedCredentials {
             client_id: "c1".into(),
-            credential: Credential::Secret(secret.into()),
+            credential: Credential::Secret(PresentedSecret::new(secret)),
             method: AuthMethod::ClientSecretBasic,
         };
         assert!(authenticate(&with("old"), Some(&c), 99).is_ok());
@@ -338,7 +417,7 @@ mod tests {
     fn a_secret_works_by_either_secret_method_but_never_for_a_keyed_client() {
         let presented = |method| PresentedCredentials {
             client_id: "c1".into(),
-            credential: Credential::Secret("s3cret".into()),
+            credential: Credential::Secret(PresentedSecret::new("s3cret")),
             method,
         };
         for registered in [AuthMethod::ClientSecretBasic, AuthMethod::ClientSecretPost] {

@@ -4,7 +4,7 @@
 //! keys; and the single-use JWT ids (assertions, DPoP proofs) used up in the database.
 
 use crate::db::models::used_jti;
-use crate::oauth::client_assertion::{self, Assertion, AudienceRule, Rejection};
+use crate::oauth::client_assertion::{self, Assertion, AssertionPolicy, Rejection};
 use crate::oauth::client_auth::{authenticate, extract, Credential};
 use crate::oauth::client_keys::ClientKeySet;
 use crate::oauth::form::FormParams;
@@ -76,13 +76,14 @@ async fn check_credentials(
     if let Credential::Assertion(assertion) = &presented.credential {
         let endpoint = format!("{}{path}", state.issuer);
         let endpoints = [state.token_endpoint.as_str(), endpoint.as_str()];
-        let audience = AudienceRule {
+        let audience = AssertionPolicy {
             issuer: &state.issuer,
             legacy_endpoints: if state.settings.legacy_assertion_audience {
                 &endpoints
             } else {
                 &[]
             },
+            max_lifetime: state.settings.client_assertion_max_lifetime,
         };
         let client = found.ok_or_else(no_key)?;
         let checked = verify_assertion(state, &client, assertion, audience).await?;
@@ -117,7 +118,7 @@ async fn verify_assertion(
     state: &AppState,
     client: &RegisteredClient,
     assertion: &str,
-    audience: AudienceRule<'_>,
+    audience: AssertionPolicy<'_>,
 ) -> Result<Assertion, OAuthError> {
     let id = client.client_id.as_str();
     let verify =

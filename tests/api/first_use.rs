@@ -4,7 +4,8 @@
 //! and argument errors as one line.
 
 use crate::helpers::{
-    free_port, oauth2_client, oauth2_http, run_cli, spawn_app, spawn_app_on, test_settings, TestDb,
+    free_port, oauth2_client, oauth2_http, run_cli, run_cli_env, spawn_app, spawn_app_on,
+    test_settings, TestClient, TestDb,
 };
 use oauth2::{AuthType, TokenResponse};
 use std::process::Stdio;
@@ -293,4 +294,74 @@ async fn argument_errors_are_one_line_naming_what_the_user_typed() {
         .expect("runs");
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("Usage:"));
+}
+
+#[tokio::test]
+async fn an_operator_chosen_secret_with_plus_percent_and_colon_works_with_every_client() {
+    // What `openssl rand -base64 33` makes half the time, plus the other characters
+    // that read differently once form-decoded.
+    const SECRET: &str = "k9+Qz/Vd7%41:w+Yx2Lr8+Tn5Bf0Hs3Jm6Pc1Ae4Ug";
+    let app = spawn_app().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("clients.toml");
+    std::fs::write(
+        &path,
+        "[[client]]\nclient_id = \"billing\"\nscope = \"orders:read\"\nsecret_env = \"BILLING_SECRET\"\n",
+    )
+    .expect("write");
+    let out = run_cli_env(
+        &app.db,
+        &["apply", &path.display().to_string()],
+        None,
+        &[("BILLING_SECRET", SECRET)],
+    )
+    .await;
+    assert!(out.success, "{}", out.stderr);
+    let client = TestClient {
+        id: "billing".into(),
+        secret: SECRET.into(),
+        json: serde_json::Value::Null,
+    };
+    let token_url = format!("{}/oauth/token", app.address);
+
+    // curl -u sends the secret as it is.
+    let curl = tokio::process::Command::new("curl")
+        .args(["-sS", "-u", &format!("billing:{SECRET}")])
+        .args(["-d", "grant_type=client_credentials", &token_url])
+        .output()
+        .await
+        .expect("curl runs");
+    let body: serde_json::Value = serde_json::from_slice(&curl.stdout).expect("json");
+    assert!(body["access_token"].is_string(), "curl -u: {body}");
+
+    // requests, authlib and reqwest's basic_auth send it as it is too.
+    let raw = app
+        .token_basic(&client, "grant_type=client_credentials")
+        .await;
+    assert_eq!(raw.status, 200, "as sent: {}", raw.body);
+
+    // RFC 6749 §2.3.1 form-encodes it first, as the oauth2 crate does.
+    let oauth = oauth2_client(&app, &client, AuthType::BasicAuth).await;
+    oauth
+        .exchange_client_credentials()
+        .request_async(&oauth2_http())
+        .await
+        .expect("form-encoded Basic credentials work");
+    // And client_secret_post, form-encoded by definition.
+    let oauth = oauth2_client(&app, &client, AuthType::RequestBody).await;
+    oauth
+        .exchange_client_credentials()
+        .request_async(&oauth2_http())
+        .await
+        .expect("client_secret_post works");
+
+    // Neither reading opens a door: one character off fails both ways.
+    let wrong = TestClient {
+        secret: SECRET.replacen('+', "-", 1),
+        ..client
+    };
+    let refused = app
+        .token_basic(&wrong, "grant_type=client_credentials")
+        .await;
+    assert_eq!(refused.status, 401, "{}", refused.body);
 }
