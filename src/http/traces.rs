@@ -45,8 +45,21 @@ fn known_method(method: &Method) -> Option<&'static str> {
     })
 }
 
-/// Longest `user_agent.original` recorded.
+/// Longest `user_agent.original` recorded, characters.
 const MAX_USER_AGENT: usize = 256;
+/// Longest `url.path` recorded, characters. Every attribute of a span from outside is
+/// bounded: spans wait in the export queue (2,048 of them while the collector is slow
+/// or down), so an unbounded path would let long-URL requests grow memory by the
+/// queue's length times the URL's.
+const MAX_PATH: usize = 256;
+
+/// `text` cut to at most `max` characters (never inside a character).
+fn bounded(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((end, _)) => text.get(..end).unwrap_or_default().to_string(),
+        None => text.to_string(),
+    }
+}
 
 /// Opens the request's span, runs the request inside it, records the outcome.
 pub async fn trace(
@@ -70,7 +83,7 @@ pub async fn trace(
     };
     let mut attributes = vec![
         KeyValue::new("http.request.method", method.unwrap_or("_OTHER")),
-        KeyValue::new("url.path", req.path().to_string()),
+        KeyValue::new("url.path", bounded(req.path(), MAX_PATH)),
         // tessera serves plain HTTP; TLS ends at the proxy in front.
         KeyValue::new("url.scheme", "http"),
     ];
@@ -85,8 +98,10 @@ pub async fn trace(
         .get(actix_web::http::header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
     {
-        let ua: String = ua.chars().take(MAX_USER_AGENT).collect();
-        attributes.push(KeyValue::new("user_agent.original", ua));
+        attributes.push(KeyValue::new(
+            "user_agent.original",
+            bounded(ua, MAX_USER_AGENT),
+        ));
     }
     let span = traces.request(&parent, name, attributes);
     let res = span.run(next.call(req)).await?;
@@ -103,4 +118,17 @@ pub async fn trace(
         span.fail(status.as_str().to_string());
     }
     Ok(res)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bounded_text_is_cut_between_characters() {
+        assert_eq!(bounded("abc", 5), "abc");
+        assert_eq!(bounded("abcdef", 3), "abc");
+        assert_eq!(bounded("ééééé", 3), "ééé");
+        assert_eq!(bounded("", 0), "");
+    }
 }

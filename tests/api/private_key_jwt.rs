@@ -198,7 +198,10 @@ async fn an_assertion_that_lives_an_hour_as_authlibs_do_is_accepted_and_its_jti_
     let a = with_assertion(&strict, &key.sign_with(&claims, |_| {}), &[]).await;
     assert_oauth_error(&a, 401, "invalid_client");
     let description = a.body["error_description"].as_str().unwrap_or_default();
-    assert!(description.contains("more than 300 seconds ahead"), "{description}");
+    assert!(
+        description.contains("more than 300 seconds ahead"),
+        "{description}"
+    );
 }
 
 #[tokio::test]

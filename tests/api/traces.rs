@@ -435,6 +435,40 @@ async fn a_collector_that_hangs_or_is_down_never_slows_token_requests() {
 }
 
 #[tokio::test]
+async fn what_a_request_sends_is_recorded_within_a_bound() {
+    // Spans wait in the export queue while the collector is slow or down: every
+    // attribute taken from a request must be bounded, or long URLs grow memory.
+    let receiver = OtlpReceiver::start(Collect::Accept).await;
+    let app = traced_app(&receiver.endpoint, |_| {}).await;
+    let trace_id = "5bf92f3577b34da6a3ce929d0e0e4736";
+    let long_path = format!("/oauth/{}", "%C3%A9".repeat(5_000));
+    let req = app
+        .http
+        .get(format!("{}{long_path}", app.address))
+        .header("User-Agent", "agent/1.0 ".repeat(1_000));
+    assert_eq!(send_in_trace(req, trace_id).await, 404);
+    let spans = trace_of(&receiver, trace_id).await;
+    let request = spans
+        .iter()
+        .find(|s| s.kind == 2)
+        .expect("the request span");
+    let path = request.attr("url.path").expect("url.path");
+    assert!(path.starts_with("/oauth/%C3%A9"), "{path}");
+    assert!(path.chars().count() <= 256, "{} characters", path.len());
+    let ua = request.attr("user_agent.original").expect("user agent");
+    assert!(ua.chars().count() <= 256, "{} characters", ua.len());
+    for span in &spans {
+        for (key, value) in &span.attributes {
+            assert!(
+                value.to_string().len() <= 1_100,
+                "{}: {key} is unbounded",
+                span.name
+            );
+        }
+    }
+}
+
+#[tokio::test]
 async fn tessera_serve_takes_its_collector_and_resource_from_the_environment() {
     let receiver = OtlpReceiver::start(Collect::Accept).await;
     let dir = tempfile::tempdir().expect("dir");
