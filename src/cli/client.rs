@@ -72,6 +72,10 @@ pub struct CreateArgs {
     /// An audience (resource server) the client may get tokens for; repeatable
     #[arg(long = "audience", value_name = "AUD")]
     audiences: Vec<String>,
+    /// A resource URI: the client's own API as tokens name it in `aud` (a token for
+    /// it is meant for this client at token exchange); repeatable
+    #[arg(long = "resource-uri", value_name = "URI")]
+    resource_uris: Vec<String>,
     /// Access-token lifetime for this client, seconds
     #[arg(long, value_name = "SECS")]
     access_token_ttl: Option<i64>,
@@ -185,6 +189,7 @@ pub fn run(settings: &Settings, cmd: ClientCommand) -> anyhow::Result<()> {
                 scope: a.scope,
                 grant_types: a.grant_types,
                 audiences: a.audiences,
+                resource_uris: a.resource_uris,
                 auth_method: Some(a.auth_method),
                 keys: key_source(a.keys.jwks, a.keys.jwks_uri)?,
                 jwks_uri_policy: settings.jwks_uri_policy(),
