@@ -61,6 +61,8 @@ struct ClientEntry {
     grant_types: Option<Vec<String>>,
     #[serde(default)]
     audiences: Vec<String>,
+    #[serde(default)]
+    resource_uris: Vec<String>,
     access_token_ttl: Option<i64>,
     refresh_token_ttl: Option<i64>,
     refresh_reuse_grace: Option<i64>,
@@ -461,6 +463,7 @@ fn apply_client(
             .clone()
             .unwrap_or_else(|| ClientSpec::default().grant_types),
         audiences: e.audiences.clone(),
+        resource_uris: e.resource_uris.clone(),
         auth_method: e.auth_method.clone(),
         keys,
         jwks_uri_policy: options.jwks_uri_policy,
@@ -472,14 +475,19 @@ fn apply_client(
         client_id: Some(e.client_id.clone()),
         secret: secret.clone(),
     };
-    let toml_key = |m: &str| match key_for(m, &CLIENT_KEYS, "client_id") {
+    let toml_field = |k: &'static str| match k {
         "jwks" if e.jwks_file.is_some() => "jwks_file",
         "secret_env" if e.secret_file.is_some() => "secret_file",
         k => k,
     };
+    let toml_key = |m: &str| toml_field(key_for(m, &CLIENT_KEYS, "client_id"));
     let located = |err: AdminError| {
         let m = err.to_string();
-        at(toml_key(&m), m)
+        match err {
+            // The TOML key is the attribute's neutral name.
+            AdminError::InvalidField { field, .. } => at(toml_field(field), m),
+            _ => at(toml_key(&m), m),
+        }
     };
     let existing = Client::find(conn, &e.client_id).map_err(|d| at("client_id", d.to_string()))?;
     let action = match existing {

@@ -2,8 +2,8 @@
 
 use super::{audit, AdminError};
 use crate::db::models::{Client, ClientChanges, TrustedIssuer};
-use crate::db::DbConnection;
-use crate::oauth::client::validate_audience;
+use crate::db::{immediate_transaction, DbConnection};
+use crate::oauth::client::{validate_audience, validate_resource_uri};
 use crate::oauth::client_keys::{ClientKeySet, Strictness};
 use crate::oauth::federation;
 use crate::oauth::secret::{generate_client_secret, hash_secret};
@@ -21,8 +21,11 @@ pub struct ClientSpec {
     pub scope: String,
     /// Grant type names.
     pub grant_types: Vec<String>,
-    /// Audiences the client may get tokens for.
+    /// Audiences the client may get tokens for (the services it calls).
     pub audiences: Vec<String>,
+    /// The client's own API as tokens name it in `aud` (token exchange: a token meant
+    /// for this client).
+    pub resource_uris: Vec<String>,
     /// RFC 7591 `token_endpoint_auth_method`; `None`: `client_secret_basic` for a new
     /// client, unchanged for an update (the method cannot change).
     pub auth_method: Option<String>,
@@ -84,6 +87,7 @@ impl Default for ClientSpec {
             scope: String::new(),
             grant_types: vec![GrantType::ClientCredentials.as_str().into()],
             audiences: Vec::new(),
+            resource_uris: Vec::new(),
             auth_method: None,
             keys: None,
             jwks_uri_policy: FetchPolicy::default(),
@@ -103,6 +107,7 @@ struct ValidSpec {
     scope: Scope,
     grant_types: Vec<GrantType>,
     audiences: Vec<String>,
+    resource_uris: Vec<String>,
     auth_method: Option<AuthMethod>,
     jwks: Option<String>,
     jwks_uri: Option<String>,
@@ -125,9 +130,9 @@ impl KeySource {
         &self,
         policy: FetchPolicy,
     ) -> Result<(Option<String>, Option<String>), AdminError> {
-        let invalid = |m: String| AdminError::Invalid(m);
         match self {
             KeySource::Jwks(json) => {
+                let invalid = |m: String| AdminError::field("jwks", m);
                 ClientKeySet::parse(json.as_bytes(), Strictness::Registration)
                     .map_err(|e| invalid(format!("jwks: {e}")))?;
                 let value: serde_json::Value = serde_json::from_str(json)
@@ -135,6 +140,7 @@ impl KeySource {
                 Ok((Some(value.to_string()), None))
             }
             KeySource::JwksUri(uri) => {
+                let invalid = |m: String| AdminError::field("jwks_uri", m);
                 let url = url::Url::parse(uri)
                     .map_err(|_| invalid(format!("jwks_uri {uri:?} is not an absolute URL")))?;
                 policy
@@ -160,50 +166,55 @@ impl KeySource {
 
 impl ClientSpec {
     fn validate(&self) -> Result<ValidSpec, AdminError> {
-        let invalid = |m: String| Err(AdminError::Invalid(m));
+        let invalid = |field, m: String| Err(AdminError::field(field, m));
         let name_len = self.name.chars().count();
         if self.name.trim().is_empty() || name_len > 200 || self.name.chars().any(char::is_control)
         {
-            return invalid("name must be 1 to 200 printable characters".into());
+            return invalid("name", "name must be 1 to 200 printable characters".into());
         }
-        let scope = Scope::parse(&self.scope).map_err(AdminError::Invalid)?;
+        let scope = Scope::parse(&self.scope).map_err(|m| AdminError::field("scope", m))?;
         if scope.iter().count() > 100 {
-            return invalid("at most 100 scope tokens".into());
+            return invalid("scope", "at most 100 scope tokens".into());
         }
         let mut grant_types = Vec::new();
         for g in &self.grant_types {
             let g = g.trim();
             let grant = GrantType::from_name(g).ok_or_else(|| {
-                AdminError::Invalid(format!(
-                    "unknown grant type {g:?} (supported: client_credentials, password, \
-                     refresh_token, token-exchange)"
-                ))
+                let shown: String = g.chars().take(80).collect();
+                AdminError::field(
+                    "grant_types",
+                    format!(
+                        "unknown grant type {shown:?} (supported: {})",
+                        grant_type_names()
+                    ),
+                )
             })?;
             if !grant_types.contains(&grant) {
                 grant_types.push(grant);
             }
         }
         if grant_types.is_empty() {
-            return invalid("at least one grant type is required".into());
+            return invalid("grant_types", "at least one grant type is required".into());
         }
         grant_types.sort();
-        if self.audiences.len() > 50 {
-            return invalid("at most 50 audiences".into());
-        }
-        let mut audiences: Vec<String> = Vec::new();
-        for a in &self.audiences {
-            validate_audience(a).map_err(AdminError::Invalid)?;
-            if !audiences.contains(a) {
-                audiences.push(a.clone());
-            }
-        }
+        let audiences = uri_list("audiences", "audiences", &self.audiences, validate_audience)?;
+        let resource_uris = uri_list(
+            "resource_uris",
+            "resource URIs",
+            &self.resource_uris,
+            validate_resource_uri,
+        )?;
         let auth_method = match &self.auth_method {
             None => None,
             Some(m) => Some(AuthMethod::parse(m).ok_or_else(|| {
-                AdminError::Invalid(format!(
-                    "unknown token endpoint auth method {m:?} (supported: \
-                     client_secret_basic, client_secret_post, private_key_jwt, federated)"
-                ))
+                let shown: String = m.chars().take(80).collect();
+                AdminError::field(
+                    "auth_method",
+                    format!(
+                        "unknown token endpoint auth method {shown:?} (supported: {})",
+                        auth_method_names()
+                    ),
+                )
             })?),
         };
         let (jwks, jwks_uri) = match (&self.keys, auth_method) {
@@ -211,19 +222,26 @@ impl ClientSpec {
                 k.validate(self.jwks_uri_policy)?
             }
             (None, Some(AuthMethod::PrivateKeyJwt)) => {
-                return invalid("a private_key_jwt client needs jwks or jwks_uri".into())
+                return invalid(
+                    "jwks",
+                    "a private_key_jwt client needs jwks or jwks_uri".into(),
+                )
             }
             (Some(_), Some(_)) => {
-                return invalid("jwks and jwks_uri are for private_key_jwt clients only".into())
+                return invalid(
+                    "jwks",
+                    "jwks and jwks_uri are for private_key_jwt clients only".into(),
+                )
             }
             (None, _) => (None, None),
         };
         let federation = match (&self.federation, auth_method) {
             (Some(f), Some(AuthMethod::Federated) | None) => {
-                federation::check_subject(&f.subject).map_err(AdminError::Invalid)?;
-                federation::check_claims(&f.claims).map_err(AdminError::Invalid)?;
+                federation::check_subject(&f.subject)
+                    .map_err(|m| AdminError::field("subject", m))?;
+                federation::check_claims(&f.claims).map_err(|m| AdminError::field("claims", m))?;
                 if f.issuer.is_empty() {
-                    return invalid("a federated client needs --issuer".into());
+                    return invalid("issuer", "a federated client needs --issuer".into());
                 }
                 let claims: serde_json::Map<String, serde_json::Value> = f
                     .claims
@@ -234,10 +252,16 @@ impl ClientSpec {
                 Some((f.issuer.clone(), f.subject.clone(), claims))
             }
             (None, Some(AuthMethod::Federated)) => {
-                return invalid("a federated client needs --issuer and --subject".into())
+                return invalid(
+                    "issuer",
+                    "a federated client needs --issuer and --subject".into(),
+                )
             }
             (Some(_), Some(_)) => {
-                return invalid("--issuer, --subject and --claim are for federated clients".into())
+                return invalid(
+                    "issuer",
+                    "--issuer, --subject and --claim are for federated clients".into(),
+                )
             }
             (None, _) => None,
         };
@@ -256,6 +280,7 @@ impl ClientSpec {
             scope,
             grant_types,
             audiences,
+            resource_uris,
             auth_method,
             jwks,
             jwks_uri,
@@ -264,32 +289,69 @@ impl ClientSpec {
     }
 }
 
+/// The most audiences, and the most resource URIs, a client has.
+pub const MAX_URIS: usize = 50;
+
+/// A list of audiences or resource URIs (`field`, called `plural` in messages): at most
+/// [`MAX_URIS`], each valid, duplicates dropped, order kept.
+fn uri_list(
+    field: &'static str,
+    plural: &str,
+    items: &[String],
+    valid: fn(&str) -> Result<(), String>,
+) -> Result<Vec<String>, AdminError> {
+    if items.len() > MAX_URIS {
+        return Err(AdminError::field(
+            field,
+            format!("at most {MAX_URIS} {plural}"),
+        ));
+    }
+    let mut out: Vec<String> = Vec::new();
+    for item in items {
+        valid(item).map_err(|m| AdminError::field(field, m))?;
+        if !out.contains(item) {
+            out.push(item.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// The grant types as administrators write them, from [`GrantType::ALL`]: for help
+/// texts and messages.
+pub fn grant_type_names() -> String {
+    GrantType::ALL.map(GrantType::name).join(", ")
+}
+
+/// The token endpoint auth methods, from [`AuthMethod::ALL`]: for help texts and
+/// messages.
+pub fn auth_method_names() -> String {
+    AuthMethod::ALL.map(AuthMethod::as_str).join(", ")
+}
+
 /// Refuses a binding to an issuer that is not registered.
 fn issuer_exists(
     conn: &mut DbConnection,
     f: &Option<(String, String, String)>,
 ) -> Result<(), AdminError> {
     match f {
-        Some((name, _, _)) if TrustedIssuer::find(conn, name)?.is_none() => {
-            Err(AdminError::Invalid(format!(
-                "no trusted issuer named {name:?} (tessera issuer list)"
-            )))
-        }
+        Some((name, _, _)) if TrustedIssuer::find(conn, name)?.is_none() => Err(AdminError::field(
+            "issuer",
+            format!("no trusted issuer named {name:?} (tessera issuer list)"),
+        )),
         _ => Ok(()),
     }
 }
 
 fn check_ttl(
-    key: &str,
+    key: &'static str,
     v: Option<i64>,
     range: std::ops::RangeInclusive<i64>,
 ) -> Result<(), AdminError> {
     match v {
-        Some(v) if !range.contains(&v) => Err(AdminError::Invalid(format!(
-            "{key} must be {} to {} seconds",
-            range.start(),
-            range.end()
-        ))),
+        Some(v) if !range.contains(&v) => Err(AdminError::field(
+            key,
+            format!("{key} must be {} to {} seconds", range.start(), range.end()),
+        )),
         _ => Ok(()),
     }
 }
@@ -305,8 +367,10 @@ pub struct ClientView {
     pub scope: String,
     /// Allowed grant types.
     pub grant_types: Vec<String>,
-    /// Allowed audiences.
+    /// Allowed audiences: the services the client calls.
     pub audiences: Vec<String>,
+    /// The client's own API as tokens name it in `aud`.
+    pub resource_uris: Vec<String>,
     /// How the client authenticates.
     pub token_endpoint_auth_method: String,
     /// Per-client access-token lifetime.
@@ -363,6 +427,7 @@ impl From<&Client> for ClientView {
             scope: c.scope.clone(),
             grant_types: words(&c.grant_types),
             audiences: words(&c.audiences),
+            resource_uris: words(&c.resource_uris),
             token_endpoint_auth_method: c.auth_method.clone(),
             access_token_ttl: c.access_token_ttl,
             refresh_token_ttl: c.refresh_token_ttl,
@@ -425,7 +490,10 @@ pub fn create(
         Some(id) => {
             check_client_id(id)?;
             if Client::find(conn, id)?.is_some() {
-                return Err(AdminError::Invalid(format!("client id {id:?} is taken")));
+                return Err(AdminError::field(
+                    "client_id",
+                    format!("client id {id:?} is taken"),
+                ));
             }
             id.clone()
         }
@@ -456,6 +524,7 @@ pub fn create(
         scope: v.scope.to_string(),
         grant_types: join(&grant_names),
         audiences: join(&v.audiences),
+        resource_uris: join(&v.resource_uris),
         access_token_ttl: spec.access_token_ttl,
         refresh_token_ttl: spec.refresh_token_ttl,
         refresh_reuse_grace: spec.refresh_reuse_grace,
@@ -498,16 +567,21 @@ pub fn update(
     spec: &ClientSpec,
     now: i64,
 ) -> Result<ClientView, AdminError> {
-    let v = spec.validate()?;
     let stored = Client::find(conn, id)?.ok_or_else(|| not_found(id))?;
     let method = AuthMethod::parse(&stored.auth_method);
-    if v.auth_method.is_some_and(|m| Some(m) != method) {
-        return Err(AdminError::Invalid(format!(
-            "client {id} authenticates with {}; a client's auth method cannot change \
-             (register a new client)",
-            stored.auth_method
-        )));
+    // Asked first: a new method's own requirements (keys, a binding) are beside the point.
+    let asked = spec.auth_method.as_deref().and_then(AuthMethod::parse);
+    if asked.is_some_and(|m| Some(m) != method) {
+        return Err(AdminError::field(
+            "auth_method",
+            format!(
+                "client {id} authenticates with {}; a client's auth method cannot change: \
+                 delete the client and create it again with the new method",
+                stored.auth_method
+            ),
+        ));
     }
+    let v = spec.validate()?;
     let is_key_client = method == Some(AuthMethod::PrivateKeyJwt);
     if v.jwks.is_some() || v.jwks_uri.is_some() {
         if !is_key_client {
@@ -543,6 +617,7 @@ pub fn update(
         scope: Some(v.scope.to_string()),
         grant_types: Some(join(&grant_names)),
         audiences: Some(join(&v.audiences)),
+        resource_uris: Some(join(&v.resource_uris)),
         access_token_ttl: Some(spec.access_token_ttl),
         refresh_token_ttl: Some(spec.refresh_token_ttl),
         refresh_reuse_grace: Some(spec.refresh_reuse_grace),
@@ -557,6 +632,133 @@ pub fn update(
     let view = show(conn, id)?;
     audit::record(conn, actor, "client.update", id, view.details(), now)?;
     Ok(view)
+}
+
+/// Some attributes of a client to change (`tessera client update`); `None` keeps one
+/// as it is. A list given replaces the whole list (an empty one empties it); a lifetime
+/// of `Some(None)` goes back to the server's default.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClientPatch {
+    /// New name.
+    pub name: Option<String>,
+    /// New space-separated scope.
+    pub scope: Option<String>,
+    /// New grant type names.
+    pub grant_types: Option<Vec<String>>,
+    /// New audiences.
+    pub audiences: Option<Vec<String>>,
+    /// New resource URIs.
+    pub resource_uris: Option<Vec<String>>,
+    /// New access-token lifetime (`Some(None)`: the server's default).
+    pub access_token_ttl: Option<Option<i64>>,
+    /// New refresh-token family lifetime (`Some(None)`: the server's default).
+    pub refresh_token_ttl: Option<Option<i64>>,
+    /// New refresh reuse grace (`Some(None)`: the server's default).
+    pub refresh_reuse_grace: Option<Option<i64>>,
+    /// Whether tokens need a DPoP proof.
+    pub require_dpop: Option<bool>,
+    /// The auth method, which cannot change: accepted only when it is the client's.
+    pub auth_method: Option<String>,
+}
+
+impl ClientPatch {
+    /// Whether it changes nothing.
+    pub fn is_empty(&self) -> bool {
+        *self == ClientPatch::default()
+    }
+}
+
+impl ClientSpec {
+    /// The spec of a stored client, as [`update`] would be given it to change nothing.
+    fn of_stored(c: &Client, jwks_uri_policy: FetchPolicy) -> ClientSpec {
+        let words = |s: &str| s.split_whitespace().map(str::to_string).collect();
+        let keys = match (&c.jwks_uri, &c.jwks) {
+            (Some(uri), _) => Some(KeySource::JwksUri(uri.clone())),
+            (None, Some(jwks)) => Some(KeySource::Jwks(jwks.clone())),
+            (None, None) => None,
+        };
+        let federation = match (&c.federated_issuer, &c.federated_subject) {
+            (Some(issuer), Some(subject)) => {
+                let claims: serde_json::Map<String, serde_json::Value> = c
+                    .federated_claims
+                    .as_deref()
+                    .and_then(|j| serde_json::from_str(j).ok())
+                    .unwrap_or_default();
+                Some(FederationSpec {
+                    issuer: issuer.clone(),
+                    subject: subject.clone(),
+                    claims: claims
+                        .into_iter()
+                        .filter_map(|(k, v)| v.as_str().map(|v| (k, v.to_string())))
+                        .collect(),
+                })
+            }
+            _ => None,
+        };
+        ClientSpec {
+            name: c.name.clone(),
+            scope: c.scope.clone(),
+            grant_types: words(&c.grant_types),
+            audiences: words(&c.audiences),
+            resource_uris: words(&c.resource_uris),
+            auth_method: None,
+            keys,
+            jwks_uri_policy,
+            access_token_ttl: c.access_token_ttl,
+            refresh_token_ttl: c.refresh_token_ttl,
+            refresh_reuse_grace: c.refresh_reuse_grace,
+            require_dpop: c.require_dpop,
+            federation,
+            client_id: None,
+            secret: None,
+        }
+    }
+}
+
+/// Changes the attributes `patch` names and keeps the others: the stored client with
+/// the patch laid over it goes through [`update`], so the rules and the audit record
+/// are RFC 7592's and `apply`'s. The secret, keys and federated binding stay as they
+/// are (`rotate-secret`, `set-keys`); the auth method cannot change.
+pub fn patch(
+    conn: &mut DbConnection,
+    actor: &str,
+    id: &str,
+    patch: &ClientPatch,
+    jwks_uri_policy: FetchPolicy,
+    now: i64,
+) -> Result<ClientView, AdminError> {
+    // One unit: read, check, write, audit. A database error rolls it all back; a
+    // refusal comes before anything is written.
+    immediate_transaction(conn, |conn| {
+        match patch_stored(conn, actor, id, patch, jwks_uri_policy, now) {
+            Err(AdminError::Db(e)) => Err(e),
+            done => Ok(done),
+        }
+    })?
+}
+
+fn patch_stored(
+    conn: &mut DbConnection,
+    actor: &str,
+    id: &str,
+    patch: &ClientPatch,
+    jwks_uri_policy: FetchPolicy,
+    now: i64,
+) -> Result<ClientView, AdminError> {
+    let stored = Client::find(conn, id)?.ok_or_else(|| not_found(id))?;
+    let mut spec = ClientSpec::of_stored(&stored, jwks_uri_policy);
+    let p = patch.clone();
+    spec.name = p.name.unwrap_or(spec.name);
+    spec.scope = p.scope.unwrap_or(spec.scope);
+    spec.grant_types = p.grant_types.unwrap_or(spec.grant_types);
+    spec.audiences = p.audiences.unwrap_or(spec.audiences);
+    spec.resource_uris = p.resource_uris.unwrap_or(spec.resource_uris);
+    spec.access_token_ttl = p.access_token_ttl.unwrap_or(spec.access_token_ttl);
+    spec.refresh_token_ttl = p.refresh_token_ttl.unwrap_or(spec.refresh_token_ttl);
+    spec.refresh_reuse_grace = p.refresh_reuse_grace.unwrap_or(spec.refresh_reuse_grace);
+    spec.require_dpop = p.require_dpop.unwrap_or(spec.require_dpop);
+    spec.auth_method = p.auth_method;
+    update(conn, actor, id, &spec, now)
 }
 
 /// The audit log's (and `managed_by`'s) name for changes made by `tessera apply`.

@@ -16,6 +16,16 @@ pub enum AdminError {
     /// The input is invalid; nothing was written.
     #[error("{0}")]
     Invalid(String),
+    /// One attribute of the input is invalid; nothing was written. `field` is its
+    /// neutral name (`scope`, `audiences`, `access_token_ttl`, …), which each front end
+    /// renders in its own words (a flag, a TOML key, a JSON member).
+    #[error("{message}")]
+    InvalidField {
+        /// The attribute.
+        field: &'static str,
+        /// What is wrong with it.
+        message: String,
+    },
     /// The named object does not exist.
     #[error("{0} not found")]
     NotFound(String),
@@ -25,6 +35,16 @@ pub enum AdminError {
     /// Key material could not be made, opened or stored.
     #[error(transparent)]
     Keys(#[from] crate::keys::KeyError),
+}
+
+impl AdminError {
+    /// An invalid `field`.
+    pub fn field(field: &'static str, message: impl Into<String>) -> AdminError {
+        AdminError::InvalidField {
+            field,
+            message: message.into(),
+        }
+    }
 }
 
 impl From<diesel::result::Error> for AdminError {
@@ -40,7 +60,9 @@ impl From<AdminError> for crate::oauth::OAuthError {
     fn from(e: AdminError) -> Self {
         use crate::oauth::{ErrorCode, OAuthError};
         match e {
-            AdminError::Invalid(m) => OAuthError::new(ErrorCode::InvalidClientMetadata, m),
+            AdminError::Invalid(m) | AdminError::InvalidField { message: m, .. } => {
+                OAuthError::new(ErrorCode::InvalidClientMetadata, m)
+            }
             AdminError::NotFound(_) => {
                 OAuthError::new(ErrorCode::InvalidToken, "no such client").with_status(401)
             }

@@ -1,17 +1,22 @@
 //! `tessera client …`: register and manage clients.
 
 use super::{connect, print_json, Conn, CLI};
-use crate::admin::clients::{self, ClientSpec, FederationSpec, KeySource};
+use crate::admin::clients::{
+    self, auth_method_names, grant_type_names, ClientPatch, ClientSpec, FederationSpec, KeySource,
+};
+use crate::admin::AdminError;
 use crate::config::Settings;
 use crate::oauth::client_keys::MAX_JWKS_BYTES;
 use crate::service::now;
-use clap::{Args, Subcommand};
+use clap::{Args, CommandFactory, Subcommand};
 
 /// Client commands.
 #[derive(Debug, Subcommand)]
 pub enum ClientCommand {
     /// Register a client; prints it with its secret (shown once) as JSON
     Create(Box<CreateArgs>),
+    /// Change some attributes of a client, keeping the others; prints it as JSON
+    Update(Box<UpdateArgs>),
     /// List clients as JSON
     List,
     /// Show one client as JSON
@@ -66,12 +71,21 @@ pub struct CreateArgs {
     /// Space-separated scopes the client may request
     #[arg(long, default_value = "")]
     scope: String,
-    /// Comma-separated grant types: client_credentials, password, refresh_token
-    #[arg(long, value_delimiter = ',', default_value = "client_credentials")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "client_credentials",
+        value_name = "GRANTS",
+        help = grant_types_help()
+    )]
     grant_types: Vec<String>,
     /// An audience (resource server) the client may get tokens for; repeatable
     #[arg(long = "audience", value_name = "AUD")]
     audiences: Vec<String>,
+    /// A resource URI: the client's own API as tokens name it in `aud` (a token for
+    /// it is meant for this client at token exchange); repeatable
+    #[arg(long = "resource-uri", value_name = "URI")]
+    resource_uris: Vec<String>,
     /// Access-token lifetime for this client, seconds
     #[arg(long, value_name = "SECS")]
     access_token_ttl: Option<i64>,
@@ -81,8 +95,7 @@ pub struct CreateArgs {
     /// Refresh-token reuse grace for this client, seconds (0 to 300)
     #[arg(long, value_name = "SECS")]
     refresh_reuse_grace: Option<i64>,
-    /// Token endpoint authentication: client_secret_basic, client_secret_post, private_key_jwt or federated
-    #[arg(long, default_value = "client_secret_basic")]
+    #[arg(long, default_value = "client_secret_basic", value_name = "METHOD", help = auth_method_help())]
     auth_method: String,
     /// federated: the trusted issuer (by name, see `tessera issuer list`) whose tokens authenticate the client
     #[arg(long, value_name = "NAME")]
@@ -99,6 +112,147 @@ pub struct CreateArgs {
     /// Issue tokens only with a DPoP proof (RFC 9449 dpop_bound_access_tokens)
     #[arg(long)]
     require_dpop: bool,
+}
+
+/// `client update` options: each one given changes that attribute only.
+#[derive(Debug, Args)]
+pub struct UpdateArgs {
+    /// Client id
+    id: String,
+    /// New human-readable name
+    #[arg(long)]
+    name: Option<String>,
+    /// New space-separated scope, replacing the whole scope ("" for none)
+    #[arg(long)]
+    scope: Option<String>,
+    #[arg(long, value_delimiter = ',', value_name = "GRANTS", help = grant_types_help())]
+    grant_types: Option<Vec<String>>,
+    /// An audience (resource server) the client may get tokens for; repeatable: the
+    /// ones given replace the whole list
+    #[arg(long = "audience", value_name = "AUD", conflicts_with = "no_audiences")]
+    audiences: Option<Vec<String>>,
+    /// Remove every audience
+    #[arg(long)]
+    no_audiences: bool,
+    /// A resource URI (the client's own API as tokens name it in `aud`); repeatable:
+    /// the ones given replace the whole list
+    #[arg(
+        long = "resource-uri",
+        value_name = "URI",
+        conflicts_with = "no_resource_uris"
+    )]
+    resource_uris: Option<Vec<String>>,
+    /// Remove every resource URI
+    #[arg(long)]
+    no_resource_uris: bool,
+    /// Access-token lifetime for this client, seconds, or `default` for the server's
+    #[arg(long, value_name = "SECS|default", value_parser = lifetime)]
+    access_token_ttl: Option<Lifetime>,
+    /// Refresh-token family lifetime for this client, seconds, or `default` for the server's
+    #[arg(long, value_name = "SECS|default", value_parser = lifetime)]
+    refresh_token_ttl: Option<Lifetime>,
+    /// Refresh-token reuse grace for this client, seconds (0 to 300), or `default` for the server's
+    #[arg(long, value_name = "SECS|default", value_parser = lifetime)]
+    refresh_reuse_grace: Option<Lifetime>,
+    /// Issue tokens only with a DPoP proof (RFC 9449 dpop_bound_access_tokens)
+    #[arg(long, conflicts_with = "no_require_dpop")]
+    require_dpop: bool,
+    /// Issue tokens without a DPoP proof too
+    #[arg(long)]
+    no_require_dpop: bool,
+    /// The client's auth method, which cannot change: refused unless it is the current
+    /// one (to change it, delete the client and create it again)
+    #[arg(long, value_name = "METHOD")]
+    auth_method: Option<String>,
+}
+
+impl UpdateArgs {
+    /// The attributes to change.
+    fn patch(&self) -> ClientPatch {
+        let list = |given: &Option<Vec<String>>, none: bool| {
+            if none {
+                Some(Vec::new())
+            } else {
+                given.clone()
+            }
+        };
+        ClientPatch {
+            name: self.name.clone(),
+            scope: self.scope.clone(),
+            grant_types: self.grant_types.clone(),
+            audiences: list(&self.audiences, self.no_audiences),
+            resource_uris: list(&self.resource_uris, self.no_resource_uris),
+            access_token_ttl: self.access_token_ttl.map(Lifetime::secs),
+            refresh_token_ttl: self.refresh_token_ttl.map(Lifetime::secs),
+            refresh_reuse_grace: self.refresh_reuse_grace.map(Lifetime::secs),
+            require_dpop: match (self.require_dpop, self.no_require_dpop) {
+                (true, _) => Some(true),
+                (_, true) => Some(false),
+                _ => None,
+            },
+            auth_method: self.auth_method.clone(),
+        }
+    }
+}
+
+/// A per-client lifetime as `client update` takes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lifetime {
+    /// The server's default (the client has none of its own).
+    Default,
+    /// This many seconds.
+    Secs(i64),
+}
+
+impl Lifetime {
+    fn secs(self) -> Option<i64> {
+        match self {
+            Lifetime::Default => None,
+            Lifetime::Secs(s) => Some(s),
+        }
+    }
+}
+
+fn lifetime(s: &str) -> Result<Lifetime, String> {
+    if s == "default" {
+        return Ok(Lifetime::Default);
+    }
+    s.parse()
+        .map(Lifetime::Secs)
+        .map_err(|_| "expected a number of seconds or `default`".into())
+}
+
+fn grant_types_help() -> String {
+    format!("Comma-separated grant types: {}", grant_type_names())
+}
+
+fn auth_method_help() -> String {
+    format!("Token endpoint authentication: {}", auth_method_names())
+}
+
+/// An administration error in the CLI's words: an invalid attribute is named by the
+/// flag of `client <command>` that sets it, or, when the command has none (`update`
+/// meeting a stored value that no longer passes), as the stored attribute.
+fn flagged(command: &str, e: AdminError) -> anyhow::Error {
+    let AdminError::InvalidField { field, message } = e else {
+        return e.into();
+    };
+    let long = match field {
+        "audiences" => "audience".to_string(),
+        "resource_uris" => "resource-uri".to_string(),
+        "claims" => "claim".to_string(),
+        f => f.replace('_', "-"),
+    };
+    let cli = super::Cli::command();
+    let has_flag = cli
+        .find_subcommand("client")
+        .and_then(|c| c.find_subcommand(command))
+        .is_some_and(|c| c.get_arguments().any(|a| a.get_long() == Some(&long)));
+    if has_flag {
+        anyhow::anyhow!("--{long}: {message}")
+    } else {
+        anyhow::anyhow!("the client's stored {field}: {message}")
+    }
 }
 
 /// Where a private_key_jwt client's public keys are (exactly one).
@@ -185,6 +339,7 @@ pub fn run(settings: &Settings, cmd: ClientCommand) -> anyhow::Result<()> {
                 scope: a.scope,
                 grant_types: a.grant_types,
                 audiences: a.audiences,
+                resource_uris: a.resource_uris,
                 auth_method: Some(a.auth_method),
                 keys: key_source(a.keys.jwks, a.keys.jwks_uri)?,
                 jwks_uri_policy: settings.jwks_uri_policy(),
@@ -196,7 +351,8 @@ pub fn run(settings: &Settings, cmd: ClientCommand) -> anyhow::Result<()> {
                 client_id: a.client_id,
                 secret: None,
             };
-            let created = clients::create(conn, CLI, &spec, now())?;
+            let created =
+                clients::create(conn, CLI, &spec, now()).map_err(|e| flagged("create", e))?;
             if created.client_secret.is_some() {
                 eprintln!(
                     "created client {}; its secret is shown once",
@@ -206,6 +362,19 @@ pub fn run(settings: &Settings, cmd: ClientCommand) -> anyhow::Result<()> {
                 eprintln!("created client {}", created.client.client_id);
             }
             print_json(&created)
+        }
+        ClientCommand::Update(a) => {
+            let patch = a.patch();
+            if patch.is_empty() {
+                anyhow::bail!(
+                    "nothing to change: give the attributes to change (tessera client update --help)"
+                );
+            }
+            let policy = settings.jwks_uri_policy();
+            let view = clients::patch(conn, CLI, &a.id, &patch, policy, now())
+                .map_err(|e| flagged("update", e))?;
+            eprintln!("updated client {}", view.client_id);
+            print_json(&view)
         }
         ClientCommand::List => print_json(&clients::list(conn)?),
         ClientCommand::Show { id } => print_json(&clients::show(conn, &id)?),

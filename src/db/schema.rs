@@ -30,6 +30,7 @@ diesel::table! {
         federated_subject -> Nullable<Text>,
         federated_claims -> Nullable<Text>,
         managed_by -> Nullable<Text>,
+        resource_uris -> Text,
     }
 }
 

@@ -3,7 +3,9 @@
 //! endpoints) takes its proof and applies the client's `require_dpop` here; the admin
 //! API, tessera's own resource server, checks a bound access token's proof here.
 
+use crate::oauth::binding::{self, Constraint, Presented};
 use crate::oauth::dpop::{self, Expected, Proof};
+use crate::oauth::token::Confirmation;
 use crate::oauth::{ErrorCode, OAuthError, RegisteredClient};
 use crate::service::{now, AppState};
 use actix_web::HttpRequest;
@@ -61,17 +63,21 @@ pub fn issuing_proof(
     Ok(proof)
 }
 
-/// The proof that must accompany `token`, an access token bound to a DPoP key, at a
-/// protected endpoint: by the token's key (`jkt`), for this request, with the token's
-/// hash as `ath`. Its `jti` is not used up yet.
+/// The proof that must accompany `token`, a sender-constrained access token (its
+/// `cnf`), at a protected endpoint: by the token's own key, for this request, with the
+/// token's hash as `ath` (the binding rule is [`binding::check`]'s). Its `jti` is not
+/// used up yet.
 pub fn resource_proof(
     req: &HttpRequest,
     state: &AppState,
     token: &str,
-    jkt: &str,
+    cnf: &Confirmation,
 ) -> Result<Proof, OAuthError> {
-    let value = header(req)?.ok_or_else(|| bad("a DPoP-bound token needs a DPoP proof"))?;
-    let proof = check_for_request(value, req, state, Some(token))?;
-    dpop::check_binding(Some(jkt), Some(&proof.jkt))?;
-    Ok(proof)
+    let presented = Presented::own("this access token", Some(Constraint::of(cnf)));
+    let proof = header(req)?
+        .map(|value| check_for_request(value, req, state, Some(token)))
+        .transpose()?;
+    let proof_jkt = proof.as_ref().map(|p| p.jkt.as_str());
+    binding::check(&presented, proof_jkt, ErrorCode::InvalidDpopProof)?;
+    proof.ok_or_else(|| bad("a DPoP-bound token needs a DPoP proof"))
 }

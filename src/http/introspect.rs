@@ -81,11 +81,8 @@ async fn inspect_access(state: &AppState, token: &str) -> Result<Option<Value>, 
         AccessToken::Active(claims) => {
             let mut v = serde_json::to_value(&claims).unwrap_or_default();
             v["active"] = json!(true);
-            v["token_type"] = json!(if claims.cnf.is_some() {
-                "DPoP"
-            } else {
-                "Bearer"
-            });
+            let dpop_bound = claims.cnf.as_ref().is_some_and(|c| c.jkt.is_some());
+            v["token_type"] = json!(if dpop_bound { "DPoP" } else { "Bearer" });
             Some(v)
         }
     })

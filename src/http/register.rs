@@ -53,6 +53,10 @@ pub struct ClientMetadata {
     /// Resource servers the client may get tokens for (tessera extension).
     #[serde(default)]
     pub audiences: Option<Vec<String>>,
+    /// The client's own API as tokens name it in `aud`: a token for one of these is
+    /// meant for this client at token exchange (tessera extension).
+    #[serde(default)]
+    pub resource_uris: Option<Vec<String>>,
     /// Per-client access-token lifetime, seconds (tessera extension).
     #[serde(default)]
     pub access_token_ttl: Option<i64>,
@@ -142,6 +146,7 @@ impl ClientMetadata {
             scope,
             grant_types: self.grant_types.unwrap_or(defaults.grant_types),
             audiences: self.audiences.unwrap_or_default(),
+            resource_uris: self.resource_uris.unwrap_or_default(),
             auth_method: self.token_endpoint_auth_method,
             keys,
             jwks_uri_policy,
@@ -203,7 +208,7 @@ async fn admin(req: &HttpRequest, state: &AppState) -> Result<String, OAuthError
     };
     match (&claims.cnf, scheme) {
         (Some(cnf), Challenge::Dpop) => {
-            let proof = resource_proof(req, state, &token, &cnf.jkt)
+            let proof = resource_proof(req, state, &token, cnf)
                 .map_err(|e| refuse(e.code, &e.description, Challenge::Dpop))?;
             claim_jtis(state, vec![dpop::replay_entry(&proof)])
                 .await
@@ -264,6 +269,7 @@ fn rendered(state: &AppState, view: &ClientView, secret: Option<&str>) -> Value 
         "scope": view.scope,
         "token_endpoint_auth_method": view.token_endpoint_auth_method,
         "audiences": view.audiences,
+        "resource_uris": view.resource_uris,
         "response_types": [],
         "registration_client_uri": format!("{}/oauth/register/{}", state.issuer, view.client_id),
         "disabled": view.disabled,

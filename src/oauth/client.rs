@@ -48,9 +48,18 @@ impl GrantType {
     /// Reads a grant type as administrators write it: the `grant_type` value, or
     /// `token-exchange` for RFC 8693's URN.
     pub fn from_name(s: &str) -> Option<GrantType> {
-        match s {
-            "token-exchange" => Some(GrantType::TokenExchange),
-            _ => GrantType::parse(s),
+        GrantType::ALL
+            .into_iter()
+            .find(|g| g.name() == s)
+            .or_else(|| GrantType::parse(s))
+    }
+
+    /// The name administrators write (CLI, apply): the `grant_type` value, or
+    /// `token-exchange` for RFC 8693's URN.
+    pub fn name(self) -> &'static str {
+        match self {
+            GrantType::TokenExchange => "token-exchange",
+            g => g.as_str(),
         }
     }
 }
@@ -126,8 +135,12 @@ pub struct RegisteredClient {
     pub scope: Scope,
     /// Grants the client may use.
     pub grant_types: Vec<GrantType>,
-    /// Audiences (resource servers) the client may get tokens for.
+    /// Audiences (resource servers) the client may get tokens for: the services it
+    /// calls.
     pub audiences: Vec<String>,
+    /// The client's own API, as tokens name it in `aud`: a token whose `aud` has one of
+    /// these (or the client id) was meant for this client (token exchange).
+    pub resource_uris: Vec<String>,
     /// Per-client access-token lifetime, seconds.
     pub access_token_ttl: Option<i64>,
     /// Per-client refresh-token family lifetime, seconds.
@@ -157,6 +170,7 @@ impl RegisteredClient {
             scope: Scope::parse(scope).expect("test scope"),
             grant_types,
             audiences: vec![],
+            resource_uris: vec![],
             access_token_ttl: None,
             refresh_token_ttl: None,
             refresh_reuse_grace: None,
@@ -173,15 +187,66 @@ impl RegisteredClient {
     }
 }
 
-/// Checks an audience value: an identifier or URI without white space or control characters.
+/// The longest audience or resource URI, characters.
+pub const MAX_URI_CHARS: usize = 512;
+
+/// Checks an audience value: an identifier or URI without white space or control
+/// characters, 1 to 512 characters.
 pub fn validate_audience(aud: &str) -> Result<(), String> {
-    if aud.is_empty() || aud.len() > 512 {
-        return Err("an audience must be 1 to 512 characters".into());
+    validate_identifier("audience", aud)
+}
+
+/// Checks a resource URI (a client's own API, as tokens name it in `aud`): like an
+/// audience.
+pub fn validate_resource_uri(uri: &str) -> Result<(), String> {
+    validate_identifier("resource URI", uri)
+}
+
+/// An identifier or URI, as `aud` carries it: 1 to 512 characters (counted as
+/// characters, never bytes), no white space (lists are stored space-separated) and no
+/// control characters. Messages show at most 80 characters of the value.
+fn validate_identifier(what: &str, value: &str) -> Result<(), String> {
+    let chars = value.chars().count();
+    if chars == 0 || chars > MAX_URI_CHARS {
+        return Err(format!("{what} must be 1 to {MAX_URI_CHARS} characters"));
     }
-    if aud.chars().any(|c| c.is_whitespace() || c.is_control()) {
+    if value.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        let shown: String = value.chars().take(80).collect();
         return Err(format!(
-            "audience {aud:?} contains white space or control characters"
+            "{what} {shown:?} contains white space or control characters"
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grant_names_round_trip_for_every_grant() {
+        for g in GrantType::ALL {
+            assert_eq!(GrantType::from_name(g.name()), Some(g));
+            assert_eq!(GrantType::from_name(g.as_str()), Some(g));
+        }
+        assert_eq!(GrantType::from_name("implicit"), None);
+    }
+
+    #[test]
+    fn resource_uris_are_bounded_in_characters_and_refuse_white_space() {
+        assert!(validate_resource_uri("https://orders.example").is_ok());
+        let wide = format!("urn:{}", "é".repeat(MAX_URI_CHARS - 4));
+        assert!(
+            validate_resource_uri(&wide).is_ok(),
+            "512 characters, 1020 bytes"
+        );
+        assert!(validate_resource_uri(&format!("{wide}é")).is_err());
+        for bad in ["", "a b", "a\tb", "a\u{0}b", "a\u{85}b", "a\u{2028}b"] {
+            let e = validate_resource_uri(bad).expect_err(bad);
+            assert!(e.contains("resource URI"), "{e}");
+        }
+        // The message never slices the value by bytes.
+        let long_bad = format!("{} x", "é".repeat(300));
+        assert!(validate_resource_uri(&long_bad).is_err());
+    }
 }

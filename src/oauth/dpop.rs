@@ -1,5 +1,6 @@
 //! DPoP proofs (RFC 9449) at the token endpoint: checking a proof and the key
-//! thumbprint (`jkt`) the issued token is bound to. Replay of a proof's `jti` is
+//! thumbprint (`jkt`) the issued token is bound to (what a bound credential demands of
+//! the proof is [`super::binding`]'s). Replay of a proof's `jti` is
 //! refused by the caller through the database (shared by every replica). Server
 //! nonces (§8) are not used: the `iat` window plus the shared replay cache bound how
 //! long a captured proof is of any use.
@@ -110,22 +111,6 @@ pub fn access_token_hash(token: &str) -> String {
     use base64::Engine;
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest.as_ref())
-}
-
-/// A family (or token) bound to the key `bound` is used only with a proof by that key:
-/// the one rule every path that refreshes or presents a bound credential applies.
-pub fn check_binding(bound: Option<&str>, proof_jkt: Option<&str>) -> Result<(), OAuthError> {
-    match bound {
-        Some(b) if proof_jkt != Some(b) => Err(OAuthError::new(
-            ErrorCode::InvalidDpopProof,
-            if proof_jkt.is_none() {
-                "this token is bound to a DPoP key: present a DPoP proof by that key"
-            } else {
-                "this token is bound to another DPoP key"
-            },
-        )),
-        _ => Ok(()),
-    }
 }
 
 /// Checks `proof` for the request `expected` at `now`; `keys` caches parsed keys.

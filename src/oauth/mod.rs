@@ -2,6 +2,7 @@
 //! token claims. Nothing here knows the web framework or the database; handlers pass
 //! in what a decision needs (the client, the clock, the settings) and render the result.
 
+pub mod binding;
 pub mod client;
 pub mod client_assertion;
 pub mod client_auth;

@@ -46,11 +46,27 @@ impl Audience {
     }
 }
 
-/// RFC 7800 / RFC 9449 confirmation claim.
+/// RFC 7800 confirmation claim: what a sender-constrained token is bound to. What a
+/// presented `cnf` demands is decided in [`super::binding`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Confirmation {
-    /// JWK SHA-256 thumbprint of the DPoP key the token is bound to.
-    pub jkt: String,
+    /// JWK SHA-256 thumbprint of the DPoP key the token is bound to (RFC 9449 §6.1).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub jkt: Option<String>,
+    /// SHA-256 thumbprint of the client certificate the token is bound to (RFC 8705
+    /// §3.1). tessera issues none yet; a token carrying one is never usable without it.
+    #[serde(rename = "x5t#S256", skip_serializing_if = "Option::is_none", default)]
+    pub x5t_s256: Option<String>,
+}
+
+impl Confirmation {
+    /// A binding to the DPoP key with thumbprint `jkt`.
+    pub fn dpop(jkt: String) -> Confirmation {
+        Confirmation {
+            jkt: Some(jkt),
+            x5t_s256: None,
+        }
+    }
 }
 
 /// The claims of an access token (RFC 9068 §2.2).

@@ -130,6 +130,11 @@ pub fn registered(row: &Client) -> RegisteredClient {
             .split_whitespace()
             .map(str::to_string)
             .collect(),
+        resource_uris: row
+            .resource_uris
+            .split_whitespace()
+            .map(str::to_string)
+            .collect(),
         access_token_ttl: row.access_token_ttl,
         refresh_token_ttl: row.refresh_token_ttl,
         refresh_reuse_grace: row.refresh_reuse_grace,

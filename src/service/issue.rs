@@ -2,13 +2,14 @@
 //! are built in (issuer, clock, default lifetime), the DPoP binding and the signature
 //! with the current key, shared by every endpoint that hands out tokens.
 
+use crate::oauth::binding;
 use crate::oauth::dpop::{self, Proof};
 use crate::oauth::form::FormParams;
 use crate::oauth::grant::{client_credentials, password, refresh_token, token_exchange};
 use crate::oauth::secret::random_token;
 use crate::oauth::simplejwt;
-use crate::oauth::token::{encode_jwt, AccessTokenClaims, Confirmation, TokenContext};
-use crate::oauth::{GrantType, OAuthError, RegisteredClient};
+use crate::oauth::token::{encode_jwt, AccessTokenClaims, TokenContext};
+use crate::oauth::{ErrorCode, GrantType, OAuthError, RegisteredClient};
 use crate::service::access::{self, AccessToken};
 use crate::service::client_auth::claim_jtis;
 use crate::service::federation::OutsideIdentity;
@@ -95,16 +96,22 @@ pub async fn grant(state: &AppState, req: TokenRequest<'_>) -> Result<Issued, OA
     // The user a user grant is for: (tessera id, external id).
     let user: Option<(String, Option<String>)>;
     let mut issued_token_type = None;
-    let (mut claims, refresh_token) = match grant {
+    // Each grant decides the binding of what it issues through `binding::issued`, from
+    // what the request presented and its proof: a bound credential never yields a
+    // bearer token.
+    let code = ErrorCode::InvalidDpopProof;
+    let (mut claims, refresh_token, cnf) = match grant {
         GrantType::ClientCredentials => {
             let mut claims = client_credentials::grant(client, params, &ctx, random_token(16))?;
             claims.ext = outside.map(OutsideIdentity::claim);
+            let cnf = binding::issued(&[], jkt.as_deref(), code)?;
             claim_jtis(state, jtis).await?;
             user = None;
-            (claims, None)
+            (claims, None, cnf)
         }
         GrantType::Password => {
             let login = password::request(client, params)?;
+            let cnf = binding::issued(&[], jkt.as_deref(), code)?;
             claim_jtis(state, jtis).await?;
             let logged_in = login::authenticate(state, &login, &client_addr()).await?;
             let claims = password::user_claims(
@@ -116,13 +123,14 @@ pub async fn grant(state: &AppState, req: TokenRequest<'_>) -> Result<Issued, OA
                 random_token(16),
             )?;
             let refresh = if client.allows(GrantType::RefreshToken) {
-                let bound = jkt.as_deref();
+                // The family is bound as its first access token is.
+                let bound = cnf.as_ref().and_then(|c| c.jkt.as_deref());
                 Some(login::start_family(state, client, &logged_in.id, &login.scope, bound).await?)
             } else {
                 None
             };
             user = Some((logged_in.id, logged_in.external_id));
-            (claims, refresh)
+            (claims, refresh, cnf)
         }
         GrantType::RefreshToken => {
             let presented = refresh_token::presented(client, params)?;
@@ -132,10 +140,10 @@ pub async fn grant(state: &AppState, req: TokenRequest<'_>) -> Result<Issued, OA
             }
             claim_jtis(state, jtis).await?;
             let check = login::claims_on_refresh(client.clone(), params.clone(), state);
-            let (family, claims, successor) =
-                login::rotate(state, client, presented, jkt.as_deref(), check).await?;
+            let rotated = login::rotate(state, client, presented, jkt.as_deref(), check).await?;
+            let family = rotated.family;
             user = Some((family.user_id, family.user_external_id));
-            (claims, Some(successor))
+            (rotated.decided, Some(rotated.successor), rotated.cnf)
         }
         GrantType::TokenExchange => {
             let exchange = token_exchange::request(client, params)?;
@@ -152,13 +160,14 @@ pub async fn grant(state: &AppState, req: TokenRequest<'_>) -> Result<Issued, OA
                 &ctx,
                 random_token(16),
             )?;
+            let cnf = token_exchange::binding(&subject, actor.as_deref(), jkt.as_deref())?;
             claim_jtis(state, jtis).await?;
             issued_token_type = Some(exchange.issued_token_type);
             user = None;
-            (claims, None)
+            (claims, None, cnf)
         }
     };
-    claims.cnf = jkt.map(|jkt| Confirmation { jkt });
+    claims.cnf = cnf;
     let simplejwt_client = state.settings.simplejwt_client.as_deref() == Some(&client.client_id);
     if let Some((id, external_id)) = user.filter(|_| simplejwt_client) {
         simplejwt::add_claims(&mut claims, &id, external_id.as_deref());

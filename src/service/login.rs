@@ -5,14 +5,14 @@
 
 use crate::db::models::refresh_token::{self, Family, NewFamily, Rotation, Step, StoredToken};
 use crate::db::models::{login_failure, User};
-use crate::oauth::dpop;
+use crate::oauth::binding::{self, Constraint, Presented};
 use crate::oauth::form::FormParams;
 use crate::oauth::grant::password::{bad_credentials, user_claims, Login};
 use crate::oauth::grant::refresh_token::{decide, narrow, refused, Decision, StoredRefresh};
 use crate::oauth::secret::{hash_secret, random_token};
 use crate::oauth::throttle::{self, addr_key, user_key};
-use crate::oauth::token::{AccessTokenClaims, TokenContext};
-use crate::oauth::{OAuthError, RegisteredClient, Scope};
+use crate::oauth::token::{AccessTokenClaims, Confirmation, TokenContext};
+use crate::oauth::{ErrorCode, OAuthError, RegisteredClient, Scope};
 use crate::service::{now, AppState};
 
 /// Checks a login's username and password, throttled per username and per client
@@ -166,28 +166,48 @@ pub async fn check_binding(state: &AppState, presented: &str, jkt: &str) -> Resu
         Ok(refresh_token::dpop_binding(conn, &hash)?)
     })
     .await?;
-    match bound {
-        Some(Some(b)) => dpop::check_binding(Some(&b), Some(jkt)),
-        _ => Ok(()),
-    }
+    let family = Presented::own(REFRESH_TOKEN, bound.flatten().map(Constraint::Dpop));
+    binding::check(&family, Some(jkt), ErrorCode::InvalidDpopProof)
+}
+
+/// How binding messages name a refresh token.
+const REFRESH_TOKEN: &str = "this refresh token";
+
+/// What a refresh rotated: the family, the binding of the access token to issue
+/// ([`binding::issued`]: a family started under DPoP yields only tokens bound to its
+/// key), what the caller's check decided, and the successor refresh token.
+#[derive(Debug)]
+pub struct Rotated<R> {
+    /// The family.
+    pub family: Family,
+    /// The access token's `cnf`.
+    pub cnf: Option<Confirmation>,
+    /// What the caller's `check` returned.
+    pub decided: R,
+    /// The new refresh token.
+    pub successor: String,
 }
 
 /// Rotates the presented refresh token. A family started under DPoP rotates only with
 /// a proof by the same key (`proof_jkt`), on every path that refreshes. `check`
 /// decides, from the family and before anything is written, what to issue (scope,
-/// audience): its error, like a binding refusal, leaves the token as it was. Returns
-/// the family, what `check` returned, and the successor token.
+/// audience): its error, like a binding refusal, leaves the token as it was.
 pub async fn rotate<R: Send + 'static>(
     state: &AppState,
     client: &RegisteredClient,
     presented: &str,
     proof_jkt: Option<&str>,
     check: impl Fn(&Family) -> Result<R, OAuthError> + Send + 'static,
-) -> Result<(Family, R, String), OAuthError> {
+) -> Result<Rotated<R>, OAuthError> {
     let proof_jkt = proof_jkt.map(str::to_string);
     let check = move |family: &Family| {
-        dpop::check_binding(family.dpop_jkt.as_deref(), proof_jkt.as_deref())?;
-        check(family)
+        let bound = family.dpop_jkt.clone().map(Constraint::Dpop);
+        let cnf = binding::issued(
+            &[Presented::own(REFRESH_TOKEN, bound)],
+            proof_jkt.as_deref(),
+            ErrorCode::InvalidDpopProof,
+        )?;
+        Ok((cnf, check(family)?))
     };
     let successor = random_token(32);
     let (presented_hash, successor_hash) = (hash_secret(presented), hash_secret(&successor));
@@ -215,7 +235,12 @@ pub async fn rotate<R: Send + 'static>(
         })
         .await?;
     match outcome {
-        Rotation::Rotated(family, r) => Ok((family, r, successor)),
+        Rotation::Rotated(family, (cnf, decided)) => Ok(Rotated {
+            family,
+            cnf,
+            decided,
+            successor,
+        }),
         Rotation::Refused(Refusal::Check(e)) => Err(e),
         Rotation::Revoked => {
             state.metrics.refresh_reuse.inc();

@@ -5,6 +5,7 @@ mod apply;
 mod bad_input;
 mod cli;
 mod client_credentials;
+mod client_update;
 mod discovery;
 mod django;
 mod dpop;

@@ -55,6 +55,8 @@ pub struct Client {
     pub federated_claims: Option<String>,
     /// `apply` for a client `tessera apply` created; `None` for one made by hand.
     pub managed_by: Option<String>,
+    /// Space-separated resource URIs: the client's own API, as tokens name it in `aud`.
+    pub resource_uris: String,
 }
 
 /// Changes to a client; `None` leaves a column as it is.
@@ -97,6 +99,8 @@ pub struct ClientChanges {
     pub federated_claims: Option<Option<String>>,
     /// Who manages the client (`apply`), or by hand.
     pub managed_by: Option<Option<String>>,
+    /// New resource URIs.
+    pub resource_uris: Option<String>,
     /// Always set by `update`.
     pub updated_at: Option<i64>,
 }

@@ -2,13 +2,16 @@
 //! holding an access token meant for it calls another service on the same subject's
 //! behalf, with a token for that service and the delegation chain in `act`.
 //!
-//! This module holds the rules; checking that the subject and actor tokens are active
-//! access tokens of this server (signature, expiry, revocation) is the caller's.
+//! This module holds the rules: whom a subject token was meant for, whose an actor
+//! token must be, what binding the new token gets, its claims. Checking that the
+//! subject and actor tokens are active access tokens of this server (signature,
+//! expiry, revocation) is the caller's.
 
+use crate::oauth::binding::{self, Constraint, Presented};
 use crate::oauth::client::RegisteredClient;
 use crate::oauth::form::FormParams;
 use crate::oauth::scope::{self, Scope};
-use crate::oauth::token::{AccessTokenClaims, Audience, TokenContext};
+use crate::oauth::token::{AccessTokenClaims, Audience, Confirmation, TokenContext};
 use crate::oauth::{ErrorCode, GrantType, OAuthError};
 use serde_json::{json, Value};
 
@@ -101,14 +104,15 @@ pub fn claims(
     ctx: &TokenContext<'_>,
     jti: String,
 ) -> Result<AccessTokenClaims, OAuthError> {
-    let meant_for_caller = subject
-        .aud
-        .iter()
-        .any(|a| a == client.client_id || client.audiences.iter().any(|c| c == a));
-    if !meant_for_caller {
+    if !meant_for(client, subject) {
         return Err(OAuthError::invalid_request(
-            "the subject token was not issued for this client (its aud names neither the client nor one of its audiences)",
+            "the subject token is not meant for this client: its aud names neither the \
+             client id nor one of the client's resource URIs (audiences the client may \
+             call do not count)",
         ));
+    }
+    if let Some(a) = actor {
+        actor_is_callers_own(client, a)?;
     }
     let aud = target(client, params)?;
     let granted = Scope::parse(&subject.scope)
@@ -140,6 +144,62 @@ pub fn claims(
     claims.ext = subject.ext.clone();
     claims.act = Some(act);
     Ok(claims)
+}
+
+/// Whether `token` was meant for `client`, as a resource server: its `aud` names the
+/// client's id or one of its resource URIs. The client's audiences are the services it
+/// may *call*; a token for one of them is that service's, never the caller's, or a
+/// client allowed to call payroll could turn anyone's payroll token into its own.
+pub fn meant_for(client: &RegisteredClient, token: &AccessTokenClaims) -> bool {
+    token
+        .aud
+        .iter()
+        .any(|a| a == client.client_id || client.resource_uris.iter().any(|r| r == a))
+}
+
+/// An actor token names who acts, so it must be the caller's own: issued to the caller
+/// (`client_id`), and not itself obtained by delegation (an `act` claim), or a caller
+/// could name as its actor anyone whose token was merely handed to it.
+fn actor_is_callers_own(
+    client: &RegisteredClient,
+    actor: &AccessTokenClaims,
+) -> Result<(), OAuthError> {
+    if actor.client_id != client.client_id {
+        return Err(OAuthError::invalid_request(
+            "the actor_token was not issued to this client: an actor token must be one of \
+             the caller's own access tokens",
+        ));
+    }
+    if actor.act.is_some() {
+        return Err(OAuthError::invalid_request(
+            "the actor_token was itself obtained by token exchange (it has act): an actor \
+             presents a token issued to it as itself",
+        ));
+    }
+    Ok(())
+}
+
+/// The binding of the exchanged token ([`binding::issued`]): a sender-constrained
+/// subject token is someone else's credential, so the caller proves a key of its own
+/// and the new token is bound to it; a bound actor token is the caller's own and needs
+/// a proof by its key. Without a proof, nothing bound is exchanged (`invalid_request`,
+/// RFC 8693 §2.2.2), so no exchange ever turns a bound token into a bearer one.
+pub fn binding(
+    subject: &AccessTokenClaims,
+    actor: Option<&AccessTokenClaims>,
+    proof_jkt: Option<&str>,
+) -> Result<Option<Confirmation>, OAuthError> {
+    let mut presented = vec![Presented::received(
+        "the subject_token",
+        Constraint::of_claim(subject.cnf.as_ref()),
+    )];
+    if let Some(a) = actor {
+        presented.push(Presented::own(
+            "the actor_token",
+            Constraint::of_claim(a.cnf.as_ref()),
+        ));
+    }
+    binding::issued(&presented, proof_jkt, ErrorCode::InvalidRequest)
 }
 
 /// The audience: the one asked for (`audience` or `resource`, among the caller's),
@@ -249,6 +309,105 @@ mod tests {
             t2.act,
             Some(json!({"sub": "svc-b", "act": {"sub": "svc-a"}}))
         );
+    }
+
+    #[test]
+    fn only_the_callers_id_or_resource_uris_make_a_token_meant_for_it() {
+        // The caller may call orders: a token for orders is not meant for it.
+        let c = caller(&["https://orders", "https://payroll"]);
+        let mut for_orders = subject();
+        for_orders.aud = Audience::One("https://orders".into());
+        assert!(!meant_for(&c, &for_orders));
+        let e = claims(
+            &c,
+            &form("audience=https://payroll"),
+            &for_orders,
+            None,
+            &ctx(),
+            "j".into(),
+        )
+        .expect_err("confused deputy");
+        assert_eq!(e.code, ErrorCode::InvalidRequest);
+
+        // Its own API is named by its resource URIs.
+        let api = RegisteredClient {
+            resource_uris: vec!["https://orders".into()],
+            ..caller(&["https://payroll"])
+        };
+        assert!(meant_for(&api, &for_orders));
+        let mut several = subject();
+        several.aud = Audience::Many(vec!["https://x".into(), "svc-a".into()]);
+        assert!(meant_for(&c, &several), "its client id among several");
+        assert!(claims(&api, &form(""), &for_orders, None, &ctx(), "j".into()).is_ok());
+    }
+
+    #[test]
+    fn an_actor_token_must_be_the_callers_own_undelegated_token() {
+        let c = caller(&["https://orders"]);
+        let own = |client_id: &str| {
+            let mut a = subject();
+            a.client_id = client_id.into();
+            a.sub = "operator-bob".into();
+            a
+        };
+        let ok = claims(
+            &c,
+            &form(""),
+            &subject(),
+            Some(&own("svc-a")),
+            &ctx(),
+            "j".into(),
+        )
+        .expect("own actor token");
+        assert_eq!(ok.act, Some(json!({"sub": "operator-bob"})));
+        for (why, actor) in [
+            ("another client's", own("admin")),
+            ("delegated", {
+                let mut a = own("svc-a");
+                a.act = Some(json!({"sub": "svc-z"}));
+                a
+            }),
+        ] {
+            let e =
+                claims(&c, &form(""), &subject(), Some(&actor), &ctx(), "j".into()).expect_err(why);
+            assert_eq!(e.code, ErrorCode::InvalidRequest, "{why}");
+        }
+    }
+
+    #[test]
+    fn a_bound_subject_or_actor_token_never_yields_a_bearer_token() {
+        let bound = |jkt: &str| {
+            let mut t = subject();
+            t.cnf = Some(Confirmation::dpop(jkt.into()));
+            t
+        };
+        let jkt_of =
+            |r: Result<Option<Confirmation>, OAuthError>| r.ok().map(|c| c.and_then(|c| c.jkt));
+        // A bound subject token: the caller's own proof, and the result is bound to it.
+        assert!(binding(&bound("alice"), None, None).is_err());
+        assert_eq!(
+            jkt_of(binding(&bound("alice"), None, Some("caller"))),
+            Some(Some("caller".into()))
+        );
+        // A bound actor token: a proof by its own key only.
+        let actor = bound("caller");
+        assert!(binding(&subject(), Some(&actor), None).is_err());
+        assert!(binding(&subject(), Some(&actor), Some("other")).is_err());
+        assert_eq!(
+            jkt_of(binding(&subject(), Some(&actor), Some("caller"))),
+            Some(Some("caller".into()))
+        );
+        // A certificate-bound subject token cannot be exchanged (no mutual TLS).
+        let mut cert = subject();
+        cert.cnf = Some(Confirmation {
+            jkt: None,
+            x5t_s256: Some("thumb".into()),
+        });
+        let e = binding(&cert, None, Some("caller")).expect_err("x5t#S256");
+        assert_eq!(e.code, ErrorCode::InvalidRequest);
+        assert!(e.description.contains("certificate"), "{}", e.description);
+        // Nothing bound, no proof: a bearer token, as before.
+        assert_eq!(jkt_of(binding(&subject(), None, None)), Some(None));
     }
 
     #[test]
