@@ -34,9 +34,12 @@ pub struct Binding {
 }
 
 impl Binding {
-    /// Whether a token with `sub` and `claims` is this client's.
+    /// Whether a token with `sub` and `claims` is this client's. Subjects and claim
+    /// values are compared as Unicode text, exactly (no normalisation, no case folding).
+    /// A stored subject that breaks [`check_subject`]'s prefix rule (written before the
+    /// rule, or by hand) is no prefix: it matches only itself, never more.
     pub fn matches(&self, sub: &str, claims: &Map<String, Value>) -> bool {
-        let subject_ok = match self.subject.strip_suffix('*') {
+        let subject_ok = match prefix(&self.subject) {
             Some(prefix) => sub.starts_with(prefix),
             None => sub == self.subject,
         };
@@ -58,8 +61,18 @@ impl Binding {
     }
 }
 
+/// The prefix a bound subject stands for: it ends in `*` right after `:` or `/`
+/// (`repo:acme/*` is `repo:acme/`). `None`: an exact subject.
+pub fn prefix(subject: &str) -> Option<&str> {
+    subject
+        .strip_suffix('*')
+        .filter(|p| p.ends_with(':') || p.ends_with('/'))
+}
+
 /// Checks a bound subject: non-empty, at most 512 characters, no control characters;
-/// a `*` only at the end (a prefix), and not alone.
+/// a `*` only at the end, right after `:` or `/` (a prefix that ends at a separator:
+/// `repo:acme*` would also match `repo:acme-evil`), and not alone. Works on characters,
+/// never on byte offsets: any Unicode text is judged, none panics.
 pub fn check_subject(subject: &str) -> Result<(), String> {
     if subject.is_empty() || subject == "*" {
         return Err("--subject must name a subject (a bare * would match anything)".into());
@@ -67,8 +80,15 @@ pub fn check_subject(subject: &str) -> Result<(), String> {
     if subject.chars().count() > 512 || subject.chars().any(char::is_control) {
         return Err("--subject must be at most 512 characters, without control characters".into());
     }
-    if subject[..subject.len() - 1].contains('*') {
+    let body = subject.strip_suffix('*').unwrap_or(subject);
+    if body.contains('*') {
         return Err("--subject may hold a * only at its end (a prefix)".into());
+    }
+    if body.len() < subject.len() && prefix(subject).is_none() {
+        return Err(
+            "--subject may end in * only right after : or / (repo:acme/* is a prefix, repo:acme* is refused: it would match repo:acme-evil)"
+                .into(),
+        );
     }
     Ok(())
 }
@@ -240,7 +260,55 @@ mod tests {
         assert!(exact.matches("system:serviceaccount:shop:orders", &Map::new()));
         assert!(!exact.matches("system:serviceaccount:shop:orders2", &Map::new()));
         assert!(check_subject("").is_err() && check_subject("*").is_err());
-        assert!(check_subject("a*b").is_err() && check_subject("a*").is_ok());
+        assert!(check_subject("a*b").is_err() && check_subject("a:*").is_ok());
+    }
+
+    #[test]
+    fn a_prefix_ends_at_a_colon_or_a_slash_and_text_is_never_cut_inside_a_character() {
+        for ok in [
+            "repo:acme/*",
+            "system:serviceaccount:shop:*",
+            "café",
+            "dépôt:é/*",
+            "ü",
+            "/*",
+            ":*",
+        ] {
+            assert_eq!(check_subject(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "repo:acme*",
+            "a*",
+            "é*",
+            "café*",
+            "*é",
+            "x*é",
+            "é*é",
+            "**",
+            "a/**",
+            "\u{7}é",
+            "é\n",
+        ] {
+            assert!(check_subject(bad).is_err(), "{bad}");
+        }
+        assert!(check_subject(&"é".repeat(512)).is_ok());
+        assert!(check_subject(&"é".repeat(513)).is_err());
+
+        let bound = |subject: &str| Binding {
+            issuer: "ci".into(),
+            subject: subject.into(),
+            claims: vec![],
+        };
+        let none = Map::new();
+        assert!(bound("repo:acme/*").matches("repo:acme/app", &none));
+        assert!(!bound("repo:acme/*").matches("repo:acme-evil/app", &none));
+        assert!(!bound("repo:acme/*").matches("repo:acme", &none));
+        assert!(bound("dépôt:é/*").matches("dépôt:é/x", &none));
+        assert!(bound("café").matches("café", &none));
+        assert!(!bound("café").matches("cafe\u{301}", &none));
+        // A stored subject against the rule (older rows, hand edits) is no prefix.
+        assert!(!bound("repo:acme*").matches("repo:acme-evil", &none));
+        assert!(bound("repo:acme*").matches("repo:acme*", &none));
     }
 
     #[test]
