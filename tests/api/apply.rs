@@ -263,16 +263,18 @@ async fn apply_checks_federated_subjects_as_text_and_refuses_a_secret_client_wit
     let app = spawn_app().await;
     let dir = tempfile::tempdir().expect("dir");
     let issuer = "[[issuer]]\nname = \"ci\"\nissuer = \"https://ci.example\"\njwks_uri = \"https://ci.example/jwks\"\n\n";
-    let client = |extra: &str| {
-        format!("{issuer}[[client]]\nclient_id = \"w\"\n{extra}")
-    };
+    let client = |extra: &str| format!("{issuer}[[client]]\nclient_id = \"w\"\n{extra}");
     let federated = |subject: &str| {
         client(&format!(
             "auth_method = \"federated\"\nissuer = \"ci\"\nsubject = \"{subject}\"\n"
         ))
     };
     let cases: Vec<(&str, String, &str)> = vec![
-        ("a prefix inside a word", federated("repo:acme*"), ":10: subject:"),
+        (
+            "a prefix inside a word",
+            federated("repo:acme*"),
+            ":10: subject:",
+        ),
         ("a non-ASCII prefix", federated("é*"), ":10: subject:"),
         ("a star inside", federated("x*é"), ":10: subject:"),
         (
@@ -295,10 +297,18 @@ async fn apply_checks_federated_subjects_as_text_and_refuses_a_secret_client_wit
     for (what, text, expect) in cases {
         let path = file(dir.path(), "bad.toml", &text);
         let out = apply(&app, &path, &[]).await;
-        assert_eq!(out.code, Some(1), "{what}: exit code (101 is a panic): {}", out.stderr);
+        assert_eq!(
+            out.code,
+            Some(1),
+            "{what}: exit code (101 is a panic): {}",
+            out.stderr
+        );
         let line = out.stderr.trim_end();
         assert_eq!(line.lines().count(), 1, "{what}: {line}");
-        assert!(line.contains("bad.toml") && line.contains(expect), "{what}: {line}");
+        assert!(
+            line.contains("bad.toml") && line.contains(expect),
+            "{what}: {line}"
+        );
         assert_eq!(
             (app.count_rows("clients"), app.count_rows("trusted_issuers")),
             before,

@@ -271,7 +271,9 @@ async fn user_create_refuses_bad_passwords_and_duplicates_writing_nothing() {
 }
 
 /// A server with the client cache at its default lifetime (5 s), as in production.
-async fn cached_app(tweak: impl FnOnce(&mut tessera::config::ConfigArgs)) -> crate::helpers::TestApp {
+async fn cached_app(
+    tweak: impl FnOnce(&mut tessera::config::ConfigArgs),
+) -> crate::helpers::TestApp {
     crate::helpers::spawn_app_with(|c| {
         c.client_cache_ttl = Some(5);
         tweak(c);
@@ -283,7 +285,9 @@ async fn cached_app(tweak: impl FnOnce(&mut tessera::config::ConfigArgs)) -> cra
 async fn a_rotated_secret_works_at_once_while_the_server_has_the_client_cached() {
     let app = cached_app(|_| {}).await;
     let mut client = app.create_client(&[]).await;
-    let a = app.token_basic(&client, "grant_type=client_credentials").await;
+    let a = app
+        .token_basic(&client, "grant_type=client_credentials")
+        .await;
     assert_eq!(a.status, 200, "{}", a.body);
 
     let out = app.cli(&["client", "rotate-secret", &client.id]).await;
@@ -292,8 +296,14 @@ async fn a_rotated_secret_works_at_once_while_the_server_has_the_client_cached()
         .as_str()
         .expect("secret")
         .to_string();
-    let a = app.token_basic(&client, "grant_type=client_credentials").await;
-    assert_eq!(a.status, 200, "rotate-secret, then a token at once: {}", a.body);
+    let a = app
+        .token_basic(&client, "grant_type=client_credentials")
+        .await;
+    assert_eq!(
+        a.status, 200,
+        "rotate-secret, then a token at once: {}",
+        a.body
+    );
 
     // An id asked for before it existed is remembered as unknown; made by hand with
     // that id, it works at once too.
@@ -302,13 +312,19 @@ async fn a_rotated_secret_works_at_once_while_the_server_has_the_client_cached()
         secret: String::new(),
         json: serde_json::Value::Null,
     };
-    let a = app.token_basic(&chosen, "grant_type=client_credentials").await;
-    assert_oauth_error(&a, 401, "invalid_client");
-    let made = app
-        .create_client(&["--client-id", "chosen-by-hand"])
+    let a = app
+        .token_basic(&chosen, "grant_type=client_credentials")
         .await;
-    let a = app.token_basic(&made, "grant_type=client_credentials").await;
-    assert_eq!(a.status, 200, "client create, then a token at once: {}", a.body);
+    assert_oauth_error(&a, 401, "invalid_client");
+    let made = app.create_client(&["--client-id", "chosen-by-hand"]).await;
+    let a = app
+        .token_basic(&made, "grant_type=client_credentials")
+        .await;
+    assert_eq!(
+        a.status, 200,
+        "client create, then a token at once: {}",
+        a.body
+    );
 }
 
 #[tokio::test]
@@ -323,7 +339,9 @@ async fn a_flood_of_wrong_secrets_reads_the_database_at_most_once_a_second() {
     })
     .await;
     let client = app.create_client(&[]).await;
-    let a = app.token_basic(&client, "grant_type=client_credentials").await;
+    let a = app
+        .token_basic(&client, "grant_type=client_credentials")
+        .await;
     assert_eq!(a.status, 200, "{}", a.body);
     let wrong = crate::helpers::TestClient {
         secret: "not-the-secret".into(),
@@ -332,9 +350,8 @@ async fn a_flood_of_wrong_secrets_reads_the_database_at_most_once_a_second() {
     let reads = |spans: &[crate::helpers::ReceivedSpan]| {
         spans.iter().filter(|s| s.name == "find client").count()
     };
-    let requests = |spans: &[crate::helpers::ReceivedSpan]| {
-        spans.iter().filter(|s| s.kind == 2).count()
-    };
+    let requests =
+        |spans: &[crate::helpers::ReceivedSpan]| spans.iter().filter(|s| s.kind == 2).count();
     let before = receiver
         .wait_for("the first token's spans", |s| requests(s) >= 1)
         .await;
@@ -345,7 +362,9 @@ async fn a_flood_of_wrong_secrets_reads_the_database_at_most_once_a_second() {
     let sent = std::sync::atomic::AtomicUsize::new(0);
     let worker = || async {
         while started.elapsed() < flood_for {
-            let a = app.token_basic(&wrong, "grant_type=client_credentials").await;
+            let a = app
+                .token_basic(&wrong, "grant_type=client_credentials")
+                .await;
             assert_oauth_error(&a, 401, "invalid_client");
             sent.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         }
@@ -365,10 +384,15 @@ async fn a_flood_of_wrong_secrets_reads_the_database_at_most_once_a_second() {
         flood_reads <= bound,
         "{sent} wrong secrets in {took:?} read the client {flood_reads} times (at most {bound})"
     );
-    assert!(flood_reads >= 1, "a wrong secret for a cached client reads the database first");
+    assert!(
+        flood_reads >= 1,
+        "a wrong secret for a cached client reads the database first"
+    );
     // The right secret still works, at once.
     let quick = Instant::now();
-    let a = app.token_basic(&client, "grant_type=client_credentials").await;
+    let a = app
+        .token_basic(&client, "grant_type=client_credentials")
+        .await;
     assert_eq!(a.status, 200, "{}", a.body);
     assert!(quick.elapsed() < Duration::from_millis(500));
 }
@@ -383,12 +407,28 @@ async fn federated_subjects_in_any_script_are_checked_in_one_line_without_a_pani
     std::fs::write(&jwks, TestKey::jwks(&[&key]).to_string()).expect("write");
     let jwks = jwks.display().to_string();
     let added = app
-        .cli(&["issuer", "add", "--name", "ci", "--issuer", "https://ci.example", "--jwks", &jwks])
+        .cli(&[
+            "issuer",
+            "add",
+            "--name",
+            "ci",
+            "--issuer",
+            "https://ci.example",
+            "--jwks",
+            &jwks,
+        ])
         .await;
     assert!(added.success, "{}", added.stderr);
     let federated = |subject: &str| {
         [
-            "client", "create", "--name", "w", "--auth-method", "federated", "--issuer", "ci",
+            "client",
+            "create",
+            "--name",
+            "w",
+            "--auth-method",
+            "federated",
+            "--issuer",
+            "ci",
             "--subject",
         ]
         .iter()
@@ -401,7 +441,12 @@ async fn federated_subjects_in_any_script_are_checked_in_one_line_without_a_pani
         let args = federated(subject);
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let out = app.cli(&args).await;
-        assert_eq!(out.code, Some(1), "{subject:?}: exit code (101 is a panic): {}", out.stderr);
+        assert_eq!(
+            out.code,
+            Some(1),
+            "{subject:?}: exit code (101 is a panic): {}",
+            out.stderr
+        );
         assert!(out.stdout.trim().is_empty(), "{subject:?}: {}", out.stdout);
         let line = out.stderr.trim_end();
         assert_eq!(line.lines().count(), 1, "{subject:?}: {line}");

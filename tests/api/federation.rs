@@ -733,8 +733,13 @@ async fn non_ascii_subjects_are_text_and_every_write_keeps_working_after_them() 
         .filter(|c| c["federated_subject"] == "café")
         .map(|c| c["client_id"].as_str().expect("id").to_string())
         .collect();
-    let a = with_platform_token(&app, &ci_token(&key, "café"), JWT_BEARER, Some(&cafe_ids[0]))
-        .await;
+    let a = with_platform_token(
+        &app,
+        &ci_token(&key, "café"),
+        JWT_BEARER,
+        Some(&cafe_ids[0]),
+    )
+    .await;
     assert_eq!(a.status, 200, "{}", a.body);
     assert_eq!(verified(&app, a.access_token()).await["ext"]["sub"], "café");
     for other in ["cafe", "cafe\u{301}", "caf", "café "] {
@@ -751,9 +756,7 @@ async fn non_ascii_subjects_are_text_and_every_write_keeps_working_after_them() 
         .login(&user_client, "alice", "correct horse battery staple")
         .await;
     assert_eq!(login.status, 200, "login: {}", login.body);
-    let refreshed = app
-        .refresh(&user_client, login.refresh_token(), &[])
-        .await;
+    let refreshed = app.refresh(&user_client, login.refresh_token(), &[]).await;
     assert_eq!(refreshed.status, 200, "refresh: {}", refreshed.body);
     let again = register(&app, &admin, &json!({"client_name": "after"})).await;
     assert_eq!(again.status, 201, "registration: {}", again.body);
@@ -808,8 +811,13 @@ async fn a_subject_prefix_ends_at_a_colon_or_a_slash() {
 
     // repo:acme/* is a prefix at a separator: acme's repositories, not acme-evil's.
     let id = federated_client(&app, "ci", "repo:acme/*", &[]).await;
-    let a = with_platform_token(&app, &ci_token(&key, "repo:acme/deployer"), JWT_BEARER, None)
-        .await;
+    let a = with_platform_token(
+        &app,
+        &ci_token(&key, "repo:acme/deployer"),
+        JWT_BEARER,
+        None,
+    )
+    .await;
     assert_eq!(a.status, 200, "{}", a.body);
     assert_eq!(verified(&app, a.access_token()).await["sub"], id.as_str());
     for other in ["repo:acme-evil/deployer", "repo:acme", "repo:acmé/x"] {
@@ -839,7 +847,11 @@ async fn a_disabled_twin_never_blocks_the_enabled_client() {
 
     let token = ci_token(&key, "pipeline:deploy");
     let a = with_platform_token(&app, &token, JWT_BEARER, None).await;
-    assert_eq!(a.status, 200, "the disabled twin does not count: {}", a.body);
+    assert_eq!(
+        a.status, 200,
+        "the disabled twin does not count: {}",
+        a.body
+    );
     assert_eq!(verified(&app, a.access_token()).await["sub"], new.as_str());
     let a = with_platform_token(&app, &token, JWT_BEARER, Some(&new)).await;
     assert_eq!(a.status, 200, "{}", a.body);
@@ -924,17 +936,27 @@ async fn a_federated_client_has_no_secret_to_rotate_and_no_secret_method_takes_a
     let audit_before = app.count_rows("audit_log");
 
     let out = cli(&app, &["client", "rotate-secret", &id]).await;
-    assert!(!out.success, "rotate-secret on a federated client printed {}", out.stdout);
+    assert!(
+        !out.success,
+        "rotate-secret on a federated client printed {}",
+        out.stdout
+    );
     assert!(out.stdout.trim().is_empty(), "{}", out.stdout);
     let line = out.stderr.trim_end();
     assert_eq!(line.lines().count(), 1, "{line}");
     assert!(line.contains("federated"), "{line}");
     assert_eq!(app.count_rows("audit_log"), audit_before, "nothing written");
-    assert!(cli_ok(&app, &["client", "show", &id]).await["token_endpoint_auth_method"] == "federated");
+    assert!(
+        cli_ok(&app, &["client", "show", &id]).await["token_endpoint_auth_method"] == "federated"
+    );
 
     let admin = app.admin_token().await;
     let clients_before = app.count_rows("clients");
-    for method in [None, Some("client_secret_basic"), Some("client_secret_post")] {
+    for method in [
+        None,
+        Some("client_secret_basic"),
+        Some("client_secret_post"),
+    ] {
         let mut body = federated_metadata("ci", "pipeline:other");
         match method {
             Some(m) => body["token_endpoint_auth_method"] = json!(m),
@@ -946,7 +968,11 @@ async fn a_federated_client_has_no_secret_to_rotate_and_no_secret_method_takes_a
         }
         let a = register(&app, &admin, &body).await;
         assert_oauth_error(&a, 400, "invalid_client_metadata");
-        assert!(a.body.get("client_secret").is_none(), "{method:?}: {}", a.body);
+        assert!(
+            a.body.get("client_secret").is_none(),
+            "{method:?}: {}",
+            a.body
+        );
     }
     assert_eq!(app.count_rows("clients"), clients_before);
 
@@ -972,7 +998,11 @@ async fn a_federated_client_has_no_secret_to_rotate_and_no_secret_method_takes_a
 
 /// Registers `issuer` under `name` without a key source (OIDC discovery).
 async fn add_discovered_issuer(app: &TestApp, name: &str, issuer: &TestIssuer) {
-    cli_ok(app, &["issuer", "add", "--name", name, "--issuer", &issuer.url]).await;
+    cli_ok(
+        app,
+        &["issuer", "add", "--name", name, "--issuer", &issuer.url],
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -1006,7 +1036,11 @@ async fn a_discovered_jwks_uri_and_redirects_never_reach_a_private_address_the_i
     // 2. Discovery names a jwks_uri by a name resolving to loopback.
     let chose_name = TestIssuer::start_with(
         published(&[&key], 300),
-        Discovery::JwksUri(by_name.url.replace("http://127.0.0.1", &format!("http://{host}"))),
+        Discovery::JwksUri(
+            by_name
+                .url
+                .replace("http://127.0.0.1", &format!("http://{host}")),
+        ),
     )
     .await;
     refused.push(chose_name);
@@ -1026,7 +1060,10 @@ async fn a_discovered_jwks_uri_and_redirects_never_reach_a_private_address_the_i
         let name = format!("chooser-{i}");
         add_discovered_issuer(&app, &name, issuer).await;
         federated_client(&app, &name, "system:serviceaccount:shop:orders", &[]).await;
-        let token = issuer.mint(&key, &kubernetes_claims(&issuer.url, ISSUER, "shop", "orders"));
+        let token = issuer.mint(
+            &key,
+            &kubernetes_claims(&issuer.url, ISSUER, "shop", "orders"),
+        );
         let a = with_platform_token(&app, &token, JWT_BEARER, None).await;
         assert_oauth_error(&a, 401, "invalid_client");
     }
@@ -1035,7 +1072,16 @@ async fn a_discovered_jwks_uri_and_redirects_never_reach_a_private_address_the_i
     let op = TestIssuer::start(published(&[&key], 300)).await;
     cli_ok(
         &app,
-        &["issuer", "add", "--name", "hop", "--issuer", &op.url, "--jwks-uri", &hop.url],
+        &[
+            "issuer",
+            "add",
+            "--name",
+            "hop",
+            "--issuer",
+            &op.url,
+            "--jwks-uri",
+            &hop.url,
+        ],
     )
     .await;
     federated_client(&app, "hop", "system:serviceaccount:shop:hop", &[]).await;
@@ -1051,13 +1097,22 @@ async fn a_discovered_jwks_uri_and_redirects_never_reach_a_private_address_the_i
     cli_ok(
         &app,
         &[
-            "issuer", "add", "--name", "direct", "--issuer", &direct.url, "--jwks-uri",
+            "issuer",
+            "add",
+            "--name",
+            "direct",
+            "--issuer",
+            &direct.url,
+            "--jwks-uri",
             &elsewhere.url,
         ],
     )
     .await;
     federated_client(&app, "direct", "system:serviceaccount:shop:direct", &[]).await;
-    let token = direct.mint(&key, &kubernetes_claims(&direct.url, ISSUER, "shop", "direct"));
+    let token = direct.mint(
+        &key,
+        &kubernetes_claims(&direct.url, ISSUER, "shop", "direct"),
+    );
     let a = with_platform_token(&app, &token, JWT_BEARER, None).await;
     assert_eq!(a.status, 200, "{}", a.body);
     assert_eq!(elsewhere.hits(), 1);
@@ -1073,7 +1128,10 @@ async fn a_discovered_jwks_uri_and_redirects_never_reach_a_private_address_the_i
     let chooser = &refused[0];
     add_discovered_issuer(&open, "chooser", chooser).await;
     federated_client(&open, "chooser", "system:serviceaccount:shop:orders", &[]).await;
-    let token = chooser.mint(&key, &kubernetes_claims(&chooser.url, ISSUER, "shop", "orders"));
+    let token = chooser.mint(
+        &key,
+        &kubernetes_claims(&chooser.url, ISSUER, "shop", "orders"),
+    );
     let a = with_platform_token(&open, &token, JWT_BEARER, None).await;
     assert_eq!(a.status, 200, "{}", a.body);
 }
@@ -1087,7 +1145,10 @@ async fn a_failing_discovery_is_retried_at_most_every_10_seconds_and_fails_fast_
         TestIssuer::start_with(published(&[&key], 300), Discovery::Serve(Serve::NotFound)).await;
     add_discovered_issuer(&app, "flaky", &issuer).await;
     federated_client(&app, "flaky", "system:serviceaccount:shop:orders", &[]).await;
-    let token = issuer.mint(&key, &kubernetes_claims(&issuer.url, ISSUER, "shop", "orders"));
+    let token = issuer.mint(
+        &key,
+        &kubernetes_claims(&issuer.url, ISSUER, "shop", "orders"),
+    );
 
     let first = std::time::Instant::now();
     for _ in 0..30 {
@@ -1121,8 +1182,14 @@ async fn a_hanging_discovery_costs_one_time_limit_and_delays_no_other_issuer() {
     add_discovered_issuer(&app, "healthy", &healthy).await;
     federated_client(&app, "hanging", "system:serviceaccount:shop:orders", &[]).await;
     federated_client(&app, "healthy", "system:serviceaccount:shop:orders", &[]).await;
-    let stuck = hanging.mint(&key, &kubernetes_claims(&hanging.url, ISSUER, "shop", "orders"));
-    let fine = healthy.mint(&key, &kubernetes_claims(&healthy.url, ISSUER, "shop", "orders"));
+    let stuck = hanging.mint(
+        &key,
+        &kubernetes_claims(&hanging.url, ISSUER, "shop", "orders"),
+    );
+    let fine = healthy.mint(
+        &key,
+        &kubernetes_claims(&healthy.url, ISSUER, "shop", "orders"),
+    );
 
     let started = Instant::now();
     let timed = |token: String| {
@@ -1141,11 +1208,21 @@ async fn a_hanging_discovery_costs_one_time_limit_and_delays_no_other_issuer() {
     let (stuck_answers, (fine_answer, fine_took)) = tokio::join!(stuck_requests, other);
     for (a, took) in &stuck_answers {
         assert_oauth_error(a, 401, "invalid_client");
-        assert!(*took < Duration::from_millis(2_500), "one time limit, not six: {took:?}");
+        assert!(
+            *took < Duration::from_millis(2_500),
+            "one time limit, not six: {took:?}"
+        );
     }
-    assert_eq!(hanging.discovery_hits(), 1, "six requests shared one discovery");
+    assert_eq!(
+        hanging.discovery_hits(),
+        1,
+        "six requests shared one discovery"
+    );
     assert_eq!(fine_answer.status, 200, "{}", fine_answer.body);
-    assert!(fine_took < Duration::from_millis(900), "the other issuer waited {fine_took:?}");
+    assert!(
+        fine_took < Duration::from_millis(900),
+        "the other issuer waited {fine_took:?}"
+    );
     assert!(started.elapsed() < Duration::from_secs(3));
     // Meanwhile and after: refused at once, without another fetch.
     let (a, took) = timed(stuck.clone()).await;
@@ -1183,7 +1260,11 @@ async fn federated_clients_and_issuers_work_at_once_however_they_were_made() {
     let started = std::time::Instant::now();
     let id = federated_client(&app, "ci", "pipeline:second", &[]).await;
     let a = with_platform_token(&app, &second, JWT_BEARER, None).await;
-    assert_eq!(a.status, 200, "client create, then a token at once: {}", a.body);
+    assert_eq!(
+        a.status, 200,
+        "client create, then a token at once: {}",
+        a.body
+    );
     assert_eq!(verified(&app, a.access_token()).await["sub"], id.as_str());
     assert!(started.elapsed() < std::time::Duration::from_secs(3));
 
@@ -1192,7 +1273,11 @@ async fn federated_clients_and_issuers_work_at_once_however_they_were_made() {
     let a = register(&app, &admin, &federated_metadata("ci", "pipeline:third")).await;
     assert_eq!(a.status, 201, "{}", a.body);
     let a = with_platform_token(&app, &ci_token(&key, "pipeline:third"), JWT_BEARER, None).await;
-    assert_eq!(a.status, 200, "registered, then a token at once: {}", a.body);
+    assert_eq!(
+        a.status, 200,
+        "registered, then a token at once: {}",
+        a.body
+    );
 
     // Through apply.
     let dir = tempfile::tempdir().expect("dir");
@@ -1227,7 +1312,11 @@ async fn federated_clients_and_issuers_work_at_once_however_they_were_made() {
     add_issuer(&app, "github", &github, &[]).await;
     federated_client(&app, "github", "repo:acme/app:*", &[]).await;
     let a = with_platform_token(&app, &job, JWT_BEARER, None).await;
-    assert_eq!(a.status, 200, "issuer add, then a token at once: {}", a.body);
+    assert_eq!(
+        a.status, 200,
+        "issuer add, then a token at once: {}",
+        a.body
+    );
 }
 
 #[tokio::test]
@@ -1253,7 +1342,11 @@ async fn new_inline_issuer_keys_work_at_once() {
     std::fs::write(&path, file(&new)).expect("write");
     cli_ok(&app, &["apply", &path]).await;
     let a = with_platform_token(&app, &ci_token(&new, "pipeline:deploy"), JWT_BEARER, None).await;
-    assert_eq!(a.status, 200, "new issuer keys, then a token at once: {}", a.body);
+    assert_eq!(
+        a.status, 200,
+        "new issuer keys, then a token at once: {}",
+        a.body
+    );
 }
 
 /// A JSON value as a TOML inline value.

@@ -702,7 +702,11 @@ async fn new_keys_work_at_once_while_the_server_has_the_client_cached() {
         .await;
     assert!(out.success, "{}", out.stderr);
     let a = with_assertion(&app, &next.assertion(&client_id, ISSUER), &[]).await;
-    assert_eq!(a.status, 200, "set-keys, then an assertion at once: {}", a.body);
+    assert_eq!(
+        a.status, 200,
+        "set-keys, then an assertion at once: {}",
+        a.body
+    );
 
     // From inline keys to a jwks_uri, likewise.
     let published_key = TestKey::generate(Algorithm::EdDSA);
@@ -719,5 +723,9 @@ async fn new_keys_work_at_once_while_the_server_has_the_client_cached() {
     .await;
     assert!(out.success, "{}", out.stderr);
     let a = with_assertion(&app, &published_key.assertion(&client_id, ISSUER), &[]).await;
-    assert_eq!(a.status, 200, "a new jwks_uri, then an assertion at once: {}", a.body);
+    assert_eq!(
+        a.status, 200,
+        "a new jwks_uri, then an assertion at once: {}",
+        a.body
+    );
 }

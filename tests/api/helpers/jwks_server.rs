@@ -41,9 +41,7 @@ impl JwksServer {
     /// Like [`JwksServer::start`], listening on another loopback address (`127.0.0.3`),
     /// a host that is not the one a test's issuer or client named.
     pub async fn start_at(ip: &str, mode: Serve) -> JwksServer {
-        let listener = tokio::net::TcpListener::bind((ip, 0))
-            .await
-            .expect("bind");
+        let listener = tokio::net::TcpListener::bind((ip, 0)).await.expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let url = format!("{base}/jwks.json");
         let mode = Arc::new(Mutex::new(mode));
