@@ -47,7 +47,7 @@ impl Binding {
             && self
                 .claims
                 .iter()
-                .all(|(k, v)| claims.get(k).and_then(Value::as_str) == Some(v.as_str()))
+                .all(|(k, v)| claim(claims, k) == Some(v.as_str()))
     }
 
     /// Reads the stored claims (a JSON object of strings).
@@ -59,6 +59,24 @@ impl Binding {
             .filter_map(|(k, v)| v.as_str().map(|v| (k, v.to_string())))
             .collect()
     }
+}
+
+/// A bound claim's string value in a token: the member named `key`, or, for a dotted
+/// key like `kubernetes.io.namespace`, a member of a nested object (`kubernetes.io`,
+/// then `namespace`), whichever way the dots split (an exact member first). Each
+/// object of the token is visited at most once per key, so the work is bounded by the
+/// token's size.
+pub fn claim<'a>(claims: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
+    if let Some(v) = claims.get(key) {
+        return v.as_str();
+    }
+    key.match_indices('.').find_map(|(at, _)| {
+        let (head, rest) = (key.get(..at)?, key.get(at + 1..)?);
+        match claims.get(head)? {
+            Value::Object(inner) => claim(inner, rest),
+            _ => None,
+        }
+    })
 }
 
 /// The prefix a bound subject stands for: it ends in `*` right after `:` or `/`
@@ -261,6 +279,36 @@ mod tests {
         assert!(!exact.matches("system:serviceaccount:shop:orders2", &Map::new()));
         assert!(check_subject("").is_err() && check_subject("*").is_err());
         assert!(check_subject("a*b").is_err() && check_subject("a:*").is_ok());
+    }
+
+    #[test]
+    fn a_dotted_claim_name_reaches_into_nested_objects() {
+        let token = json!({
+            "kubernetes.io": {"namespace": "shop", "pod": {"name": "orders-1"}},
+            "a.b": "flat", "a": {"b": "nested"}, "n": 7, "x": {"y": ["z"]},
+        });
+        let claims = token.as_object().cloned().unwrap_or_default();
+        assert_eq!(claim(&claims, "kubernetes.io.namespace"), Some("shop"));
+        assert_eq!(claim(&claims, "kubernetes.io.pod.name"), Some("orders-1"));
+        assert_eq!(claim(&claims, "a.b"), Some("flat"), "an exact member first");
+        assert_eq!(claim(&claims, "n"), None, "strings only");
+        for missing in [
+            "kubernetes",
+            "kubernetes.io.",
+            ".",
+            "x.y",
+            "x.y.0",
+            "é.é",
+            "kubernetes.io.nope",
+        ] {
+            assert_eq!(claim(&claims, missing), None, "{missing}");
+        }
+        let bound = Binding {
+            issuer: "k8s".into(),
+            subject: "system:serviceaccount:shop:orders".into(),
+            claims: vec![("kubernetes.io.namespace".into(), "shop".into())],
+        };
+        assert!(bound.matches("system:serviceaccount:shop:orders", &claims));
     }
 
     #[test]

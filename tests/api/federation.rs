@@ -1366,3 +1366,31 @@ fn toml_inline(v: &Value) -> String {
         other => other.to_string(),
     }
 }
+
+#[tokio::test]
+async fn a_dotted_claim_binds_by_a_nested_kubernetes_namespace() {
+    let app = federation_app().await;
+    let key = TestKey::generate(Algorithm::RS256);
+    let cluster = TestIssuer::start(published(&[&key], 300)).await;
+    add_issuer(&app, "k8s", &cluster, &[]).await;
+    // Every service account of namespace shop, by the token's nested claim.
+    let id = federated_client(
+        &app,
+        "k8s",
+        "system:serviceaccount:*",
+        &["--claim", "kubernetes.io.namespace=shop"],
+    )
+    .await;
+    for sa in ["orders", "web"] {
+        let token = cluster.mint(&key, &kubernetes_claims(&cluster.url, ISSUER, "shop", sa));
+        let a = with_platform_token(&app, &token, JWT_BEARER, None).await;
+        assert_eq!(a.status, 200, "{sa}: {}", a.body);
+        assert_eq!(verified(&app, a.access_token()).await["sub"], id.as_str());
+    }
+    let other = cluster.mint(
+        &key,
+        &kubernetes_claims(&cluster.url, ISSUER, "billing", "orders"),
+    );
+    let a = with_platform_token(&app, &other, JWT_BEARER, None).await;
+    assert_oauth_error(&a, 401, "invalid_client");
+}
