@@ -394,7 +394,10 @@ async fn a_flood_of_wrong_secrets_reads_the_database_at_most_once_a_second() {
         .token_basic(&client, "grant_type=client_credentials")
         .await;
     assert_eq!(a.status, 200, "{}", a.body);
-    assert!(quick.elapsed() < Duration::from_millis(500));
+    assert!(
+        quick.elapsed() < Duration::from_millis(900),
+        "the right secret waits for no re-read"
+    );
 }
 
 #[tokio::test]
