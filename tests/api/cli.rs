@@ -464,3 +464,55 @@ async fn federated_subjects_in_any_script_are_checked_in_one_line_without_a_pani
         assert_eq!(out.json()["federated_subject"], subject);
     }
 }
+
+#[tokio::test]
+async fn a_token_of_a_client_made_elsewhere_is_active_at_once() {
+    use crate::helpers::{form, serve_process, TestClient};
+    const ISSUER: &str = "http://tessera.test";
+    let app = cached_app(|c| c.issuer = Some(ISSUER.into())).await;
+    let introspector = app.create_client(&["--scope", "tessera:introspect"]).await;
+    // This server remembers that "made-elsewhere" is no client.
+    let probe = TestClient {
+        id: "made-elsewhere".into(),
+        secret: "x".repeat(43),
+        json: serde_json::Value::Null,
+    };
+    let a = app
+        .token_basic(&probe, "grant_type=client_credentials")
+        .await;
+    assert_oauth_error(&a, 401, "invalid_client");
+    // The client is made, and another replica issues its token.
+    let made = app.create_client(&["--client-id", "made-elsewhere"]).await;
+    let cwd = tempfile::tempdir().expect("dir");
+    let other = serve_process(
+        cwd.path(),
+        &[
+            ("TESSERA_DATABASE_URL", app.db.url()),
+            ("TESSERA_ISSUER", ISSUER.into()),
+        ],
+    )
+    .await;
+    let issued = app
+        .http
+        .post(format!("{}/oauth/token", other.address))
+        .basic_auth(&made.id, Some(&made.secret))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body("grant_type=client_credentials")
+        .send()
+        .await
+        .expect("sent");
+    let issued = crate::helpers::answer(issued).await;
+    assert_eq!(issued.status, 200, "{}", issued.body);
+    // This server is asked about it at once.
+    let a = app
+        .post_form_as(
+            "/oauth/introspect",
+            &introspector,
+            form(&[("token", issued.access_token())]),
+            None,
+        )
+        .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(a.body["active"], true, "{}", a.body);
+    assert_eq!(a.body["client_id"], "made-elsewhere");
+}
