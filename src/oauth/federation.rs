@@ -5,9 +5,10 @@
 //! and claims. Verifying the signature and finding the issuer happen in the service
 //! layer; this module holds the rules that need no I/O.
 
-use super::jws;
+use super::{jws, RegisteredClient};
 use jsonwebtoken::Algorithm;
 use serde_json::{Map, Value};
+use std::sync::Arc;
 
 /// `client_assertion_type` of a SPIFFE JWT-SVID (draft-ietf-oauth-spiffe-client-auth).
 pub const SPIFFE_ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-spiffe";
@@ -237,6 +238,71 @@ impl PlatformToken {
     }
 }
 
+impl PlatformToken {
+    /// The rules that need the issuer, once the signature verified with its keys:
+    /// `issuer` is its identifier, `spiffe_trust_domain` its trust domain if it is a
+    /// SPIFFE issuer. A token that carries an `iss` carries that identifier (a JWT-SVID
+    /// found through its trust domain may not name another issuer), and a SPIFFE
+    /// issuer's tokens are for ids in its trust domain.
+    pub fn check_issuer(
+        &self,
+        issuer: &str,
+        spiffe_trust_domain: Option<&str>,
+    ) -> Result<(), String> {
+        if let Some(iss) = &self.iss {
+            if iss != issuer {
+                return Err(format!(
+                    "iss {iss:?} is not the issuer's identifier {issuer:?}"
+                ));
+            }
+        }
+        if let Some(td) = spiffe_trust_domain {
+            if trust_domain(&self.sub) != Some(td) {
+                return Err(format!("sub {:?} is not in trust domain {td:?}", self.sub));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The one enabled client among `bound` (an issuer's federated clients) whose binding
+/// `token` matches; with `client_id`, that client, which must be among them. Disabled
+/// clients never count, so a disabled twin does not block the enabled one. `Err` is
+/// the reason, for the log.
+pub fn choose(
+    bound: &[Arc<RegisteredClient>],
+    token: &PlatformToken,
+    client_id: Option<&str>,
+) -> Result<Arc<RegisteredClient>, String> {
+    let matching: Vec<&Arc<RegisteredClient>> = bound
+        .iter()
+        .filter(|c| !c.disabled)
+        .filter(|c| {
+            c.federation
+                .as_ref()
+                .is_some_and(|b| b.matches(&token.sub, &token.claims))
+        })
+        .collect();
+    let sub = &token.sub;
+    match (client_id, matching.as_slice()) {
+        (Some(id), _) => matching
+            .iter()
+            .find(|c| c.client_id == id)
+            .map(|c| Arc::clone(c))
+            .ok_or_else(|| {
+                format!("no enabled client {id:?} is bound to subject {sub:?} and its claims")
+            }),
+        (None, [one]) => Ok(Arc::clone(one)),
+        (None, []) => Err(format!(
+            "no enabled client is bound to subject {sub:?} and its claims"
+        )),
+        (None, several) => Err(format!(
+            "{} clients match subject {sub:?}; send client_id",
+            several.len()
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -279,6 +345,72 @@ mod tests {
         assert!(!exact.matches("system:serviceaccount:shop:orders2", &Map::new()));
         assert!(check_subject("").is_err() && check_subject("*").is_err());
         assert!(check_subject("a*b").is_err() && check_subject("a:*").is_ok());
+    }
+
+    #[test]
+    fn disabled_clients_never_count_and_client_id_picks_among_the_enabled() {
+        let client = |id: &str, subject: &str, disabled: bool| {
+            let mut c = RegisteredClient::for_tests(id, "", vec![]);
+            c.disabled = disabled;
+            c.federation = Some(Binding {
+                issuer: "ci".into(),
+                subject: subject.into(),
+                claims: vec![],
+            });
+            Arc::new(c)
+        };
+        let claimed = token(json!({"sub": "pipeline:deploy"}));
+        let chosen = |bound: &[Arc<RegisteredClient>], id: Option<&str>| {
+            choose(bound, &claimed, id).map(|c| c.client_id.clone())
+        };
+        let twins = [
+            client("old", "pipeline:deploy", true),
+            client("new", "pipeline:deploy", false),
+            client("other", "pipeline:other", false),
+        ];
+        assert_eq!(chosen(&twins, None), Ok("new".into()));
+        assert_eq!(chosen(&twins, Some("new")), Ok("new".into()));
+        assert!(
+            chosen(&twins, Some("old")).is_err(),
+            "a disabled client never"
+        );
+        assert!(
+            chosen(&twins, Some("other")).is_err(),
+            "not bound to this subject"
+        );
+        let both = [
+            client("a", "pipeline:deploy", false),
+            client("b", "pipeline:*", false),
+        ];
+        assert!(chosen(&both, None).is_err(), "two matches need client_id");
+        assert_eq!(chosen(&both, Some("b")), Ok("b".into()));
+        assert!(chosen(&[client("x", "pipeline:deploy", true)], None).is_err());
+    }
+
+    #[test]
+    fn a_token_names_only_its_own_issuer_and_a_spiffe_issuer_only_its_trust_domain() {
+        let svid = |claims: Value| token(claims);
+        let id = "spiffe://prod.example/ns/shop/sa/orders";
+        let td = Some("prod.example");
+        assert!(svid(json!({"sub": id}))
+            .check_issuer("spiffe://prod.example", td)
+            .is_ok());
+        assert!(svid(json!({"sub": id, "iss": "spiffe://prod.example"}))
+            .check_issuer("spiffe://prod.example", td)
+            .is_ok());
+        for iss in ["https://evil.example", "spiffe://dev.example", ""] {
+            assert!(
+                svid(json!({"sub": id, "iss": iss}))
+                    .check_issuer("spiffe://prod.example", td)
+                    .is_err(),
+                "{iss}"
+            );
+        }
+        let foreign =
+            svid(json!({"sub": "spiffe://dev.example/x", "iss": "spiffe://prod.example"}));
+        assert!(foreign.check_issuer("spiffe://prod.example", td).is_err());
+        let k8s = svid(json!({"sub": "system:serviceaccount:a:b", "iss": "https://k8s"}));
+        assert!(k8s.check_issuer("https://k8s", None).is_ok());
     }
 
     #[test]

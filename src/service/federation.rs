@@ -411,12 +411,17 @@ pub async fn authenticate(
         }
     };
     let name = &issuer.row.name;
-    check_spiffe(&issuer.row, &claimed).map_err(|why| refused(format!("issuer {name}: {why}")))?;
+    claimed
+        .check_issuer(
+            &issuer.row.issuer,
+            issuer.row.spiffe_trust_domain.as_deref(),
+        )
+        .map_err(|why| refused(format!("issuer {name}: {why}")))?;
     claimed
         .check(&state.issuer, issuer.row.max_token_age, now())
         .map_err(|why| refused(format!("issuer {name}: {why}")))?;
     let bound = fed.bound_clients(state, name).await?;
-    let client = match pick(&bound.value, &claimed, client_id) {
+    let client = match federation::choose(&bound.value, &claimed, client_id) {
         Ok(c) => c,
         Err(why) => match fed
             .bound
@@ -424,7 +429,7 @@ pub async fn authenticate(
             .await?
         {
             // Bound, enabled or changed elsewhere since the cache read them.
-            Some(current) => pick(&current, &claimed, client_id),
+            Some(current) => federation::choose(&current, &claimed, client_id),
             None => Err(why),
         }
         .map_err(|why| refused(format!("issuer {name}: {why}")))?,
@@ -434,61 +439,4 @@ pub async fn authenticate(
         sub: claimed.sub.clone(),
     };
     Ok((client, outside))
-}
-
-/// The SPIFFE rules once the issuer is known: a SPIFFE issuer's tokens are for ids in
-/// its trust domain, and one that carries an `iss` carries that issuer's `issuer`
-/// (never another name reached through the trust domain).
-fn check_spiffe(row: &TrustedIssuer, claimed: &PlatformToken) -> Result<(), String> {
-    if let Some(td) = &row.spiffe_trust_domain {
-        if federation::trust_domain(&claimed.sub) != Some(td.as_str()) {
-            return Err(format!(
-                "sub {:?} is not in trust domain {td:?}",
-                claimed.sub
-            ));
-        }
-    }
-    match &claimed.iss {
-        Some(iss) if *iss != row.issuer => Err(format!(
-            "iss {iss:?} is not the issuer {:?} its trust domain names",
-            row.issuer
-        )),
-        _ => Ok(()),
-    }
-}
-
-/// The one enabled client bound to the token's subject and claims (with `client_id`:
-/// that one, which must be among them). Disabled clients never count.
-fn pick(
-    bound: &[Arc<RegisteredClient>],
-    claimed: &PlatformToken,
-    client_id: Option<&str>,
-) -> Result<Arc<RegisteredClient>, String> {
-    let matching: Vec<&Arc<RegisteredClient>> = bound
-        .iter()
-        .filter(|c| !c.disabled)
-        .filter(|c| {
-            c.federation
-                .as_ref()
-                .is_some_and(|b| b.matches(&claimed.sub, &claimed.claims))
-        })
-        .collect();
-    let sub = &claimed.sub;
-    match (client_id, matching.as_slice()) {
-        (Some(id), _) => matching
-            .iter()
-            .find(|c| c.client_id == id)
-            .map(|c| Arc::clone(c))
-            .ok_or_else(|| {
-                format!("no enabled client {id:?} is bound to subject {sub:?} and its claims")
-            }),
-        (None, [one]) => Ok(Arc::clone(one)),
-        (None, []) => Err(format!(
-            "no enabled client is bound to subject {sub:?} and its claims"
-        )),
-        (None, several) => Err(format!(
-            "{} clients match subject {sub:?}; send client_id",
-            several.len()
-        )),
-    }
 }
