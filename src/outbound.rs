@@ -1,5 +1,7 @@
 //! Where tessera may connect when it fetches a URL someone else chose (a client's
-//! `jwks_uri`): https only unless `jwks_uri_allow_http`, and — unless
+//! `jwks_uri`; a `jwks_uri` a trusted issuer's discovery document names, or a redirect,
+//! on an origin the operator did not give): https only unless `jwks_uri_allow_http`,
+//! and — unless
 //! `jwks_uri_allow_private` — never to loopback, private, link-local, unspecified or
 //! other non-public addresses, so a registered URL cannot make the server probe its
 //! own network. Checked on the URL (literal addresses, `localhost`) at registration

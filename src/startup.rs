@@ -230,7 +230,7 @@ impl Application {
             federation: crate::service::federation::Federation::new(
                 settings.client_cache_ttl,
                 settings.jwks_uri_timeout,
-                settings.jwks_uri_allow_http,
+                settings.jwks_uri_policy(),
             )
             .context("cannot set up the HTTP client for trusted issuers")?,
             metrics: crate::metrics::Metrics::new(settings.metrics_client_label),

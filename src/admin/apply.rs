@@ -120,11 +120,15 @@ struct Source<'a> {
 }
 
 impl Source<'_> {
+    /// The 1-based line of a byte offset (a parser's span: counted in bytes, so an
+    /// offset inside a multi-byte character cannot panic).
     fn line_of(&self, offset: usize) -> usize {
-        self.text[..offset.min(self.text.len())]
-            .matches('\n')
-            .count()
-            + 1
+        let before = self
+            .text
+            .as_bytes()
+            .get(..offset)
+            .unwrap_or(self.text.as_bytes());
+        before.iter().filter(|b| **b == b'\n').count() + 1
     }
 
     /// `file:line: key: message`, the line being the key's within the entry (or the
@@ -135,7 +139,10 @@ impl Source<'_> {
         key: &str,
         message: impl std::fmt::Display,
     ) -> AdminError {
-        let entry = &self.text[span.start.min(self.text.len())..span.end.min(self.text.len())];
+        // A span that does not fall on character boundaries names no key: the entry's
+        // first line is used.
+        let end = span.end.min(self.text.len());
+        let entry = self.text.get(span.start..end).unwrap_or("");
         let mut offset = span.start;
         for line in entry.split_inclusive('\n') {
             let trimmed = line.trim_start();

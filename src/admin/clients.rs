@@ -480,6 +480,13 @@ pub fn create(
 ) -> Result<CreatedClient, AdminError> {
     let v = spec.validate()?;
     let method = v.auth_method.unwrap_or(AuthMethod::ClientSecretBasic);
+    if v.federation.is_some() && method != AuthMethod::Federated {
+        // Without a method a new client would be a secret one: never with a binding.
+        return Err(AdminError::Invalid(format!(
+            "--issuer, --subject and --claim are for federated clients, not {} ones",
+            method.as_str()
+        )));
+    }
     if method.uses_secret() && (v.jwks.is_some() || v.jwks_uri.is_some()) {
         return Err(AdminError::Invalid(
             "jwks and jwks_uri are for private_key_jwt clients only".into(),
@@ -862,11 +869,20 @@ pub fn rotate_secret(
         )));
     }
     let stored = Client::find(conn, id)?.ok_or_else(|| not_found(id))?;
-    if stored.auth_method == AuthMethod::PrivateKeyJwt.as_str() {
-        return Err(AdminError::Invalid(format!(
-            "client {id} authenticates with private_key_jwt and has no secret; \
-             change its keys instead"
-        )));
+    match AuthMethod::parse(&stored.auth_method) {
+        Some(AuthMethod::PrivateKeyJwt) => {
+            return Err(AdminError::Invalid(format!(
+                "client {id} authenticates with private_key_jwt and has no secret; \
+                 change its keys instead"
+            )))
+        }
+        Some(AuthMethod::Federated) => {
+            return Err(AdminError::Invalid(format!(
+                "client {id} is federated (its platform's tokens are its credential) and \
+                 has no secret to rotate"
+            )))
+        }
+        _ => {}
     }
     let secret = generate_client_secret();
     let overlap = keep_old > 0 && stored.secret_hash.is_some();

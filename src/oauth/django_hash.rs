@@ -83,7 +83,7 @@ impl<'a> DjangoHash<'a> {
                 })
             }
             "argon2" => {
-                let phc = &encoded["argon2".len()..];
+                let phc = encoded.strip_prefix("argon2")?;
                 let parsed = PasswordHash::new(phc).ok()?;
                 let param = |name: &str| parsed.params.get_decimal(name);
                 let ok = matches!(
@@ -95,7 +95,7 @@ impl<'a> DjangoHash<'a> {
                 ok.then_some(DjangoHash::Argon2 { phc })
             }
             "bcrypt_sha256" => {
-                let bcrypt = &encoded["bcrypt_sha256$".len()..];
+                let bcrypt = encoded.strip_prefix("bcrypt_sha256$")?;
                 let parts: bcrypt::HashParts = bcrypt.parse().ok()?;
                 (parts.get_cost() <= MAX_BCRYPT_COST).then_some(DjangoHash::BcryptSha256 { bcrypt })
             }

@@ -5,9 +5,10 @@
 //! and claims. Verifying the signature and finding the issuer happen in the service
 //! layer; this module holds the rules that need no I/O.
 
-use super::jws;
+use super::{jws, RegisteredClient};
 use jsonwebtoken::Algorithm;
 use serde_json::{Map, Value};
+use std::sync::Arc;
 
 /// `client_assertion_type` of a SPIFFE JWT-SVID (draft-ietf-oauth-spiffe-client-auth).
 pub const SPIFFE_ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-spiffe";
@@ -34,9 +35,12 @@ pub struct Binding {
 }
 
 impl Binding {
-    /// Whether a token with `sub` and `claims` is this client's.
+    /// Whether a token with `sub` and `claims` is this client's. Subjects and claim
+    /// values are compared as Unicode text, exactly (no normalisation, no case folding).
+    /// A stored subject that breaks [`check_subject`]'s prefix rule (written before the
+    /// rule, or by hand) is no prefix: it matches only itself, never more.
     pub fn matches(&self, sub: &str, claims: &Map<String, Value>) -> bool {
-        let subject_ok = match self.subject.strip_suffix('*') {
+        let subject_ok = match prefix(&self.subject) {
             Some(prefix) => sub.starts_with(prefix),
             None => sub == self.subject,
         };
@@ -44,7 +48,7 @@ impl Binding {
             && self
                 .claims
                 .iter()
-                .all(|(k, v)| claims.get(k).and_then(Value::as_str) == Some(v.as_str()))
+                .all(|(k, v)| claim(claims, k) == Some(v.as_str()))
     }
 
     /// Reads the stored claims (a JSON object of strings).
@@ -58,8 +62,36 @@ impl Binding {
     }
 }
 
+/// A bound claim's string value in a token: the member named `key`, or, for a dotted
+/// key like `kubernetes.io.namespace`, a member of a nested object (`kubernetes.io`,
+/// then `namespace`), whichever way the dots split (an exact member first). Each
+/// object of the token is visited at most once per key, so the work is bounded by the
+/// token's size.
+pub fn claim<'a>(claims: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
+    if let Some(v) = claims.get(key) {
+        return v.as_str();
+    }
+    key.match_indices('.').find_map(|(at, _)| {
+        let (head, rest) = (key.get(..at)?, key.get(at + 1..)?);
+        match claims.get(head)? {
+            Value::Object(inner) => claim(inner, rest),
+            _ => None,
+        }
+    })
+}
+
+/// The prefix a bound subject stands for: it ends in `*` right after `:` or `/`
+/// (`repo:acme/*` is `repo:acme/`). `None`: an exact subject.
+pub fn prefix(subject: &str) -> Option<&str> {
+    subject
+        .strip_suffix('*')
+        .filter(|p| p.ends_with(':') || p.ends_with('/'))
+}
+
 /// Checks a bound subject: non-empty, at most 512 characters, no control characters;
-/// a `*` only at the end (a prefix), and not alone.
+/// a `*` only at the end, right after `:` or `/` (a prefix that ends at a separator:
+/// `repo:acme*` would also match `repo:acme-evil`), and not alone. Works on characters,
+/// never on byte offsets: any Unicode text is judged, none panics.
 pub fn check_subject(subject: &str) -> Result<(), String> {
     if subject.is_empty() || subject == "*" {
         return Err("--subject must name a subject (a bare * would match anything)".into());
@@ -67,8 +99,15 @@ pub fn check_subject(subject: &str) -> Result<(), String> {
     if subject.chars().count() > 512 || subject.chars().any(char::is_control) {
         return Err("--subject must be at most 512 characters, without control characters".into());
     }
-    if subject[..subject.len() - 1].contains('*') {
+    let body = subject.strip_suffix('*').unwrap_or(subject);
+    if body.contains('*') {
         return Err("--subject may hold a * only at its end (a prefix)".into());
+    }
+    if body.len() < subject.len() && prefix(subject).is_none() {
+        return Err(
+            "--subject may end in * only right after : or / (repo:acme/* is a prefix, repo:acme* is refused: it would match repo:acme-evil)"
+                .into(),
+        );
     }
     Ok(())
 }
@@ -199,6 +238,71 @@ impl PlatformToken {
     }
 }
 
+impl PlatformToken {
+    /// The rules that need the issuer, once the signature verified with its keys:
+    /// `issuer` is its identifier, `spiffe_trust_domain` its trust domain if it is a
+    /// SPIFFE issuer. A token that carries an `iss` carries that identifier (a JWT-SVID
+    /// found through its trust domain may not name another issuer), and a SPIFFE
+    /// issuer's tokens are for ids in its trust domain.
+    pub fn check_issuer(
+        &self,
+        issuer: &str,
+        spiffe_trust_domain: Option<&str>,
+    ) -> Result<(), String> {
+        if let Some(iss) = &self.iss {
+            if iss != issuer {
+                return Err(format!(
+                    "iss {iss:?} is not the issuer's identifier {issuer:?}"
+                ));
+            }
+        }
+        if let Some(td) = spiffe_trust_domain {
+            if trust_domain(&self.sub) != Some(td) {
+                return Err(format!("sub {:?} is not in trust domain {td:?}", self.sub));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The one enabled client among `bound` (an issuer's federated clients) whose binding
+/// `token` matches; with `client_id`, that client, which must be among them. Disabled
+/// clients never count, so a disabled twin does not block the enabled one. `Err` is
+/// the reason, for the log.
+pub fn choose(
+    bound: &[Arc<RegisteredClient>],
+    token: &PlatformToken,
+    client_id: Option<&str>,
+) -> Result<Arc<RegisteredClient>, String> {
+    let matching: Vec<&Arc<RegisteredClient>> = bound
+        .iter()
+        .filter(|c| !c.disabled)
+        .filter(|c| {
+            c.federation
+                .as_ref()
+                .is_some_and(|b| b.matches(&token.sub, &token.claims))
+        })
+        .collect();
+    let sub = &token.sub;
+    match (client_id, matching.as_slice()) {
+        (Some(id), _) => matching
+            .iter()
+            .find(|c| c.client_id == id)
+            .map(|c| Arc::clone(c))
+            .ok_or_else(|| {
+                format!("no enabled client {id:?} is bound to subject {sub:?} and its claims")
+            }),
+        (None, [one]) => Ok(Arc::clone(one)),
+        (None, []) => Err(format!(
+            "no enabled client is bound to subject {sub:?} and its claims"
+        )),
+        (None, several) => Err(format!(
+            "{} clients match subject {sub:?}; send client_id",
+            several.len()
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -240,7 +344,151 @@ mod tests {
         assert!(exact.matches("system:serviceaccount:shop:orders", &Map::new()));
         assert!(!exact.matches("system:serviceaccount:shop:orders2", &Map::new()));
         assert!(check_subject("").is_err() && check_subject("*").is_err());
-        assert!(check_subject("a*b").is_err() && check_subject("a*").is_ok());
+        assert!(check_subject("a*b").is_err() && check_subject("a:*").is_ok());
+    }
+
+    #[test]
+    fn disabled_clients_never_count_and_client_id_picks_among_the_enabled() {
+        let client = |id: &str, subject: &str, disabled: bool| {
+            let mut c = RegisteredClient::for_tests(id, "", vec![]);
+            c.disabled = disabled;
+            c.federation = Some(Binding {
+                issuer: "ci".into(),
+                subject: subject.into(),
+                claims: vec![],
+            });
+            Arc::new(c)
+        };
+        let claimed = token(json!({"sub": "pipeline:deploy"}));
+        let chosen = |bound: &[Arc<RegisteredClient>], id: Option<&str>| {
+            choose(bound, &claimed, id).map(|c| c.client_id.clone())
+        };
+        let twins = [
+            client("old", "pipeline:deploy", true),
+            client("new", "pipeline:deploy", false),
+            client("other", "pipeline:other", false),
+        ];
+        assert_eq!(chosen(&twins, None), Ok("new".into()));
+        assert_eq!(chosen(&twins, Some("new")), Ok("new".into()));
+        assert!(
+            chosen(&twins, Some("old")).is_err(),
+            "a disabled client never"
+        );
+        assert!(
+            chosen(&twins, Some("other")).is_err(),
+            "not bound to this subject"
+        );
+        let both = [
+            client("a", "pipeline:deploy", false),
+            client("b", "pipeline:*", false),
+        ];
+        assert!(chosen(&both, None).is_err(), "two matches need client_id");
+        assert_eq!(chosen(&both, Some("b")), Ok("b".into()));
+        assert!(chosen(&[client("x", "pipeline:deploy", true)], None).is_err());
+    }
+
+    #[test]
+    fn a_token_names_only_its_own_issuer_and_a_spiffe_issuer_only_its_trust_domain() {
+        let svid = |claims: Value| token(claims);
+        let id = "spiffe://prod.example/ns/shop/sa/orders";
+        let td = Some("prod.example");
+        assert!(svid(json!({"sub": id}))
+            .check_issuer("spiffe://prod.example", td)
+            .is_ok());
+        assert!(svid(json!({"sub": id, "iss": "spiffe://prod.example"}))
+            .check_issuer("spiffe://prod.example", td)
+            .is_ok());
+        for iss in ["https://evil.example", "spiffe://dev.example", ""] {
+            assert!(
+                svid(json!({"sub": id, "iss": iss}))
+                    .check_issuer("spiffe://prod.example", td)
+                    .is_err(),
+                "{iss}"
+            );
+        }
+        let foreign =
+            svid(json!({"sub": "spiffe://dev.example/x", "iss": "spiffe://prod.example"}));
+        assert!(foreign.check_issuer("spiffe://prod.example", td).is_err());
+        let k8s = svid(json!({"sub": "system:serviceaccount:a:b", "iss": "https://k8s"}));
+        assert!(k8s.check_issuer("https://k8s", None).is_ok());
+    }
+
+    #[test]
+    fn a_dotted_claim_name_reaches_into_nested_objects() {
+        let token = json!({
+            "kubernetes.io": {"namespace": "shop", "pod": {"name": "orders-1"}},
+            "a.b": "flat", "a": {"b": "nested"}, "n": 7, "x": {"y": ["z"]},
+        });
+        let claims = token.as_object().cloned().unwrap_or_default();
+        assert_eq!(claim(&claims, "kubernetes.io.namespace"), Some("shop"));
+        assert_eq!(claim(&claims, "kubernetes.io.pod.name"), Some("orders-1"));
+        assert_eq!(claim(&claims, "a.b"), Some("flat"), "an exact member first");
+        assert_eq!(claim(&claims, "n"), None, "strings only");
+        for missing in [
+            "kubernetes",
+            "kubernetes.io.",
+            ".",
+            "x.y",
+            "x.y.0",
+            "é.é",
+            "kubernetes.io.nope",
+        ] {
+            assert_eq!(claim(&claims, missing), None, "{missing}");
+        }
+        let bound = Binding {
+            issuer: "k8s".into(),
+            subject: "system:serviceaccount:shop:orders".into(),
+            claims: vec![("kubernetes.io.namespace".into(), "shop".into())],
+        };
+        assert!(bound.matches("system:serviceaccount:shop:orders", &claims));
+    }
+
+    #[test]
+    fn a_prefix_ends_at_a_colon_or_a_slash_and_text_is_never_cut_inside_a_character() {
+        for ok in [
+            "repo:acme/*",
+            "system:serviceaccount:shop:*",
+            "café",
+            "dépôt:é/*",
+            "ü",
+            "/*",
+            ":*",
+        ] {
+            assert_eq!(check_subject(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "repo:acme*",
+            "a*",
+            "é*",
+            "café*",
+            "*é",
+            "x*é",
+            "é*é",
+            "**",
+            "a/**",
+            "\u{7}é",
+            "é\n",
+        ] {
+            assert!(check_subject(bad).is_err(), "{bad}");
+        }
+        assert!(check_subject(&"é".repeat(512)).is_ok());
+        assert!(check_subject(&"é".repeat(513)).is_err());
+
+        let bound = |subject: &str| Binding {
+            issuer: "ci".into(),
+            subject: subject.into(),
+            claims: vec![],
+        };
+        let none = Map::new();
+        assert!(bound("repo:acme/*").matches("repo:acme/app", &none));
+        assert!(!bound("repo:acme/*").matches("repo:acme-evil/app", &none));
+        assert!(!bound("repo:acme/*").matches("repo:acme", &none));
+        assert!(bound("dépôt:é/*").matches("dépôt:é/x", &none));
+        assert!(bound("café").matches("café", &none));
+        assert!(!bound("café").matches("cafe\u{301}", &none));
+        // A stored subject against the rule (older rows, hand edits) is no prefix.
+        assert!(!bound("repo:acme*").matches("repo:acme-evil", &none));
+        assert!(bound("repo:acme*").matches("repo:acme*", &none));
     }
 
     #[test]

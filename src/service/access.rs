@@ -36,7 +36,19 @@ pub async fn check(state: &AppState, token: &str) -> Result<AccessToken, OAuthEr
         Ok(revoked_token::is_revoked(conn, &jti)?)
     })
     .await?;
-    let client = state.clients.lookup(&state.pool, &claims.client_id).await?;
+    let found = state.clients.find(&state.pool, &claims.client_id).await?;
+    let mut client = found.value.clone();
+    if client.is_none() && !revoked {
+        // A token we signed names a client the cache does not know: made since,
+        // elsewhere. Read it again before calling the token inactive.
+        if let Some(current) = state
+            .clients
+            .reread(&state.pool, &claims.client_id, &found)
+            .await?
+        {
+            client = current;
+        }
+    }
     Ok(if revoked || client.is_none_or(|c| c.disabled) {
         AccessToken::Inactive
     } else {

@@ -1,11 +1,12 @@
 //! Client authentication for every endpoint that takes it (token, introspection,
 //! revocation): a secret (HTTP Basic or the form), checked against the cached client,
 //! or a `private_key_jwt` assertion verified with the client's registered or published
-//! keys; and the single-use JWT ids (assertions, DPoP proofs) used up in the database.
+//! keys (the cached client is read again before either is refused); and the
+//! single-use JWT ids (assertions, DPoP proofs) used up in the database.
 
 use crate::db::models::used_jti;
 use crate::oauth::client_assertion::{self, Assertion, AssertionPolicy, Rejection};
-use crate::oauth::client_auth::{authenticate, extract, Credential};
+use crate::oauth::client_auth::{authenticate, extract, Credential, PresentedCredentials};
 use crate::oauth::client_keys::ClientKeySet;
 use crate::oauth::form::FormParams;
 use crate::oauth::{ClientKeys, ErrorCode, OAuthError, RegisteredClient};
@@ -69,10 +70,53 @@ async fn check_credentials(
             outside: Some(outside),
         });
     }
+    // Refused on what the cache remembers (no such client, another secret, no key with
+    // the assertion's kid): look at the database once more first, so a client made or
+    // changed elsewhere works at once (at most one read a second per client id).
     let found = state
         .clients
-        .lookup(&state.pool, &presented.client_id)
+        .find(&state.pool, &presented.client_id)
         .await?;
+    match check_client(state, &presented, found.value.clone(), path).await {
+        Err(refused) if refused.stored => {
+            match state
+                .clients
+                .reread(&state.pool, &presented.client_id, &found)
+                .await?
+            {
+                Some(current) => check_client(state, &presented, current, path)
+                    .await
+                    .map_err(|r| r.error),
+                None => Err(refused.error),
+            }
+        }
+        checked => checked.map_err(|r| r.error),
+    }
+}
+
+/// A refused credential, and whether the stored client decided it (so a newer one
+/// might not): an unknown id, another secret, no fitting key, a disabled client. A
+/// `jwks_uri` that cannot be fetched is not the stored client's say.
+struct Refused {
+    error: OAuthError,
+    stored: bool,
+}
+
+impl From<OAuthError> for Refused {
+    fn from(error: OAuthError) -> Self {
+        let stored = error.code == ErrorCode::InvalidClient;
+        Refused { error, stored }
+    }
+}
+
+/// Checks a secret or a `private_key_jwt` assertion against `found`, the stored client
+/// with the presented id (`None`: no such client).
+async fn check_client(
+    state: &AppState,
+    presented: &PresentedCredentials,
+    found: Option<Arc<RegisteredClient>>,
+    path: &str,
+) -> Result<Authenticated, Refused> {
     if let Credential::Assertion(assertion) = &presented.credential {
         let endpoint = format!("{}{path}", state.issuer);
         let endpoints = [state.token_endpoint.as_str(), endpoint.as_str()];
@@ -88,7 +132,7 @@ async fn check_credentials(
         let client = found.ok_or_else(no_key)?;
         let checked = verify_assertion(state, &client, assertion, audience).await?;
         if client.disabled {
-            return Err(OAuthError::invalid_client("client is disabled"));
+            return Err(OAuthError::invalid_client("client is disabled").into());
         }
         let key = client_assertion::replay_key(&client.client_id, &checked.jti);
         return Ok(Authenticated {
@@ -97,8 +141,9 @@ async fn check_credentials(
             outside: None,
         });
     }
-    authenticate(&presented, found.as_deref(), now())?;
-    let client = found.ok_or_else(|| OAuthError::invalid_client("client authentication failed"))?;
+    authenticate(presented, found.as_deref(), now())?;
+    let client = found
+        .ok_or_else(|| Refused::from(OAuthError::invalid_client("client authentication failed")))?;
     Ok(Authenticated {
         client,
         pending_jti: None,
@@ -119,7 +164,7 @@ async fn verify_assertion(
     client: &RegisteredClient,
     assertion: &str,
     audience: AssertionPolicy<'_>,
-) -> Result<Assertion, OAuthError> {
+) -> Result<Assertion, Refused> {
     let id = client.client_id.as_str();
     let verify =
         |keys: &ClientKeySet| client_assertion::verify(assertion, id, keys, audience, now());
@@ -131,7 +176,10 @@ async fn verify_assertion(
                     .client_jwks
                     .keys(uri, missing_kid)
                     .await
-                    .map_err(|e| OAuthError::invalid_client(e.to_string()))
+                    .map_err(|e| Refused {
+                        error: OAuthError::invalid_client(e.to_string()),
+                        stored: false,
+                    })
             };
             match verify(&*published(false).await?) {
                 Err(Rejection::NoKey) => verify(&*published(true).await?),
@@ -141,8 +189,8 @@ async fn verify_assertion(
         ClientKeys::None => Err(Rejection::NoKey),
     };
     verdict.map_err(|r| match r {
-        Rejection::NoKey => no_key(),
-        Rejection::Invalid(e) => e,
+        Rejection::NoKey => no_key().into(),
+        Rejection::Invalid(e) => e.into(),
     })
 }
 

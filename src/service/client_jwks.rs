@@ -1,15 +1,20 @@
-//! Client key sets fetched from `jwks_uri` (for `private_key_jwt`), cached per URL.
+//! Client key sets fetched from `jwks_uri` (for `private_key_jwt`), cached per URL; and
+//! the same fetcher for trusted issuers' keys and discovery documents.
 //!
-//! A fetch has a time limit (`jwks_uri_timeout`), a size cap, at most three redirects
-//! (never to plain http unless `jwks_uri_allow_http`, never to a non-public address
-//! unless `jwks_uri_allow_private`: see `outbound`), and one fetch at a time per URL
-//! (concurrent requests wait for it). The result is kept as long as the response's
-//! `Cache-Control: max-age` says (1 s to 1 day; 5 minutes without one), so a client's
-//! key rotation is picked up once that lifetime has passed. An assertion naming a
-//! `kid` the cached set lacks triggers one early refetch, at most every 10 seconds per
-//! URL. When a fetch fails, keys fetched less than an hour ago stay in use; without
-//! them the client cannot authenticate until a later fetch succeeds (retried at most
-//! every 10 seconds, so a hanging URL does not hold up every request).
+//! A fetch has a time limit (`jwks_uri_timeout`, for the whole fetch with its
+//! redirects), a size cap, at most three redirects, and one fetch at a time per URL
+//! (concurrent requests wait for it and share its result). Every hop is checked where
+//! it connects: never plain http unless `jwks_uri_allow_http`, never a non-public
+//! address unless `jwks_uri_allow_private` (see `outbound`), whether the address is in
+//! the URL or what its name resolves to. The one exception is an origin an operator
+//! named (a trusted issuer's `--issuer` or `--jwks-uri`): any path there may be private.
+//! The result is kept as long as the response's `Cache-Control: max-age` says (1 s to
+//! 1 day; 5 minutes without one), so a client's key rotation is picked up once that
+//! lifetime has passed. An assertion naming a `kid` the cached set lacks triggers one
+//! early refetch, at most every 10 seconds per URL. When a fetch fails, keys fetched
+//! less than an hour ago stay in use; without them the client cannot authenticate until
+//! a later fetch succeeds (retried at most every 10 seconds, so a hanging URL does not
+//! hold up every request).
 
 use crate::oauth::client_keys::{ClientKeySet, Strictness, MAX_JWKS_BYTES};
 use crate::outbound::{FetchPolicy, FilteringResolver};
@@ -18,6 +23,7 @@ use futures_util::StreamExt;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use url::{Origin, Url};
 
 /// Lifetime of a response without `Cache-Control: max-age`.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(300);
@@ -47,11 +53,39 @@ struct Entry {
     failed: Option<(Instant, FetchError)>,
 }
 
-/// The fetcher and its cache.
-pub struct ClientJwks {
+/// An entry's key: the URL, and the origin an operator named for it (if any), since
+/// that decides what the fetch may reach.
+type EntryKey = (Option<String>, String);
+
+/// An HTTP client that connects only where its policy allows.
+struct Reach {
     http: reqwest::Client,
     policy: FetchPolicy,
-    entries: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Entry>>>>,
+}
+
+impl Reach {
+    fn new(timeout: Duration, policy: FetchPolicy) -> Result<Reach, reqwest::Error> {
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout)
+            // Redirects are followed by hand: each hop is judged on its own.
+            .redirect(reqwest::redirect::Policy::none())
+            .dns_resolver(FilteringResolver::new(policy))
+            .user_agent(concat!("tessera/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Reach { http, policy })
+    }
+}
+
+/// The fetcher and its cache.
+pub struct ClientJwks {
+    timeout: Duration,
+    /// What URLs chosen by others (clients, remote issuers) may reach.
+    chosen: Reach,
+    /// What an operator-named origin may reach (private addresses too); `None` for
+    /// clients' keys, where nothing is operator-named.
+    named: Option<Reach>,
+    entries: Mutex<HashMap<EntryKey, Arc<tokio::sync::Mutex<Entry>>>>,
 }
 
 impl std::fmt::Debug for ClientJwks {
@@ -64,38 +98,39 @@ impl ClientJwks {
     /// A fetcher with this time limit per fetch, reaching only what `policy` allows
     /// (checked on the URL, on each redirect, and on every resolved address).
     pub fn new(timeout: Duration, policy: FetchPolicy) -> Result<ClientJwks, reqwest::Error> {
-        let redirects = reqwest::redirect::Policy::custom(move |attempt| {
-            if attempt.previous().len() > MAX_REDIRECTS {
-                attempt.error(format!("more than {MAX_REDIRECTS} redirects"))
-            } else if let Err(why) = policy.check_url(attempt.url()) {
-                attempt.error(format!("redirected to a URL that {why}"))
-            } else {
-                attempt.follow()
-            }
-        });
-        let http = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout)
-            .redirect(redirects)
-            .dns_resolver(FilteringResolver::new(policy))
-            .user_agent(concat!("tessera/", env!("CARGO_PKG_VERSION")))
-            .build()?;
         Ok(ClientJwks {
-            http,
-            policy,
+            timeout,
+            chosen: Reach::new(timeout, policy)?,
+            named: None,
             entries: Mutex::new(HashMap::new()),
         })
     }
 
-    fn entry(&self, uri: &str) -> Arc<tokio::sync::Mutex<Entry>> {
+    /// A fetcher for trusted issuers: like [`ClientJwks::new`], and an origin the
+    /// operator named may also be a private address (`policy.allow_http` still holds).
+    pub fn for_operators(
+        timeout: Duration,
+        policy: FetchPolicy,
+    ) -> Result<ClientJwks, reqwest::Error> {
+        let operator = FetchPolicy {
+            allow_private: true,
+            ..policy
+        };
+        Ok(ClientJwks {
+            named: Some(Reach::new(timeout, operator)?),
+            ..ClientJwks::new(timeout, policy)?
+        })
+    }
+
+    fn entry(&self, key: EntryKey) -> Arc<tokio::sync::Mutex<Entry>> {
         let mut map = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        if map.len() >= MAX_ENTRIES && !map.contains_key(uri) {
+        if map.len() >= MAX_ENTRIES && !map.contains_key(&key) {
             map.retain(|_, e| Arc::strong_count(e) > 1);
             if map.len() >= MAX_ENTRIES {
                 map.clear();
             }
         }
-        map.entry(uri.to_string()).or_default().clone()
+        map.entry(key).or_default().clone()
     }
 
     /// The keys published at `uri`: cached while fresh, fetched otherwise.
@@ -106,7 +141,18 @@ impl ClientJwks {
         uri: &str,
         missing_kid: bool,
     ) -> Result<Arc<ClientKeySet>, FetchError> {
-        let entry = self.entry(uri);
+        self.keys_named(uri, missing_kid, None).await
+    }
+
+    /// [`ClientJwks::keys`] for a URL at or learnt from `named`, an origin an operator
+    /// gave (a trusted issuer's): hops to that origin may reach private addresses.
+    pub async fn keys_named(
+        &self,
+        uri: &str,
+        missing_kid: bool,
+        named: Option<&Origin>,
+    ) -> Result<Arc<ClientKeySet>, FetchError> {
+        let entry = self.entry((named.map(Origin::ascii_serialization), uri.to_string()));
         let mut e = entry.lock().await;
         let now = Instant::now();
         let since_fetch = e.fetched_at.map(|t| now - t);
@@ -125,7 +171,14 @@ impl ClientJwks {
                 };
             }
         }
-        match self.fetch(uri).await {
+        let fetched = self
+            .fetch_bytes_named(uri, named)
+            .await
+            .and_then(|(body, ttl)| {
+                let keys = ClientKeySet::parse(&body, Strictness::Fetched).map_err(FetchError)?;
+                Ok((keys, ttl))
+            });
+        match fetched {
             Ok((keys, ttl)) => {
                 let keys = Arc::new(keys);
                 let t = Instant::now();
@@ -146,79 +199,120 @@ impl ClientJwks {
         }
     }
 
-    async fn fetch(&self, uri: &str) -> Result<(ClientKeySet, Duration), FetchError> {
-        let (body, ttl) = self.fetch_bytes(uri).await?;
-        let keys = ClientKeySet::parse(&body, Strictness::Fetched).map_err(FetchError)?;
-        Ok((keys, ttl))
-    }
-
-    /// GETs `uri` under this fetcher's rules (policy, time limit, redirects, a 64 KiB
-    /// cap): the body and how long it may be used (`Cache-Control`).
-    pub async fn fetch_bytes(&self, uri: &str) -> Result<(Vec<u8>, Duration), FetchError> {
-        let fail = |m: String| FetchError(m);
-        // Registration checked the URL already; the settings may have changed since.
-        let url = url::Url::parse(uri).map_err(|_| fail("not a URL".into()))?;
-        self.policy
-            .check_url(&url)
-            .map_err(|why| fail(format!("the URL {why}")))?;
+    /// GETs `uri` under this fetcher's rules (policy on every hop, one time limit for
+    /// the whole fetch, at most three redirects, a 64 KiB cap): the body and how long
+    /// it may be used (`Cache-Control`). `named`: an origin an operator gave, whose
+    /// hops may reach private addresses (see [`ClientJwks::for_operators`]).
+    pub async fn fetch_bytes_named(
+        &self,
+        uri: &str,
+        named: Option<&Origin>,
+    ) -> Result<(Vec<u8>, Duration), FetchError> {
+        let url = Url::parse(uri).map_err(|_| FetchError("not a URL".into()))?;
         let span = span::outbound("GET", &url);
-        span.run_result(self.get(uri, &span), |_| Some("fetch"))
-            .await
+        let fetch = async {
+            match tokio::time::timeout(self.timeout, self.follow(url, named, &span)).await {
+                Ok(result) => result,
+                Err(_) => Err(FetchError("timed out".into())),
+            }
+        };
+        span.run_result(fetch, |_| Some("fetch")).await
     }
 
-    /// The request itself, in `span` (its `traceparent` sent along).
-    async fn get(&self, uri: &str, span: &Span) -> Result<(Vec<u8>, Duration), FetchError> {
+    /// Which client may fetch `url`: the operator's for an origin the operator named,
+    /// else the one for URLs chosen by others.
+    fn reach(&self, url: &Url, named: Option<&Origin>) -> &Reach {
+        match (&self.named, named) {
+            (Some(reach), Some(origin)) if url.origin() == *origin => reach,
+            _ => &self.chosen,
+        }
+    }
+
+    /// The request and its redirects, each hop judged by [`ClientJwks::reach`], in
+    /// `span` (its `traceparent` sent along).
+    async fn follow(
+        &self,
+        mut url: Url,
+        named: Option<&Origin>,
+        span: &Span,
+    ) -> Result<(Vec<u8>, Duration), FetchError> {
         let fail = |m: String| FetchError(m);
-        let mut request = self
-            .http
-            .get(uri)
-            .header("accept", "application/jwk-set+json, application/json");
-        for (name, value) in span.trace_headers() {
-            request = request.header(name, value);
+        for hop in 0..=MAX_REDIRECTS {
+            let reach = self.reach(&url, named);
+            // Registration checked the first URL already; the settings may have
+            // changed since, and a redirect's target is checked here only.
+            if let Err(why) = reach.policy.check_url(&url) {
+                return Err(fail(if hop == 0 {
+                    format!("the URL {why}")
+                } else {
+                    format!("redirected to a URL that {why}")
+                }));
+            }
+            let mut request = reach
+                .http
+                .get(url.clone())
+                .header("accept", "application/jwk-set+json, application/json");
+            for (name, value) in span.trace_headers() {
+                request = request.header(name, value);
+            }
+            let response = request.send().await.map_err(|e| fail(describe(&e)))?;
+            let status = response.status();
+            span.set("http.response.status_code", i64::from(status.as_u16()));
+            let redirect = matches!(status.as_u16(), 301 | 302 | 303 | 307 | 308);
+            if !redirect {
+                return read(response).await;
+            }
+            let location = response
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .ok_or_else(|| fail("a redirect without a usable Location".into()))?;
+            url = url
+                .join(location)
+                .map_err(|_| fail("a redirect to something that is not a URL".into()))?;
         }
-        let response = request.send().await.map_err(|e| fail(describe(&e)))?;
-        span.set(
-            "http.response.status_code",
-            i64::from(response.status().as_u16()),
-        );
-        if !response.status().is_success() {
-            return Err(fail(format!(
-                "answered HTTP {}",
-                response.status().as_u16()
-            )));
-        }
-        if response
-            .content_length()
-            .is_some_and(|n| n > MAX_JWKS_BYTES as u64)
-        {
+        Err(fail(format!("more than {MAX_REDIRECTS} redirects")))
+    }
+}
+
+/// A final answer's body, if it is a success within the size cap, and its lifetime.
+async fn read(response: reqwest::Response) -> Result<(Vec<u8>, Duration), FetchError> {
+    let fail = |m: String| FetchError(m);
+    if !response.status().is_success() {
+        return Err(fail(format!(
+            "answered HTTP {}",
+            response.status().as_u16()
+        )));
+    }
+    if response
+        .content_length()
+        .is_some_and(|n| n > MAX_JWKS_BYTES as u64)
+    {
+        return Err(fail(format!("the document is over {MAX_JWKS_BYTES} bytes")));
+    }
+    let ttl = response
+        .headers()
+        .get_all("cache-control")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect::<Vec<_>>()
+        .join(",");
+    let ttl = lifetime(&ttl);
+    let mut body = Vec::new();
+    let mut stream = response.bytes_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| fail(describe(&e)))?;
+        if body.len() + chunk.len() > MAX_JWKS_BYTES {
             return Err(fail(format!("the document is over {MAX_JWKS_BYTES} bytes")));
         }
-        let ttl = response
-            .headers()
-            .get_all("cache-control")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .collect::<Vec<_>>()
-            .join(",");
-        let ttl = lifetime(&ttl);
-        let mut body = Vec::new();
-        let mut stream = response.bytes_stream();
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| fail(describe(&e)))?;
-            if body.len() + chunk.len() > MAX_JWKS_BYTES {
-                return Err(fail(format!("the document is over {MAX_JWKS_BYTES} bytes")));
-            }
-            body.extend_from_slice(&chunk);
-        }
-        Ok((body, ttl))
+        body.extend_from_slice(&chunk);
     }
+    Ok((body, ttl))
 }
 
 fn describe(e: &reqwest::Error) -> String {
     if e.is_timeout() {
         "timed out".into()
-    } else if e.is_redirect() {
-        "too many redirects, or a redirect to a URL that is not allowed".into()
     } else if e.is_connect() {
         // The resolver's own refusal (a name with only non-public addresses) says why.
         let mut source = std::error::Error::source(e);

@@ -2,61 +2,43 @@
 //!
 //! Staleness bound: a change made elsewhere (CLI, another replica) is seen at the
 //! latest `client_cache_ttl` seconds later (default 5). Changes made through this
-//! process invalidate its entry at once.
+//! process invalidate its entry at once. Before a request is refused on what the cache
+//! says — no such client, another secret, no key with the assertion's `kid` — the
+//! client is read again (at most once a second per id, see [`super::cache`]), so a
+//! client created, given a new secret or new keys anywhere works at once; a removal
+//! takes up to the bound.
 //!
 //! The cache holds at most `MAX_ENTRIES` lookups (known clients and unknown ids alike)
 //! and evicts the least useful ones beyond that (`quick_cache`'s S3-FIFO), and ids
 //! longer than `MAX_CLIENT_ID_LEN` never reach it: made-up ids cannot grow memory.
 
+use super::cache::{Found, ReadCache};
 use crate::db::models::Client;
 use crate::db::{pool, DbError, DbPool};
 use crate::oauth::client::MAX_CLIENT_ID_LEN;
 use crate::oauth::client_keys::{ClientKeySet, Strictness};
 use crate::oauth::federation::Binding;
 use crate::oauth::{AuthMethod, ClientKeys, GrantType, RegisteredClient, Scope};
-use quick_cache::sync::Cache;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Lookups remembered at most.
 pub const MAX_ENTRIES: usize = 10_000;
 
-/// A cached lookup result (`None`: no such client) and when it was read.
-type Entry = (Option<Arc<RegisteredClient>>, Instant);
+/// A lookup's result: the client, or `None` when there is no such client.
+pub type Lookup = Found<Option<Arc<RegisteredClient>>>;
 
 /// The cache.
+#[derive(Debug)]
 pub struct ClientCache {
-    ttl: Duration,
-    entries: Cache<String, Entry>,
-}
-
-impl std::fmt::Debug for ClientCache {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ClientCache")
-            .field("ttl", &self.ttl)
-            .field("entries", &self.entries.len())
-            .finish()
-    }
+    entries: ReadCache<Option<Arc<RegisteredClient>>>,
 }
 
 impl ClientCache {
     /// A cache whose entries are trusted for `ttl` (zero: never cached).
     pub fn new(ttl: Duration) -> ClientCache {
         ClientCache {
-            ttl,
-            entries: Cache::new(MAX_ENTRIES),
-        }
-    }
-
-    fn fresh(&self, id: &str) -> Option<Option<Arc<RegisteredClient>>> {
-        let (client, at) = self.entries.get(id)?;
-        (at.elapsed() < self.ttl).then_some(client)
-    }
-
-    fn store(&self, id: &str, client: Option<Arc<RegisteredClient>>) {
-        if !self.ttl.is_zero() {
-            self.entries
-                .insert(id.to_string(), (client, Instant::now()));
+            entries: ReadCache::new(ttl, MAX_ENTRIES),
         }
     }
 
@@ -72,7 +54,7 @@ impl ClientCache {
 
     /// Forgets a client, so the next lookup reads the database.
     pub fn invalidate(&self, id: &str) {
-        self.entries.remove(id);
+        self.entries.invalidate(id);
     }
 
     /// The client with this id, from the cache or the database (off the async workers).
@@ -83,29 +65,47 @@ impl ClientCache {
         pool: &DbPool,
         id: &str,
     ) -> Result<Option<Arc<RegisteredClient>>, DbError> {
-        if id.len() > MAX_CLIENT_ID_LEN {
-            return Ok(None);
-        }
-        if let Some(hit) = self.fresh(id) {
-            return Ok(hit);
-        }
-        let pool = pool.clone();
-        let key = id.to_string();
-        let find = async move {
-            actix_web::web::block(move || -> Result<Option<Client>, DbError> {
-                let mut conn = pool::get(&pool)?;
-                Ok(Client::find(&mut conn, &key)?)
-            })
-            .await
-            .map_err(|e| DbError::Unavailable(e.to_string()))?
-        };
-        let found = crate::telemetry::span::db("find client")
-            .run_result(find, |_| Some("unavailable"))
-            .await?;
-        let client = found.map(|c| Arc::new(registered(&c)));
-        self.store(id, client.clone());
-        Ok(client)
+        Ok(self.find(pool, id).await?.value)
     }
+
+    /// Like [`ClientCache::lookup`], remembering whether the answer came from the cache,
+    /// for [`ClientCache::reread`].
+    pub async fn find(&self, pool: &DbPool, id: &str) -> Result<Lookup, DbError> {
+        if id.len() > MAX_CLIENT_ID_LEN {
+            return Ok(Found::fresh(None));
+        }
+        self.entries.get(id, || read(pool, id)).await
+    }
+
+    /// Before refusing a request on `found`: the client as the database has it now, if
+    /// `found` came from the cache (read at most once a second per id); `None` when
+    /// there is nothing newer to try.
+    pub async fn reread(
+        &self,
+        pool: &DbPool,
+        id: &str,
+        found: &Lookup,
+    ) -> Result<Option<Option<Arc<RegisteredClient>>>, DbError> {
+        self.entries.reread(id, found, || read(pool, id)).await
+    }
+}
+
+/// Reads one client, in the span `find client`.
+async fn read(pool: &DbPool, id: &str) -> Result<Option<Arc<RegisteredClient>>, DbError> {
+    let pool = pool.clone();
+    let key = id.to_string();
+    let find = async move {
+        actix_web::web::block(move || -> Result<Option<Client>, DbError> {
+            let mut conn = pool::get(&pool)?;
+            Ok(Client::find(&mut conn, &key)?)
+        })
+        .await
+        .map_err(|e| DbError::Unavailable(e.to_string()))?
+    };
+    let found = crate::telemetry::span::db("find client")
+        .run_result(find, |_| Some("unavailable"))
+        .await?;
+    Ok(found.map(|c| Arc::new(registered(&c))))
 }
 
 /// The protocol's view of a stored client. Malformed stored values (edited by hand)
@@ -179,11 +179,14 @@ mod tests {
     fn the_cache_stays_within_its_bound() {
         let cache = ClientCache::new(Duration::from_secs(60));
         for i in 0..(3 * MAX_ENTRIES) {
-            cache.store(&format!("made-up-{i}"), None);
+            cache.entries.store(&format!("made-up-{i}"), None);
         }
         assert!(cache.len() <= MAX_ENTRIES, "{} entries", cache.len());
         // Recent entries are still served.
         let last = format!("made-up-{}", 3 * MAX_ENTRIES - 1);
-        assert!(matches!(cache.fresh(&last), Some(None)));
+        assert!(matches!(
+            cache.entries.fresh(&last).map(|f| f.value),
+            Some(None)
+        ));
     }
 }

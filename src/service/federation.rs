@@ -4,14 +4,23 @@
 //!
 //! Trusted issuers and the clients bound to each are cached like clients (for
 //! `client_cache_ttl`), so an issuer deleted through one replica stops working on the
-//! others within that bound. Issuer keys are fetched like a client's `jwks_uri` (the
-//! same limits, Cache-Control, one early refetch on an unknown `kid`, last good keys
-//! through a failed refetch), by a fetcher that may reach internal addresses: issuers
-//! are set by operators. An issuer given without keys is discovered once per lifetime
-//! of its `/.well-known/openid-configuration`. Inline key sets are parsed once.
+//! others within that bound; before a token is refused because the cache does not know
+//! its issuer, its client or its key, the database is read again (at most once a second
+//! per issuer, see [`super::cache`]), so what was added anywhere works at once. Issuer
+//! keys are fetched like a client's `jwks_uri` (the same limits, Cache-Control, one
+//! early refetch on an unknown `kid`, last good keys through a failed refetch). The
+//! URL an operator gave (`--issuer`, for discovery, or `--jwks-uri`) may be internal;
+//! a `jwks_uri` a discovery document names elsewhere, and every redirect elsewhere,
+//! follow the client `jwks_uri` rules (`jwks_uri_allow_private`). An issuer given
+//! without keys is discovered once per lifetime of its
+//! `/.well-known/openid-configuration`; a failed discovery is retried at most every
+//! 10 s (requests meanwhile are refused without a fetch), concurrent requests share one
+//! discovery, and each issuer has its own, so a hanging one delays no other. Inline
+//! key sets are parsed once.
 //!
 //! Every refusal is `401 invalid_client` with one answer; the reason goes to the log.
 
+use super::cache::{Found, ReadCache};
 use super::client_jwks::{ClientJwks, FetchError};
 use super::{now, read, AppState};
 use crate::db::models::{Client, TrustedIssuer};
@@ -19,16 +28,16 @@ use crate::oauth::client_keys::{verify_compact, ClientKeySet, Strictness};
 use crate::oauth::federation::{self, PlatformToken};
 use crate::oauth::{AuthMethod, OAuthError, RegisteredClient};
 use crate::outbound::FetchPolicy;
-use quick_cache::sync::Cache;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use url::{Origin, Url};
 
 /// Issuers and bindings remembered at most.
 const MAX_ENTRIES: usize = 1_000;
 /// Least time between two discoveries of one issuer after a failure.
-const REDISCOVER_AFTER_FAILURE: Duration = Duration::from_secs(10);
+pub const REDISCOVER_AFTER_FAILURE: Duration = Duration::from_secs(10);
 
 /// A trusted issuer, ready to verify with.
 #[derive(Debug)]
@@ -37,13 +46,26 @@ struct Issuer {
     inline: Option<Arc<ClientKeySet>>,
 }
 
-type Cached<T> = (T, Instant);
+impl Issuer {
+    fn new(row: TrustedIssuer) -> Issuer {
+        let inline = row.jwks.as_deref().and_then(|j| {
+            ClientKeySet::parse(j.as_bytes(), Strictness::Fetched)
+                .map_err(|e| log::error!("trusted issuer {}: stored jwks unusable: {e}", row.name))
+                .ok()
+                .map(Arc::new)
+        });
+        Issuer { row, inline }
+    }
+}
+
+/// The clients bound to one issuer.
+type Bound = Arc<Vec<Arc<RegisteredClient>>>;
 
 /// The outside identity a federated client authenticated with: the access token's
 /// `ext` claim.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutsideIdentity {
-    /// The outside issuer (`iss`, or for a JWT-SVID without one, its issuer's value).
+    /// The verified issuer's identifier (its `issuer`, which a token's `iss` equals).
     pub iss: String,
     /// The outside subject.
     pub sub: String,
@@ -58,12 +80,12 @@ impl OutsideIdentity {
 
 /// Issuers, bindings, keys and discovery results.
 pub struct Federation {
-    ttl: Duration,
-    issuers: Cache<String, Cached<Option<Arc<Issuer>>>>,
-    bound: Cache<String, Cached<Arc<Vec<Arc<RegisteredClient>>>>>,
+    issuers: ReadCache<Option<Arc<Issuer>>>,
+    bound: ReadCache<Bound>,
     keys: ClientJwks,
     /// One entry per issuer, each behind its own lock: one discovery at a time per
-    /// issuer, and a hanging one holds up no other issuer.
+    /// issuer (the others wait for it and take its result), and a hanging one holds up
+    /// no other issuer.
     discovered: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<Discovery>>>>,
 }
 
@@ -71,101 +93,68 @@ pub struct Federation {
 struct Discovery {
     jwks_uri: Option<String>,
     fresh_until: Option<Instant>,
-    failed_at: Option<Instant>,
+    failed: Option<(Instant, FetchError)>,
 }
 
 impl std::fmt::Debug for Federation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Federation")
-            .field("ttl", &self.ttl)
+            .field("issuers", &self.issuers)
             .finish_non_exhaustive()
     }
 }
 
+/// The origin of an operator-given URL, which its fetches may reach even when private.
+fn origin_of(uri: &str) -> Option<Origin> {
+    Url::parse(uri).ok().map(|u| u.origin())
+}
+
 impl Federation {
-    /// Caches trusted for `ttl` (the client cache's); fetches with `timeout`, over
-    /// plain http only when `allow_http`.
+    /// Caches trusted for `ttl` (the client cache's); fetches with `timeout`; what an
+    /// issuer's remote side chooses (a discovered `jwks_uri`, redirects) may reach only
+    /// what `policy` allows (the client `jwks_uri` rules), what the operator gave may
+    /// also be private.
     pub fn new(
         ttl: Duration,
         timeout: Duration,
-        allow_http: bool,
+        policy: FetchPolicy,
     ) -> Result<Federation, reqwest::Error> {
-        let policy = FetchPolicy {
-            allow_http,
-            allow_private: true,
-        };
         Ok(Federation {
-            ttl,
-            issuers: Cache::new(MAX_ENTRIES),
-            bound: Cache::new(MAX_ENTRIES),
-            keys: ClientJwks::new(timeout, policy)?,
+            issuers: ReadCache::new(ttl, MAX_ENTRIES),
+            bound: ReadCache::new(ttl, MAX_ENTRIES),
+            keys: ClientJwks::for_operators(timeout, policy)?,
             discovered: std::sync::Mutex::new(HashMap::new()),
         })
-    }
-
-    fn fresh<T: Clone>(&self, cache: &Cache<String, Cached<T>>, key: &str) -> Option<T> {
-        let (v, at) = cache.get(key)?;
-        (at.elapsed() < self.ttl).then_some(v)
-    }
-
-    fn remember<T: Clone>(&self, cache: &Cache<String, Cached<T>>, key: String, v: T) {
-        if !self.ttl.is_zero() {
-            cache.insert(key, (v, Instant::now()));
-        }
     }
 
     async fn issuer(
         &self,
         state: &AppState,
-        key: IssuerKey,
-    ) -> Result<Option<Arc<Issuer>>, OAuthError> {
-        let cache_key = match &key {
-            IssuerKey::Iss(i) => format!("iss:{i}"),
-            IssuerKey::TrustDomain(td) => format!("td:{td}"),
-        };
-        if let Some(hit) = self.fresh(&self.issuers, &cache_key) {
-            return Ok(hit);
-        }
-        let row = read(&state.pool, "find trusted issuer", move |conn| {
-            Ok(match &key {
-                IssuerKey::Iss(i) => TrustedIssuer::find_by_issuer(conn, i)?,
-                IssuerKey::TrustDomain(td) => TrustedIssuer::find_by_trust_domain(conn, td)?,
-            })
-        })
-        .await?;
-        let issuer = row.map(|row| {
-            let inline = row.jwks.as_deref().and_then(|j| {
-                ClientKeySet::parse(j.as_bytes(), Strictness::Fetched)
-                    .ok()
-                    .map(Arc::new)
-            });
-            Arc::new(Issuer { row, inline })
-        });
-        self.remember(&self.issuers, cache_key, issuer.clone());
-        Ok(issuer)
+        key: &IssuerKey,
+    ) -> Result<Found<Option<Arc<Issuer>>>, OAuthError> {
+        self.issuers
+            .get(&key.cache_key(), || read_issuer(state, key))
+            .await
+    }
+
+    /// The issuer as the database has it now, when `found` came from the cache.
+    async fn reread_issuer(
+        &self,
+        state: &AppState,
+        key: &IssuerKey,
+        found: &Found<Option<Arc<Issuer>>>,
+    ) -> Result<Option<Option<Arc<Issuer>>>, OAuthError> {
+        self.issuers
+            .reread(&key.cache_key(), found, || read_issuer(state, key))
+            .await
     }
 
     async fn bound_clients(
         &self,
         state: &AppState,
         issuer: &str,
-    ) -> Result<Arc<Vec<Arc<RegisteredClient>>>, OAuthError> {
-        if let Some(hit) = self.fresh(&self.bound, issuer) {
-            return Ok(hit);
-        }
-        let name = issuer.to_string();
-        let rows = read(&state.pool, "find bound clients", move |conn| {
-            Ok(Client::bound_to_issuer(conn, &name)?)
-        })
-        .await?;
-        let clients: Vec<Arc<RegisteredClient>> = rows
-            .iter()
-            .map(|row| Arc::new(super::clients::registered(row)))
-            .filter(|c| c.auth_method == AuthMethod::Federated)
-            .collect();
-        let clients = Arc::new(clients);
-        self.remember(&self.bound, issuer.to_string(), clients.clone());
-        Ok(clients)
+    ) -> Result<Found<Bound>, OAuthError> {
+        self.bound.get(issuer, || read_bound(state, issuer)).await
     }
 
     /// The `jwks_uri` of an issuer given without keys, from its discovery document.
@@ -177,88 +166,182 @@ impl Federation {
             }
             map.entry(issuer.to_string()).or_default().clone()
         };
+        // Whoever holds the lock is fetching; the others wait for that one fetch and
+        // then take its result (or its failure) below, without a fetch of their own.
         let mut entry = slot.lock().await;
         let now = Instant::now();
         if let Some(uri) = &entry.jwks_uri {
-            let fresh = entry.fresh_until.is_some_and(|t| now < t);
-            let backing_off = entry
-                .failed_at
-                .is_some_and(|t| now - t < REDISCOVER_AFTER_FAILURE);
-            if fresh || backing_off {
+            if entry.fresh_until.is_some_and(|t| now < t) {
                 return Ok(uri.clone());
+            }
+        }
+        if let Some((at, err)) = &entry.failed {
+            if now - *at < REDISCOVER_AFTER_FAILURE {
+                // The last good jwks_uri stays in use while discovery fails.
+                return entry.jwks_uri.clone().ok_or_else(|| err.clone());
             }
         }
         let url = format!(
             "{}/.well-known/openid-configuration",
             issuer.trim_end_matches('/')
         );
-        let found = self.keys.fetch_bytes(&url).await.and_then(|(body, ttl)| {
-            let doc: Value = serde_json::from_slice(&body)
-                .map_err(|_| FetchError("the discovery document is not JSON".into()))?;
-            let named = doc
-                .get("issuer")
-                .and_then(Value::as_str)
-                .map(|i| i.trim_end_matches('/'));
-            if named != Some(issuer.trim_end_matches('/')) {
-                return Err(FetchError(
-                    "the discovery document names another issuer".into(),
-                ));
-            }
-            let uri = doc
-                .get("jwks_uri")
-                .and_then(Value::as_str)
-                .ok_or_else(|| FetchError("the discovery document has no jwks_uri".into()))?;
-            Ok((uri.to_string(), ttl))
-        });
+        let named = origin_of(issuer);
+        let found = self
+            .keys
+            .fetch_bytes_named(&url, named.as_ref())
+            .await
+            .and_then(|(body, ttl)| Ok((jwks_uri_of(&body, issuer)?, ttl)));
         match found {
             Ok((uri, ttl)) => {
                 entry.jwks_uri = Some(uri.clone());
                 entry.fresh_until = Some(Instant::now() + ttl);
-                entry.failed_at = None;
+                entry.failed = None;
                 Ok(uri)
             }
             Err(e) => {
                 log::warn!("discovery of trusted issuer {issuer}: {}", e.0);
-                entry.failed_at = Some(Instant::now());
+                entry.failed = Some((Instant::now(), e.clone()));
                 entry.jwks_uri.clone().ok_or(e)
             }
         }
     }
 
-    async fn verify_signature(&self, issuer: &Issuer, token: &str) -> Result<(), String> {
-        let (alg, kid) = federation::header(token).map_err(str::to_string)?;
+    async fn verify_signature(&self, issuer: &Issuer, token: &str) -> Result<(), Refusal> {
+        let (alg, kid) = federation::header(token).map_err(|e| Refusal::Token(e.into()))?;
         let check = |keys: &ClientKeySet| -> Option<bool> {
             let mut candidates = keys.candidates(kid.as_deref(), alg).peekable();
             candidates.peek()?;
             Some(verify_compact(token, alg, candidates))
         };
-        if let Some(keys) = &issuer.inline {
-            return match check(keys) {
-                Some(true) => Ok(()),
-                Some(false) => Err("the signature does not verify".into()),
-                None => Err("no key of the issuer matches the token's kid and alg".into()),
-            };
-        }
-        let uri = match &issuer.row.jwks_uri {
-            Some(u) => u.clone(),
-            None => self.discover(&issuer.row.issuer).await.map_err(|e| e.0)?,
-        };
-        let keys = self.keys.keys(&uri, false).await.map_err(|e| e.0)?;
-        let verdict = match check(&keys) {
-            None => check(&*self.keys.keys(&uri, true).await.map_err(|e| e.0)?),
-            v => v,
+        let verdict = match &issuer.inline {
+            Some(keys) => check(keys),
+            None => {
+                let fetch = |e: FetchError| Refusal::Fetch(e.0);
+                // The operator's URL: --jwks-uri, or --issuer for discovery (whose
+                // jwks_uri may be at that origin too, else it is someone else's choice).
+                let (uri, named) = match &issuer.row.jwks_uri {
+                    Some(u) => (u.clone(), origin_of(u)),
+                    None => (
+                        self.discover(&issuer.row.issuer).await.map_err(fetch)?,
+                        origin_of(&issuer.row.issuer),
+                    ),
+                };
+                let named = named.as_ref();
+                let keys = self
+                    .keys
+                    .keys_named(&uri, false, named)
+                    .await
+                    .map_err(fetch)?;
+                match check(&keys) {
+                    None => check(
+                        &*self
+                            .keys
+                            .keys_named(&uri, true, named)
+                            .await
+                            .map_err(fetch)?,
+                    ),
+                    v => v,
+                }
+            }
         };
         match verdict {
             Some(true) => Ok(()),
-            Some(false) => Err("the signature does not verify".into()),
-            None => Err("no key of the issuer matches the token's kid and alg".into()),
+            Some(false) => Err(Refusal::Keys("the signature does not verify".into())),
+            None => Err(Refusal::Keys(
+                "no key of the issuer matches the token's kid and alg".into(),
+            )),
         }
     }
 }
 
+/// The `jwks_uri` a discovery document of `issuer` names.
+fn jwks_uri_of(body: &[u8], issuer: &str) -> Result<String, FetchError> {
+    let doc: Value = serde_json::from_slice(body)
+        .map_err(|_| FetchError("the discovery document is not JSON".into()))?;
+    let named = doc
+        .get("issuer")
+        .and_then(Value::as_str)
+        .map(|i| i.trim_end_matches('/'));
+    if named != Some(issuer.trim_end_matches('/')) {
+        return Err(FetchError(
+            "the discovery document names another issuer".into(),
+        ));
+    }
+    doc.get("jwks_uri")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .ok_or_else(|| FetchError("the discovery document has no jwks_uri".into()))
+}
+
+async fn read_issuer(state: &AppState, key: &IssuerKey) -> Result<Option<Arc<Issuer>>, OAuthError> {
+    let key = key.clone();
+    let row = read(&state.pool, "find trusted issuer", move |conn| {
+        Ok(match &key {
+            IssuerKey::Iss(i) => TrustedIssuer::find_by_issuer(conn, i)?,
+            IssuerKey::TrustDomain(td) => TrustedIssuer::find_by_trust_domain(conn, td)?,
+        })
+    })
+    .await?;
+    Ok(row.map(|row| Arc::new(Issuer::new(row))))
+}
+
+async fn read_bound(state: &AppState, issuer: &str) -> Result<Bound, OAuthError> {
+    let name = issuer.to_string();
+    let rows = read(&state.pool, "find bound clients", move |conn| {
+        Ok(Client::bound_to_issuer(conn, &name)?)
+    })
+    .await?;
+    Ok(Arc::new(
+        rows.iter()
+            .map(|row| Arc::new(super::clients::registered(row)))
+            .filter(|c| c.auth_method == AuthMethod::Federated)
+            .collect(),
+    ))
+}
+
+/// Why an issuer's keys did not verify a token: the keys it has (which the issuer's
+/// row, read again, may change), keys that could not be fetched (retried on their own
+/// schedule, refused fast meanwhile), or the token itself.
+enum Refusal {
+    Keys(String),
+    Fetch(String),
+    Token(String),
+}
+
+impl Refusal {
+    fn reason(&self) -> &str {
+        match self {
+            Refusal::Keys(r) | Refusal::Fetch(r) | Refusal::Token(r) => r,
+        }
+    }
+}
+
+/// How a token names its issuer: by `iss`, or by the trust domain of its SPIFFE id.
+#[derive(Debug, Clone)]
 enum IssuerKey {
     Iss(String),
     TrustDomain(String),
+}
+
+impl IssuerKey {
+    fn cache_key(&self) -> String {
+        match self {
+            IssuerKey::Iss(i) => format!("iss:{i}"),
+            IssuerKey::TrustDomain(td) => format!("td:{td}"),
+        }
+    }
+}
+
+/// The answer to an assertion that is neither a client's own (`iss` = `sub` = its id)
+/// nor a trusted issuer's: most likely a `private_key_jwt` client's mistake.
+fn not_a_client_assertion(iss: Option<&str>) -> OAuthError {
+    log::info!(
+        "client assertion refused: its iss {:?} is no trusted issuer, and iss and sub differ",
+        iss.unwrap_or("")
+    );
+    OAuthError::invalid_client(
+        "invalid client assertion: iss and sub must both be the client id, or iss a trusted issuer",
+    )
 }
 
 /// Why a platform token was refused: the reason for the log.
@@ -279,81 +362,81 @@ pub async fn authenticate(
     let fed = &state.federation;
     let claimed = PlatformToken::read(token).map_err(refused)?;
     let spiffe_td = federation::trust_domain(&claimed.sub).map(str::to_string);
-    let by_iss = match (&claimed.iss, spiffe) {
-        (Some(iss), false) => fed.issuer(state, IssuerKey::Iss(iss.clone())).await?,
-        _ => None,
+    // A jwt-bearer token with an iss names its issuer by it, and an iss that is no
+    // trusted issuer's is refused, whatever its sub; a JWT-SVID (or a token without
+    // iss) names it by the trust domain of its spiffe:// sub.
+    let key = match (&claimed.iss, spiffe, &spiffe_td) {
+        (Some(iss), false, _) => IssuerKey::Iss(iss.clone()),
+        (_, _, Some(td)) => IssuerKey::TrustDomain(td.clone()),
+        (_, true, None) => return Err(refused("a JWT-SVID's sub is not a spiffe:// id")),
+        (None, false, None) => return Err(not_a_client_assertion(None)),
     };
-    let issuer = match (by_iss, spiffe_td) {
-        (Some(i), _) => i,
-        (None, Some(td)) => fed
-            .issuer(state, IssuerKey::TrustDomain(td.clone()))
-            .await?
-            .filter(|i| i.row.spiffe_trust_domain.is_some())
-            .ok_or_else(|| refused(format!("no trusted issuer for SPIFFE trust domain {td:?}")))?,
-        (None, None) if spiffe => return Err(refused("a JWT-SVID's sub is not a spiffe:// id")),
-        (None, None) => {
-            log::info!(
-                "client assertion refused: its iss {:?} is no trusted issuer, and iss and sub differ",
-                claimed.iss.as_deref().unwrap_or("")
-            );
-            return Err(OAuthError::invalid_client(
-                "invalid client assertion: iss and sub must both be the client id, or iss a trusted issuer",
-            ));
+    let mut found = fed.issuer(state, &key).await?;
+    if found.value.is_none() {
+        // Perhaps added since the cache read it.
+        if let Some(current) = fed.reread_issuer(state, &key, &found).await? {
+            found = Found::fresh(current);
+        }
+    }
+    let Some(issuer) = found.value.clone() else {
+        return Err(match key {
+            IssuerKey::Iss(iss) if spiffe_td.is_none() => not_a_client_assertion(Some(&iss)),
+            IssuerKey::Iss(iss) => refused(format!("iss {iss:?} is no trusted issuer")),
+            IssuerKey::TrustDomain(td) => {
+                refused(format!("no trusted issuer for SPIFFE trust domain {td:?}"))
+            }
+        });
+    };
+    let issuer = match fed.verify_signature(&issuer, token).await {
+        Ok(()) => issuer,
+        // The cache's issuer may have had other keys: look at the database once more.
+        Err(Refusal::Keys(why)) => {
+            let current = fed.reread_issuer(state, &key, &found).await?;
+            match current.flatten() {
+                Some(now) if now.row != issuer.row => {
+                    fed.verify_signature(&now, token)
+                        .await
+                        .map_err(|r| refused(format!("issuer {}: {}", now.row.name, r.reason())))?;
+                    now
+                }
+                _ => return Err(refused(format!("issuer {}: {why}", issuer.row.name))),
+            }
+        }
+        Err(r) => {
+            return Err(refused(format!(
+                "issuer {}: {}",
+                issuer.row.name,
+                r.reason()
+            )))
         }
     };
     let name = &issuer.row.name;
-    fed.verify_signature(&issuer, token)
-        .await
+    claimed
+        .check_issuer(
+            &issuer.row.issuer,
+            issuer.row.spiffe_trust_domain.as_deref(),
+        )
         .map_err(|why| refused(format!("issuer {name}: {why}")))?;
     claimed
         .check(&state.issuer, issuer.row.max_token_age, now())
         .map_err(|why| refused(format!("issuer {name}: {why}")))?;
     let bound = fed.bound_clients(state, name).await?;
-    let matching: Vec<&Arc<RegisteredClient>> = bound
-        .iter()
-        .filter(|c| {
-            c.federation
-                .as_ref()
-                .is_some_and(|b| b.matches(&claimed.sub, &claimed.claims))
-        })
-        .collect();
-    let client = match client_id {
-        Some(id) => matching
-            .iter()
-            .find(|c| c.client_id == id)
-            .copied()
-            .ok_or_else(|| {
-                refused(format!(
-                    "issuer {name}: client {id:?} is not bound to subject {:?} and its claims",
-                    claimed.sub
-                ))
-            })?,
-        None => match matching.as_slice() {
-            [one] => *one,
-            [] => {
-                return Err(refused(format!(
-                    "issuer {name}: no client is bound to subject {:?} and its claims",
-                    claimed.sub
-                )))
-            }
-            several => {
-                return Err(refused(format!(
-                    "issuer {name}: {} clients match subject {:?}; send client_id",
-                    several.len(),
-                    claimed.sub
-                )))
-            }
-        },
+    let client = match federation::choose(&bound.value, &claimed, client_id) {
+        Ok(c) => c,
+        Err(why) => match fed
+            .bound
+            .reread(name, &bound, || read_bound(state, name))
+            .await?
+        {
+            // Bound, enabled or changed elsewhere since the cache read them.
+            Some(current) => federation::choose(&current, &claimed, client_id),
+            None => Err(why),
+        }
+        .map_err(|why| refused(format!("issuer {name}: {why}")))?,
     };
-    if client.disabled {
-        return Err(refused(format!("client {} is disabled", client.client_id)));
-    }
     let outside = OutsideIdentity {
-        iss: claimed
-            .iss
-            .clone()
-            .unwrap_or_else(|| issuer.row.issuer.clone()),
+        iss: issuer.row.issuer.clone(),
         sub: claimed.sub.clone(),
     };
-    Ok((client.clone(), outside))
+    Ok((client, outside))
 }

@@ -8,6 +8,7 @@
 //! `temporarily_unavailable` (503), anything else a logged `server_error`.
 
 pub mod access;
+pub mod cache;
 pub mod client_auth;
 pub mod client_jwks;
 pub mod clients;

@@ -257,3 +257,67 @@ async fn replicas_starting_with_the_same_file_end_in_one_state() {
         assert!(body["access_token"].is_string());
     }
 }
+
+#[tokio::test]
+async fn apply_checks_federated_subjects_as_text_and_refuses_a_secret_client_with_a_binding() {
+    let app = spawn_app().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let issuer = "[[issuer]]\nname = \"ci\"\nissuer = \"https://ci.example\"\njwks_uri = \"https://ci.example/jwks\"\n\n";
+    let client = |extra: &str| format!("{issuer}[[client]]\nclient_id = \"w\"\n{extra}");
+    let federated = |subject: &str| {
+        client(&format!(
+            "auth_method = \"federated\"\nissuer = \"ci\"\nsubject = \"{subject}\"\n"
+        ))
+    };
+    let cases: Vec<(&str, String, &str)> = vec![
+        (
+            "a prefix inside a word",
+            federated("repo:acme*"),
+            ":10: subject:",
+        ),
+        ("a non-ASCII prefix", federated("é*"), ":10: subject:"),
+        ("a star inside", federated("x*é"), ":10: subject:"),
+        (
+            "a binding without auth_method",
+            client("issuer = \"ci\"\nsubject = \"pipeline:deploy\"\n"),
+            ":8: issuer:",
+        ),
+        (
+            "a binding on a secret method",
+            client("auth_method = \"client_secret_basic\"\nissuer = \"ci\"\nsubject = \"s\"\n"),
+            ":9: issuer:",
+        ),
+        (
+            "a non-ASCII syntax error",
+            format!("{issuer}[[client]]\nclient_id = \"w\"\nname = café\n"),
+            ":8:",
+        ),
+    ];
+    let before = (app.count_rows("clients"), app.count_rows("trusted_issuers"));
+    for (what, text, expect) in cases {
+        let path = file(dir.path(), "bad.toml", &text);
+        let out = apply(&app, &path, &[]).await;
+        assert_eq!(
+            out.code,
+            Some(1),
+            "{what}: exit code (101 is a panic): {}",
+            out.stderr
+        );
+        let line = out.stderr.trim_end();
+        assert_eq!(line.lines().count(), 1, "{what}: {line}");
+        assert!(
+            line.contains("bad.toml") && line.contains(expect),
+            "{what}: {line}"
+        );
+        assert_eq!(
+            (app.count_rows("clients"), app.count_rows("trusted_issuers")),
+            before,
+            "{what}: nothing written"
+        );
+    }
+    let path = file(dir.path(), "good.toml", &federated("café"));
+    let out = apply(&app, &path, &[]).await;
+    assert!(out.success, "{}", out.stderr);
+    let shown = app.cli(&["client", "show", "w"]).await.json();
+    assert_eq!(shown["federated_subject"], "café");
+}

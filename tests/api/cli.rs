@@ -269,3 +269,250 @@ async fn user_create_refuses_bad_passwords_and_duplicates_writing_nothing() {
     assert_eq!(list.json().as_array().expect("array").len(), 1);
     assert!(app.cli(&["user", "--help"]).await.success);
 }
+
+/// A server with the client cache at its default lifetime (5 s), as in production.
+async fn cached_app(
+    tweak: impl FnOnce(&mut tessera::config::ConfigArgs),
+) -> crate::helpers::TestApp {
+    crate::helpers::spawn_app_with(|c| {
+        c.client_cache_ttl = Some(5);
+        tweak(c);
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_rotated_secret_works_at_once_while_the_server_has_the_client_cached() {
+    let app = cached_app(|_| {}).await;
+    let mut client = app.create_client(&[]).await;
+    let a = app
+        .token_basic(&client, "grant_type=client_credentials")
+        .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+
+    let out = app.cli(&["client", "rotate-secret", &client.id]).await;
+    assert!(out.success, "{}", out.stderr);
+    client.secret = out.json()["client_secret"]
+        .as_str()
+        .expect("secret")
+        .to_string();
+    let a = app
+        .token_basic(&client, "grant_type=client_credentials")
+        .await;
+    assert_eq!(
+        a.status, 200,
+        "rotate-secret, then a token at once: {}",
+        a.body
+    );
+
+    // An id asked for before it existed is remembered as unknown; made by hand with
+    // that id, it works at once too.
+    let chosen = crate::helpers::TestClient {
+        id: "chosen-by-hand".into(),
+        secret: String::new(),
+        json: serde_json::Value::Null,
+    };
+    let a = app
+        .token_basic(&chosen, "grant_type=client_credentials")
+        .await;
+    assert_oauth_error(&a, 401, "invalid_client");
+    let made = app.create_client(&["--client-id", "chosen-by-hand"]).await;
+    let a = app
+        .token_basic(&made, "grant_type=client_credentials")
+        .await;
+    assert_eq!(
+        a.status, 200,
+        "client create, then a token at once: {}",
+        a.body
+    );
+}
+
+#[tokio::test]
+async fn a_flood_of_wrong_secrets_reads_the_database_at_most_once_a_second() {
+    use crate::helpers::{Collect, OtlpReceiver};
+    use std::time::{Duration, Instant};
+    let receiver = OtlpReceiver::start(Collect::Accept).await;
+    let endpoint = receiver.endpoint.clone();
+    let app = cached_app(|c| {
+        c.otlp_endpoint = Some(endpoint);
+        c.otlp_batch_delay_ms = Some(20);
+    })
+    .await;
+    let client = app.create_client(&[]).await;
+    let a = app
+        .token_basic(&client, "grant_type=client_credentials")
+        .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let wrong = crate::helpers::TestClient {
+        secret: "not-the-secret".into(),
+        ..client.clone()
+    };
+    let reads = |spans: &[crate::helpers::ReceivedSpan]| {
+        spans.iter().filter(|s| s.name == "find client").count()
+    };
+    let requests =
+        |spans: &[crate::helpers::ReceivedSpan]| spans.iter().filter(|s| s.kind == 2).count();
+    let before = receiver
+        .wait_for("the first token's spans", |s| requests(s) >= 1)
+        .await;
+    let (reads_before, requests_before) = (reads(&before), requests(&before));
+
+    let flood_for = Duration::from_millis(2_500);
+    let started = Instant::now();
+    let sent = std::sync::atomic::AtomicUsize::new(0);
+    let worker = || async {
+        while started.elapsed() < flood_for {
+            let a = app
+                .token_basic(&wrong, "grant_type=client_credentials")
+                .await;
+            assert_oauth_error(&a, 401, "invalid_client");
+            sent.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    };
+    futures::future::join_all((0..8).map(|_| worker())).await;
+    let took = started.elapsed();
+    let sent = sent.load(std::sync::atomic::Ordering::SeqCst);
+    let spans = receiver
+        .wait_for("every flood request's span", |s| {
+            requests(s) >= requests_before + sent
+        })
+        .await;
+    let flood_reads = reads(&spans) - reads_before;
+    let bound = took.as_secs() as usize + 1;
+    assert!(sent >= 8, "the flood sent {sent} requests");
+    assert!(
+        flood_reads <= bound,
+        "{sent} wrong secrets in {took:?} read the client {flood_reads} times (at most {bound})"
+    );
+    assert!(
+        flood_reads >= 1,
+        "a wrong secret for a cached client reads the database first"
+    );
+    // The right secret still works, at once.
+    let quick = Instant::now();
+    let a = app
+        .token_basic(&client, "grant_type=client_credentials")
+        .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert!(
+        quick.elapsed() < Duration::from_millis(900),
+        "the right secret waits for no re-read"
+    );
+}
+
+#[tokio::test]
+async fn federated_subjects_in_any_script_are_checked_in_one_line_without_a_panic() {
+    use crate::jose::TestKey;
+    let app = spawn_app().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let jwks = dir.path().join("jwks.json");
+    let key = TestKey::generate(jsonwebtoken::Algorithm::ES256);
+    std::fs::write(&jwks, TestKey::jwks(&[&key]).to_string()).expect("write");
+    let jwks = jwks.display().to_string();
+    let added = app
+        .cli(&[
+            "issuer",
+            "add",
+            "--name",
+            "ci",
+            "--issuer",
+            "https://ci.example",
+            "--jwks",
+            &jwks,
+        ])
+        .await;
+    assert!(added.success, "{}", added.stderr);
+    let federated = |subject: &str| {
+        [
+            "client",
+            "create",
+            "--name",
+            "w",
+            "--auth-method",
+            "federated",
+            "--issuer",
+            "ci",
+            "--subject",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .chain([subject.to_string()])
+        .collect::<Vec<_>>()
+    };
+    let before = app.count_rows("clients");
+    for subject in ["é*", "*é", "café*", "x*é", "repo:acme*", "\u{7}é"] {
+        let args = federated(subject);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = app.cli(&args).await;
+        assert_eq!(
+            out.code,
+            Some(1),
+            "{subject:?}: exit code (101 is a panic): {}",
+            out.stderr
+        );
+        assert!(out.stdout.trim().is_empty(), "{subject:?}: {}", out.stdout);
+        let line = out.stderr.trim_end();
+        assert_eq!(line.lines().count(), 1, "{subject:?}: {line}");
+        assert!(line.contains("--subject"), "{subject:?}: {line}");
+    }
+    assert_eq!(app.count_rows("clients"), before, "nothing written");
+    for subject in ["café", "dépôt:prod/*", "ü"] {
+        let args = federated(subject);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = app.cli(&args).await;
+        assert!(out.success, "{subject:?}: {}", out.stderr);
+        assert_eq!(out.json()["federated_subject"], subject);
+    }
+}
+
+#[tokio::test]
+async fn a_token_of_a_client_made_elsewhere_is_active_at_once() {
+    use crate::helpers::{form, serve_process, TestClient};
+    const ISSUER: &str = "http://tessera.test";
+    let app = cached_app(|c| c.issuer = Some(ISSUER.into())).await;
+    let introspector = app.create_client(&["--scope", "tessera:introspect"]).await;
+    // This server remembers that "made-elsewhere" is no client.
+    let probe = TestClient {
+        id: "made-elsewhere".into(),
+        secret: "x".repeat(43),
+        json: serde_json::Value::Null,
+    };
+    let a = app
+        .token_basic(&probe, "grant_type=client_credentials")
+        .await;
+    assert_oauth_error(&a, 401, "invalid_client");
+    // The client is made, and another replica issues its token.
+    let made = app.create_client(&["--client-id", "made-elsewhere"]).await;
+    let cwd = tempfile::tempdir().expect("dir");
+    let other = serve_process(
+        cwd.path(),
+        &[
+            ("TESSERA_DATABASE_URL", app.db.url()),
+            ("TESSERA_ISSUER", ISSUER.into()),
+        ],
+    )
+    .await;
+    let issued = app
+        .http
+        .post(format!("{}/oauth/token", other.address))
+        .basic_auth(&made.id, Some(&made.secret))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body("grant_type=client_credentials")
+        .send()
+        .await
+        .expect("sent");
+    let issued = crate::helpers::answer(issued).await;
+    assert_eq!(issued.status, 200, "{}", issued.body);
+    // This server is asked about it at once.
+    let a = app
+        .post_form_as(
+            "/oauth/introspect",
+            &introspector,
+            form(&[("token", issued.access_token())]),
+            None,
+        )
+        .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(a.body["active"], true, "{}", a.body);
+    assert_eq!(a.body["client_id"], "made-elsewhere");
+}

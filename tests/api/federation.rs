@@ -663,3 +663,748 @@ async fn another_tessera_is_a_trusted_issuer_by_discovery() {
         json!({"iss": upstream.address, "sub": workload.id})
     );
 }
+
+/// `POST /oauth/register` with the admin token and `body`.
+async fn register(app: &TestApp, admin: &str, body: &Value) -> Answer {
+    let res = app
+        .http
+        .post(format!("{}/oauth/register", app.address))
+        .bearer_auth(admin)
+        .json(body)
+        .send()
+        .await
+        .expect("sent");
+    answer(res).await
+}
+
+/// RFC 7591 metadata of a federated client of `issuer` bound to `subject`.
+fn federated_metadata(issuer: &str, subject: &str) -> Value {
+    json!({"client_name": "workload", "token_endpoint_auth_method": "federated",
+           "federated_issuer": issuer, "federated_subject": subject})
+}
+
+/// A token of the inline issuer `https://ci.example` for `sub`, signed by `key`.
+fn ci_token(key: &TestKey, sub: &str) -> String {
+    let now = chrono::Utc::now().timestamp();
+    key.sign_with(
+        &json!({"iss": "https://ci.example", "sub": sub, "aud": ISSUER,
+                "iat": now, "exp": now + 300}),
+        |_| {},
+    )
+}
+
+#[tokio::test]
+async fn non_ascii_subjects_are_text_and_every_write_keeps_working_after_them() {
+    let app = federation_app().await;
+    let key = TestKey::generate(Algorithm::ES256);
+    add_inline_issuer(&app, "ci", "https://ci.example", &key).await;
+    let admin = app.admin_token().await;
+    let user_client = app.create_app_client(&[]).await;
+    app.create_user("alice", "correct horse battery staple")
+        .await;
+
+    // Each of these once took the server's writer down (a byte index inside "é").
+    for subject in ["é*", "café", "*é", "ö", "repo:acme*é"] {
+        let a = register(&app, &admin, &federated_metadata("ci", subject)).await;
+        assert!(
+            a.status == 201 || a.error() == "invalid_client_metadata",
+            "{subject}: {} {}",
+            a.status,
+            a.body
+        );
+    }
+    for refused in ["é*", "*é", "repo:acme*é", "ü*"] {
+        let a = register(&app, &admin, &federated_metadata("ci", refused)).await;
+        assert_oauth_error(&a, 400, "invalid_client_metadata");
+    }
+    let cafe = register(&app, &admin, &federated_metadata("ci", "café")).await;
+    assert_eq!(cafe.status, 201, "{}", cafe.body);
+    let prefix = register(&app, &admin, &federated_metadata("ci", "dépôt:prod/*")).await;
+    assert_eq!(prefix.status, 201, "{}", prefix.body);
+
+    // Subjects are compared as Unicode text: "café" is not "cafe" nor "cafe\u{301}".
+    let cafe_ids: Vec<String> = app
+        .cli(&["client", "list"])
+        .await
+        .json()
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter(|c| c["federated_subject"] == "café")
+        .map(|c| c["client_id"].as_str().expect("id").to_string())
+        .collect();
+    let a = with_platform_token(
+        &app,
+        &ci_token(&key, "café"),
+        JWT_BEARER,
+        Some(&cafe_ids[0]),
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(verified(&app, a.access_token()).await["ext"]["sub"], "café");
+    for other in ["cafe", "cafe\u{301}", "caf", "café "] {
+        let a = with_platform_token(&app, &ci_token(&key, other), JWT_BEARER, None).await;
+        assert_oauth_error(&a, 401, "invalid_client");
+    }
+    let a = with_platform_token(&app, &ci_token(&key, "dépôt:prod/api"), JWT_BEARER, None).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let a = with_platform_token(&app, &ci_token(&key, "dépôt:prodé/api"), JWT_BEARER, None).await;
+    assert_oauth_error(&a, 401, "invalid_client");
+
+    // The server still writes: a login, a refresh, a registration, a revocation.
+    let login = app
+        .login(&user_client, "alice", "correct horse battery staple")
+        .await;
+    assert_eq!(login.status, 200, "login: {}", login.body);
+    let refreshed = app.refresh(&user_client, login.refresh_token(), &[]).await;
+    assert_eq!(refreshed.status, 200, "refresh: {}", refreshed.body);
+    let again = register(&app, &admin, &json!({"client_name": "after"})).await;
+    assert_eq!(again.status, 201, "registration: {}", again.body);
+    let revoked = app
+        .post_form_as(
+            "/oauth/revoke",
+            &user_client,
+            form(&[("token", refreshed.refresh_token())]),
+            None,
+        )
+        .await;
+    assert_eq!(revoked.status, 200, "revocation: {}", revoked.body);
+    let health = app.get("/readyz").await;
+    assert_eq!(health.status(), 200);
+}
+
+#[tokio::test]
+async fn a_subject_prefix_ends_at_a_colon_or_a_slash() {
+    let app = federation_app().await;
+    let key = TestKey::generate(Algorithm::ES256);
+    add_inline_issuer(&app, "ci", "https://ci.example", &key).await;
+    let admin = app.admin_token().await;
+    let clients_before = app.count_rows("clients");
+
+    // The CLI and RFC 7591 refuse a prefix that stops inside a name.
+    for subject in ["repo:acme*", "acme*", "repo:acme/dep*"] {
+        let out = cli(
+            &app,
+            &[
+                "client",
+                "create",
+                "--name",
+                "w",
+                "--auth-method",
+                "federated",
+                "--issuer",
+                "ci",
+                "--subject",
+                subject,
+            ],
+        )
+        .await;
+        assert!(!out.success, "{subject} accepted");
+        let line = out.stderr.trim_end();
+        assert_eq!(line.lines().count(), 1, "{subject}: {line}");
+        assert!(line.contains("--subject"), "{subject}: {line}");
+        assert!(out.stdout.trim().is_empty());
+        let a = register(&app, &admin, &federated_metadata("ci", subject)).await;
+        assert_oauth_error(&a, 400, "invalid_client_metadata");
+    }
+    assert_eq!(app.count_rows("clients"), clients_before);
+
+    // repo:acme/* is a prefix at a separator: acme's repositories, not acme-evil's.
+    let id = federated_client(&app, "ci", "repo:acme/*", &[]).await;
+    let a = with_platform_token(
+        &app,
+        &ci_token(&key, "repo:acme/deployer"),
+        JWT_BEARER,
+        None,
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(verified(&app, a.access_token()).await["sub"], id.as_str());
+    for other in ["repo:acme-evil/deployer", "repo:acme", "repo:acmé/x"] {
+        let a = with_platform_token(&app, &ci_token(&key, other), JWT_BEARER, None).await;
+        assert_oauth_error(&a, 401, "invalid_client");
+    }
+    // A subject ending at a colon works the same.
+    federated_client(&app, "ci", "system:serviceaccount:shop:*", &[]).await;
+    let a = with_platform_token(
+        &app,
+        &ci_token(&key, "system:serviceaccount:shop:orders"),
+        JWT_BEARER,
+        None,
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+}
+
+#[tokio::test]
+async fn a_disabled_twin_never_blocks_the_enabled_client() {
+    let app = federation_app().await;
+    let key = TestKey::generate(Algorithm::ES256);
+    add_inline_issuer(&app, "ci", "https://ci.example", &key).await;
+    let old = federated_client(&app, "ci", "pipeline:deploy", &[]).await;
+    cli_ok(&app, &["client", "disable", &old]).await;
+    let new = federated_client(&app, "ci", "pipeline:deploy", &[]).await;
+
+    let token = ci_token(&key, "pipeline:deploy");
+    let a = with_platform_token(&app, &token, JWT_BEARER, None).await;
+    assert_eq!(
+        a.status, 200,
+        "the disabled twin does not count: {}",
+        a.body
+    );
+    assert_eq!(verified(&app, a.access_token()).await["sub"], new.as_str());
+    let a = with_platform_token(&app, &token, JWT_BEARER, Some(&new)).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    // Naming the disabled one is refused.
+    let a = with_platform_token(&app, &token, JWT_BEARER, Some(&old)).await;
+    assert_oauth_error(&a, 401, "invalid_client");
+    // Both disabled: nobody.
+    cli_ok(&app, &["client", "disable", &new]).await;
+    let a = with_platform_token(&app, &token, JWT_BEARER, None).await;
+    assert_oauth_error(&a, 401, "invalid_client");
+    // The old one enabled again is the only match.
+    cli_ok(&app, &["client", "enable", &old]).await;
+    let a = with_platform_token(&app, &token, JWT_BEARER, None).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(verified(&app, a.access_token()).await["sub"], old.as_str());
+}
+
+#[tokio::test]
+async fn a_spiffe_subject_never_carries_an_unchecked_iss() {
+    let app = federation_app().await;
+    let key = TestKey::generate(Algorithm::ES256);
+    let spire = TestIssuer::start(spiffe_bundle(&[&key])).await;
+    let bundle = format!("{}/jwks", spire.url);
+    cli_ok(
+        &app,
+        &[
+            "issuer",
+            "add",
+            "--name",
+            "spire",
+            "--spiffe-trust-domain",
+            "prod.example",
+            "--jwks-uri",
+            &bundle,
+        ],
+    )
+    .await;
+    let spiffe_id = "spiffe://prod.example/ns/shop/sa/orders";
+    federated_client(&app, "spire", spiffe_id, &[]).await;
+    let with_iss = |iss: &str| {
+        let mut claims = svid_claims(spiffe_id, ISSUER);
+        claims["iss"] = json!(iss);
+        spire.mint(&key, &claims)
+    };
+
+    // An iss that is no trusted issuer's, by either assertion type: refused.
+    for assertion_type in [JWT_BEARER, JWT_SPIFFE] {
+        for iss in ["https://evil.example", "spiffe://dev.example", ""] {
+            let a = with_platform_token(&app, &with_iss(iss), assertion_type, None).await;
+            assert_oauth_error(&a, 401, "invalid_client");
+        }
+    }
+    // The SPIFFE issuer's own identifier, or no iss at all: accepted, and ext.iss is
+    // the verified issuer's identifier.
+    for token in [
+        with_iss("spiffe://prod.example"),
+        spire.mint(&key, &svid_claims(spiffe_id, ISSUER)),
+    ] {
+        for assertion_type in [JWT_BEARER, JWT_SPIFFE] {
+            let a = with_platform_token(&app, &token, assertion_type, None).await;
+            assert_eq!(a.status, 200, "{assertion_type}: {}", a.body);
+            assert_eq!(
+                verified(&app, a.access_token()).await["ext"],
+                json!({"iss": "spiffe://prod.example", "sub": spiffe_id})
+            );
+        }
+    }
+    // A token of the SPIFFE issuer for another trust domain's id is nobody's.
+    let mut foreign = svid_claims("spiffe://dev.example/ns/shop/sa/orders", ISSUER);
+    foreign["iss"] = json!("spiffe://prod.example");
+    federated_client(&app, "spire", "spiffe://dev.example/ns/shop/sa/orders", &[]).await;
+    let a = with_platform_token(&app, &spire.mint(&key, &foreign), JWT_BEARER, None).await;
+    assert_oauth_error(&a, 401, "invalid_client");
+}
+
+#[tokio::test]
+async fn a_federated_client_has_no_secret_to_rotate_and_no_secret_method_takes_a_binding() {
+    let app = federation_app().await;
+    let key = TestKey::generate(Algorithm::ES256);
+    add_inline_issuer(&app, "ci", "https://ci.example", &key).await;
+    let id = federated_client(&app, "ci", "pipeline:deploy", &[]).await;
+    let audit_before = app.count_rows("audit_log");
+
+    let out = cli(&app, &["client", "rotate-secret", &id]).await;
+    assert!(
+        !out.success,
+        "rotate-secret on a federated client printed {}",
+        out.stdout
+    );
+    assert!(out.stdout.trim().is_empty(), "{}", out.stdout);
+    let line = out.stderr.trim_end();
+    assert_eq!(line.lines().count(), 1, "{line}");
+    assert!(line.contains("federated"), "{line}");
+    assert_eq!(app.count_rows("audit_log"), audit_before, "nothing written");
+    assert!(
+        cli_ok(&app, &["client", "show", &id]).await["token_endpoint_auth_method"] == "federated"
+    );
+
+    let admin = app.admin_token().await;
+    let clients_before = app.count_rows("clients");
+    for method in [
+        None,
+        Some("client_secret_basic"),
+        Some("client_secret_post"),
+    ] {
+        let mut body = federated_metadata("ci", "pipeline:other");
+        match method {
+            Some(m) => body["token_endpoint_auth_method"] = json!(m),
+            None => {
+                body.as_object_mut()
+                    .expect("object")
+                    .remove("token_endpoint_auth_method");
+            }
+        }
+        let a = register(&app, &admin, &body).await;
+        assert_oauth_error(&a, 400, "invalid_client_metadata");
+        assert!(
+            a.body.get("client_secret").is_none(),
+            "{method:?}: {}",
+            a.body
+        );
+    }
+    assert_eq!(app.count_rows("clients"), clients_before);
+
+    // RFC 7592: a secret client cannot take a binding either.
+    let created = register(&app, &admin, &json!({"client_name": "secret one"})).await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let secret_id = created.body["client_id"].as_str().expect("id");
+    let mut body = federated_metadata("ci", "pipeline:other");
+    body.as_object_mut()
+        .expect("object")
+        .remove("token_endpoint_auth_method");
+    body["client_id"] = json!(secret_id);
+    let res = app
+        .http
+        .put(format!("{}/oauth/register/{secret_id}", app.address))
+        .bearer_auth(&admin)
+        .json(&body)
+        .send()
+        .await
+        .expect("sent");
+    assert_oauth_error(&answer(res).await, 400, "invalid_client_metadata");
+}
+
+/// Registers `issuer` under `name` without a key source (OIDC discovery).
+async fn add_discovered_issuer(app: &TestApp, name: &str, issuer: &TestIssuer) {
+    cli_ok(
+        app,
+        &["issuer", "add", "--name", name, "--issuer", &issuer.url],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_discovered_jwks_uri_and_redirects_never_reach_a_private_address_the_issuer_chose() {
+    use crate::helpers::{Discovery, JwksServer};
+    let app = federation_app().await;
+    let key = TestKey::generate(Algorithm::RS256);
+    // Keys on a loopback host no operator named.
+    let elsewhere = JwksServer::start_at("127.0.0.3", published(&[&key], 300)).await;
+    // Keys on 127.0.0.1 under a name that resolves there ("vm" in /etc/hosts, or
+    // "localhost"): refused when connecting, not by reading the URL.
+    let by_name = JwksServer::start(published(&[&key], 300)).await;
+    let port = by_name.url.rsplit(':').next().expect("port");
+    let host = ["vm", "runsc"]
+        .into_iter()
+        .find(|h| {
+            std::net::ToSocketAddrs::to_socket_addrs(&(*h, 80))
+                .is_ok_and(|mut a| a.all(|a| a.ip().is_loopback()))
+        })
+        .unwrap_or("localhost");
+    let named_url = format!("http://{host}:{port}");
+
+    let mut refused = vec![];
+    // 1. Discovery names a jwks_uri on another private host.
+    let chose_ip = TestIssuer::start_with(
+        published(&[&key], 300),
+        Discovery::JwksUri(elsewhere.url.clone()),
+    )
+    .await;
+    refused.push(chose_ip);
+    // 2. Discovery names a jwks_uri by a name resolving to loopback.
+    let chose_name = TestIssuer::start_with(
+        published(&[&key], 300),
+        Discovery::JwksUri(
+            by_name
+                .url
+                .replace("http://127.0.0.1", &format!("http://{host}")),
+        ),
+    )
+    .await;
+    refused.push(chose_name);
+    // 3. The issuer's own /jwks redirects to the other private host.
+    let redirects = TestIssuer::start(Serve::Redirect(elsewhere.url.clone())).await;
+    refused.push(redirects);
+    // 4. Its discovery document redirects to a name resolving to loopback.
+    let doc_redirects = TestIssuer::start_with(
+        published(&[&key], 300),
+        Discovery::Serve(Serve::Redirect(format!(
+            "{named_url}/.well-known/openid-configuration"
+        ))),
+    )
+    .await;
+    refused.push(doc_redirects);
+    // 5. Discovery names another port of the issuer's own host (another origin).
+    let other_port = TestIssuer::start_with(
+        published(&[&key], 300),
+        Discovery::JwksUri(by_name.url.clone()),
+    )
+    .await;
+    refused.push(other_port);
+    for (i, issuer) in refused.iter().enumerate() {
+        let name = format!("chooser-{i}");
+        add_discovered_issuer(&app, &name, issuer).await;
+        federated_client(&app, &name, "system:serviceaccount:shop:orders", &[]).await;
+        let token = issuer.mint(
+            &key,
+            &kubernetes_claims(&issuer.url, ISSUER, "shop", "orders"),
+        );
+        let a = with_platform_token(&app, &token, JWT_BEARER, None).await;
+        assert_oauth_error(&a, 401, "invalid_client");
+    }
+    // 6. The operator's own --jwks-uri redirects there.
+    let hop = JwksServer::start(Serve::Redirect(elsewhere.url.clone())).await;
+    let op = TestIssuer::start(published(&[&key], 300)).await;
+    cli_ok(
+        &app,
+        &[
+            "issuer",
+            "add",
+            "--name",
+            "hop",
+            "--issuer",
+            &op.url,
+            "--jwks-uri",
+            &hop.url,
+        ],
+    )
+    .await;
+    federated_client(&app, "hop", "system:serviceaccount:shop:hop", &[]).await;
+    let token = op.mint(&key, &kubernetes_claims(&op.url, ISSUER, "shop", "hop"));
+    let a = with_platform_token(&app, &token, JWT_BEARER, None).await;
+    assert_oauth_error(&a, 401, "invalid_client");
+    assert_eq!(hop.hits(), 1, "the operator's URL itself is fetched");
+    assert_eq!(elsewhere.hits(), 0, "no fetch reached 127.0.0.3");
+    assert_eq!(by_name.hits(), 0, "no fetch reached {host}");
+
+    // What the operator names may be private: --jwks-uri on 127.0.0.3 works.
+    let direct = TestIssuer::start(published(&[&key], 300)).await;
+    cli_ok(
+        &app,
+        &[
+            "issuer",
+            "add",
+            "--name",
+            "direct",
+            "--issuer",
+            &direct.url,
+            "--jwks-uri",
+            &elsewhere.url,
+        ],
+    )
+    .await;
+    federated_client(&app, "direct", "system:serviceaccount:shop:direct", &[]).await;
+    let token = direct.mint(
+        &key,
+        &kubernetes_claims(&direct.url, ISSUER, "shop", "direct"),
+    );
+    let a = with_platform_token(&app, &token, JWT_BEARER, None).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(elsewhere.hits(), 1);
+
+    // With jwks_uri_allow_private the discovered URL is fetched like a client's.
+    let open = spawn_app_with(|c| {
+        c.issuer = Some(ISSUER.into());
+        c.jwks_uri_allow_http = Some(true);
+        c.jwks_uri_allow_private = Some(true);
+        c.jwks_uri_timeout = Some(1);
+    })
+    .await;
+    let chooser = &refused[0];
+    add_discovered_issuer(&open, "chooser", chooser).await;
+    federated_client(&open, "chooser", "system:serviceaccount:shop:orders", &[]).await;
+    let token = chooser.mint(
+        &key,
+        &kubernetes_claims(&chooser.url, ISSUER, "shop", "orders"),
+    );
+    let a = with_platform_token(&open, &token, JWT_BEARER, None).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+}
+
+#[tokio::test]
+async fn a_failing_discovery_is_retried_at_most_every_10_seconds_and_fails_fast_meanwhile() {
+    use crate::helpers::Discovery;
+    let app = federation_app().await;
+    let key = TestKey::generate(Algorithm::RS256);
+    let issuer =
+        TestIssuer::start_with(published(&[&key], 300), Discovery::Serve(Serve::NotFound)).await;
+    add_discovered_issuer(&app, "flaky", &issuer).await;
+    federated_client(&app, "flaky", "system:serviceaccount:shop:orders", &[]).await;
+    let token = issuer.mint(
+        &key,
+        &kubernetes_claims(&issuer.url, ISSUER, "shop", "orders"),
+    );
+
+    let first = std::time::Instant::now();
+    for _ in 0..30 {
+        let a = with_platform_token(&app, &token, JWT_BEARER, None).await;
+        assert_oauth_error(&a, 401, "invalid_client");
+    }
+    assert_eq!(issuer.discovery_hits(), 1, "30 tokens, one discovery");
+
+    // The issuer recovers; within 10 s of the failure nothing is fetched.
+    issuer.set_discovery(Discovery::Standard);
+    let a = with_platform_token(&app, &token, JWT_BEARER, None).await;
+    assert_oauth_error(&a, 401, "invalid_client");
+    assert_eq!(issuer.discovery_hits(), 1);
+    tokio::time::sleep(std::time::Duration::from_millis(10_100).saturating_sub(first.elapsed()))
+        .await;
+    let a = with_platform_token(&app, &token, JWT_BEARER, None).await;
+    assert_eq!(a.status, 200, "retried after 10 s: {}", a.body);
+    assert_eq!(issuer.discovery_hits(), 2);
+}
+
+#[tokio::test]
+async fn a_hanging_discovery_costs_one_time_limit_and_delays_no_other_issuer() {
+    use crate::helpers::Discovery;
+    use std::time::{Duration, Instant};
+    // A 3 s time limit: one wait is 3 s, six in a row would be 18 s, and the other
+    // issuer's token, if it waited behind the hanging one, would take 3 s.
+    let app = spawn_app_with(|c| {
+        c.issuer = Some(ISSUER.into());
+        c.jwks_uri_allow_http = Some(true);
+        c.jwks_uri_timeout = Some(3);
+    })
+    .await;
+    let key = TestKey::generate(Algorithm::RS256);
+    let hanging =
+        TestIssuer::start_with(published(&[&key], 300), Discovery::Serve(Serve::Hang)).await;
+    let healthy = TestIssuer::start(published(&[&key], 300)).await;
+    add_discovered_issuer(&app, "hanging", &hanging).await;
+    add_discovered_issuer(&app, "healthy", &healthy).await;
+    federated_client(&app, "hanging", "system:serviceaccount:shop:orders", &[]).await;
+    federated_client(&app, "healthy", "system:serviceaccount:shop:orders", &[]).await;
+    let stuck = hanging.mint(
+        &key,
+        &kubernetes_claims(&hanging.url, ISSUER, "shop", "orders"),
+    );
+    let fine = healthy.mint(
+        &key,
+        &kubernetes_claims(&healthy.url, ISSUER, "shop", "orders"),
+    );
+
+    let started = Instant::now();
+    let timed = |token: String| {
+        let app = &app;
+        async move {
+            let at = Instant::now();
+            let a = with_platform_token(app, &token, JWT_BEARER, None).await;
+            (a, at.elapsed())
+        }
+    };
+    let stuck_requests = futures::future::join_all((0..6).map(|_| timed(stuck.clone())));
+    let other = async {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        timed(fine.clone()).await
+    };
+    let (stuck_answers, (fine_answer, fine_took)) = tokio::join!(stuck_requests, other);
+    for (a, took) in &stuck_answers {
+        assert_oauth_error(a, 401, "invalid_client");
+        assert!(
+            *took < Duration::from_millis(4_500),
+            "one time limit, not six: {took:?}"
+        );
+    }
+    assert_eq!(
+        hanging.discovery_hits(),
+        1,
+        "six requests shared one discovery"
+    );
+    assert_eq!(fine_answer.status, 200, "{}", fine_answer.body);
+    assert!(
+        fine_took < Duration::from_millis(2_000),
+        "the other issuer waited {fine_took:?}"
+    );
+    assert!(started.elapsed() < Duration::from_millis(4_500));
+    // Meanwhile and after: refused at once, without another fetch.
+    let (a, took) = timed(stuck.clone()).await;
+    assert_oauth_error(&a, 401, "invalid_client");
+    assert!(took < Duration::from_millis(1_500), "{took:?}");
+    assert_eq!(hanging.discovery_hits(), 1);
+}
+
+/// [`federation_app`] with the client cache at its default lifetime (5 s), as in
+/// production: what it remembers must not refuse what was made since.
+async fn cached_federation_app() -> TestApp {
+    spawn_app_with(|c| {
+        c.issuer = Some(ISSUER.into());
+        c.jwks_uri_allow_http = Some(true);
+        c.jwks_uri_timeout = Some(1);
+        c.client_cache_ttl = Some(5);
+    })
+    .await
+}
+
+#[tokio::test]
+async fn federated_clients_and_issuers_work_at_once_however_they_were_made() {
+    let app = cached_federation_app().await;
+    let key = TestKey::generate(Algorithm::ES256);
+    add_inline_issuer(&app, "ci", "https://ci.example", &key).await;
+    federated_client(&app, "ci", "pipeline:first", &[]).await;
+    let a = with_platform_token(&app, &ci_token(&key, "pipeline:first"), JWT_BEARER, None).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    // The server now remembers ci's bindings, and that "pipeline:second" is nobody's.
+    let second = ci_token(&key, "pipeline:second");
+    let a = with_platform_token(&app, &second, JWT_BEARER, None).await;
+    assert_oauth_error(&a, 401, "invalid_client");
+
+    // Through the CLI: works at once.
+    let started = std::time::Instant::now();
+    let id = federated_client(&app, "ci", "pipeline:second", &[]).await;
+    let a = with_platform_token(&app, &second, JWT_BEARER, None).await;
+    assert_eq!(
+        a.status, 200,
+        "client create, then a token at once: {}",
+        a.body
+    );
+    assert_eq!(verified(&app, a.access_token()).await["sub"], id.as_str());
+    assert!(started.elapsed() < std::time::Duration::from_secs(3));
+
+    // Through RFC 7591.
+    let admin = app.admin_token().await;
+    let a = register(&app, &admin, &federated_metadata("ci", "pipeline:third")).await;
+    assert_eq!(a.status, 201, "{}", a.body);
+    let a = with_platform_token(&app, &ci_token(&key, "pipeline:third"), JWT_BEARER, None).await;
+    assert_eq!(
+        a.status, 200,
+        "registered, then a token at once: {}",
+        a.body
+    );
+
+    // Through apply.
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("clients.toml");
+    std::fs::write(
+        &path,
+        "[[client]]\nclient_id = \"fourth\"\nauth_method = \"federated\"\nissuer = \"ci\"\nsubject = \"pipeline:fourth\"\n",
+    )
+    .expect("write");
+    cli_ok(&app, &["apply", &path.display().to_string()]).await;
+    let a = with_platform_token(&app, &ci_token(&key, "pipeline:fourth"), JWT_BEARER, None).await;
+    assert_eq!(a.status, 200, "applied, then a token at once: {}", a.body);
+
+    // A client enabled again works at once too.
+    cli_ok(&app, &["client", "disable", "fourth"]).await;
+    tokio::time::sleep(std::time::Duration::from_millis(5_100)).await; // removals: the ttl
+    let a = with_platform_token(&app, &ci_token(&key, "pipeline:fourth"), JWT_BEARER, None).await;
+    assert_oauth_error(&a, 401, "invalid_client");
+    cli_ok(&app, &["client", "enable", "fourth"]).await;
+    let a = with_platform_token(&app, &ci_token(&key, "pipeline:fourth"), JWT_BEARER, None).await;
+    assert_eq!(a.status, 200, "enabled, then a token at once: {}", a.body);
+
+    // A new issuer: its iss was unknown a moment ago.
+    let gh_key = TestKey::generate(Algorithm::RS256);
+    let github = TestIssuer::start(published(&[&gh_key], 300)).await;
+    let job = github.mint(
+        &gh_key,
+        &github_claims(&github.url, ISSUER, "acme/app", "refs/heads/main"),
+    );
+    let a = with_platform_token(&app, &job, JWT_BEARER, None).await;
+    assert_oauth_error(&a, 401, "invalid_client");
+    add_issuer(&app, "github", &github, &[]).await;
+    federated_client(&app, "github", "repo:acme/app:*", &[]).await;
+    let a = with_platform_token(&app, &job, JWT_BEARER, None).await;
+    assert_eq!(
+        a.status, 200,
+        "issuer add, then a token at once: {}",
+        a.body
+    );
+}
+
+#[tokio::test]
+async fn new_inline_issuer_keys_work_at_once() {
+    let app = cached_federation_app().await;
+    let old = TestKey::generate(Algorithm::ES256);
+    let new = TestKey::generate(Algorithm::ES256);
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("issuers.toml");
+    let file = |key: &TestKey| {
+        format!(
+            "[[issuer]]\nname = \"ci\"\nissuer = \"https://ci.example\"\njwks = {}\n\n[[client]]\nclient_id = \"deployer\"\nauth_method = \"federated\"\nissuer = \"ci\"\nsubject = \"pipeline:deploy\"\n",
+            toml_inline(&TestKey::jwks(&[key]))
+        )
+    };
+    std::fs::write(&path, file(&old)).expect("write");
+    let path = path.display().to_string();
+    cli_ok(&app, &["apply", &path]).await;
+    let a = with_platform_token(&app, &ci_token(&old, "pipeline:deploy"), JWT_BEARER, None).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+
+    // The platform rotated its keys; the operator applies the new set.
+    std::fs::write(&path, file(&new)).expect("write");
+    cli_ok(&app, &["apply", &path]).await;
+    let a = with_platform_token(&app, &ci_token(&new, "pipeline:deploy"), JWT_BEARER, None).await;
+    assert_eq!(
+        a.status, 200,
+        "new issuer keys, then a token at once: {}",
+        a.body
+    );
+}
+
+/// A JSON value as a TOML inline value.
+fn toml_inline(v: &Value) -> String {
+    match v {
+        Value::Object(map) => format!(
+            "{{ {} }}",
+            map.iter()
+                .map(|(k, v)| format!("{} = {}", json!(k), toml_inline(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        Value::Array(items) => format!(
+            "[{}]",
+            items.iter().map(toml_inline).collect::<Vec<_>>().join(", ")
+        ),
+        other => other.to_string(),
+    }
+}
+
+#[tokio::test]
+async fn a_dotted_claim_binds_by_a_nested_kubernetes_namespace() {
+    let app = federation_app().await;
+    let key = TestKey::generate(Algorithm::RS256);
+    let cluster = TestIssuer::start(published(&[&key], 300)).await;
+    add_issuer(&app, "k8s", &cluster, &[]).await;
+    // Every service account of namespace shop, by the token's nested claim.
+    let id = federated_client(
+        &app,
+        "k8s",
+        "system:serviceaccount:*",
+        &["--claim", "kubernetes.io.namespace=shop"],
+    )
+    .await;
+    for sa in ["orders", "web"] {
+        let token = cluster.mint(&key, &kubernetes_claims(&cluster.url, ISSUER, "shop", sa));
+        let a = with_platform_token(&app, &token, JWT_BEARER, None).await;
+        assert_eq!(a.status, 200, "{sa}: {}", a.body);
+        assert_eq!(verified(&app, a.access_token()).await["sub"], id.as_str());
+    }
+    let other = cluster.mint(
+        &key,
+        &kubernetes_claims(&cluster.url, ISSUER, "billing", "orders"),
+    );
+    let a = with_platform_token(&app, &other, JWT_BEARER, None).await;
+    assert_oauth_error(&a, 401, "invalid_client");
+}

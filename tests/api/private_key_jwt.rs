@@ -716,3 +716,51 @@ async fn a_bad_assertion_audience_setting_stops_the_start() {
     let err = tessera::config::Settings::resolve(args).expect_err("refused");
     assert!(err.to_string().contains("assertion_audience"), "{err}");
 }
+
+#[tokio::test]
+async fn new_keys_work_at_once_while_the_server_has_the_client_cached() {
+    let app = app_with_issuer(|c| c.client_cache_ttl = Some(5)).await;
+    let key = TestKey::generate(Algorithm::RS256);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("jwks.json");
+    let path = file.to_str().expect("utf-8 path");
+    let created = create_keyed_client(&app.db, &file, &key).await;
+    let client_id = created["client_id"].as_str().expect("id").to_string();
+    let a = with_assertion(&app, &key.assertion(&client_id, ISSUER), &[]).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+
+    // set-keys through the CLI while the server remembers the old set.
+    let next = TestKey::generate(Algorithm::ES256);
+    std::fs::write(&file, TestKey::jwks(&[&next]).to_string()).expect("write");
+    let out = app
+        .cli(&["client", "set-keys", &client_id, "--jwks", path])
+        .await;
+    assert!(out.success, "{}", out.stderr);
+    let a = with_assertion(&app, &next.assertion(&client_id, ISSUER), &[]).await;
+    assert_eq!(
+        a.status, 200,
+        "set-keys, then an assertion at once: {}",
+        a.body
+    );
+
+    // From inline keys to a jwks_uri, likewise.
+    let published_key = TestKey::generate(Algorithm::EdDSA);
+    let server = JwksServer::start(published(&[&published_key], 300)).await;
+    let out = crate::helpers::run_cli_env(
+        &app.db,
+        &["client", "set-keys", &client_id, "--jwks-uri", &server.url],
+        None,
+        &[
+            ("TESSERA_JWKS_URI_ALLOW_HTTP", "true"),
+            ("TESSERA_JWKS_URI_ALLOW_PRIVATE", "true"),
+        ],
+    )
+    .await;
+    assert!(out.success, "{}", out.stderr);
+    let a = with_assertion(&app, &published_key.assertion(&client_id, ISSUER), &[]).await;
+    assert_eq!(
+        a.status, 200,
+        "a new jwks_uri, then an assertion at once: {}",
+        a.body
+    );
+}

@@ -16,6 +16,8 @@ pub enum Serve {
     Hang,
     /// Redirects to itself.
     RedirectLoop,
+    /// Redirects (302) to this URL.
+    Redirect(String),
     /// 10 MB of body.
     Huge,
     /// 404.
@@ -33,7 +35,14 @@ pub struct JwksServer {
 
 impl JwksServer {
     pub async fn start(mode: Serve) -> JwksServer {
-        let (listener, base) = super::listen_local().await;
+        JwksServer::start_at("127.0.0.1", mode).await
+    }
+
+    /// Like [`JwksServer::start`], listening on another loopback address (`127.0.0.3`),
+    /// a host that is not the one a test's issuer or client named.
+    pub async fn start_at(ip: &str, mode: Serve) -> JwksServer {
+        let listener = tokio::net::TcpListener::bind((ip, 0)).await.expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
         let url = format!("{base}/jwks.json");
         let mode = Arc::new(Mutex::new(mode));
         let hits = Arc::new(AtomicUsize::new(0));
@@ -67,6 +76,10 @@ impl JwksServer {
                         Serve::Hang => tokio::time::sleep(Duration::from_secs(30)).await,
                         Serve::RedirectLoop => {
                             let h = head("302 Found", "Location: /jwks.json\r\n", 0);
+                            let _ = sock.write_all(h.as_bytes()).await;
+                        }
+                        Serve::Redirect(to) => {
+                            let h = head("302 Found", &format!("Location: {to}\r\n"), 0);
                             let _ = sock.write_all(h.as_bytes()).await;
                         }
                         Serve::Huge => {
