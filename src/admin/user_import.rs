@@ -2,7 +2,8 @@
 //! `manage.py dumpdata auth.user`. Each user keeps its `pk` as external id, its
 //! username (tessera's normalisation applied), `is_active`, and its password hash as
 //! it is: logins verify Django's formats and then store argon2id instead. A hash of a
-//! format tessera does not verify makes the user's password unusable (reported).
+//! format tessera does not verify, or costlier than the ceilings of
+//! [`crate::oauth::hash_ceiling`], makes the user's password unusable (reported).
 //!
 //! The whole file is checked before anything is written, and written in one
 //! transaction: a bad record, or a clash between two identities, writes nothing.
@@ -11,7 +12,7 @@ use super::{audit, AdminError};
 use crate::db::models::refresh_token::{revoke, Families};
 use crate::db::models::{ImportedChange, NewUser, User};
 use crate::db::DbConnection;
-use crate::oauth::password::{normalize_username, StoredHash};
+use crate::oauth::password::{normalize_username, HashParams, StoredHash};
 use diesel::Connection;
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -31,6 +32,9 @@ pub struct ImportOptions {
     pub update: bool,
     /// Work out the summary, write nothing.
     pub dry_run: bool,
+    /// The configured argon2id: a hash of tessera's own format may not ask for more
+    /// memory (the cost ceilings of [`crate::oauth::hash_ceiling`]).
+    pub hashing: HashParams,
 }
 
 /// What an import did (or, dry, would do).
@@ -42,8 +46,9 @@ pub struct ImportSummary {
     pub updated: usize,
     /// Existing users left as they were.
     pub skipped: usize,
-    /// Usernames whose hash format tessera does not verify: imported (or updated)
-    /// without a usable password; `set-password` gives them one.
+    /// Usernames whose hash tessera does not verify (unknown format, or beyond the
+    /// cost ceilings): imported (or updated) without a usable password; `set-password`
+    /// gives them one.
     pub unsupported: Vec<String>,
     /// Whether this was a dry run (nothing written).
     pub dry_run: bool,
@@ -72,7 +77,7 @@ pub fn import_django(
     options: ImportOptions,
     now: i64,
 ) -> Result<ImportSummary, AdminError> {
-    let records = parse(data)?;
+    let records = parse(data, &options)?;
     let result = conn.transaction(|conn| {
         let mut summary = ImportSummary {
             dry_run: options.dry_run,
@@ -195,7 +200,7 @@ fn note_unsupported(r: &Record, summary: &mut ImportSummary) {
 }
 
 /// Reads and checks every record; the first problem is the file's one error.
-fn parse(data: &[u8]) -> Result<Vec<Record>, AdminError> {
+fn parse(data: &[u8], options: &ImportOptions) -> Result<Vec<Record>, AdminError> {
     let bad = |m: String| AdminError::Invalid(m);
     let value: Value = serde_json::from_slice(data)
         .map_err(|e| bad(format!("not a JSON file from manage.py dumpdata: {e}")))?;
@@ -209,7 +214,7 @@ fn parse(data: &[u8]) -> Result<Vec<Record>, AdminError> {
     let mut pks: HashMap<String, usize> = HashMap::new();
     for (i, item) in items.iter().enumerate() {
         let n = i + 1;
-        let r = record(item).map_err(|m| bad(format!("record {n}: {m}")))?;
+        let r = record(item, options).map_err(|m| bad(format!("record {n}: {m}")))?;
         if let Some(first) = pks.insert(r.pk.clone(), n) {
             return Err(bad(format!(
                 "records {first} and {n} have the same pk {}",
@@ -228,7 +233,7 @@ fn parse(data: &[u8]) -> Result<Vec<Record>, AdminError> {
     Ok(records)
 }
 
-fn record(item: &Value) -> Result<Record, String> {
+fn record(item: &Value, options: &ImportOptions) -> Result<Record, String> {
     let Value::Object(obj) = item else {
         return Err("not an object".into());
     };
@@ -261,10 +266,11 @@ fn record(item: &Value) -> Result<Record, String> {
         Some(_) => return Err(at("fields.is_active is not true or false".into())),
         None => return Err(at("fields.is_active is missing".into())),
     };
-    // Django's own unusable passwords (`!…`) stay unusable and are no surprise.
+    // Django's own unusable passwords (`!…`) stay unusable and are no surprise; a hash
+    // of an unknown format or beyond the cost ceilings is reported.
     let unusable = password.starts_with('!');
-    let kept =
-        password.len() <= MAX_HASH_BYTES && (unusable || StoredHash::parse(password).is_usable());
+    let kept = password.len() <= MAX_HASH_BYTES
+        && (unusable || StoredHash::parse(password, options.hashing).is_usable());
     let password_hash = if kept { password } else { UNUSABLE }.to_string();
     let unsupported = !kept && !unusable;
     Ok(Record {

@@ -84,6 +84,8 @@ pub fn run(settings: &Settings, cmd: UserCommand) -> anyhow::Result<()> {
     let mut conn = connect(settings)?;
     let conn = &mut conn;
     let t = now();
+    // The configured argon2id: what new hashes use, and what bounds a stored one.
+    let hashing = settings.password_hash;
     match (cmd, new_hash) {
         (
             UserCommand::Create {
@@ -92,7 +94,8 @@ pub fn run(settings: &Settings, cmd: UserCommand) -> anyhow::Result<()> {
             },
             Some(hash),
         ) => {
-            let user = users::create(conn, CLI, &username, &hash, external_id.as_deref(), t)?;
+            let ext = external_id.as_deref();
+            let user = users::create(conn, CLI, &username, &hash, ext, hashing, t)?;
             eprintln!("created user {}", user.user.username);
             print_json(&user)
         }
@@ -103,21 +106,25 @@ pub fn run(settings: &Settings, cmd: UserCommand) -> anyhow::Result<()> {
             _,
         ) => {
             let data = import.unwrap_or_default();
-            let options = ImportOptions { update, dry_run };
+            let options = ImportOptions {
+                update,
+                dry_run,
+                hashing,
+            };
             let summary = user_import::import_django(conn, CLI, &data, options, t)?;
             print_json(&summary)
         }
-        (UserCommand::SetPassword { username }, Some(hash)) => {
-            print_json(&users::set_password(conn, CLI, &username, &hash, t)?)
-        }
-        (UserCommand::Disable { username }, _) => {
-            print_json(&users::set_disabled(conn, CLI, &username, true, t)?)
-        }
-        (UserCommand::Enable { username }, _) => {
-            print_json(&users::set_disabled(conn, CLI, &username, false, t)?)
-        }
-        (UserCommand::Show { username }, _) => print_json(&users::show(conn, &username)?),
-        (UserCommand::List, _) => print_json(&users::list(conn)?),
+        (UserCommand::SetPassword { username }, Some(hash)) => print_json(&users::set_password(
+            conn, CLI, &username, &hash, hashing, t,
+        )?),
+        (UserCommand::Disable { username }, _) => print_json(&users::set_disabled(
+            conn, CLI, &username, true, hashing, t,
+        )?),
+        (UserCommand::Enable { username }, _) => print_json(&users::set_disabled(
+            conn, CLI, &username, false, hashing, t,
+        )?),
+        (UserCommand::Show { username }, _) => print_json(&users::show(conn, &username, hashing)?),
+        (UserCommand::List, _) => print_json(&users::list(conn, hashing)?),
         (UserCommand::Delete { username }, _) => {
             let user = users::delete(conn, CLI, &username, t)?;
             eprintln!("deleted user {}", user.username);

@@ -76,15 +76,16 @@ impl HashPool {
 
     /// Whether `password` matches `stored`, and the hash to store instead when it did
     /// and `stored` is weaker than the configured argon2id. With no usable stored hash
-    /// (unknown user, no password) it is checked against a dummy hash of the configured
-    /// cost, so that takes the time of a native login.
+    /// (unknown user, no password, a hash costlier than the ceilings) it is checked
+    /// against a dummy hash of the configured cost, so that takes the time of a native
+    /// login and never more.
     pub async fn verify(&self, password: String, stored: Option<String>) -> Result<Checked, Busy> {
         let dummy = self.dummy.clone();
         let params = self.params;
         let span = span::internal("verify password");
         let checked = self
             .run(&span, move || {
-                let parsed = stored.as_deref().map(StoredHash::parse);
+                let parsed = stored.as_deref().map(|s| StoredHash::parse(s, params));
                 match parsed.filter(StoredHash::is_usable) {
                     Some(hash) => {
                         let matched = hash.verify(&password);
