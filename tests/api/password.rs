@@ -1,7 +1,9 @@
 //! The password grant: logins through the `oauth2` crate, same answers for unknown
 //! users and wrong passwords, throttling, and what ends a user's sessions.
 
-use crate::helpers::{assert_oauth_error, form, oauth2_http, spawn_app, spawn_app_with};
+use crate::helpers::{
+    assert_oauth_error, form, oauth2_http, spawn_app, spawn_app_with, Answer, TestApp, TestClient,
+};
 use oauth2::basic::BasicClient;
 use oauth2::{
     AuthType, ClientId, ClientSecret, RefreshToken, ResourceOwnerPassword, ResourceOwnerUsername,
@@ -246,4 +248,149 @@ async fn disabling_the_client_ends_its_users_sessions() {
     assert!(app.cli(&["client", "enable", &client.id]).await.success);
     let after = app.refresh(&client, &refresh, &[]).await;
     assert_oauth_error(&after, 400, "invalid_grant");
+}
+
+/// What simultaneous logins got.
+#[derive(Debug, Default)]
+struct Outcomes {
+    /// Refused after a password check: `invalid_grant` without `Retry-After`.
+    checked: usize,
+    /// Refused before any check: `invalid_grant` with `Retry-After`.
+    throttled: usize,
+    /// `503 temporarily_unavailable` (the server shed load; nothing checked).
+    unavailable: usize,
+}
+
+/// Fires `usernames.len()` password logins at once, each with `password`, and sorts
+/// the answers; anything else fails the test.
+async fn at_once(
+    app: &TestApp,
+    client: &TestClient,
+    usernames: &[String],
+    password: &str,
+) -> Outcomes {
+    let answers: Vec<Answer> =
+        futures::future::join_all(usernames.iter().map(|u| app.login(client, u, password))).await;
+    let mut out = Outcomes::default();
+    for a in &answers {
+        match (a.status, a.error(), a.header("retry-after")) {
+            (400, "invalid_grant", None) => out.checked += 1,
+            (400, "invalid_grant", Some(wait)) => {
+                let wait: i64 = wait.parse().expect("Retry-After in seconds");
+                assert!((1..=300).contains(&wait), "Retry-After {wait}");
+                out.throttled += 1;
+            }
+            (503, "temporarily_unavailable", _) => out.unavailable += 1,
+            _ => panic!("unexpected answer {}: {}", a.status, a.body),
+        }
+    }
+    out
+}
+
+/// `tessera_login_failures_total` from `/metrics`.
+async fn login_failures_metric(app: &TestApp) -> usize {
+    let text = app.get("/metrics").await.text().await.expect("metrics");
+    text.lines()
+        .find_map(|l| l.strip_prefix("tessera_login_failures_total "))
+        .expect("the login_failures_total metric")
+        .trim()
+        .parse()
+        .expect("a count")
+}
+
+#[tokio::test]
+async fn simultaneous_wrong_passwords_for_one_username_get_at_most_the_limit_of_checks() {
+    let app = spawn_app_with(|c| {
+        c.login_max_failures = Some(5);
+        c.login_max_failures_per_addr = Some(100_000);
+        c.login_lockout = Some(300);
+    })
+    .await;
+    let client = app.create_app_client(&[]).await;
+    app.create_user("victim", "the victim's password").await;
+    let mut checked_total = 0;
+    // The second round for "victim" finds it at its limit already: nothing is checked.
+    for (name, n, limit) in [("victim", 40, 5), ("ghost", 200, 5), ("victim", 40, 0)] {
+        let names = vec![name.to_string(); n];
+        let got = at_once(&app, &client, &names, "a guess").await;
+        eprintln!("{n} at once for {name}: {got:?}");
+        assert_eq!(got.checked + got.throttled + got.unavailable, n);
+        assert!(
+            got.checked <= limit,
+            "{n} at once for {name}: {} password checks, limit {limit} ({got:?})",
+            got.checked
+        );
+        if got.unavailable == 0 {
+            assert_eq!(
+                got.checked, limit,
+                "{name}: the first ones are checked ({got:?})"
+            );
+        }
+        checked_total += got.checked;
+        assert_eq!(
+            login_failures_metric(&app).await,
+            checked_total,
+            "only checked passwords count as failed logins"
+        );
+    }
+    // The right password does not help while the username is locked.
+    let locked = app.login(&client, "victim", "the victim's password").await;
+    assert_oauth_error(&locked, 400, "invalid_grant");
+    assert!(locked.header("retry-after").is_some());
+}
+
+#[tokio::test]
+async fn simultaneous_wrong_passwords_from_one_address_get_at_most_its_limit_of_checks() {
+    let app = spawn_app_with(|c| {
+        c.login_max_failures_per_addr = Some(4);
+        c.login_lockout = Some(300);
+    })
+    .await;
+    let client = app.create_app_client(&[]).await;
+    app.create_user("walt", "walt's password").await;
+    let names: Vec<String> = (0..40).map(|i| format!("user{i}")).collect();
+    let got = at_once(&app, &client, &names, "a guess").await;
+    assert_eq!(got.checked + got.throttled + got.unavailable, 40);
+    assert!(
+        got.checked <= 4,
+        "{} password checks from one address ({got:?})",
+        got.checked
+    );
+    assert_eq!(login_failures_metric(&app).await, got.checked);
+    let locked = app.login(&client, "walt", "walt's password").await;
+    assert!(locked.header("retry-after").is_some(), "{}", locked.body);
+}
+
+#[tokio::test]
+async fn correct_logins_do_not_count_against_their_address() {
+    let app = spawn_app_with(|c| {
+        c.login_max_failures_per_addr = Some(3);
+        c.login_lockout = Some(300);
+    })
+    .await;
+    let client = app.create_app_client(&[]).await;
+    app.create_user("xena", "xena's password").await;
+    for _ in 0..2 {
+        let wrong = app.login(&client, "nobody", "a guess").await;
+        assert!(wrong.header("retry-after").is_none(), "{}", wrong.body);
+    }
+    // Each success reserves an attempt on the address, then gives it back.
+    for _ in 0..3 {
+        let ok = app.login(&client, "xena", "xena's password").await;
+        assert_eq!(ok.status, 200, "{}", ok.body);
+    }
+    let third = app.login(&client, "nobody", "a guess").await;
+    assert_oauth_error(&third, 400, "invalid_grant");
+    assert!(
+        third.header("retry-after").is_none(),
+        "the third failure is still checked"
+    );
+    let fourth = app.login(&client, "nobody", "a guess").await;
+    assert!(
+        fourth.header("retry-after").is_some(),
+        "then the address is locked"
+    );
+    let names = vec!["xena".to_string(); 10];
+    let locked = at_once(&app, &client, &names, "xena's password").await;
+    assert_eq!(locked.throttled + locked.unavailable, 10, "{locked:?}");
 }
