@@ -1,5 +1,6 @@
 //! `tessera user import --django FILE`: a Django project's users, from the JSON of
-//! `manage.py dumpdata auth.user`. Each user keeps its `pk` as external id, its
+//! `manage.py dumpdata auth.user` (or of a custom user model, `AUTH_USER_MODEL`, with
+//! the same fields). Each user keeps its `pk` as external id, its
 //! username (tessera's normalisation applied), `is_active`, and its password hash as
 //! it is: logins verify Django's formats and then store argon2id instead. A hash of a
 //! format tessera does not verify, or costlier than the ceilings of
@@ -25,8 +26,48 @@ const MAX_HASH_BYTES: usize = 1024;
 /// What a user whose hash tessera cannot verify gets: no usable password.
 const UNUSABLE: &str = "!";
 
-/// How to treat users that already exist (by username).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The longest model label accepted, in characters.
+const MAX_MODEL_LABEL_CHARS: usize = 200;
+
+/// A Django model label, `app_label.ModelName` (`auth.user`, or a custom user model as
+/// `AUTH_USER_MODEL` names it), kept in lower case: Django's labels are
+/// case-insensitive, and dumpdata writes them in lower case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelLabel(String);
+
+impl ModelLabel {
+    /// Django's own user model.
+    pub fn auth_user() -> ModelLabel {
+        ModelLabel("auth.user".into())
+    }
+
+    /// Parses `app_label.ModelName`: two identifiers (letters, digits, `_`, not
+    /// starting with a digit) joined by one dot.
+    pub fn parse(raw: &str) -> Result<ModelLabel, String> {
+        let expected = "expected app_label.ModelName as in AUTH_USER_MODEL, e.g. accounts.User";
+        if raw.chars().count() > MAX_MODEL_LABEL_CHARS {
+            return Err(format!("longer than {MAX_MODEL_LABEL_CHARS} characters"));
+        }
+        let identifier = |s: &str| {
+            s.chars().next().is_some_and(|c| !c.is_ascii_digit())
+                && s.chars().all(|c| c.is_alphanumeric() || c == '_')
+        };
+        match raw.split_once('.') {
+            Some((app, model)) if identifier(app) && identifier(model) => {
+                Ok(ModelLabel(raw.to_lowercase()))
+            }
+            _ => Err(expected.into()),
+        }
+    }
+
+    /// The label, in lower case.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// How to read the file and treat users that already exist (by username).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImportOptions {
     /// Update existing users (hash, `is_active`, external id) instead of skipping them.
     pub update: bool,
@@ -35,6 +76,8 @@ pub struct ImportOptions {
     /// The configured argon2id: a hash of tessera's own format may not ask for more
     /// memory (the cost ceilings of [`crate::oauth::hash_ceiling`]).
     pub hashing: HashParams,
+    /// The user model the records are of (`auth.user` unless the project has its own).
+    pub model: ModelLabel,
 }
 
 /// What an import did (or, dry, would do).
@@ -84,7 +127,7 @@ pub fn import_django(
             ..ImportSummary::default()
         };
         for r in &records {
-            apply(conn, r, options, now, &mut summary)?;
+            apply(conn, r, &options, now, &mut summary)?;
         }
         let details = serde_json::json!({
             "source": "django",
@@ -127,7 +170,7 @@ impl From<AdminError> for Outcome {
 fn apply(
     conn: &mut DbConnection,
     r: &Record,
-    options: ImportOptions,
+    options: &ImportOptions,
     now: i64,
     summary: &mut ImportSummary,
 ) -> Result<(), AdminError> {
@@ -237,11 +280,13 @@ fn record(item: &Value, options: &ImportOptions) -> Result<Record, String> {
     let Value::Object(obj) = item else {
         return Err("not an object".into());
     };
+    let expected = options.model.as_str();
     match obj.get("model") {
-        Some(Value::String(m)) if m == "auth.user" => {}
+        Some(Value::String(m)) if m.to_lowercase() == expected => {}
         Some(Value::String(m)) => {
             return Err(format!(
-                "model {:?} is not auth.user (dump with: manage.py dumpdata auth.user)",
+                "model {:?} is not {expected} (dump with: manage.py dumpdata {expected}; \
+                 a custom user model is read with --model app_label.ModelName)",
                 shorten(m)
             ))
         }
@@ -297,4 +342,30 @@ fn shorten(s: &str) -> String {
         out.push('…');
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ModelLabel;
+
+    #[test]
+    fn model_labels_are_two_identifiers_in_lower_case() {
+        let label = ModelLabel::parse("accounts.User").expect("valid");
+        assert_eq!(label.as_str(), "accounts.user");
+        assert_eq!(ModelLabel::auth_user().as_str(), "auth.user");
+        assert!(ModelLabel::parse("my_app2.Kunde_ß").is_ok());
+        for bad in [
+            "",
+            "accounts",
+            "a.b.c",
+            ".user",
+            "accounts.",
+            "1app.user",
+            "app.us er",
+            "app.user\n",
+        ] {
+            assert!(ModelLabel::parse(bad).is_err(), "{bad:?}");
+        }
+        assert!(ModelLabel::parse(&format!("a.{}", "x".repeat(300))).is_err());
+    }
 }

@@ -2,7 +2,7 @@
 //! stdin (a prompt without echo on a terminal), never from the command line.
 
 use super::{connect, print_json, CLI};
-use crate::admin::user_import::{self, ImportOptions, MAX_IMPORT_BYTES};
+use crate::admin::user_import::{self, ImportOptions, ModelLabel, MAX_IMPORT_BYTES};
 use crate::admin::users;
 use crate::config::Settings;
 use crate::oauth::password::{check_new_password, hash_password};
@@ -36,6 +36,9 @@ pub enum UserCommand {
         /// Print the summary without writing anything
         #[arg(long)]
         dry_run: bool,
+        /// The user model the file holds, as AUTH_USER_MODEL names it (case-insensitive)
+        #[arg(long, value_name = "APP.MODEL", default_value = "auth.user")]
+        model: String,
     },
     /// Set a user's password (read from stdin); ends the user's sessions
     SetPassword {
@@ -76,9 +79,12 @@ pub fn run(settings: &Settings, cmd: UserCommand) -> anyhow::Result<()> {
         }
         _ => None,
     };
-    // Likewise the import file: read whole and checked before connecting.
+    // Likewise the import's flags and file: checked, and read whole, before connecting.
     let import = match &cmd {
-        UserCommand::Import { django, .. } => Some(read_import_file(django)?),
+        UserCommand::Import { django, model, .. } => {
+            let model = ModelLabel::parse(model).map_err(|e| anyhow::anyhow!("--model: {e}"))?;
+            Some((model, read_import_file(django)?))
+        }
         _ => None,
     };
     let mut conn = connect(settings)?;
@@ -105,11 +111,12 @@ pub fn run(settings: &Settings, cmd: UserCommand) -> anyhow::Result<()> {
             },
             _,
         ) => {
-            let data = import.unwrap_or_default();
+            let (model, data) = import.unwrap_or_else(|| (ModelLabel::auth_user(), Vec::new()));
             let options = ImportOptions {
                 update,
                 dry_run,
                 hashing,
+                model,
             };
             let summary = user_import::import_django(conn, CLI, &data, options, t)?;
             print_json(&summary)

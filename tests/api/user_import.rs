@@ -19,10 +19,15 @@ const BCRYPT_SHA256: &str =
     "bcrypt_sha256$$2b$04$LMLc9Zay0gaFS3fzRr8wpe7ZfFEWlL1iFc3cLsBG76O7UTml5oj9S";
 const PASSWORD: &str = "correct horse";
 
-/// One dumpdata record.
+/// One dumpdata record of `auth.user`.
 fn user(pk: u64, username: &str, password: &str, active: bool) -> Value {
+    record("auth.user", pk, username, password, active)
+}
+
+/// One dumpdata record of `model`.
+fn record(model: &str, pk: u64, username: &str, password: &str, active: bool) -> Value {
     json!({
-        "model": "auth.user",
+        "model": model,
         "pk": pk,
         "fields": {
             "password": password,
@@ -253,7 +258,7 @@ async fn identity_clashes_are_refused_not_merged() {
             "--external-id",
             "99",
         ],
-        Some("pw one\n"),
+        Some("pw one two\n"),
     )
     .await;
     assert!(out.success, "{}", out.stderr);
@@ -267,7 +272,7 @@ async fn identity_clashes_are_refused_not_merged() {
             "--external-id",
             "99",
         ],
-        Some("pw one\n"),
+        Some("pw one two\n"),
     )
     .await;
     assert!(!dup.success);
@@ -693,4 +698,69 @@ async fn a_stored_hash_beyond_the_ceilings_is_never_verified() {
         .await;
         assert_eq!(shown.json()["password_scheme"], "unsupported", "{name}");
     }
+}
+
+#[tokio::test]
+async fn a_custom_user_model_imports_with_model() {
+    let app = spawn_app().await;
+    let records = json!([
+        record("accounts.user", 1, "alice", PBKDF2_SHA256, true),
+        record("accounts.user", 2, "bob", PBKDF2_SHA1, true),
+    ]);
+    let content = records.to_string();
+
+    // Without --model the file is one of another model: bad, nothing written.
+    let refused = import_bytes(&app, content.as_bytes(), &[]).await;
+    assert!(!refused.success);
+    assert_eq!(
+        refused.stderr.trim_end().lines().count(),
+        1,
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        refused.stderr.contains("accounts.user"),
+        "{}",
+        refused.stderr
+    );
+    assert!(refused.stderr.contains("--model"), "{}", refused.stderr);
+    assert_eq!(app.count_rows("users"), 0);
+
+    // Django's labels are case-insensitive (AUTH_USER_MODEL = "accounts.User").
+    let out = import_bytes(&app, content.as_bytes(), &["--model", "accounts.User"]).await;
+    assert_eq!(summary(&out)["imported"], 2);
+    assert_eq!(show(&app, "bob").await["external_id"], "2");
+
+    // A record of another model in the same file is still a bad file.
+    let mixed = json!([
+        record("accounts.user", 3, "carol", PBKDF2_SHA256, true),
+        user(4, "dave", PBKDF2_SHA256, true),
+    ]);
+    let out = import(&app, &mixed, &["--model", "accounts.user"]).await;
+    assert!(!out.success);
+    assert!(out.stderr.contains("record 2"), "{}", out.stderr);
+    assert!(out.stderr.contains("\"auth.user\""), "{}", out.stderr);
+    assert_eq!(app.count_rows("users"), 2, "nothing of it written");
+
+    // A --model that is no app_label.model_name is one line naming the flag.
+    for bad in [
+        "accounts",
+        "accounts.user.extra",
+        "acc ounts.user",
+        ".user",
+        "accounts.",
+        "1accounts.user",
+        "accounts.user\n",
+    ] {
+        let out = import(&app, &records, &["--model", bad]).await;
+        assert!(!out.success, "{bad:?} accepted");
+        assert_eq!(out.code, Some(1), "{bad:?}");
+        let line = out.stderr.trim_end();
+        assert_eq!(line.lines().count(), 1, "{bad:?}: {line}");
+        assert!(
+            line.contains("--model: expected app_label.ModelName"),
+            "{bad:?}: {line}"
+        );
+    }
+    assert_eq!(app.count_rows("users"), 2);
 }
