@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 /// User commands.
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
-    /// Create a user; the password is read from stdin (a second line, if given, must match)
+    /// Create a user; the password (at least password_min_length characters) is read from stdin (a second line, if given, must match)
     Create {
         /// Login name (stored in lower case)
         #[arg(long)]
@@ -74,7 +74,7 @@ pub fn run(settings: &Settings, cmd: UserCommand) -> anyhow::Result<()> {
     // Read and check the password before touching the database: bad input writes nothing.
     let new_hash = match &cmd {
         UserCommand::Create { .. } | UserCommand::SetPassword { .. } => {
-            let pw = read_password()?;
+            let pw = read_password(settings.password_min_length)?;
             Some(hash_password(&pw, settings.password_hash).map_err(anyhow::Error::msg)?)
         }
         _ => None,
@@ -162,8 +162,9 @@ fn read_import_file(path: &Path) -> anyhow::Result<Vec<u8>> {
 }
 
 /// The new password: prompted twice on a terminal; otherwise the first line of stdin,
-/// and the second line, when present, must repeat it.
-fn read_password() -> anyhow::Result<String> {
+/// and the second line, when present, must repeat it. It must be at least `min_chars`
+/// characters long (`password_min_length`).
+fn read_password(min_chars: usize) -> anyhow::Result<String> {
     let (pw, repeat) = if std::io::stdin().is_terminal() {
         let pw = rpassword::prompt_password("Password: ").context("cannot read the password")?;
         let again =
@@ -180,9 +181,10 @@ fn read_password() -> anyhow::Result<String> {
         let repeat = lines.next().map(str::to_string);
         (pw, repeat)
     };
-    check_new_password(&pw).map_err(anyhow::Error::msg)?;
+    // A typo in the repetition is the likelier mistake: say that first.
     if repeat.is_some_and(|r| r != pw) {
         bail!("the passwords do not match");
     }
+    check_new_password(&pw, min_chars).map_err(anyhow::Error::msg)?;
     Ok(pw)
 }

@@ -72,16 +72,23 @@ pub fn normalize_username(raw: &str) -> Result<String, &'static str> {
     Ok(name)
 }
 
-/// Checks a new password: non-empty, at most 1024 bytes, no control characters.
-pub fn check_new_password(pw: &str) -> Result<(), &'static str> {
+/// Checks a new password: at least `min_chars` characters (Unicode scalar values, not
+/// bytes; `password_min_length`), at most 1024 bytes, no control characters. The
+/// message never quotes the password.
+pub fn check_new_password(pw: &str, min_chars: usize) -> Result<(), String> {
     if pw.is_empty() {
-        return Err("password is empty");
+        return Err("password is empty".into());
     }
     if pw.len() > MAX_PASSWORD_BYTES {
-        return Err("password is longer than 1024 bytes");
+        return Err("password is longer than 1024 bytes".into());
     }
     if pw.chars().any(char::is_control) {
-        return Err("password contains control characters");
+        return Err("password contains control characters".into());
+    }
+    if pw.chars().count() < min_chars {
+        return Err(format!(
+            "password must be at least {min_chars} characters long (password_min_length)"
+        ));
     }
     Ok(())
 }
@@ -279,8 +286,14 @@ mod tests {
 
     #[test]
     fn new_passwords_are_checked() {
-        assert!(check_new_password("").is_err());
-        assert!(check_new_password(&"x".repeat(1025)).is_err());
-        assert!(check_new_password("ok password").is_ok());
+        assert!(check_new_password("", 1).is_err());
+        assert!(check_new_password(&"x".repeat(1025), 8).is_err());
+        assert!(check_new_password("ok password", 8).is_ok());
+        assert!(check_new_password("tab\there", 1).is_err());
+        let short = check_new_password("seven77", 8).expect_err("short");
+        assert!(short.contains("at least 8 characters") && !short.contains("seven77"));
+        // Characters, not bytes: seven umlauts are fourteen bytes.
+        assert!(check_new_password("äääääää", 8).is_err());
+        assert!(check_new_password("ääääääää", 8).is_ok());
     }
 }

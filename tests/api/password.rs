@@ -2,7 +2,8 @@
 //! users and wrong passwords, throttling, and what ends a user's sessions.
 
 use crate::helpers::{
-    assert_oauth_error, form, oauth2_http, spawn_app, spawn_app_with, Answer, TestApp, TestClient,
+    assert_oauth_error, form, oauth2_http, run_cli, run_cli_env, spawn_app, spawn_app_with, Answer,
+    TestApp, TestClient,
 };
 use oauth2::basic::BasicClient;
 use oauth2::{
@@ -393,4 +394,71 @@ async fn correct_logins_do_not_count_against_their_address() {
     let names = vec!["xena".to_string(); 10];
     let locked = at_once(&app, &client, &names, "xena's password").await;
     assert_eq!(locked.throttled + locked.unavailable, 10, "{locked:?}");
+}
+
+#[tokio::test]
+async fn new_passwords_shorter_than_password_min_length_are_refused() {
+    let app = spawn_app().await;
+    let run = |args: &'static [&'static str], stdin: &str, min: Option<&'static str>| {
+        let envs: Vec<(&str, &str)> = min
+            .map(|m| ("TESSERA_PASSWORD_MIN_LENGTH", m))
+            .into_iter()
+            .collect();
+        let stdin = format!("{stdin}\n");
+        let db = &app.db;
+        async move { run_cli_env(db, args, Some(&stdin), &envs).await }
+    };
+    // Characters are counted, not bytes: seven umlauts are 14 bytes and too short.
+    for pw in ["seven77", "äääääää"] {
+        let out = run(&["user", "create", "--username", "yves"], pw, None).await;
+        assert!(!out.success, "{pw:?} accepted");
+        assert_eq!(out.code, Some(1));
+        let line = out.stderr.trim_end();
+        assert_eq!(line.lines().count(), 1, "{line}");
+        assert!(line.contains("at least 8 characters"), "{line}");
+        assert!(line.contains("password_min_length"), "{line}");
+        assert!(!line.contains(pw), "the password is never echoed: {line}");
+    }
+    assert_eq!(app.count_rows("users"), 0, "nothing written");
+    let ok = run(&["user", "create", "--username", "yves"], "pässwörd", None).await;
+    assert!(ok.success, "8 characters: {}", ok.stderr);
+
+    // A longer minimum applies to set-password too; the current password still logs in.
+    let set: &[&str] = &["user", "set-password", "yves"];
+    let short = run(set, "eleven char", Some("12")).await;
+    assert!(!short.success);
+    assert!(
+        short.stderr.contains("at least 12 characters"),
+        "{}",
+        short.stderr
+    );
+    let client = app.create_app_client(&[]).await;
+    assert_eq!(app.login(&client, "yves", "pässwörd").await.status, 200);
+    let ok = run(set, "twelve chars", Some("12")).await;
+    assert!(ok.success, "{}", ok.stderr);
+    assert_eq!(app.login(&client, "yves", "twelve chars").await.status, 200);
+
+    // An imported hash of a short password still logs in: the rule is for new ones.
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("users.json");
+    let short_hash = "pbkdf2_sha256$1000$s4ltS4ltS4lt$DETSw+GzRck1IbmRnmKNFR2vCqNs/Ar52Lw2GckMxXE=";
+    let dump = serde_json::json!([{"model": "auth.user", "pk": 1, "fields": {
+        "username": "zoe", "password": short_hash, "is_active": true}}]);
+    std::fs::write(&file, dump.to_string()).expect("write dump");
+    let file = file.display().to_string();
+    let out = run_cli(&app.db, &["user", "import", "--django", &file], None).await;
+    assert!(out.success, "{}", out.stderr);
+    assert_eq!(app.login(&client, "zoe", "short").await.status, 200);
+
+    // A minimum that cannot work is one line naming the variable.
+    for bad in ["0", "-1", "1025", "eight"] {
+        let out = run(&["user", "list"], "", Some(bad)).await;
+        assert!(!out.success, "{bad} accepted");
+        let line = out.stderr.trim_end();
+        assert_eq!(line.lines().count(), 1, "{bad}: {line}");
+        assert!(
+            line.contains("TESSERA_PASSWORD_MIN_LENGTH") || line.contains("password_min_length"),
+            "{bad}: {line}"
+        );
+    }
 }
