@@ -48,10 +48,11 @@ pub async fn authenticate(
 
     let username = login.username.clone();
     let reserve_keys = keys.clone();
+    // The span keeps its documented name, "find user"; the unit also counts the attempt.
     let (user, reserved) = state
         .write("find user", move |conn| {
             let t = now();
-            let refs = [reserve_keys[0].as_str(), reserve_keys[1].as_str()];
+            let refs = reserve_keys.each_ref().map(String::as_str);
             let reserved = login_failure::reserve(conn, &refs, t, window, |counters| {
                 for (c, limit) in counters.iter().zip(limits) {
                     throttle::admit(c.failures, c.window_start, limit, t).map_err(throttled)?;
