@@ -8,7 +8,9 @@
 //! ([`super::hash_ceiling`]): a hash beyond it is not verified at all and is imported
 //! as unusable, like an unknown format.
 
-use super::hash_ceiling::{Argon2Ceiling, MAX_BCRYPT_COST, MAX_PBKDF2_ITERATIONS};
+use super::hash_ceiling::{
+    argon2_memory_kib, Argon2Ceiling, MAX_BCRYPT_COST, MAX_PBKDF2_ITERATIONS,
+};
 use argon2::password_hash::{PasswordHash, PasswordVerifier};
 use argon2::Argon2;
 use base64::engine::general_purpose::STANDARD;
@@ -100,6 +102,17 @@ impl<'a> DjangoHash<'a> {
         }
     }
 
+    /// The memory verifying it takes, KiB: argon2's memory cost; PBKDF2 and bcrypt
+    /// take next to none.
+    pub fn memory_kib(&self) -> u32 {
+        match self {
+            DjangoHash::Argon2 { phc } => {
+                PasswordHash::new(phc).map_or(0, |p| argon2_memory_kib(&p))
+            }
+            DjangoHash::Pbkdf2 { .. } | DjangoHash::BcryptSha256 { .. } => 0,
+        }
+    }
+
     /// Whether `password` matches, compared in constant time; the work is the hash's
     /// own cost whatever the outcome.
     pub fn verify(&self, password: &str) -> bool {
@@ -168,6 +181,7 @@ mod tests {
             "argon2$argon2id$v=19$m=4194304,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
             "argon2$argon2id$v=19$m=262152,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
             "argon2$argon2id$v=19$m=1024,t=17,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+            "argon2$argon2id$v=19$m=262144,t=16,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
             "argon2$argon2id$v=19$m=1024,t=1,p=17$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
             "argon2$argon2id$v=19$m=4294967295,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
             "argon2$scrypt$ln=16,r=8,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
@@ -186,7 +200,8 @@ mod tests {
     fn the_costliest_hashes_within_the_ceilings_parse() {
         for encoded in [
             "pbkdf2_sha256$2000000$salt$9gdaR3BXvkKzOlnI4Sn9Vj5kmlAFf3Bj0gsMv9uo3qQ=",
-            "argon2$argon2id$v=19$m=262144,t=16,p=16$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+            "argon2$argon2id$v=19$m=262144,t=4,p=16$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+            "argon2$argon2id$v=19$m=65536,t=16,p=16$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
             "bcrypt_sha256$$2b$14$axPqbDKyZFPRLEvySxPqb.NvBTVE7FrVcc4AcUKOw34sAmJ0NC84G",
         ] {
             assert!(DjangoHash::parse(encoded).is_some(), "{encoded}");

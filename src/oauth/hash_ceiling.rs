@@ -6,9 +6,11 @@
 //! a hash beyond it is never verified: it is `unsupported` at import, and a login
 //! against it costs what a login of an unknown user costs, and fails.
 //!
-//! The ceilings: PBKDF2 2,000,000 rounds (Django 6 makes 1,200,000; ~0.4 s), bcrypt
+//! The ceilings: PBKDF2 2,000,000 rounds (Django 6 makes 1,200,000; ~0.5 s), bcrypt
 //! cost 14 (Django makes 12; ~1 s), argon2 256 MiB, 16 passes, 16 lanes (Django makes
-//! 100 MiB, 2, 8). tessera's own argon2id hashes may not ask for more memory than the
+//! 100 MiB, 2, 8) and memory times passes at most 1 GiB (256 MiB for 4 passes, 64 MiB
+//! for 16: about a second), so no stored hash costs a login more than about a second
+//! of CPU. tessera's own argon2id hashes may not ask for more memory than the
 //! configured argon2id uses: the memory a deployment is sized for.
 
 use argon2::password_hash::PasswordHash;
@@ -24,6 +26,8 @@ pub const MAX_ARGON2_MEMORY_KIB: u32 = 256 * 1024;
 pub const MAX_ARGON2_PASSES: u32 = 16;
 /// argon2 lanes accepted.
 pub const MAX_ARGON2_LANES: u32 = 16;
+/// argon2 memory times passes accepted, KiB (the work: 1 GiB is about a second).
+pub const MAX_ARGON2_WORK: u64 = 4 * MAX_ARGON2_MEMORY_KIB as u64;
 
 /// The most an argon2 hash may ask for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,6 +38,8 @@ pub struct Argon2Ceiling {
     pub passes: u32,
     /// Lanes.
     pub lanes: u32,
+    /// Memory times passes, KiB.
+    pub work: u64,
 }
 
 impl Argon2Ceiling {
@@ -42,16 +48,18 @@ impl Argon2Ceiling {
         memory_kib: MAX_ARGON2_MEMORY_KIB,
         passes: MAX_ARGON2_PASSES,
         lanes: MAX_ARGON2_LANES,
+        work: MAX_ARGON2_WORK,
     };
 
     /// The ceiling of tessera's own hashes when new ones use `memory_kib`, `passes` and
-    /// `lanes`: no more memory than that, and passes and lanes within the imported
-    /// ceilings (or what is configured, when that is more).
+    /// `lanes`: no more memory than that, and passes, lanes and work within the
+    /// imported ceilings (or what is configured, when that is more).
     pub fn own(memory_kib: u32, passes: u32, lanes: u32) -> Argon2Ceiling {
         Argon2Ceiling {
             memory_kib,
             passes: passes.max(MAX_ARGON2_PASSES),
             lanes: lanes.max(MAX_ARGON2_LANES),
+            work: (u64::from(memory_kib) * u64::from(passes)).max(MAX_ARGON2_WORK),
         }
     }
 
@@ -62,10 +70,19 @@ impl Argon2Ceiling {
         // Params checks what argon2 itself requires (m >= 8 p, sizes), from the
         // numbers alone; nothing is allocated.
         let within = Params::try_from(phc).is_ok_and(|p| {
-            p.m_cost() <= self.memory_kib && p.t_cost() <= self.passes && p.p_cost() <= self.lanes
+            p.m_cost() <= self.memory_kib
+                && p.t_cost() <= self.passes
+                && p.p_cost() <= self.lanes
+                && u64::from(p.m_cost()) * u64::from(p.t_cost()) <= self.work
         });
         known && within && phc.hash.is_some()
     }
+}
+
+/// The memory verifying an argon2 hash takes, KiB (0 when its parameters are invalid:
+/// it is never verified then).
+pub fn argon2_memory_kib(phc: &PasswordHash<'_>) -> u32 {
+    Params::try_from(phc).map_or(0, |p| p.m_cost())
 }
 
 #[cfg(test)]
@@ -83,7 +100,10 @@ mod tests {
             ceiling.admits(&PasswordHash::new(&text).expect("PHC"))
         };
         let imported = Argon2Ceiling::IMPORTED;
-        assert!(admits(imported, "m=262144,t=16,p=16"));
+        assert!(admits(imported, "m=262144,t=4,p=16"));
+        assert!(admits(imported, "m=65536,t=16,p=16"));
+        assert!(!admits(imported, "m=262144,t=5,p=1"), "over a second");
+        assert!(!admits(imported, "m=65544,t=16,p=1"), "over a second");
         assert!(!admits(imported, "m=262152,t=1,p=1"));
         assert!(!admits(imported, "m=4294967295,t=1,p=1"));
         assert!(!admits(imported, "m=1024,t=17,p=1"));
@@ -105,6 +125,9 @@ mod tests {
             admits(costly, "m=19456,t=20,p=1"),
             "what is configured verifies"
         );
+        let big = Argon2Ceiling::own(524_288, 4, 1);
+        assert!(admits(big, "m=524288,t=4,p=1"), "configured");
+        assert!(!admits(big, "m=524288,t=5,p=1"));
 
         let other = "$scrypt$ln=16,r=8,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA";
         assert!(!imported.admits(&PasswordHash::new(other).expect("PHC")));

@@ -8,7 +8,7 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use argon2::{Algorithm, Argon2, Params, Version};
 
 use super::django_hash::DjangoHash;
-use super::hash_ceiling::Argon2Ceiling;
+use super::hash_ceiling::{argon2_memory_kib, Argon2Ceiling};
 
 /// The longest password accepted, in bytes (hashing megabytes would be a DoS lever).
 pub const MAX_PASSWORD_BYTES: usize = 1024;
@@ -177,6 +177,15 @@ impl<'a> StoredHash<'a> {
         }
     }
 
+    /// The memory verifying it takes, KiB (0 for what is never verified).
+    pub fn memory_kib(&self) -> u32 {
+        match self {
+            StoredHash::Argon2(phc) => argon2_memory_kib(phc),
+            StoredHash::Django(d) => d.memory_kib(),
+            StoredHash::Unusable | StoredHash::Unsupported => 0,
+        }
+    }
+
     /// Whether a login that proved the password should store a new hash: anything but
     /// argon2id v1.3 at (at least) the configured memory, passes and lanes.
     pub fn needs_upgrade(&self, params: HashParams) -> bool {
@@ -267,6 +276,7 @@ mod tests {
         )
         .expect("hash");
         assert!(StoredHash::parse(&at, configured).verify("pw"));
+        assert_eq!(StoredHash::parse(&at, configured).memory_kib(), 2048);
         let refused = StoredHash::parse(&above, configured);
         assert_eq!(refused.scheme(), "unsupported");
         assert!(!refused.verify("pw"), "never verified");

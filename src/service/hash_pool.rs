@@ -13,7 +13,7 @@ use crate::oauth::password::{hash_password, verify_password, HashParams, StoredH
 use crate::oauth::secret::random_token;
 use crate::telemetry::span::{self, Span};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 /// Queue slots per hashing thread.
 const QUEUE_PER_THREAD: usize = 64;
@@ -26,6 +26,13 @@ type Job = Box<dyn FnOnce() + Send>;
 #[derive(Debug, thiserror::Error)]
 #[error("too many password checks in progress")]
 pub struct Busy;
+
+/// Held while a stored hash that needs more memory than the configured argon2id is
+/// verified (an imported Django argon2 hash may take up to 256 MiB): such checks run
+/// one at a time in the process, so simultaneous logins of users not yet migrated
+/// cannot multiply that memory; the process needs at most `concurrency` times the
+/// configured memory, plus one of them.
+static OVERSIZED: Mutex<()> = Mutex::new(());
 
 /// Hashing threads and the parameters new hashes use.
 #[derive(Debug)]
@@ -88,7 +95,10 @@ impl HashPool {
                 let parsed = stored.as_deref().map(|s| StoredHash::parse(s, params));
                 match parsed.filter(StoredHash::is_usable) {
                     Some(hash) => {
+                        let one_at_a_time = (hash.memory_kib() > params.memory_kib)
+                            .then(|| OVERSIZED.lock().unwrap_or_else(PoisonError::into_inner));
                         let matched = hash.verify(&password);
+                        drop(one_at_a_time);
                         let upgrade = (matched && hash.needs_upgrade(params))
                             .then(|| hash_password(&password, params))
                             .and_then(|new| new.map_err(|e| log::error!("{e}")).ok());

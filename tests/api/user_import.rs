@@ -591,6 +591,13 @@ async fn hashes_costlier_than_the_ceilings_import_as_unsupported() {
             true,
         ),
         user(5, "phc-4tib", ARGON2_4_TIB, true),
+        // 256 MiB for 5 passes: over a second of work.
+        user(
+            7,
+            "argon2-256mib-5-passes",
+            &format!("argon2$argon2id$v=19$m=262144,t=5,p=1${fake}"),
+            true,
+        ),
         user(
             6,
             "phc-17-passes",
@@ -763,4 +770,59 @@ async fn a_custom_user_model_imports_with_model() {
         );
     }
     assert_eq!(app.count_rows("users"), 2);
+}
+
+/// The peak memory of process `pid` so far, KiB (`VmHWM`).
+fn peak_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().strip_suffix("kB"))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("VmHWM")
+}
+
+#[tokio::test]
+#[cfg_attr(not(target_os = "linux"), ignore = "reads the peak memory from /proc")]
+async fn simultaneous_logins_against_256_mib_hashes_take_the_memory_of_one() {
+    // Four hashing threads, four users not yet migrated with Django's costliest argon2
+    // allowed: their checks take turns, so the server needs 256 MiB once, not four
+    // times (the Kubernetes manifest gives it 512 MiB).
+    let (setup, client) = spawn_simplejwt_app(&[], |_| {}).await;
+    let names = ["ann", "ben", "cat", "dan"];
+    let records: Vec<Value> = names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| user(i as u64 + 1, name, ARGON2_256_MIB, true))
+        .collect();
+    summary(&import(&setup, &Value::Array(records), &[]).await);
+    let db = setup.stop().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let server = serve_process(
+        dir.path(),
+        &[
+            ("TESSERA_DATABASE_URL", db.url()),
+            ("TESSERA_SIMPLEJWT_CLIENT", client.id.clone()),
+            ("TESSERA_PASSWORD_HASH_CONCURRENCY", "4".into()),
+        ],
+    )
+    .await;
+    let pid = server.child.id().expect("pid");
+    let before = peak_rss_kib(pid);
+    let http = reqwest::Client::new();
+    let logins = names.iter().map(|name| {
+        http.post(format!("{}/api/token/", server.address))
+            .json(&json!({"username": name, "password": "not the password"}))
+            .send()
+    });
+    for answer in futures::future::join_all(logins).await {
+        assert_eq!(answer.expect("answered").status(), 401);
+    }
+    let grown_mib = peak_rss_kib(pid).saturating_sub(before) / 1024;
+    eprintln!("peak memory grew by {grown_mib} MiB");
+    assert!(
+        grown_mib < 400,
+        "four simultaneous 256 MiB checks grew the peak by {grown_mib} MiB"
+    );
 }
