@@ -105,6 +105,9 @@ pub struct ConfigArgs {
     /// Password hashes computed at once; more logins wait, a full queue gets 503 [default: half the CPUs, at least 1]
     #[arg(long, env = "TESSERA_PASSWORD_HASH_CONCURRENCY", value_name = "N")]
     pub password_hash_concurrency: Option<usize>,
+    /// Shortest new password accepted by `user create` and `user set-password`, in characters [default: 8]
+    #[arg(long, env = "TESSERA_PASSWORD_MIN_LENGTH", value_name = "CHARS")]
+    pub password_min_length: Option<usize>,
     /// Failed logins per username before it is locked for the window [default: 5]
     #[arg(long, env = "TESSERA_LOGIN_MAX_FAILURES", value_name = "N")]
     pub login_max_failures: Option<i64>,
@@ -209,6 +212,8 @@ pub struct Settings {
     pub password_hash: crate::oauth::password::HashParams,
     /// Password hashes computed at once.
     pub password_hash_concurrency: usize,
+    /// Shortest new password, in characters.
+    pub password_min_length: usize,
     /// Per-username failed-login limit.
     pub login_user_limit: crate::oauth::throttle::Limit,
     /// Per-address failed-login limit.
@@ -321,6 +326,7 @@ impl ConfigArgs {
             password_hash_concurrency: self
                 .password_hash_concurrency
                 .or(lower.password_hash_concurrency),
+            password_min_length: self.password_min_length.or(lower.password_min_length),
             login_max_failures: self.login_max_failures.or(lower.login_max_failures),
             login_max_failures_per_addr: self
                 .login_max_failures_per_addr
@@ -493,6 +499,7 @@ impl Settings {
             password_hash_concurrency: c
                 .password_hash_concurrency
                 .unwrap_or_else(|| (cpus() / 2).max(1)),
+            password_min_length: c.password_min_length.unwrap_or(8),
             login_user_limit: crate::oauth::throttle::Limit {
                 max_failures: c.login_max_failures.unwrap_or(5),
                 window: c.login_lockout.unwrap_or(300),
@@ -618,6 +625,10 @@ impl Settings {
         if self.password_hash_concurrency == 0 || self.password_hash_concurrency > 256 {
             return bad("password_hash_concurrency", "must be 1 to 256");
         }
+        use crate::oauth::password::MAX_PASSWORD_BYTES;
+        if !(1..=MAX_PASSWORD_BYTES).contains(&self.password_min_length) {
+            return bad("password_min_length", "must be 1 to 1024 characters");
+        }
         if self.login_user_limit.max_failures < 1 || self.login_addr_limit.max_failures < 1 {
             return bad("login_max_failures", "must be at least 1");
         }
@@ -679,6 +690,7 @@ mod tests {
         assert_eq!((s.key_rotation_period, s.key_prepublish), (86_400, 3_600));
         assert_eq!(s.signing_alg, "RS256");
         assert_eq!(s.refresh_reuse_grace, 0);
+        assert_eq!(s.password_min_length, 8);
     }
 
     #[test]

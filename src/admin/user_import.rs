@@ -1,8 +1,10 @@
 //! `tessera user import --django FILE`: a Django project's users, from the JSON of
-//! `manage.py dumpdata auth.user`. Each user keeps its `pk` as external id, its
+//! `manage.py dumpdata auth.user` (or of a custom user model, `AUTH_USER_MODEL`, with
+//! the same fields). Each user keeps its `pk` as external id, its
 //! username (tessera's normalisation applied), `is_active`, and its password hash as
 //! it is: logins verify Django's formats and then store argon2id instead. A hash of a
-//! format tessera does not verify makes the user's password unusable (reported).
+//! format tessera does not verify, or costlier than the ceilings of
+//! [`crate::oauth::hash_ceiling`], makes the user's password unusable (reported).
 //!
 //! The whole file is checked before anything is written, and written in one
 //! transaction: a bad record, or a clash between two identities, writes nothing.
@@ -11,7 +13,7 @@ use super::{audit, AdminError};
 use crate::db::models::refresh_token::{revoke, Families};
 use crate::db::models::{ImportedChange, NewUser, User};
 use crate::db::DbConnection;
-use crate::oauth::password::{normalize_username, StoredHash};
+use crate::oauth::password::{normalize_username, HashParams, StoredHash};
 use diesel::Connection;
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -24,13 +26,58 @@ const MAX_HASH_BYTES: usize = 1024;
 /// What a user whose hash tessera cannot verify gets: no usable password.
 const UNUSABLE: &str = "!";
 
-/// How to treat users that already exist (by username).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The longest model label accepted, in characters.
+const MAX_MODEL_LABEL_CHARS: usize = 200;
+
+/// A Django model label, `app_label.ModelName` (`auth.user`, or a custom user model as
+/// `AUTH_USER_MODEL` names it), kept in lower case: Django's labels are
+/// case-insensitive, and dumpdata writes them in lower case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelLabel(String);
+
+impl ModelLabel {
+    /// Django's own user model.
+    pub fn auth_user() -> ModelLabel {
+        ModelLabel("auth.user".into())
+    }
+
+    /// Parses `app_label.ModelName`: two identifiers (letters, digits, `_`, not
+    /// starting with a digit) joined by one dot.
+    pub fn parse(raw: &str) -> Result<ModelLabel, String> {
+        let expected = "expected app_label.ModelName as in AUTH_USER_MODEL, e.g. accounts.User";
+        if raw.chars().count() > MAX_MODEL_LABEL_CHARS {
+            return Err(format!("longer than {MAX_MODEL_LABEL_CHARS} characters"));
+        }
+        let identifier = |s: &str| {
+            s.chars().next().is_some_and(|c| !c.is_ascii_digit())
+                && s.chars().all(|c| c.is_alphanumeric() || c == '_')
+        };
+        match raw.split_once('.') {
+            Some((app, model)) if identifier(app) && identifier(model) => {
+                Ok(ModelLabel(raw.to_lowercase()))
+            }
+            _ => Err(expected.into()),
+        }
+    }
+
+    /// The label, in lower case.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// How to read the file and treat users that already exist (by username).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImportOptions {
     /// Update existing users (hash, `is_active`, external id) instead of skipping them.
     pub update: bool,
     /// Work out the summary, write nothing.
     pub dry_run: bool,
+    /// The configured argon2id: a hash of tessera's own format may not ask for more
+    /// memory (the cost ceilings of [`crate::oauth::hash_ceiling`]).
+    pub hashing: HashParams,
+    /// The user model the records are of (`auth.user` unless the project has its own).
+    pub model: ModelLabel,
 }
 
 /// What an import did (or, dry, would do).
@@ -42,8 +89,9 @@ pub struct ImportSummary {
     pub updated: usize,
     /// Existing users left as they were.
     pub skipped: usize,
-    /// Usernames whose hash format tessera does not verify: imported (or updated)
-    /// without a usable password; `set-password` gives them one.
+    /// Usernames whose hash tessera does not verify (unknown format, or beyond the
+    /// cost ceilings): imported (or updated) without a usable password; `set-password`
+    /// gives them one.
     pub unsupported: Vec<String>,
     /// Whether this was a dry run (nothing written).
     pub dry_run: bool,
@@ -72,14 +120,14 @@ pub fn import_django(
     options: ImportOptions,
     now: i64,
 ) -> Result<ImportSummary, AdminError> {
-    let records = parse(data)?;
+    let records = parse(data, &options)?;
     let result = conn.transaction(|conn| {
         let mut summary = ImportSummary {
             dry_run: options.dry_run,
             ..ImportSummary::default()
         };
         for r in &records {
-            apply(conn, r, options, now, &mut summary)?;
+            apply(conn, r, &options, now, &mut summary)?;
         }
         let details = serde_json::json!({
             "source": "django",
@@ -122,7 +170,7 @@ impl From<AdminError> for Outcome {
 fn apply(
     conn: &mut DbConnection,
     r: &Record,
-    options: ImportOptions,
+    options: &ImportOptions,
     now: i64,
     summary: &mut ImportSummary,
 ) -> Result<(), AdminError> {
@@ -195,7 +243,7 @@ fn note_unsupported(r: &Record, summary: &mut ImportSummary) {
 }
 
 /// Reads and checks every record; the first problem is the file's one error.
-fn parse(data: &[u8]) -> Result<Vec<Record>, AdminError> {
+fn parse(data: &[u8], options: &ImportOptions) -> Result<Vec<Record>, AdminError> {
     let bad = |m: String| AdminError::Invalid(m);
     let value: Value = serde_json::from_slice(data)
         .map_err(|e| bad(format!("not a JSON file from manage.py dumpdata: {e}")))?;
@@ -209,7 +257,7 @@ fn parse(data: &[u8]) -> Result<Vec<Record>, AdminError> {
     let mut pks: HashMap<String, usize> = HashMap::new();
     for (i, item) in items.iter().enumerate() {
         let n = i + 1;
-        let r = record(item).map_err(|m| bad(format!("record {n}: {m}")))?;
+        let r = record(item, options).map_err(|m| bad(format!("record {n}: {m}")))?;
         if let Some(first) = pks.insert(r.pk.clone(), n) {
             return Err(bad(format!(
                 "records {first} and {n} have the same pk {}",
@@ -228,15 +276,17 @@ fn parse(data: &[u8]) -> Result<Vec<Record>, AdminError> {
     Ok(records)
 }
 
-fn record(item: &Value) -> Result<Record, String> {
+fn record(item: &Value, options: &ImportOptions) -> Result<Record, String> {
     let Value::Object(obj) = item else {
         return Err("not an object".into());
     };
+    let expected = options.model.as_str();
     match obj.get("model") {
-        Some(Value::String(m)) if m == "auth.user" => {}
+        Some(Value::String(m)) if m.to_lowercase() == expected => {}
         Some(Value::String(m)) => {
             return Err(format!(
-                "model {:?} is not auth.user (dump with: manage.py dumpdata auth.user)",
+                "model {:?} is not {expected} (dump with: manage.py dumpdata {expected}; \
+                 a custom user model is read with --model app_label.ModelName)",
                 shorten(m)
             ))
         }
@@ -261,10 +311,11 @@ fn record(item: &Value) -> Result<Record, String> {
         Some(_) => return Err(at("fields.is_active is not true or false".into())),
         None => return Err(at("fields.is_active is missing".into())),
     };
-    // Django's own unusable passwords (`!…`) stay unusable and are no surprise.
+    // Django's own unusable passwords (`!…`) stay unusable and are no surprise; a hash
+    // of an unknown format or beyond the cost ceilings is reported.
     let unusable = password.starts_with('!');
-    let kept =
-        password.len() <= MAX_HASH_BYTES && (unusable || StoredHash::parse(password).is_usable());
+    let kept = password.len() <= MAX_HASH_BYTES
+        && (unusable || StoredHash::parse(password, options.hashing).is_usable());
     let password_hash = if kept { password } else { UNUSABLE }.to_string();
     let unsupported = !kept && !unusable;
     Ok(Record {
@@ -291,4 +342,30 @@ fn shorten(s: &str) -> String {
         out.push('…');
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ModelLabel;
+
+    #[test]
+    fn model_labels_are_two_identifiers_in_lower_case() {
+        let label = ModelLabel::parse("accounts.User").expect("valid");
+        assert_eq!(label.as_str(), "accounts.user");
+        assert_eq!(ModelLabel::auth_user().as_str(), "auth.user");
+        assert!(ModelLabel::parse("my_app2.Kunde_ß").is_ok());
+        for bad in [
+            "",
+            "accounts",
+            "a.b.c",
+            ".user",
+            "accounts.",
+            "1app.user",
+            "app.us er",
+            "app.user\n",
+        ] {
+            assert!(ModelLabel::parse(bad).is_err(), "{bad:?}");
+        }
+        assert!(ModelLabel::parse(&format!("a.{}", "x".repeat(300))).is_err());
+    }
 }

@@ -6,7 +6,7 @@ use super::{audit, AdminError};
 use crate::db::models::refresh_token::{revoke, Families};
 use crate::db::models::{NewUser, User};
 use crate::db::DbConnection;
-use crate::oauth::password::{normalize_username, StoredHash};
+use crate::oauth::password::{normalize_username, HashParams, StoredHash};
 use diesel::Connection;
 use serde::Serialize;
 
@@ -19,14 +19,16 @@ pub struct UserView {
     /// The row.
     #[serde(flatten)]
     pub user: User,
-    /// `argon2id`, `django_pbkdf2_sha256` (imported, replaced at the next login), …, or
-    /// `unusable` (no login until `set-password`).
+    /// `argon2id`, `django_pbkdf2_sha256` (imported, replaced at the next login), …,
+    /// `unusable` or `unsupported` (no login until `set-password`).
     pub password_scheme: String,
 }
 
-impl From<User> for UserView {
-    fn from(user: User) -> Self {
-        let password_scheme = StoredHash::parse(&user.password_hash).scheme();
+impl UserView {
+    /// The view of `user`; `hashing` (the configured argon2id) decides whether its
+    /// hash is within the cost ceilings, as a login would.
+    pub fn new(user: User, hashing: HashParams) -> Self {
+        let password_scheme = StoredHash::parse(&user.password_hash, hashing).scheme();
         UserView {
             user,
             password_scheme,
@@ -67,13 +69,14 @@ fn find(conn: &mut DbConnection, username: &str) -> Result<User, AdminError> {
 }
 
 /// Creates a user with an already computed password hash and, optionally, the id it
-/// has in the system it came from.
+/// has in the system it came from. `hashing` is the configured argon2id (for the view).
 pub fn create(
     conn: &mut DbConnection,
     actor: &str,
     username: &str,
     password_hash: &str,
     external_id: Option<&str>,
+    hashing: HashParams,
     now: i64,
 ) -> Result<UserView, AdminError> {
     let name = normalize_username(username).map_err(|e| AdminError::Invalid(e.into()))?;
@@ -105,17 +108,24 @@ pub fn create(
         audit::record(conn, actor, "user.create", &name, details, now)?;
         Ok(())
     })?;
-    show(conn, &name)
+    show(conn, &name, hashing)
 }
 
 /// One user.
-pub fn show(conn: &mut DbConnection, username: &str) -> Result<UserView, AdminError> {
-    find(conn, username).map(UserView::from)
+pub fn show(
+    conn: &mut DbConnection,
+    username: &str,
+    hashing: HashParams,
+) -> Result<UserView, AdminError> {
+    find(conn, username).map(|u| UserView::new(u, hashing))
 }
 
 /// Every user.
-pub fn list(conn: &mut DbConnection) -> Result<Vec<UserView>, AdminError> {
-    Ok(User::list(conn)?.into_iter().map(UserView::from).collect())
+pub fn list(conn: &mut DbConnection, hashing: HashParams) -> Result<Vec<UserView>, AdminError> {
+    Ok(User::list(conn)?
+        .into_iter()
+        .map(|u| UserView::new(u, hashing))
+        .collect())
 }
 
 /// Sets a new password; the user's refresh-token families end.
@@ -124,6 +134,7 @@ pub fn set_password(
     actor: &str,
     username: &str,
     password_hash: &str,
+    hashing: HashParams,
     now: i64,
 ) -> Result<UserView, AdminError> {
     let user = find(conn, username)?;
@@ -140,7 +151,7 @@ pub fn set_password(
             now,
         )
     })?;
-    show(conn, username)
+    show(conn, username, hashing)
 }
 
 /// Enables or disables a user; disabling ends their refresh-token families.
@@ -149,6 +160,7 @@ pub fn set_disabled(
     actor: &str,
     username: &str,
     disabled: bool,
+    hashing: HashParams,
     now: i64,
 ) -> Result<UserView, AdminError> {
     let user = find(conn, username)?;
@@ -169,7 +181,7 @@ pub fn set_disabled(
             now,
         )
     })?;
-    show(conn, username)
+    show(conn, username, hashing)
 }
 
 /// Deletes a user and their refresh-token families.

@@ -2,7 +2,7 @@
 //! stdin (a prompt without echo on a terminal), never from the command line.
 
 use super::{connect, print_json, CLI};
-use crate::admin::user_import::{self, ImportOptions, MAX_IMPORT_BYTES};
+use crate::admin::user_import::{self, ImportOptions, ModelLabel, MAX_IMPORT_BYTES};
 use crate::admin::users;
 use crate::config::Settings;
 use crate::oauth::password::{check_new_password, hash_password};
@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 /// User commands.
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
-    /// Create a user; the password is read from stdin (a second line, if given, must match)
+    /// Create a user; the password (at least password_min_length characters) is read from stdin (a second line, if given, must match)
     Create {
         /// Login name (stored in lower case)
         #[arg(long)]
@@ -36,6 +36,9 @@ pub enum UserCommand {
         /// Print the summary without writing anything
         #[arg(long)]
         dry_run: bool,
+        /// The user model the file holds, as AUTH_USER_MODEL names it (case-insensitive)
+        #[arg(long, value_name = "APP.MODEL", default_value = "auth.user")]
+        model: String,
     },
     /// Set a user's password (read from stdin); ends the user's sessions
     SetPassword {
@@ -71,19 +74,24 @@ pub fn run(settings: &Settings, cmd: UserCommand) -> anyhow::Result<()> {
     // Read and check the password before touching the database: bad input writes nothing.
     let new_hash = match &cmd {
         UserCommand::Create { .. } | UserCommand::SetPassword { .. } => {
-            let pw = read_password()?;
+            let pw = read_password(settings.password_min_length)?;
             Some(hash_password(&pw, settings.password_hash).map_err(anyhow::Error::msg)?)
         }
         _ => None,
     };
-    // Likewise the import file: read whole and checked before connecting.
+    // Likewise the import's flags and file: checked, and read whole, before connecting.
     let import = match &cmd {
-        UserCommand::Import { django, .. } => Some(read_import_file(django)?),
+        UserCommand::Import { django, model, .. } => {
+            let model = ModelLabel::parse(model).map_err(|e| anyhow::anyhow!("--model: {e}"))?;
+            Some((model, read_import_file(django)?))
+        }
         _ => None,
     };
     let mut conn = connect(settings)?;
     let conn = &mut conn;
     let t = now();
+    // The configured argon2id: what new hashes use, and what bounds a stored one.
+    let hashing = settings.password_hash;
     match (cmd, new_hash) {
         (
             UserCommand::Create {
@@ -92,7 +100,8 @@ pub fn run(settings: &Settings, cmd: UserCommand) -> anyhow::Result<()> {
             },
             Some(hash),
         ) => {
-            let user = users::create(conn, CLI, &username, &hash, external_id.as_deref(), t)?;
+            let ext = external_id.as_deref();
+            let user = users::create(conn, CLI, &username, &hash, ext, hashing, t)?;
             eprintln!("created user {}", user.user.username);
             print_json(&user)
         }
@@ -102,22 +111,27 @@ pub fn run(settings: &Settings, cmd: UserCommand) -> anyhow::Result<()> {
             },
             _,
         ) => {
-            let data = import.unwrap_or_default();
-            let options = ImportOptions { update, dry_run };
+            let (model, data) = import.unwrap_or_else(|| (ModelLabel::auth_user(), Vec::new()));
+            let options = ImportOptions {
+                update,
+                dry_run,
+                hashing,
+                model,
+            };
             let summary = user_import::import_django(conn, CLI, &data, options, t)?;
             print_json(&summary)
         }
-        (UserCommand::SetPassword { username }, Some(hash)) => {
-            print_json(&users::set_password(conn, CLI, &username, &hash, t)?)
-        }
-        (UserCommand::Disable { username }, _) => {
-            print_json(&users::set_disabled(conn, CLI, &username, true, t)?)
-        }
-        (UserCommand::Enable { username }, _) => {
-            print_json(&users::set_disabled(conn, CLI, &username, false, t)?)
-        }
-        (UserCommand::Show { username }, _) => print_json(&users::show(conn, &username)?),
-        (UserCommand::List, _) => print_json(&users::list(conn)?),
+        (UserCommand::SetPassword { username }, Some(hash)) => print_json(&users::set_password(
+            conn, CLI, &username, &hash, hashing, t,
+        )?),
+        (UserCommand::Disable { username }, _) => print_json(&users::set_disabled(
+            conn, CLI, &username, true, hashing, t,
+        )?),
+        (UserCommand::Enable { username }, _) => print_json(&users::set_disabled(
+            conn, CLI, &username, false, hashing, t,
+        )?),
+        (UserCommand::Show { username }, _) => print_json(&users::show(conn, &username, hashing)?),
+        (UserCommand::List, _) => print_json(&users::list(conn, hashing)?),
         (UserCommand::Delete { username }, _) => {
             let user = users::delete(conn, CLI, &username, t)?;
             eprintln!("deleted user {}", user.username);
@@ -148,8 +162,9 @@ fn read_import_file(path: &Path) -> anyhow::Result<Vec<u8>> {
 }
 
 /// The new password: prompted twice on a terminal; otherwise the first line of stdin,
-/// and the second line, when present, must repeat it.
-fn read_password() -> anyhow::Result<String> {
+/// and the second line, when present, must repeat it. It must be at least `min_chars`
+/// characters long (`password_min_length`).
+fn read_password(min_chars: usize) -> anyhow::Result<String> {
     let (pw, repeat) = if std::io::stdin().is_terminal() {
         let pw = rpassword::prompt_password("Password: ").context("cannot read the password")?;
         let again =
@@ -166,9 +181,10 @@ fn read_password() -> anyhow::Result<String> {
         let repeat = lines.next().map(str::to_string);
         (pw, repeat)
     };
-    check_new_password(&pw).map_err(anyhow::Error::msg)?;
+    // A typo in the repetition is the likelier mistake: say that first.
     if repeat.is_some_and(|r| r != pw) {
         bail!("the passwords do not match");
     }
+    check_new_password(&pw, min_chars).map_err(anyhow::Error::msg)?;
     Ok(pw)
 }

@@ -4,25 +4,19 @@
 //! (bcrypt of the hex SHA-256 of the password). Each is verified in constant time with
 //! its own cost; a successful login replaces it by tessera's argon2id hash.
 //!
-//! Costs come from the imported hash, so each format has a ceiling well above Django's
-//! defaults: a hash beyond it is not verified at all (it could make one login cost
-//! minutes) and is imported as unusable, like an unknown format.
+//! Costs come from the imported hash, so each format has a ceiling
+//! ([`super::hash_ceiling`]): a hash beyond it is not verified at all and is imported
+//! as unusable, like an unknown format.
 
+use super::hash_ceiling::{
+    argon2_memory_kib, Argon2Ceiling, MAX_BCRYPT_COST, MAX_PBKDF2_ITERATIONS,
+};
 use argon2::password_hash::{PasswordHash, PasswordVerifier};
 use argon2::Argon2;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
-
-/// PBKDF2 iterations accepted (Django 6 uses 1,200,000).
-const MAX_PBKDF2_ITERATIONS: u32 = 10_000_000;
-/// argon2 memory accepted, KiB (Django's default is 100 MiB).
-const MAX_ARGON2_MEMORY_KIB: u32 = 1024 * 1024;
-/// argon2 passes accepted.
-const MAX_ARGON2_ITERATIONS: u32 = 64;
-/// bcrypt cost accepted (Django's default is 12; each step doubles the work).
-const MAX_BCRYPT_COST: u32 = 16;
 
 /// A Django password hash tessera can verify.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,7 +56,7 @@ pub fn algorithm(encoded: &str) -> Option<&str> {
 
 impl<'a> DjangoHash<'a> {
     /// Parses a Django hash of a supported format within the cost ceilings; `None` for
-    /// anything else (unknown algorithm, malformed, too costly).
+    /// anything else (unknown algorithm, malformed, costlier than the ceilings).
     pub fn parse(encoded: &'a str) -> Option<DjangoHash<'a>> {
         match algorithm(encoded)? {
             name @ ("pbkdf2_sha256" | "pbkdf2_sha1") => {
@@ -85,14 +79,9 @@ impl<'a> DjangoHash<'a> {
             "argon2" => {
                 let phc = encoded.strip_prefix("argon2")?;
                 let parsed = PasswordHash::new(phc).ok()?;
-                let param = |name: &str| parsed.params.get_decimal(name);
-                let ok = matches!(
-                    parsed.algorithm.as_str(),
-                    "argon2id" | "argon2i" | "argon2d"
-                ) && param("m").is_some_and(|m| m <= MAX_ARGON2_MEMORY_KIB)
-                    && param("t").is_some_and(|t| t <= MAX_ARGON2_ITERATIONS)
-                    && parsed.hash.is_some();
-                ok.then_some(DjangoHash::Argon2 { phc })
+                Argon2Ceiling::IMPORTED
+                    .admits(&parsed)
+                    .then_some(DjangoHash::Argon2 { phc })
             }
             "bcrypt_sha256" => {
                 let bcrypt = encoded.strip_prefix("bcrypt_sha256$")?;
@@ -110,6 +99,17 @@ impl<'a> DjangoHash<'a> {
             DjangoHash::Pbkdf2 { sha1: false, .. } => "pbkdf2_sha256",
             DjangoHash::Argon2 { .. } => "argon2",
             DjangoHash::BcryptSha256 { .. } => "bcrypt_sha256",
+        }
+    }
+
+    /// The memory verifying it takes, KiB: argon2's memory cost; PBKDF2 and bcrypt
+    /// take next to none.
+    pub fn memory_kib(&self) -> u32 {
+        match self {
+            DjangoHash::Argon2 { phc } => {
+                PasswordHash::new(phc).map_or(0, |p| argon2_memory_kib(&p))
+            }
+            DjangoHash::Pbkdf2 { .. } | DjangoHash::BcryptSha256 { .. } => 0,
         }
     }
 
@@ -177,14 +177,35 @@ mod tests {
             "pbkdf2_sha256$1000$salt$not base64",
             "pbkdf2_sha256$1000$$9gdaR3BXvkKzOlnI4Sn9Vj5kmlAFf3Bj0gsMv9uo3qQ=",
             "pbkdf2_sha1$1000$salt$9gdaR3BXvkKzOlnI4Sn9Vj5kmlAFf3Bj0gsMv9uo3qQ=",
+            "pbkdf2_sha256$2000001$salt$9gdaR3BXvkKzOlnI4Sn9Vj5kmlAFf3Bj0gsMv9uo3qQ=",
             "argon2$argon2id$v=19$m=4194304,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+            "argon2$argon2id$v=19$m=262152,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+            "argon2$argon2id$v=19$m=1024,t=17,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+            "argon2$argon2id$v=19$m=262144,t=16,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+            "argon2$argon2id$v=19$m=1024,t=1,p=17$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+            "argon2$argon2id$v=19$m=4294967295,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+            "argon2$scrypt$ln=16,r=8,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
             "bcrypt_sha256$$2b$31$abcdefghijklmnopqrstuuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ01",
+            "bcrypt_sha256$$2b$15$axPqbDKyZFPRLEvySxPqb.6YZyUlicwKJ7Z1SwygWS/JNJ0LyuSM.",
             "!unusable",
             "",
         ] {
             assert!(DjangoHash::parse(encoded).is_none(), "{encoded}");
         }
         assert_eq!(algorithm("md5$x$y"), Some("md5"));
+        assert_eq!(algorithm("é$x"), None);
+    }
+
+    #[test]
+    fn the_costliest_hashes_within_the_ceilings_parse() {
+        for encoded in [
+            "pbkdf2_sha256$2000000$salt$9gdaR3BXvkKzOlnI4Sn9Vj5kmlAFf3Bj0gsMv9uo3qQ=",
+            "argon2$argon2id$v=19$m=262144,t=4,p=16$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+            "argon2$argon2id$v=19$m=65536,t=16,p=16$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+            "bcrypt_sha256$$2b$14$axPqbDKyZFPRLEvySxPqb.NvBTVE7FrVcc4AcUKOw34sAmJ0NC84G",
+        ] {
+            assert!(DjangoHash::parse(encoded).is_some(), "{encoded}");
+        }
         assert_eq!(algorithm("no dollar"), None);
     }
 }

@@ -13,6 +13,7 @@ pub mod error;
 pub mod federation;
 pub mod form;
 pub mod grant;
+pub mod hash_ceiling;
 pub mod jws;
 pub mod password;
 pub mod scope;

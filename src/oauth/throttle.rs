@@ -1,5 +1,9 @@
-//! Brute-force throttling of password logins: fixed windows of failures per username
+//! Brute-force throttling of password logins: fixed windows of attempts per username
 //! and per client address. The counters live in the database; this is the policy.
+//!
+//! An attempt is counted before its password is checked, so the check is reserved:
+//! N simultaneous attempts count 1..N, and only those within the limit are checked.
+//! A failed check keeps its count; a success, or a check that never ran, gives it back.
 
 /// Limits for one kind of key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -10,11 +14,14 @@ pub struct Limit {
     pub window: i64,
 }
 
-/// Seconds until a key with `failures` counted since `window_start` may try again, or
-/// `None` when it may try now.
-pub fn retry_after(failures: i64, window_start: i64, limit: Limit, now: i64) -> Option<i64> {
-    let ends = window_start + limit.window;
-    (failures >= limit.max_failures && now < ends).then_some(ends - now)
+/// Whether an attempt that is the `attempts`-th counted in the window that opened at
+/// `window_start` may have its password checked: `Err` with the seconds until the
+/// window ends (at least 1) when it is over the limit.
+pub fn admit(attempts: i64, window_start: i64, limit: Limit, now: i64) -> Result<(), i64> {
+    if attempts <= limit.max_failures {
+        return Ok(());
+    }
+    Err((window_start + limit.window - now).max(1))
 }
 
 /// The counter key of a username.
@@ -37,9 +44,15 @@ mod tests {
     };
 
     #[test]
-    fn locks_at_the_limit_until_the_window_ends() {
-        assert_eq!(retry_after(2, 100, L, 110), None);
-        assert_eq!(retry_after(3, 100, L, 110), Some(50));
-        assert_eq!(retry_after(3, 100, L, 160), None);
+    fn the_attempts_within_the_limit_are_checked_the_rest_wait_for_the_window() {
+        assert_eq!(admit(1, 100, L, 110), Ok(()));
+        assert_eq!(
+            admit(3, 100, L, 110),
+            Ok(()),
+            "the third of three is checked"
+        );
+        assert_eq!(admit(4, 100, L, 110), Err(50));
+        assert_eq!(admit(40, 100, L, 110), Err(50));
+        assert_eq!(admit(4, 100, L, 160), Err(1), "never less than a second");
     }
 }

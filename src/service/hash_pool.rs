@@ -32,6 +32,13 @@ type Job = Box<dyn FnOnce() + Send>;
 #[error("too many password checks in progress")]
 pub struct Busy;
 
+/// Held while a stored hash that needs more memory than the configured argon2id is
+/// verified (an imported Django argon2 hash may take up to 256 MiB): such checks run
+/// one at a time in the process, so simultaneous logins of users not yet migrated
+/// cannot multiply that memory; the process needs at most `concurrency` times the
+/// configured memory, plus one of them.
+static OVERSIZED: Mutex<()> = Mutex::new(());
+
 /// Hashing threads and the parameters new hashes use.
 #[derive(Debug)]
 pub struct HashPool {
@@ -93,18 +100,22 @@ impl HashPool {
 
     /// Whether `password` matches `stored`, and the hash to store instead when it did
     /// and `stored` is weaker than the configured argon2id. With no usable stored hash
-    /// (unknown user, no password) it is checked against a dummy hash of the configured
-    /// cost, so that takes the time of a native login.
+    /// (unknown user, no password, a hash costlier than the ceilings) it is checked
+    /// against a dummy hash of the configured cost, so that takes the time of a native
+    /// login and never more.
     pub async fn verify(&self, password: String, stored: Option<String>) -> Result<Checked, Busy> {
         let dummy = self.dummy.clone();
         let params = self.params;
         let span = span::internal("verify password");
         let checked = self
             .run(&span, move || {
-                let parsed = stored.as_deref().map(StoredHash::parse);
+                let parsed = stored.as_deref().map(|s| StoredHash::parse(s, params));
                 match parsed.filter(StoredHash::is_usable) {
                     Some(hash) => {
+                        let one_at_a_time = (hash.memory_kib() > params.memory_kib)
+                            .then(|| OVERSIZED.lock().unwrap_or_else(PoisonError::into_inner));
                         let matched = hash.verify(&password);
+                        drop(one_at_a_time);
                         let upgrade = (matched && hash.needs_upgrade(params))
                             .then(|| hash_password(&password, params))
                             .and_then(|new| new.map_err(|e| log::error!("{e}")).ok());

@@ -16,9 +16,15 @@ use crate::oauth::{ErrorCode, OAuthError, RegisteredClient, Scope};
 use crate::service::{now, AppState};
 
 /// Checks a login's username and password, throttled per username and per client
-/// address. Returns the user. Unknown user, wrong password and disabled
-/// user get the same answer after the same work; a locked username or address is
-/// refused before any password check, so a correct password does not help an attacker.
+/// address. Returns the user. Unknown user, wrong password and disabled user get the
+/// same answer after the same work.
+///
+/// The attempt is counted on both keys before the password is checked, in the unit
+/// of work that finds the user: the database hands out the counts, so of N
+/// simultaneous attempts (on any replica) at most the limit are checked and the rest
+/// are refused before any hashing, a correct password included. A failed check keeps
+/// its count; a success gives the address's back and clears the username's, and a
+/// check that never ran (the hash pool was full) gives both back.
 pub async fn authenticate(
     state: &AppState,
     login: &Login<'_>,
@@ -37,77 +43,91 @@ pub async fn authenticate(
         state.settings.login_user_limit,
         state.settings.login_addr_limit,
     ];
+    // One window for both keys (`login_lockout`).
+    let window = state.settings.login_user_limit.window;
 
     let username = login.username.clone();
-    let lookup_keys = keys.clone();
-    let (user, counters) = super::read(&state.pool, "find user", move |conn| {
-        let refs: Vec<&str> = lookup_keys.iter().map(String::as_str).collect();
-        let counters = login_failure::get(conn, &refs)?;
-        let user = match &username {
-            Some(u) => User::find_by_username(conn, u)?,
-            None => None,
-        };
-        Ok((user, counters))
-    })
-    .await?;
-
-    let t = now();
-    for (key, limit) in keys.iter().zip(limits) {
-        let locked = counters
-            .iter()
-            .find(|(k, _)| k == key)
-            .and_then(|(_, c)| throttle::retry_after(c.failures, c.window_start, limit, t));
-        if let Some(secs) = locked {
-            let mut e =
-                OAuthError::invalid_grant("too many failed login attempts; try again later");
-            e.retry_after = Some(secs.max(1) as u64);
-            return Err(e);
-        }
-    }
+    let reserve_keys = keys.clone();
+    // The span keeps its documented name, "find user"; the unit also counts the attempt.
+    let (user, reserved) = state
+        .write("find user", move |conn| {
+            let t = now();
+            let refs = reserve_keys.each_ref().map(String::as_str);
+            let reserved = login_failure::reserve(conn, &refs, t, window, |counters| {
+                for (c, limit) in counters.iter().zip(limits) {
+                    throttle::admit(c.failures, c.window_start, limit, t).map_err(throttled)?;
+                }
+                Ok::<(), OAuthError>(())
+            })?;
+            let user = match &username {
+                Some(u) => User::find_by_username(conn, u)?,
+                None => None,
+            };
+            Ok((user, reserved))
+        })
+        .await?;
+    let windows: Vec<i64> = reserved.iter().map(|c| c.window_start).collect();
+    let addr_window = windows.get(1).copied();
 
     let stored = user.as_ref().map(|u| u.password_hash.clone());
-    let checked = state
+    let checked = match state
         .hash_pool
         .verify(login.password.to_string(), stored)
         .await
-        .map_err(|e| {
-            log::warn!("{e}");
-            OAuthError::unavailable()
-        })?;
+    {
+        Ok(checked) => checked,
+        Err(busy) => {
+            log::warn!("{busy}");
+            // Nothing was checked: the attempt counts against no one.
+            let release = state.write("record login", move |conn| {
+                for (key, start) in keys.iter().zip(windows) {
+                    login_failure::release(conn, key, start)?;
+                }
+                Ok(())
+            });
+            if let Err(e) = release.await {
+                log::warn!("login reservation not given back: {}", e.description);
+            }
+            return Err(OAuthError::unavailable());
+        }
+    };
     let user = user.filter(|u| checked.matched && !u.disabled);
+    let Some(user) = user else {
+        // The attempt stays counted: it was the reservation.
+        state.metrics.login_failures.inc();
+        return Err(bad_credentials());
+    };
 
-    let window = state.settings.login_user_limit.window;
     // The login proved the password: a weaker stored hash (imported, or of a lower
     // cost than configured) is replaced, unless the password changed meanwhile.
-    let upgrade = user
-        .as_ref()
-        .zip(checked.upgrade)
-        .map(|(u, new)| (u.id.clone(), u.password_hash.clone(), new));
-    let succeeded = user.is_some();
+    let upgrade = checked
+        .upgrade
+        .map(|new| (user.id.clone(), user.password_hash.clone(), new));
     state
         .write("record login", move |conn| {
-            let t = now();
-            if succeeded {
-                login_failure::clear(conn, &keys[0])?;
-                if let Some((id, old, new)) = &upgrade {
-                    User::upgrade_password_hash(conn, id, old, new)?;
-                }
-            } else {
-                for key in &keys {
-                    login_failure::record(conn, key, t, window)?;
-                }
+            let [user_key, addr_key] = &keys;
+            login_failure::clear(conn, user_key)?;
+            if let Some(start) = addr_window {
+                login_failure::release(conn, addr_key, start)?;
+            }
+            if let Some((id, old, new)) = &upgrade {
+                User::upgrade_password_hash(conn, id, old, new)?;
             }
             Ok(())
         })
         .await?;
-    if !succeeded {
-        state.metrics.login_failures.inc();
-    }
-    user.map(|u| LoggedIn {
-        id: u.id,
-        external_id: u.external_id,
+    Ok(LoggedIn {
+        id: user.id,
+        external_id: user.external_id,
     })
-    .ok_or_else(bad_credentials)
+}
+
+/// The answer to an attempt over a limit: the same for a username and an address, with
+/// the seconds until the window ends.
+fn throttled(retry_after: i64) -> OAuthError {
+    let mut e = OAuthError::invalid_grant("too many failed login attempts; try again later");
+    e.retry_after = Some(retry_after.max(1) as u64);
+    e
 }
 
 /// The user a login proved.

@@ -260,11 +260,17 @@ async fn user_create_refuses_bad_passwords_and_duplicates_writing_nothing() {
         assert!(out.stderr.contains(why), "{}", out.stderr);
         assert_eq!(out.stderr.trim().lines().count(), 1);
     }
-    let bad_name = run(&["user", "create", "--username", "a b"], "pw\n").await;
+    let bad_name = run(&["user", "create", "--username", "a b"], "long enough\n").await;
     assert!(!bad_name.success);
+    assert!(
+        bad_name.stderr.contains("white space"),
+        "{}",
+        bad_name.stderr
+    );
     app.create_user("yan", "good password").await;
-    let dup = run(&["user", "create", "--username", "YAN"], "other\n").await;
+    let dup = run(&["user", "create", "--username", "YAN"], "other password\n").await;
     assert!(!dup.success, "usernames are unique, case-insensitively");
+    assert!(dup.stderr.contains("already exists"), "{}", dup.stderr);
     let list = app.cli(&["user", "list"]).await;
     assert_eq!(list.json().as_array().expect("array").len(), 1);
     assert!(app.cli(&["user", "--help"]).await.success);

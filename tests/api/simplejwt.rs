@@ -294,3 +294,44 @@ async fn simplejwt_errors_have_simplejwt_shapes() {
     assert_eq!(garbage.status, 401);
     assert_eq!(garbage.body["code"], "token_not_valid");
 }
+
+#[tokio::test]
+async fn simultaneous_wrong_passwords_at_api_token_are_checked_at_most_the_limit() {
+    let (app, _) = spawn_simplejwt_app(&[], |c| {
+        c.login_max_failures = Some(5);
+        c.login_max_failures_per_addr = Some(100_000);
+    })
+    .await;
+    app.create_user("django", "django's password").await;
+    let body = json!({"username": "django", "password": "a guess"});
+    let answers =
+        futures::future::join_all((0..40).map(|_| post_json(&app, "/api/token/", body.clone())))
+            .await;
+    let (mut checked, mut throttled, mut unavailable) = (0, 0, 0);
+    for a in &answers {
+        match a.status {
+            401 => checked += 1,
+            429 => {
+                assert!(a.header("retry-after").is_some(), "{}", a.body);
+                throttled += 1;
+            }
+            503 => unavailable += 1,
+            other => panic!("unexpected {other}: {}", a.body),
+        }
+    }
+    assert!(
+        checked <= 5,
+        "40 at once: {checked} password checks, limit 5"
+    );
+    assert_eq!(checked + throttled + unavailable, 40);
+    if unavailable == 0 {
+        assert_eq!(checked, 5, "the first five are checked");
+    }
+    let locked = post_json(
+        &app,
+        "/api/token/",
+        json!({"username": "django", "password": "django's password"}),
+    )
+    .await;
+    assert_eq!(locked.status, 429, "{}", locked.body);
+}

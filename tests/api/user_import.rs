@@ -4,8 +4,8 @@
 //! Django project.)
 
 use crate::helpers::{
-    count_sql, run_cli, run_cli_env, spawn_app, spawn_app_on, spawn_simplejwt_app, Answer,
-    CliOutput, TestApp,
+    count_sql, exec_sql, form, run_cli, run_cli_env, serve_process, spawn_app, spawn_app_on,
+    spawn_simplejwt_app, Answer, CliOutput, TestApp, TestClient, TestDb,
 };
 use serde_json::{json, Value};
 
@@ -19,10 +19,15 @@ const BCRYPT_SHA256: &str =
     "bcrypt_sha256$$2b$04$LMLc9Zay0gaFS3fzRr8wpe7ZfFEWlL1iFc3cLsBG76O7UTml5oj9S";
 const PASSWORD: &str = "correct horse";
 
-/// One dumpdata record.
+/// One dumpdata record of `auth.user`.
 fn user(pk: u64, username: &str, password: &str, active: bool) -> Value {
+    record("auth.user", pk, username, password, active)
+}
+
+/// One dumpdata record of `model`.
+fn record(model: &str, pk: u64, username: &str, password: &str, active: bool) -> Value {
     json!({
-        "model": "auth.user",
+        "model": model,
         "pk": pk,
         "fields": {
             "password": password,
@@ -43,13 +48,23 @@ fn user(pk: u64, username: &str, password: &str, active: bool) -> Value {
 
 /// Runs `user import --django` on `content` with `extra` flags.
 async fn import_bytes(app: &TestApp, content: &[u8], extra: &[&str]) -> CliOutput {
+    import_env(&app.db, content, extra, &[]).await
+}
+
+/// [`import_bytes`] into `db`, with extra environment variables (the configured cost).
+async fn import_env(
+    db: &TestDb,
+    content: &[u8],
+    extra: &[&str],
+    envs: &[(&str, &str)],
+) -> CliOutput {
     let dir = tempfile::tempdir().expect("dir");
     let path = dir.path().join("users.json");
     std::fs::write(&path, content).expect("write dump");
     let path = path.display().to_string();
     let mut args = vec!["user", "import", "--django", path.as_str()];
     args.extend_from_slice(extra);
-    run_cli(&app.db, &args, None).await
+    run_cli_env(db, &args, None, envs).await
 }
 
 async fn import(app: &TestApp, records: &Value, extra: &[&str]) -> CliOutput {
@@ -243,7 +258,7 @@ async fn identity_clashes_are_refused_not_merged() {
             "--external-id",
             "99",
         ],
-        Some("pw one\n"),
+        Some("pw one two\n"),
     )
     .await;
     assert!(out.success, "{}", out.stderr);
@@ -257,7 +272,7 @@ async fn identity_clashes_are_refused_not_merged() {
             "--external-id",
             "99",
         ],
-        Some("pw one\n"),
+        Some("pw one two\n"),
     )
     .await;
     assert!(!dup.success);
@@ -429,5 +444,385 @@ async fn django_hash_logins_are_throttled_like_any_other() {
         show(&app, "alice").await["password_scheme"],
         "django_pbkdf2_sha256",
         "no hash work, no upgrade while locked"
+    );
+}
+
+/// The hash of the report: argon2 asking for 2^32 - 1 KiB (4 TiB) of memory.
+const ARGON2_4_TIB: &str = "$argon2id$v=19$m=4294967295,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA";
+
+/// A wrong-password login for `username` at `/api/token/` and at `/oauth/token` (the
+/// password grant of `client`) of the server at `base`: both must refuse it.
+async fn wrong_password_at_both_endpoints(base: &str, client: &TestClient, username: &str) {
+    let http = reqwest::Client::new();
+    let simplejwt = http
+        .post(format!("{base}/api/token/"))
+        .json(&json!({"username": username, "password": "not the password"}))
+        .send()
+        .await
+        .expect("the server answers /api/token/");
+    assert_eq!(simplejwt.status(), 401, "{username} at /api/token/");
+    let oauth = http
+        .post(format!("{base}/oauth/token"))
+        .basic_auth(&client.id, Some(&client.secret))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(form(&[
+            ("grant_type", "password"),
+            ("username", username),
+            ("password", "not the password"),
+        ]))
+        .send()
+        .await
+        .expect("the server answers /oauth/token");
+    assert_eq!(oauth.status(), 400, "{username} at /oauth/token");
+    let body: Value = oauth.json().await.expect("JSON");
+    assert_eq!(body["error"], "invalid_grant");
+}
+
+#[tokio::test]
+async fn a_4_tib_argon2_hash_never_takes_the_server_down() {
+    // The real thing: `tessera serve` as its own process, as in the report.
+    let (setup, client) = spawn_simplejwt_app(&[], |_| {}).await;
+    let db = setup.stop().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let mut server = serve_process(
+        dir.path(),
+        &[
+            ("TESSERA_DATABASE_URL", db.url()),
+            ("TESSERA_SIMPLEJWT_CLIENT", client.id.clone()),
+        ],
+    )
+    .await;
+    let alive = |server: &mut crate::helpers::ServeProcess, when: &str| {
+        let exited = server.child.try_wait().expect("child status");
+        assert!(exited.is_none(), "the server died {when}: {exited:?}");
+    };
+
+    let records = json!([user(1, "mallory", ARGON2_4_TIB, true)]);
+    let out = import_env(&db, records.to_string().as_bytes(), &[], &[]).await;
+    wrong_password_at_both_endpoints(&server.address, &client, "mallory").await;
+    alive(&mut server, "after a login with the imported hash");
+    let out = summary(&out);
+    assert_eq!(out["unsupported"], json!(["mallory"]), "{out}");
+
+    // A row that holds it anyway (written before the ceilings, or by hand) is never
+    // verified: the login costs a dummy hash and fails, and the server stays up.
+    let written = exec_sql(
+        &db,
+        &format!("UPDATE users SET password_hash = '{ARGON2_4_TIB}' WHERE username = 'mallory'"),
+    );
+    assert_eq!(written, 1);
+    for _ in 0..2 {
+        wrong_password_at_both_endpoints(&server.address, &client, "mallory").await;
+    }
+    alive(&mut server, "after logins with the stored hash");
+    let ready = reqwest::get(format!("{}/readyz", server.address))
+        .await
+        .expect("readyz answers");
+    assert_eq!(ready.status(), 200);
+    let shown = run_cli(&db, &["user", "show", "mallory"], None).await;
+    assert_eq!(shown.json()["password_scheme"], "unsupported");
+}
+
+/// Django-format hashes of "correct horse" at the highest costs the ceilings allow.
+const PBKDF2_2M: &str =
+    "pbkdf2_sha256$2000000$s4ltS4ltS4lt$oj9ao+uxkvZ9Y+T4Dubpf/YrNb2INpSjnkqlzgsUE50=";
+const BCRYPT_14: &str =
+    "bcrypt_sha256$$2b$14$axPqbDKyZFPRLEvySxPqb.NvBTVE7FrVcc4AcUKOw34sAmJ0NC84G";
+const ARGON2_256_MIB: &str = "argon2$argon2id$v=19$m=262144,t=1,p=1$czRsdFM0bHRTNGx0UzRsdA$EH2wk82ilhjFIdGit2L4lda8lqX0SUYtfEOlMvr2wJQ";
+const ARGON2_16_PASSES_16_LANES: &str = "argon2$argon2id$v=19$m=1024,t=16,p=16$czRsdFM0bHRTNGx0UzRsdA$bxLZMVVGVwrXzNRKlgsDnpeHWRaXzUrxcxKcKdDooGo";
+/// tessera's own format at the memory the tests configure (2 MiB), 16 passes, 16 lanes.
+const PHC_2_MIB_16_16: &str = "$argon2id$v=19$m=2048,t=16,p=16$czRsdFM0bHRTNGx0UzRsdA$FvHvPSZd8XM6oyoO02s+164ScuUZU4yl7fJ1GeXO1eY";
+
+/// Hashes of "correct horse" one step beyond a ceiling: cheap to make, never verified.
+const BEYOND_THE_CEILINGS: [(&str, &str); 5] = [
+    (
+        "pbkdf2-2000001",
+        "pbkdf2_sha256$2000001$s4ltS4ltS4lt$bfYl64dr7zeqqMnimbhTU2t2I+eQ+EXC5gfSJ4k2Uic=",
+    ),
+    (
+        "bcrypt-15",
+        "bcrypt_sha256$$2b$15$axPqbDKyZFPRLEvySxPqb.6YZyUlicwKJ7Z1SwygWS/JNJ0LyuSM.",
+    ),
+    (
+        "argon2-17-passes",
+        "argon2$argon2id$v=19$m=1024,t=17,p=1$czRsdFM0bHRTNGx0UzRsdA$mmfXqDndNOuK1MtvcjLrllut49UBTCeiwvZOOpUoZjk",
+    ),
+    (
+        "argon2-17-lanes",
+        "argon2$argon2id$v=19$m=1024,t=1,p=17$czRsdFM0bHRTNGx0UzRsdA$x5N04dzl7ITWwYPjlRAEiRFqDqtq49OUsd3vS9YMj3o",
+    ),
+    (
+        "phc-over-configured-memory",
+        "$argon2id$v=19$m=2056,t=1,p=1$czRsdFM0bHRTNGx0UzRsdA$wDBg3095ywCInh+RQz8gLHON0KS33Ne2Uz6gcPK4kVE",
+    ),
+];
+
+/// argon2id memory the ceiling tests configure, KiB (server and CLI alike).
+const CONFIGURED_KIB: &str = "2048";
+
+async fn ceiling_app() -> TestApp {
+    let (app, _) = spawn_simplejwt_app(&[], |c| c.argon2_memory_kib = Some(2048)).await;
+    app
+}
+
+#[tokio::test]
+async fn hashes_costlier_than_the_ceilings_import_as_unsupported() {
+    let app = ceiling_app().await;
+    let fake = "c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA";
+    let mut records = vec![
+        // The costs of the report: each would pass the old ceilings.
+        user(
+            1,
+            "argon2-1gib",
+            &format!("argon2$argon2id$v=19$m=1048576,t=1,p=1${fake}"),
+            true,
+        ),
+        user(2, "bcrypt-16", &BCRYPT_14.replace("$14$", "$16$"), true),
+        user(
+            3,
+            "pbkdf2-10m",
+            &PBKDF2_2M.replace("$2000000$", "$10000000$"),
+            true,
+        ),
+        user(
+            4,
+            "argon2-256mib-and-8kib",
+            &format!("argon2$argon2id$v=19$m=262152,t=1,p=1${fake}"),
+            true,
+        ),
+        user(5, "phc-4tib", ARGON2_4_TIB, true),
+        // 256 MiB for 5 passes: over a second of work.
+        user(
+            7,
+            "argon2-256mib-5-passes",
+            &format!("argon2$argon2id$v=19$m=262144,t=5,p=1${fake}"),
+            true,
+        ),
+        user(
+            6,
+            "phc-17-passes",
+            &format!("$argon2id$v=19$m=1024,t=17,p=1${fake}"),
+            true,
+        ),
+    ];
+    for (i, (name, hash)) in BEYOND_THE_CEILINGS.iter().enumerate() {
+        records.push(user(10 + i as u64, name, hash, true));
+    }
+    let expected: Vec<String> = records
+        .iter()
+        .map(|r| r["fields"]["username"].as_str().expect("name").to_string())
+        .collect();
+    let out = import_env(
+        &app.db,
+        Value::Array(records).to_string().as_bytes(),
+        &[],
+        &[("TESSERA_ARGON2_MEMORY_KIB", CONFIGURED_KIB)],
+    )
+    .await;
+    let out = summary(&out);
+    assert_eq!(out["imported"], expected.len());
+    assert_eq!(out["unsupported"], json!(expected));
+    for name in &expected {
+        assert_eq!(
+            show(&app, name).await["password_scheme"],
+            "unusable",
+            "{name}"
+        );
+        let refused = login(&app, name, PASSWORD).await;
+        assert_eq!(refused.status, 401, "{name}: {}", refused.body);
+    }
+}
+
+#[tokio::test]
+async fn the_costliest_hashes_within_the_ceilings_still_log_in() {
+    let app = ceiling_app().await;
+    let allowed = [
+        ("pbkdf2-2m", PBKDF2_2M, "django_pbkdf2_sha256"),
+        ("bcrypt-14", BCRYPT_14, "django_bcrypt_sha256"),
+        ("argon2-256mib", ARGON2_256_MIB, "django_argon2"),
+        ("argon2-16-16", ARGON2_16_PASSES_16_LANES, "django_argon2"),
+        ("phc-configured-memory", PHC_2_MIB_16_16, "argon2id"),
+    ];
+    let records: Vec<Value> = allowed
+        .iter()
+        .enumerate()
+        .map(|(i, (name, hash, _))| user(1 + i as u64, name, hash, true))
+        .collect();
+    let out = import_env(
+        &app.db,
+        Value::Array(records).to_string().as_bytes(),
+        &[],
+        &[("TESSERA_ARGON2_MEMORY_KIB", CONFIGURED_KIB)],
+    )
+    .await;
+    assert_eq!(summary(&out)["unsupported"], json!([]));
+    for (name, _, scheme) in allowed {
+        assert_eq!(show(&app, name).await["password_scheme"], scheme, "{name}");
+        let ok = login(&app, name, PASSWORD).await;
+        assert_eq!(ok.status, 200, "{name}: {}", ok.body);
+        let stored = count_sql(
+            &app.db,
+            &format!(
+                "SELECT COUNT(*) AS n FROM users WHERE username = '{name}' \
+                 AND password_hash LIKE '$argon2id$v=19$m=2048,t=2,p=1$%'"
+            ),
+        );
+        // The own-format hash has more passes and lanes than configured: kept.
+        let expected = if scheme == "argon2id" { 0 } else { 1 };
+        assert_eq!(
+            stored, expected,
+            "{name}: replaced by the configured argon2id"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_stored_hash_beyond_the_ceilings_is_never_verified() {
+    // Rows an older version imported, or an operator wrote by hand: the right password
+    // is refused, because the hash is never checked at all.
+    let app = ceiling_app().await;
+    for (name, hash) in BEYOND_THE_CEILINGS {
+        app.create_user(name, "a placeholder password").await;
+        let written = exec_sql(
+            &app.db,
+            &format!("UPDATE users SET password_hash = '{hash}' WHERE username = '{name}'"),
+        );
+        assert_eq!(written, 1);
+        let refused = login(&app, name, PASSWORD).await;
+        assert_eq!(refused.status, 401, "{name} logged in: {}", refused.body);
+        assert_eq!(
+            refused.body,
+            json!({"detail": "No active account found with the given credentials"}),
+            "{name}: the answer of any wrong password"
+        );
+        // As the server sees it: with the same configured argon2id.
+        let shown = run_cli_env(
+            &app.db,
+            &["user", "show", name],
+            None,
+            &[("TESSERA_ARGON2_MEMORY_KIB", CONFIGURED_KIB)],
+        )
+        .await;
+        assert_eq!(shown.json()["password_scheme"], "unsupported", "{name}");
+    }
+}
+
+#[tokio::test]
+async fn a_custom_user_model_imports_with_model() {
+    let app = spawn_app().await;
+    let records = json!([
+        record("accounts.user", 1, "alice", PBKDF2_SHA256, true),
+        record("accounts.user", 2, "bob", PBKDF2_SHA1, true),
+    ]);
+    let content = records.to_string();
+
+    // Without --model the file is one of another model: bad, nothing written.
+    let refused = import_bytes(&app, content.as_bytes(), &[]).await;
+    assert!(!refused.success);
+    assert_eq!(
+        refused.stderr.trim_end().lines().count(),
+        1,
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        refused.stderr.contains("accounts.user"),
+        "{}",
+        refused.stderr
+    );
+    assert!(refused.stderr.contains("--model"), "{}", refused.stderr);
+    assert_eq!(app.count_rows("users"), 0);
+
+    // Django's labels are case-insensitive (AUTH_USER_MODEL = "accounts.User").
+    let out = import_bytes(&app, content.as_bytes(), &["--model", "accounts.User"]).await;
+    assert_eq!(summary(&out)["imported"], 2);
+    assert_eq!(show(&app, "bob").await["external_id"], "2");
+
+    // A record of another model in the same file is still a bad file.
+    let mixed = json!([
+        record("accounts.user", 3, "carol", PBKDF2_SHA256, true),
+        user(4, "dave", PBKDF2_SHA256, true),
+    ]);
+    let out = import(&app, &mixed, &["--model", "accounts.user"]).await;
+    assert!(!out.success);
+    assert!(out.stderr.contains("record 2"), "{}", out.stderr);
+    assert!(out.stderr.contains("\"auth.user\""), "{}", out.stderr);
+    assert_eq!(app.count_rows("users"), 2, "nothing of it written");
+
+    // A --model that is no app_label.model_name is one line naming the flag.
+    for bad in [
+        "accounts",
+        "accounts.user.extra",
+        "acc ounts.user",
+        ".user",
+        "accounts.",
+        "1accounts.user",
+        "accounts.user\n",
+    ] {
+        let out = import(&app, &records, &["--model", bad]).await;
+        assert!(!out.success, "{bad:?} accepted");
+        assert_eq!(out.code, Some(1), "{bad:?}");
+        let line = out.stderr.trim_end();
+        assert_eq!(line.lines().count(), 1, "{bad:?}: {line}");
+        assert!(
+            line.contains("--model: expected app_label.ModelName"),
+            "{bad:?}: {line}"
+        );
+    }
+    assert_eq!(app.count_rows("users"), 2);
+}
+
+/// The peak memory of process `pid` so far, KiB (`VmHWM`).
+fn peak_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().strip_suffix("kB"))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("VmHWM")
+}
+
+#[tokio::test]
+#[cfg_attr(not(target_os = "linux"), ignore = "reads the peak memory from /proc")]
+async fn simultaneous_logins_against_256_mib_hashes_take_the_memory_of_one() {
+    // Four hashing threads, four users not yet migrated with Django's costliest argon2
+    // allowed: their checks take turns, so the server needs 256 MiB once, not four
+    // times (the Kubernetes manifest gives it 512 MiB).
+    let (setup, client) = spawn_simplejwt_app(&[], |_| {}).await;
+    let names = ["ann", "ben", "cat", "dan"];
+    let records: Vec<Value> = names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| user(i as u64 + 1, name, ARGON2_256_MIB, true))
+        .collect();
+    summary(&import(&setup, &Value::Array(records), &[]).await);
+    let db = setup.stop().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let server = serve_process(
+        dir.path(),
+        &[
+            ("TESSERA_DATABASE_URL", db.url()),
+            ("TESSERA_SIMPLEJWT_CLIENT", client.id.clone()),
+            ("TESSERA_PASSWORD_HASH_CONCURRENCY", "4".into()),
+        ],
+    )
+    .await;
+    let pid = server.child.id().expect("pid");
+    let before = peak_rss_kib(pid);
+    let http = reqwest::Client::new();
+    let logins = names.iter().map(|name| {
+        http.post(format!("{}/api/token/", server.address))
+            .json(&json!({"username": name, "password": "not the password"}))
+            .send()
+    });
+    for answer in futures::future::join_all(logins).await {
+        assert_eq!(answer.expect("answered").status(), 401);
+    }
+    let grown_mib = peak_rss_kib(pid).saturating_sub(before) / 1024;
+    eprintln!("peak memory grew by {grown_mib} MiB");
+    assert!(
+        grown_mib < 400,
+        "four simultaneous 256 MiB checks grew the peak by {grown_mib} MiB"
     );
 }

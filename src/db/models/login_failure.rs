@@ -1,55 +1,60 @@
-//! The `login_failures` table: failed password logins counted per key in fixed windows,
-//! shared by every replica through the database.
+//! The `login_failures` table: password login attempts counted per key in fixed
+//! windows, shared by every replica through the database. An attempt is counted before
+//! its password is checked (a reservation), so simultaneous attempts cannot outrun the
+//! limit; a successful login gives its reservation back.
 
 use crate::db::schema::login_failures;
 use crate::db::DbConnection;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 
-/// A counter: failures since `window_start`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A counter: attempts counted since `window_start`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, QueryableByName)]
 pub struct Counter {
-    /// Failures counted in the window.
+    /// Attempts counted in the window (failures, and checks still under way).
+    #[diesel(sql_type = BigInt)]
     pub failures: i64,
     /// Unix seconds the window opened.
+    #[diesel(sql_type = BigInt)]
     pub window_start: i64,
 }
 
-/// The counters of `keys` (missing keys have none).
-pub fn get(conn: &mut DbConnection, keys: &[&str]) -> QueryResult<Vec<(String, Counter)>> {
-    let rows: Vec<(String, i64, i64)> = login_failures::table
-        .filter(login_failures::throttle_key.eq_any(keys))
-        .select((
-            login_failures::throttle_key,
-            login_failures::failures,
-            login_failures::window_start,
-        ))
-        .load(conn)?;
-    Ok(rows
-        .into_iter()
-        .map(|(k, failures, window_start)| {
-            (
-                k,
-                Counter {
-                    failures,
-                    window_start,
-                },
-            )
-        })
-        .collect())
+/// Counts one attempt for each of `keys` at `now` (a window older than `window` seconds
+/// restarts), all or none: `admit` is handed the counters with this attempt counted,
+/// one per key in order, and decides; when it refuses, nothing stays counted. Each
+/// count is one atomic upsert that returns the new value, in one transaction, so of
+/// any number of simultaneous attempts, on any replica, each sees a different count.
+pub fn reserve<E>(
+    conn: &mut DbConnection,
+    keys: &[&str],
+    now: i64,
+    window: i64,
+    admit: impl FnOnce(&[Counter]) -> Result<(), E>,
+) -> Result<Vec<Counter>, E>
+where
+    E: From<diesel::result::Error>,
+{
+    conn.transaction(|conn| {
+        let counters = keys
+            .iter()
+            .map(|key| count(conn, key, now, window))
+            .collect::<QueryResult<Vec<Counter>>>()?;
+        admit(&counters)?;
+        Ok(counters)
+    })
 }
 
-/// Counts one failure for `key` at `now`; a window older than `window` seconds restarts.
-/// One atomic upsert, so concurrent failures on several replicas all count.
-pub fn record(conn: &mut DbConnection, key: &str, now: i64, window: i64) -> QueryResult<()> {
+/// One attempt counted for `key`; the counter as it is now.
+fn count(conn: &mut DbConnection, key: &str, now: i64, window: i64) -> QueryResult<Counter> {
     const UPSERT: &str = "INSERT INTO login_failures (throttle_key, failures, window_start) \
         VALUES (#1, 1, #2) ON CONFLICT (throttle_key) DO UPDATE SET \
         failures = CASE WHEN login_failures.window_start <= #3 THEN 1 \
                         ELSE login_failures.failures + 1 END, \
         window_start = CASE WHEN login_failures.window_start <= #3 THEN #2 \
-                            ELSE login_failures.window_start END";
+                            ELSE login_failures.window_start END \
+        RETURNING failures, window_start";
     let expired_before = now - window;
-    conn.transaction(|conn| match conn {
+    match conn {
         DbConnection::Sqlite(c) => diesel::sql_query(
             UPSERT
                 .replace("#1", "?1")
@@ -59,7 +64,7 @@ pub fn record(conn: &mut DbConnection, key: &str, now: i64, window: i64) -> Quer
         .bind::<Text, _>(key)
         .bind::<BigInt, _>(now)
         .bind::<BigInt, _>(expired_before)
-        .execute(c),
+        .get_result(c),
         DbConnection::Pg(c) => diesel::sql_query(
             UPSERT
                 .replace("#1", "$1")
@@ -69,9 +74,21 @@ pub fn record(conn: &mut DbConnection, key: &str, now: i64, window: i64) -> Quer
         .bind::<Text, _>(key)
         .bind::<BigInt, _>(now)
         .bind::<BigInt, _>(expired_before)
-        .execute(c),
-    })?;
-    Ok(())
+        .get_result(c),
+    }
+}
+
+/// Gives back one attempt [`reserve`] counted for `key` in the window that opened at
+/// `window_start` (a login that succeeded, or whose password was never checked). A
+/// window that has restarted since is left alone.
+pub fn release(conn: &mut DbConnection, key: &str, window_start: i64) -> QueryResult<usize> {
+    let counter = login_failures::table
+        .find(key)
+        .filter(login_failures::window_start.eq(window_start))
+        .filter(login_failures::failures.gt(0));
+    diesel::update(counter)
+        .set(login_failures::failures.eq(login_failures::failures - 1))
+        .execute(conn)
 }
 
 /// Forgets the counter of `key` (after a successful login).

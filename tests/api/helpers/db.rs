@@ -75,3 +75,18 @@ pub fn count_sql(db: &TestDb, sql: &str) -> i64 {
     };
     rows[0].n
 }
+
+/// Runs one statement straight against `db` (a row written by hand, or by an older
+/// version); returns the rows it changed.
+pub fn exec_sql(db: &TestDb, sql: &str) -> usize {
+    match db {
+        TestDb::Sqlite { .. } => {
+            let mut c = diesel::SqliteConnection::establish(&db.url()).expect("sqlite");
+            diesel::sql_query(sql).execute(&mut c).expect("statement")
+        }
+        TestDb::Postgres { .. } => {
+            let mut c = PgConnection::establish(&db.url()).expect("postgres");
+            diesel::sql_query(sql).execute(&mut c).expect("statement")
+        }
+    }
+}
