@@ -45,6 +45,12 @@ pub enum Rejection {
     Invalid(OAuthError),
 }
 
+/// Why an assertion's signature was not accepted: one text whether no registered key
+/// fits its `kid` and `alg`, a key fits and the signature fails, or there is no such
+/// client, so the answer never tells a stranger which client ids exist or what keys
+/// they have.
+pub const NO_KEY_VERIFIES: &str = "no registered key of the client verifies it";
+
 fn invalid(why: &str) -> OAuthError {
     OAuthError::invalid_client(format!("invalid client assertion: {why}"))
 }
@@ -152,9 +158,7 @@ pub fn verify(
         return Err(Rejection::NoKey);
     }
     if !verify_compact(assertion, alg, candidates) {
-        return Err(Rejection::Invalid(invalid(
-            "its signature does not verify with the client's registered keys",
-        )));
+        return Err(Rejection::Invalid(invalid(NO_KEY_VERIFIES)));
     }
     let claims: AssertionClaims = jws::parts(assertion)
         .and_then(|(_, p, _)| jws::json_part(p))

@@ -119,14 +119,21 @@ pub fn check_claims(claims: &[(String, String)]) -> Result<(), String> {
     }
     for (k, v) in claims {
         let reserved = ["iss", "sub", "aud", "exp", "iat", "nbf", "jti"];
-        if k.is_empty() || k.chars().count() > 64 || reserved.contains(&k.as_str()) {
+        if k.is_empty()
+            || k.chars().count() > 64
+            || k.chars().any(char::is_control)
+            || reserved.contains(&k.as_str())
+        {
             return Err(format!(
-                "bound claim {k:?}: a name of 1 to 64 characters other than {}",
+                "bound claim {k:?}: a name of 1 to 64 characters, without control characters, \
+                 other than {}",
                 reserved.join(", ")
             ));
         }
-        if v.is_empty() || v.chars().count() > 512 {
-            return Err(format!("bound claim {k:?}: a value of 1 to 512 characters"));
+        if v.is_empty() || v.chars().count() > 512 || v.chars().any(char::is_control) {
+            return Err(format!(
+                "bound claim {k:?}: a value of 1 to 512 characters, without control characters"
+            ));
         }
     }
     Ok(())
@@ -194,6 +201,11 @@ impl PlatformToken {
         let claims: Map<String, Value> =
             jws::json_part(payload).ok_or("its claims are not a JSON object")?;
         let sub = match claims.get("sub") {
+            // A subject goes into the access token (`ext.sub`) and the log: text that
+            // could rewrite a downstream log line or terminal is no workload's identity.
+            Some(Value::String(s)) if s.chars().any(char::is_control) => {
+                return Err("sub holds control characters")
+            }
             Some(Value::String(s)) if !s.is_empty() => s.clone(),
             _ => return Err("no sub"),
         };

@@ -24,10 +24,33 @@ pub fn parts(jws: &str) -> Option<(&str, &str, &str)> {
     }
 }
 
-/// A base64url JSON part of a JWS, read as `T`.
+/// A base64url JSON part of a JWS, read as `T`. A part with a NUL character in any
+/// of its strings (`\u0000`; JSON allows no raw one) is refused: no JWS that tessera
+/// reads carries one legitimately, and its values (client ids, `jti`s, issuers) become
+/// database keys, which PostgreSQL's text cannot hold.
 pub fn json_part<T: serde::de::DeserializeOwned>(b64: &str) -> Option<T> {
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use base64::Engine;
     let bytes = URL_SAFE_NO_PAD.decode(b64).ok()?;
+    if bytes.windows(6).any(|w| w == b"\\u0000") {
+        return None;
+    }
     serde_json::from_slice(&bytes).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+
+    #[test]
+    fn a_part_holding_a_nul_character_is_refused() {
+        let part = |json: &str| URL_SAFE_NO_PAD.encode(json);
+        let read = |json: &str| json_part::<serde_json::Value>(&part(json));
+        assert!(read(r#"{"iss":"a","jti":"x"}"#).is_some());
+        assert!(read(r#"{"iss":"a\u0000b"}"#).is_none());
+        assert!(read(r#"{"k\u0000":"v"}"#).is_none());
+        assert!(read(r#"{"jti":"x\u0001y"}"#).is_some(), "only NUL");
+    }
 }

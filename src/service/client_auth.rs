@@ -154,9 +154,10 @@ async fn check_client(
 /// The answer when no key can verify an assertion; the same whether the client does
 /// not exist, uses a secret, or has no key with the assertion's `kid` and `alg`.
 fn no_key() -> OAuthError {
-    OAuthError::invalid_client(
-        "invalid client assertion: no registered key of the client matches its kid and alg",
-    )
+    OAuthError::invalid_client(format!(
+        "invalid client assertion: {}",
+        client_assertion::NO_KEY_VERIFIES
+    ))
 }
 
 async fn verify_assertion(

@@ -284,3 +284,66 @@ async fn wrong_methods_and_paths_are_not_5xx() {
     let missing = app.get("/nope").await;
     assert_eq!(missing.status(), 404);
 }
+
+/// Text inside a JWT is text from outside: a NUL character in an assertion's `iss`,
+/// `sub` or `jti`, a JWT-SVID's trust domain or a DPoP proof's `jti` is a bad
+/// credential (401 / 400), never a database error, on PostgreSQL (whose text holds no
+/// NUL) as on SQLite.
+#[tokio::test]
+async fn a_nul_character_inside_a_jwt_is_a_bad_credential_on_every_database() {
+    use crate::jose::{assertion_claims, DpopKey, TestKey, ISSUER};
+    use jsonwebtoken::Algorithm;
+    use serde_json::json;
+    let app = crate::helpers::spawn_app_with(|c| c.issuer = Some(ISSUER.into())).await;
+    let client = app.create_client(&[]).await;
+    let key = TestKey::generate(Algorithm::ES256);
+    let assertion_form = |assertion_type: &str, assertion: &str| {
+        crate::helpers::form(&[
+            ("grant_type", "client_credentials"),
+            ("client_assertion_type", assertion_type),
+            ("client_assertion", assertion),
+        ])
+    };
+    const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+    const JWT_SPIFFE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-spiffe";
+    let mut nul_client = assertion_claims("a\u{0}b", ISSUER);
+    nul_client["iss"] = json!("a\u{0}b");
+    let mut nul_jti = assertion_claims(&client.id, ISSUER);
+    nul_jti["jti"] = json!("j\u{0}ti");
+    let mut nul_trust_domain = assertion_claims("x", ISSUER);
+    nul_trust_domain["iss"] = json!("https://elsewhere");
+    nul_trust_domain["sub"] = json!("spiffe://td\u{0}/workload");
+    for (why, assertion_type, claims) in [
+        ("client id", JWT_BEARER, &nul_client),
+        ("jti", JWT_BEARER, &nul_jti),
+        ("trust domain", JWT_SPIFFE, &nul_trust_domain),
+    ] {
+        let assertion = key.sign_with(claims, |_| {});
+        let a = app
+            .post_token(assertion_form(assertion_type, &assertion), None, FORM)
+            .await;
+        assert_oauth_error(&a, 401, "invalid_client");
+        assert!(
+            !a.body.to_string().contains("server_error"),
+            "{why}: {}",
+            a.body
+        );
+    }
+
+    let dpop = DpopKey::new();
+    let proof = dpop.proof_with(
+        json!({"jti": "p\u{0}roof", "htm": "POST", "htu": format!("{ISSUER}/oauth/token"),
+               "iat": chrono::Utc::now().timestamp()}),
+        |_| {},
+    );
+    let a = app
+        .post_form_as(
+            "/oauth/token",
+            &client,
+            "grant_type=client_credentials",
+            Some(("DPoP", &proof)),
+        )
+        .await;
+    assert_oauth_error(&a, 400, "invalid_dpop_proof");
+    still_issues_tokens(&app, &client).await;
+}

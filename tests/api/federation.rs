@@ -1408,3 +1408,50 @@ async fn a_dotted_claim_binds_by_a_nested_kubernetes_namespace() {
     let a = with_platform_token(&app, &other, JWT_BEARER, None).await;
     assert_oauth_error(&a, 401, "invalid_client");
 }
+
+#[tokio::test]
+async fn control_characters_never_enter_a_binding_or_an_outside_subject() {
+    let app = federation_app().await;
+    let key = TestKey::generate(Algorithm::ES256);
+    add_inline_issuer(&app, "ci", "https://ci.example", &key).await;
+    let admin = app.admin_token().await;
+    let clients_before = app.count_rows("clients");
+
+    // A bound claim's name or value with a control character is refused everywhere.
+    for claim in ["k=\u{1}v", "k\u{1b}=v", "k=v\u{7f}"] {
+        let out = cli(
+            &app,
+            &[
+                "client",
+                "create",
+                "--name",
+                "w",
+                "--auth-method",
+                "federated",
+                "--issuer",
+                "ci",
+                "--subject",
+                "repo:acme/*",
+                "--claim",
+                claim,
+            ],
+        )
+        .await;
+        assert!(!out.success, "{claim:?} accepted");
+        assert_eq!(out.stderr.trim_end().lines().count(), 1, "{}", out.stderr);
+    }
+    let mut metadata = federated_metadata("ci", "repo:acme/*");
+    metadata["federated_claims"] = json!({"ref": "\u{7}\u{1b}[2J"});
+    let a = register(&app, &admin, &metadata).await;
+    assert_oauth_error(&a, 400, "invalid_client_metadata");
+    assert_eq!(app.count_rows("clients"), clients_before);
+
+    // A platform token whose sub holds control characters matches no prefix binding,
+    // so nothing of it reaches an access token's ext.sub or a resource server's log.
+    federated_client(&app, "ci", "repo:acme/*", &[]).await;
+    let hostile = ci_token(&key, "repo:acme/\u{1b}[2J\n");
+    let a = with_platform_token(&app, &hostile, JWT_BEARER, None).await;
+    assert_oauth_error(&a, 401, "invalid_client");
+    let a = with_platform_token(&app, &ci_token(&key, "repo:acme/app"), JWT_BEARER, None).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+}

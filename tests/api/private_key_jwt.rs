@@ -764,3 +764,23 @@ async fn new_keys_work_at_once_while_the_server_has_the_client_cached() {
         a.body
     );
 }
+
+#[tokio::test]
+async fn an_assertion_signed_by_a_stranger_tells_nothing_about_the_client_it_names() {
+    let app = app_with_issuer(|_| {}).await;
+    let key = TestKey::generate(Algorithm::ES256);
+    let keyed = register(&app, json!({"jwks": TestKey::jwks(&[&key])})).await;
+    let secret_client = app.create_client(&[]).await;
+    // A stranger's key of the same type, without a kid: for the keyed client a key
+    // fits and the signature fails; for the others no key fits at all.
+    let stranger = TestKey::generate(Algorithm::ES256);
+    let mut answers = Vec::new();
+    for id in [keyed.as_str(), secret_client.id.as_str(), "no-such-client"] {
+        let assertion = stranger.sign_with(&assertion_claims(id, ISSUER), |h| h.kid = None);
+        let a = with_assertion(&app, &assertion, &[]).await;
+        assert_oauth_error(&a, 401, "invalid_client");
+        answers.push(a.body["error_description"].clone());
+    }
+    assert_eq!(answers[0], answers[1], "keyed vs secret client");
+    assert_eq!(answers[0], answers[2], "keyed vs unknown client");
+}
