@@ -44,6 +44,7 @@ pub fn pool_for(settings: &Settings, create: bool) -> anyhow::Result<DbPool> {
         connect_timeout: settings.db_connect_timeout,
         statement_timeout: settings.db_statement_timeout,
         create_sqlite: create,
+        log_failures: true,
     };
     build_pool(&settings.database_url, &opts)
         .with_context(|| format!("database {}", settings.database_url.redacted()))
@@ -114,7 +115,10 @@ fn start_traces(settings: &Settings) -> anyhow::Result<Option<Traces>> {
         },
     })
     .map_err(|e| anyhow::anyhow!(e))?;
-    log::info!("exporting traces to {url}");
+    log::info!(
+        "exporting traces to {}",
+        crate::telemetry::redact::url(url.as_str())
+    );
     Ok(Some(traces))
 }
 

@@ -83,23 +83,34 @@ fn invalid<T>(m: impl Into<String>) -> Result<T, AdminError> {
     Err(AdminError::Invalid(m.into()))
 }
 
+/// Checks an issuer URL. Messages show it redacted (`telemetry::redact::url`): a
+/// password put in it by mistake is refused and never echoed, here or in `apply`'s
+/// errors.
 fn check_url(what: &str, raw: &str, allow_http: bool) -> Result<String, AdminError> {
-    let url =
-        url::Url::parse(raw).map_err(|e| AdminError::Invalid(format!("{what} {raw:?}: {e}")))?;
+    if raw.len() > 2048 {
+        return invalid(format!("{what} must be at most 2048 characters"));
+    }
+    let shown = || crate::telemetry::redact::url(raw);
+    let url = url::Url::parse(raw)
+        .map_err(|e| AdminError::Invalid(format!("{what} {:?}: {e}", shown())))?;
     let scheme_ok = url.scheme() == "https" || (allow_http && url.scheme() == "http");
     if !scheme_ok {
         return invalid(format!(
-            "{what} {raw:?} must be https (http only with jwks_uri_allow_http)"
+            "{what} {:?} must be https (http only with jwks_uri_allow_http)",
+            shown()
         ));
     }
-    if url.host_str().is_none_or(str::is_empty)
-        || !url.username().is_empty()
-        || url.password().is_some()
-        || url.fragment().is_some()
-        || raw.len() > 2048
-    {
+    if !url.username().is_empty() || url.password().is_some() {
         return invalid(format!(
-            "{what} {raw:?} must be a URL with a host, without credentials or fragment, of at most 2048 characters"
+            "{what} {:?} must not carry a user name or password: tessera sends none, \
+             and it would be printed wherever the URL is",
+            shown()
+        ));
+    }
+    if url.host_str().is_none_or(str::is_empty) || url.fragment().is_some() {
+        return invalid(format!(
+            "{what} {:?} must be a URL with a host, without fragment",
+            shown()
         ));
     }
     // Kept exactly: an issuer identifier is compared with `iss` as a string, and some
