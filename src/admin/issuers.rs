@@ -8,7 +8,6 @@ use crate::db::models::{Client, TrustedIssuer};
 use crate::db::DbConnection;
 use crate::oauth::client_keys::{ClientKeySet, Strictness};
 use crate::oauth::federation::DEFAULT_MAX_TOKEN_AGE;
-use diesel::Connection;
 use serde::Serialize;
 
 /// Longest `max_token_age`, seconds (a week).
@@ -234,7 +233,7 @@ pub fn add(
     now: i64,
 ) -> Result<IssuerView, AdminError> {
     let row = spec.validate(actor, now)?;
-    conn.transaction(|conn| {
+    audit::transaction(conn, |conn| {
         if TrustedIssuer::find(conn, &row.name)?.is_some() {
             return invalid(format!("an issuer named {:?} already exists", row.name));
         }
@@ -282,7 +281,7 @@ pub fn delete(
     name: &str,
     now: i64,
 ) -> Result<IssuerView, AdminError> {
-    conn.transaction(|conn| {
+    audit::transaction(conn, |conn| {
         let view = show(conn, name)?;
         let bound = Client::bound_to_issuer(conn, name)?;
         if !bound.is_empty() {

@@ -7,7 +7,6 @@ use crate::db::models::refresh_token::{revoke, Families};
 use crate::db::models::{NewUser, User};
 use crate::db::DbConnection;
 use crate::oauth::password::{normalize_username, StoredHash};
-use diesel::Connection;
 use serde::Serialize;
 
 /// The longest external id accepted, in characters.
@@ -80,7 +79,7 @@ pub fn create(
     if let Some(ext) = external_id {
         check_external_id(ext)?;
     }
-    conn.transaction(|conn| {
+    audit::transaction(conn, |conn| {
         if User::find_by_username(conn, &name)?.is_some() {
             return Err(AdminError::Invalid(format!("user {name:?} already exists")));
         }
@@ -127,7 +126,7 @@ pub fn set_password(
     now: i64,
 ) -> Result<UserView, AdminError> {
     let user = find(conn, username)?;
-    conn.transaction(|conn| {
+    audit::transaction(conn, |conn| {
         User::set_password_hash(conn, &user.id, password_hash, now)?;
         let ended = revoke(conn, Families::OfUser(&user.id), now)?;
         let details = serde_json::json!({ "sessions_ended": ended });
@@ -152,7 +151,7 @@ pub fn set_disabled(
     now: i64,
 ) -> Result<UserView, AdminError> {
     let user = find(conn, username)?;
-    conn.transaction(|conn| {
+    audit::transaction(conn, |conn| {
         User::set_disabled(conn, &user.id, disabled, now)?;
         let action = if disabled {
             revoke(conn, Families::OfUser(&user.id), now)?;
@@ -180,7 +179,7 @@ pub fn delete(
     now: i64,
 ) -> Result<User, AdminError> {
     let user = find(conn, username)?;
-    conn.transaction(|conn| {
+    audit::transaction(conn, |conn| {
         User::delete(conn, &user.id)?;
         audit::record(
             conn,

@@ -107,6 +107,17 @@ impl DbError {
     }
 }
 
+/// Whether a transaction is open on `conn` (what it writes is not committed yet). A
+/// broken transaction manager counts as open: its writes will not commit.
+pub fn in_transaction(conn: &mut DbConnection) -> bool {
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    let status = match conn {
+        DbConnection::Sqlite(c) => AnsiTransactionManager::transaction_manager_status_mut(c),
+        DbConnection::Pg(c) => AnsiTransactionManager::transaction_manager_status_mut(c),
+    };
+    !matches!(status.transaction_depth(), Ok(None))
+}
+
 /// Applies every pending migration of the connection's backend. Returns how many ran.
 ///
 /// On PostgreSQL a session advisory lock keeps replicas that start together from
