@@ -58,7 +58,10 @@ fn python() -> PathBuf {
         .stdout(Stdio::null())
         .status()
         .is_ok_and(|s| s.success());
-    assert!(have_python3, "the Django test needs python3 (and pip, to make its venv)");
+    assert!(
+        have_python3,
+        "the Django test needs python3 (and pip, to make its venv)"
+    );
     let made = Command::new("python3")
         .args(["-m", "venv"])
         .arg(&venv)
