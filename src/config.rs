@@ -651,6 +651,15 @@ impl Settings {
             if !ok_scheme || issuer.contains('?') || issuer.contains('#') {
                 return bad("issuer", "must be an http(s) URL without query or fragment");
             }
+            // Every client sees the issuer (metadata, `iss`), and the log prints it.
+            if url::Url::parse(issuer)
+                .map_or(true, |u| !u.username().is_empty() || u.password().is_some())
+            {
+                return bad(
+                    "issuer",
+                    "must be an http(s) URL with a host and without a user name or password",
+                );
+            }
         }
         use crate::oauth::token::{ACCESS_TOKEN_TTL, REFRESH_REUSE_GRACE, REFRESH_TOKEN_TTL};
         if !ACCESS_TOKEN_TTL.contains(&self.access_token_ttl) {

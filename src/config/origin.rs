@@ -246,6 +246,15 @@ mod tests {
     }
 
     #[test]
+    fn a_huge_unknown_name_costs_no_comparison() {
+        let keys = ["BIND", "ACCESS_TOKEN_TTL"];
+        let huge = "A".repeat(1_000_000);
+        let started = std::time::Instant::now();
+        assert_eq!(closest(&huge, keys), None);
+        assert!(started.elapsed() < std::time::Duration::from_millis(200));
+    }
+
+    #[test]
     fn sources_are_named_as_the_operator_wrote_them() {
         let mut o = Origins::default();
         o.set("workers", Origin::Flag("--workers".into()));

@@ -402,6 +402,15 @@ async fn a_configuration_mistake_is_one_line_naming_the_variable_the_flag_or_the
             "log.toml:1: log",
             "debug",
         ),
+        (
+            vec!["serve"],
+            vec![
+                db_env,
+                ("TESSERA_ISSUER", "https://ops:s3cret@auth.example.com"),
+            ],
+            "TESSERA_ISSUER=https://ops:***@auth.example.com",
+            "password",
+        ),
     ];
     for (args, envs, names, says) in cases {
         let out = operator_runs(dir.path(), &args, &envs).await;
@@ -424,6 +433,7 @@ async fn a_configuration_mistake_is_one_line_naming_the_variable_the_flag_or_the
         );
         assert!(line.contains(says), "{args:?} {envs:?}: {says:?} in {line}");
         assert!(line.chars().count() < 300, "a line, not a listing: {line}");
+        assert!(!line.contains("s3cret"), "{line}");
     }
     // A secret value is named by its variable, never echoed.
     let out = operator_runs(
