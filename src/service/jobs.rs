@@ -68,8 +68,17 @@ pub fn reload_keys_if_changed(
     store: &KeyStore,
     seen: &Mutex<Option<String>>,
 ) -> anyhow::Result<()> {
-    let mut conn = db::pool::get(pool)?;
-    let marker = lifecycle::change_marker(&mut conn)?;
+    // While the database is away this would fail every second: the readiness check
+    // and the lifecycle job already say so, this check just tries again.
+    let quiet = |e: &db::DbError| e.is_unavailable();
+    let mut conn = match db::pool::get(pool) {
+        Err(e) if quiet(&e) => return Ok(()),
+        other => other?,
+    };
+    let marker = match lifecycle::change_marker(&mut conn) {
+        Err(crate::keys::KeyError::Db(e)) if quiet(&e) => return Ok(()),
+        other => other?,
+    };
     let mut seen = seen
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);

@@ -332,6 +332,12 @@ async fn replicas_answer_503_fast_during_a_postgres_outage_and_recover() {
         back.elapsed() < Duration::from_secs(10),
         "recovered within seconds"
     );
+    // The outage is reported, not once a second by every background check.
+    for replica in &c.replicas {
+        let log = replica.log();
+        let repeated = log.iter().filter(|l| l.contains("check failed")).count();
+        assert_eq!(repeated, 0, "{log:#?}");
+    }
     // No family was left half-rotated: every used token has its successor.
     let orphans = crate::helpers::count_sql(
         &c.db,
