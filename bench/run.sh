@@ -34,6 +34,9 @@ done
 
 cargo build --release --quiet --bin tessera --example bench_jwt
 BIN=${TESSERA_BIN:-target/release/tessera}   # TESSERA_BIN: another build, for A/B runs
+# This script's variable, no tessera setting: tessera refuses TESSERA_* names close to
+# its own (TESSERA_BIN is one edit from TESSERA_BIND), so the servers must not inherit it.
+unset TESSERA_BIN
 SIGNER=target/release/examples/bench_jwt
 WORK=$(mktemp -d)
 SERVER_PID=""

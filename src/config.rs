@@ -2,7 +2,16 @@
 //!
 //! `ConfigArgs` is both the flags (clap, which also reads the environment variables)
 //! and the file layer (serde), so every key is declared once. `Settings::load`
-//! resolves the layers and `validate` fails fast with one line naming the key.
+//! resolves the layers and `validate` fails fast with one line naming where the bad
+//! value came from (`origin`): the flag, the `TESSERA_*` variable, or the file's line
+//! and key. `environment` reports `TESSERA_*` variables that are no setting;
+//! `log_filter` checks the `log` filter.
+
+mod environment;
+pub mod log_filter;
+pub mod origin;
+
+pub use origin::{Origin, Origins};
 
 use crate::db::DbUrl;
 use clap::Args;
@@ -20,6 +29,10 @@ pub struct ConfigArgs {
     #[arg(skip)]
     #[serde(skip)]
     pub config: Option<PathBuf>,
+    /// Where each key set here came from (flag, variable, file line), for messages.
+    #[arg(skip)]
+    #[serde(skip)]
+    pub origins: Origins,
     /// Listen address; port 0 picks a free port [default: 127.0.0.1:8080]
     #[arg(long, env = "TESSERA_BIND", value_name = "ADDR")]
     pub bind: Option<String>,
@@ -72,8 +85,8 @@ pub struct ConfigArgs {
     /// Seconds a just-rotated refresh token may be replayed, 0 = strict [default: 0]
     #[arg(long, env = "TESSERA_REFRESH_REUSE_GRACE", value_name = "SECS")]
     pub refresh_reuse_grace: Option<i64>,
-    /// env_logger filter; RUST_LOG also works [default: info]
-    #[arg(long, env = "TESSERA_LOG", value_name = "FILTER")]
+    /// env_logger filter (set from the global `--log`); RUST_LOG also works.
+    #[arg(skip)]
     pub log: Option<String>,
     /// HTTP worker threads [default: number of CPUs]
     #[arg(long, env = "TESSERA_WORKERS", value_name = "N")]
@@ -247,6 +260,11 @@ pub struct Settings {
     pub otlp_timeout: Duration,
     /// Share of new traces recorded.
     pub otlp_sample_ratio: f64,
+    /// Whether `log` was set (flag, variable, file or `RUST_LOG`) rather than defaulted:
+    /// commands other than `serve` log warnings only unless asked.
+    pub log_given: bool,
+    /// Where each key's value came from, for messages.
+    pub origins: Origins,
 }
 
 /// A configuration problem, reported as one line.
@@ -269,6 +287,11 @@ pub struct GlobalArgs {
         hide_env_values = true
     )]
     pub database_url: Option<String>,
+    /// Log filter: a level (error, warn, info, debug, trace, off) or module=level pairs,
+    /// e.g. tessera=debug,actix_web=warn; RUST_LOG also works [default: info for serve,
+    /// warn for the other commands]
+    #[arg(long, env = "TESSERA_LOG", global = true, value_name = "FILTER")]
+    pub log: Option<String>,
 }
 
 impl ConfigArgs {
@@ -276,16 +299,21 @@ impl ConfigArgs {
     pub fn from_env() -> Result<ConfigArgs, ConfigError> {
         use clap::FromArgMatches;
         let cmd = cmd_for_errors();
-        cmd.clone()
+        let matches = cmd
+            .clone()
             .try_get_matches_from(Vec::<String>::new())
-            .and_then(|m| ConfigArgs::from_arg_matches(&m))
-            .map_err(|e| ConfigError(arg_error_line(&e, &cmd, &[])))
+            .map_err(|e| ConfigError(arg_error_line(&e, &cmd, &[])))?;
+        let mut args = ConfigArgs::from_arg_matches(&matches)
+            .map_err(|e| ConfigError(arg_error_line(&e, &cmd, &[])))?;
+        args.origins = Origins::of_matches(&matches, &cmd);
+        Ok(args)
     }
 
     /// Adds the global flags.
     pub fn with_globals(mut self, globals: &GlobalArgs) -> ConfigArgs {
         self.config = globals.config.clone();
         self.database_url = globals.database_url.clone();
+        self.log = globals.log.clone();
         self
     }
 
@@ -293,6 +321,7 @@ impl ConfigArgs {
     fn or(self, lower: ConfigArgs) -> ConfigArgs {
         ConfigArgs {
             config: self.config.or(lower.config),
+            origins: self.origins.or(lower.origins),
             bind: self.bind.or(lower.bind),
             issuer: self.issuer.or(lower.issuer),
             database_url: self.database_url.or(lower.database_url),
@@ -370,6 +399,85 @@ fn otlp_traces_url(endpoint: &str) -> Result<url::Url, String> {
     Ok(url)
 }
 
+/// A TOML error of the config file as one line: `file:line: key: what`, with a
+/// suggestion for a misspelt key and without a secret key's value.
+fn file_error(path: &std::path::Path, text: &str, e: &toml::de::Error) -> ConfigError {
+    let first = e
+        .message()
+        .lines()
+        .next()
+        .unwrap_or("invalid TOML")
+        .to_string();
+    let Some(span) = e.span() else {
+        return ConfigError(format!("{}: {first}", path.display()));
+    };
+    let before = text.get(..span.start).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let key = text
+        .lines()
+        .nth(line - 1)
+        .and_then(|l| l.split_once('='))
+        .map(|(k, _)| k.trim().trim_matches('"').to_string())
+        .filter(|k| !k.is_empty() && !k.starts_with('['));
+    let at = format!("{}:{line}", path.display());
+    let Some(key) = key else {
+        return ConfigError(format!("{at}: {first}"));
+    };
+    let keys = file_keys();
+    let why = if first.starts_with("unknown field") {
+        match origin::closest(&key, keys.iter().map(String::as_str)) {
+            Some(meant) => format!("unknown key; did you mean {meant}?"),
+            None => "unknown key (the README lists the configuration keys)".to_string(),
+        }
+    } else if SECRET_KEYS.contains(&key.as_str()) {
+        "must be a string".to_string()
+    } else {
+        first
+            .replace("expected i64", "expected an integer")
+            .replace("expected u64", "expected a whole number")
+            .replace("expected u32", "expected a whole number")
+            .replace("expected usize", "expected a whole number")
+            .replace("expected f64", "expected a number")
+    };
+    ConfigError(format!("{at}: {key}: {why}"))
+}
+
+/// Keys whose values are never echoed.
+const SECRET_KEYS: [&str; 3] = [
+    "key_encryption_key",
+    "previous_key_encryption_key",
+    "database_url",
+];
+
+/// Every key the config file takes (the `TESSERA_<KEY>` variables, lower case).
+fn file_keys() -> Vec<String> {
+    let mut cmd = cmd_for_errors();
+    for global in GlobalArgs::augment_args(clap::Command::new("globals")).get_arguments() {
+        cmd = cmd.arg(global.clone());
+    }
+    environment::known_variables(&cmd)
+        .iter()
+        .filter_map(|v| v.strip_prefix(environment::PREFIX))
+        .map(str::to_ascii_lowercase)
+        .filter(|k| k != "config")
+        .collect()
+}
+
+/// Checks this process's `TESSERA_*` variables against every variable `cmd` (the
+/// whole command line) reads: a likely typo of a setting is an error naming both,
+/// any other unknown name a warning (returned, one line each); Kubernetes service
+/// links are left alone.
+pub fn check_environment(cmd: &clap::Command) -> Result<Vec<String>, ConfigError> {
+    let known = environment::known_variables(cmd);
+    let vars = std::env::vars_os().map(|(k, v)| {
+        (
+            k.to_string_lossy().into_owned(),
+            v.to_string_lossy().into_owned(),
+        )
+    });
+    environment::check(vars, &known)
+}
+
 /// CPUs this process may run on.
 fn cpus() -> usize {
     std::thread::available_parallelism()
@@ -431,10 +539,10 @@ impl Settings {
                 let text = std::fs::read_to_string(path).map_err(|e| {
                     ConfigError(format!("cannot read config file {}: {e}", path.display()))
                 })?;
-                toml::from_str::<ConfigArgs>(&text).map_err(|e| {
-                    let msg = e.message().replace('\n', " ");
-                    ConfigError(format!("config file {}: {msg}", path.display()))
-                })?
+                let mut file =
+                    toml::from_str::<ConfigArgs>(&text).map_err(|e| file_error(path, &text, &e))?;
+                file.origins = Origins::of_file(path, &text);
+                file
             }
         };
         let mut merged = args.clone().or(file);
@@ -442,6 +550,7 @@ impl Settings {
         if args.log.is_none() {
             if let Ok(rust_log) = std::env::var("RUST_LOG") {
                 merged.log = Some(rust_log);
+                merged.origins.set("log", Origin::env("RUST_LOG", false));
             }
         }
         Settings::resolve(merged)
@@ -449,8 +558,10 @@ impl Settings {
 
     /// Applies defaults and validates.
     pub fn resolve(c: ConfigArgs) -> Result<Settings, ConfigError> {
+        let origins = c.origins.clone();
         let database_url = DbUrl::parse(c.database_url.as_deref().unwrap_or("./data/tessera.db"))
-            .map_err(ConfigError)?;
+            .map_err(|why| origins.error("database_url", &why))?;
+        let log_given = c.log.is_some();
         let s = Settings {
             bind: c.bind.unwrap_or_else(|| "127.0.0.1:8080".into()),
             issuer: c.issuer.map(|i| i.trim_end_matches('/').to_string()),
@@ -461,18 +572,20 @@ impl Settings {
             key_prepublish: c.key_prepublish.unwrap_or(3_600),
             key_encryption_key: match (c.key_encryption_key, c.key_encryption_key_file) {
                 (Some(_), Some(_)) => {
-                    return Err(ConfigError(
-                        "set key_encryption_key or key_encryption_key_file, not both".into(),
-                    ))
+                    return Err(ConfigError(format!(
+                        "{} and {}: set key_encryption_key or key_encryption_key_file, not both",
+                        origins.describe("key_encryption_key"),
+                        origins.describe("key_encryption_key_file")
+                    )))
                 }
                 (Some(k), None) => Some(SecretString::from(k)),
                 (None, Some(path)) => Some(SecretString::from(
                     std::fs::read_to_string(&path)
                         .map_err(|e| {
-                            ConfigError(format!(
-                                "cannot read key_encryption_key_file {}: {e}",
-                                path.display()
-                            ))
+                            origins.error(
+                                "key_encryption_key_file",
+                                &format!("cannot read {}: {e}", path.display()),
+                            )
                         })?
                         .trim()
                         .to_string(),
@@ -520,9 +633,9 @@ impl Settings {
                 None | Some("strict") => false,
                 Some("legacy") => true,
                 Some(_) => {
-                    return Err(ConfigError(
-                        "invalid assertion_audience: must be \"strict\" or \"legacy\"".into(),
-                    ))
+                    return Err(
+                        origins.error("assertion_audience", "must be \"strict\" or \"legacy\"")
+                    )
                 }
             },
             client_assertion_max_lifetime: c
@@ -530,14 +643,15 @@ impl Settings {
                 .unwrap_or(crate::oauth::client_assertion::DEFAULT_MAX_LIFETIME),
             otlp_traces_url: match c.otlp_endpoint.as_deref().filter(|e| !e.is_empty()) {
                 None => None,
-                Some(e) => Some(
-                    otlp_traces_url(e)
-                        .map_err(|why| ConfigError(format!("invalid otlp_endpoint: {why}")))?,
-                ),
+                Some(e) => {
+                    Some(otlp_traces_url(e).map_err(|why| origins.error("otlp_endpoint", &why))?)
+                }
             },
             otlp_batch_delay: Duration::from_millis(c.otlp_batch_delay_ms.unwrap_or(5_000)),
             otlp_timeout: Duration::from_secs(c.otlp_timeout.unwrap_or(10)),
             otlp_sample_ratio: c.otlp_sample_ratio.unwrap_or(1.0),
+            log_given,
+            origins,
         };
         s.validate()?;
         Ok(s)
@@ -545,7 +659,7 @@ impl Settings {
 
     /// Fails on the first key whose value cannot work.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let bad = |key: &str, why: &str| Err(ConfigError(format!("invalid {key}: {why}")));
+        let bad = |key: &str, why: &str| Err(self.origins.error(key, why));
         if self
             .bind
             .rsplit_once(':')
@@ -558,6 +672,15 @@ impl Settings {
             let ok_scheme = issuer.starts_with("https://") || issuer.starts_with("http://");
             if !ok_scheme || issuer.contains('?') || issuer.contains('#') {
                 return bad("issuer", "must be an http(s) URL without query or fragment");
+            }
+            // Every client sees the issuer (metadata, `iss`), and the log prints it.
+            if url::Url::parse(issuer)
+                .map_or(true, |u| !u.username().is_empty() || u.password().is_some())
+            {
+                return bad(
+                    "issuer",
+                    "must be an http(s) URL with a host and without a user name or password",
+                );
             }
         }
         use crate::oauth::token::{ACCESS_TOKEN_TTL, REFRESH_REUSE_GRACE, REFRESH_TOKEN_TTL};
@@ -602,7 +725,7 @@ impl Settings {
             return bad("refresh_reuse_grace", "must be 0 to 300 seconds");
         }
         if !crate::keys::material::SIGNING_ALGS.contains(&self.signing_alg.as_str()) {
-            return bad("signing_alg", "supported: RS256, PS256, ES256, EdDSA");
+            return bad("signing_alg", "must be RS256, PS256, ES256 or EdDSA");
         }
         if ![2048, 3072, 4096].contains(&self.rsa_key_bits) {
             return bad("rsa_key_bits", "must be 2048, 3072 or 4096");
@@ -657,6 +780,9 @@ impl Settings {
         }
         if !(0.0..=1.0).contains(&self.otlp_sample_ratio) {
             return bad("otlp_sample_ratio", "must be 0.0 to 1.0");
+        }
+        if let Err(why) = log_filter::check(&self.log) {
+            return bad("log", &why);
         }
         Ok(())
     }

@@ -1,14 +1,14 @@
 //! The `tessera` binary: parse the command line, run it, map errors to an exit code.
 
 use clap::error::ErrorKind;
-use clap::{CommandFactory, Parser};
+use clap::CommandFactory;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let argv: Vec<String> = std::env::args_os()
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
-    let cli = match tessera::cli::Cli::try_parse_from(&argv) {
+    let cli = match tessera::cli::Cli::parse_argv(&argv) {
         Ok(cli) => cli,
         // --help, --version and a bare command group print what clap prints.
         Err(e)

@@ -44,6 +44,7 @@ pub fn pool_for(settings: &Settings, create: bool) -> anyhow::Result<DbPool> {
         connect_timeout: settings.db_connect_timeout,
         statement_timeout: settings.db_statement_timeout,
         create_sqlite: create,
+        log_failures: true,
     };
     build_pool(&settings.database_url, &opts)
         .with_context(|| format!("database {}", settings.database_url.redacted()))
@@ -114,7 +115,10 @@ fn start_traces(settings: &Settings) -> anyhow::Result<Option<Traces>> {
         },
     })
     .map_err(|e| anyhow::anyhow!(e))?;
-    log::info!("exporting traces to {url}");
+    log::info!(
+        "exporting traces to {}",
+        crate::telemetry::redact::url(url.as_str())
+    );
     Ok(Some(traces))
 }
 
@@ -194,7 +198,7 @@ impl Application {
 
         let pool = pool_for(&settings, true)?;
         let policy = Arc::new(key_policy(&settings)?);
-        let (bootstrap_admin, key_set) = {
+        let (bootstrap_admin, (key_set, key_marker)) = {
             let (pool, settings, policy) = (pool.clone(), settings.clone(), policy.clone());
             tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
                 let admin = prepare_database(&pool, &settings, &policy)?;
@@ -203,8 +207,10 @@ impl Application {
                     apply_at_start(&mut conn, &settings, path)?;
                 }
                 check_simplejwt_client(&mut conn, &settings)?;
+                // Read before the keys: a change in between is seen as a change.
+                let marker = lifecycle::change_marker(&mut conn)?;
                 let keys = load_key_set(&mut conn, &policy, now(), None)?;
-                Ok((admin, keys))
+                Ok((admin, (keys, marker)))
             })
             .await??
         };
@@ -283,10 +289,15 @@ impl Application {
         .run();
 
         let (reload_pool, checkpoint_pool) = (pool.clone(), pool.clone());
+        let (watch_pool, watch_policy, watch_keys) = (pool.clone(), policy.clone(), keys.clone());
+        let seen = std::sync::Mutex::new(key_marker);
         let login_window = settings.login_user_limit.window;
         let tasks = vec![
             jobs::every("key lifecycle", settings.key_refresh_interval, move || {
                 jobs::keep_keys_current(&reload_pool, &policy, &keys)
+            }),
+            jobs::every("key change check", jobs::KEY_CHANGE_POLL, move || {
+                jobs::reload_keys_if_changed(&watch_pool, &watch_policy, &watch_keys, &seen)
             }),
             jobs::every("purge", settings.purge_interval, move || {
                 jobs::purge(&pool, login_window)

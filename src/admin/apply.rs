@@ -13,12 +13,11 @@ use super::clients::{
     self, check_provided_secret, set_secret_hash, ClientSpec, FederationSpec, KeySource, APPLY,
 };
 use super::issuers::{self, IssuerSpec};
-use super::AdminError;
+use super::{audit, AdminError};
 use crate::db::models::{Client, TrustedIssuer};
 use crate::db::{write_transaction, DbConnection, WriteLock};
 use crate::oauth::secret::verify_secret;
 use crate::outbound::FetchPolicy;
-use diesel::Connection;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -202,31 +201,12 @@ pub fn apply(
     })?;
     check_unique(&src, &file)?;
     let mut failure = None;
-    let result = write_transaction(conn, WriteLock::Apply, |conn| {
-        let inner = conn.transaction(|conn| {
-            let mut report = ApplyReport::default();
-            for entry in &file.issuer {
-                apply_issuer(conn, entry, options, now, &mut report).map_err(Outcome::Located)?;
-            }
-            for entry in &file.client {
-                apply_client(conn, entry, options, now, &mut report).map_err(Outcome::Located)?;
-            }
-            if options.prune {
-                prune(conn, &file, now, &mut report).map_err(Outcome::Failed)?;
-            }
-            if options.dry_run {
-                report.secrets.clear();
-                return Err(Outcome::DryRun(report));
-            }
-            Ok(report)
-        });
-        match inner {
-            Ok(report) | Err(Outcome::DryRun(report)) => Ok(Some(report)),
-            Err(other) => {
-                failure = Some(other);
-                Ok(None)
-            }
-        }
+    // Audit lines are logged once the run has committed: a dry run, a failure, or an
+    // update undone because it changed nothing, logs none (see admin::audit).
+    let result = audit::committed(conn, |conn| {
+        write_transaction(conn, WriteLock::Apply, |conn| {
+            applied(conn, &file, options, now, &mut failure)
+        })
     })?;
     match (result, failure) {
         (Some(report), _) => Ok(report),
@@ -239,6 +219,41 @@ pub fn apply(
             "{}: not applied",
             path.display()
         ))),
+    }
+}
+
+/// Every table of the file, in a savepoint that a dry run or a failure rolls back
+/// (`failure` says why); the report when the file was applied or dry-run.
+fn applied(
+    conn: &mut DbConnection,
+    file: &ApplyFile,
+    options: ApplyOptions,
+    now: i64,
+    failure: &mut Option<Outcome>,
+) -> Result<Option<ApplyReport>, crate::db::DbError> {
+    let inner = audit::transaction(conn, |conn| {
+        let mut report = ApplyReport::default();
+        for entry in &file.issuer {
+            apply_issuer(conn, entry, options, now, &mut report).map_err(Outcome::Located)?;
+        }
+        for entry in &file.client {
+            apply_client(conn, entry, options, now, &mut report).map_err(Outcome::Located)?;
+        }
+        if options.prune {
+            prune(conn, file, now, &mut report).map_err(Outcome::Failed)?;
+        }
+        if options.dry_run {
+            report.secrets.clear();
+            return Err(Outcome::DryRun(report));
+        }
+        Ok(report)
+    });
+    match inner {
+        Ok(report) | Err(Outcome::DryRun(report)) => Ok(Some(report)),
+        Err(other) => {
+            *failure = Some(other);
+            Ok(None)
+        }
     }
 }
 
@@ -507,7 +522,9 @@ fn apply_client(
         }
         Some(stored) => {
             let before = clients::show(conn, &e.client_id).map_err(located)?;
-            let changed = conn.transaction(|conn| {
+            // Updated in a savepoint and compared: an update that changes nothing is
+            // rolled back, so it writes, records and logs nothing.
+            let changed = audit::transaction(conn, |conn| {
                 let after = clients::update(conn, APPLY, &e.client_id, &spec, now)?;
                 let mut b = serde_json::to_value(&before).unwrap_or_default();
                 let mut a = serde_json::to_value(&after).unwrap_or_default();

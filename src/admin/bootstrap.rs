@@ -17,21 +17,29 @@ pub fn ensure_admin_client(
     if meta::get(conn, meta::BOOTSTRAPPED)?.is_some() {
         return Ok(None);
     }
-    write_transaction(conn, WriteLock::Bootstrap, |conn| {
-        if meta::get(conn, meta::BOOTSTRAPPED)?.is_some() {
-            return Ok(Ok(None));
-        }
-        let spec = ClientSpec {
-            name: "bootstrap admin".into(),
-            scope: ADMIN_SCOPE.into(),
-            ..Default::default()
-        };
-        let created = match create(conn, "server", &spec, now) {
-            Ok(c) => c,
-            Err(AdminError::Db(e)) => return Err(e),
-            Err(other) => return Ok(Err(other)),
-        };
-        meta::insert(conn, meta::BOOTSTRAPPED, &created.client.client_id)?;
-        Ok(Ok(Some(created)))
+    super::audit::committed(conn, |conn| {
+        write_transaction(conn, WriteLock::Bootstrap, |conn| bootstrap(conn, now))
     })?
+}
+
+/// Inside the bootstrap lock: the client, unless another process made it meanwhile.
+fn bootstrap(
+    conn: &mut DbConnection,
+    now: i64,
+) -> Result<Result<Option<CreatedClient>, AdminError>, crate::db::DbError> {
+    if meta::get(conn, meta::BOOTSTRAPPED)?.is_some() {
+        return Ok(Ok(None));
+    }
+    let spec = ClientSpec {
+        name: "bootstrap admin".into(),
+        scope: ADMIN_SCOPE.into(),
+        ..Default::default()
+    };
+    let created = match create(conn, "server", &spec, now) {
+        Ok(c) => c,
+        Err(AdminError::Db(e)) => return Err(e),
+        Err(other) => return Ok(Err(other)),
+    };
+    meta::insert(conn, meta::BOOTSTRAPPED, &created.client.client_id)?;
+    Ok(Ok(Some(created)))
 }

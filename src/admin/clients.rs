@@ -2,7 +2,7 @@
 
 use super::{audit, AdminError};
 use crate::db::models::{Client, ClientChanges, TrustedIssuer};
-use crate::db::{immediate_transaction, DbConnection};
+use crate::db::DbConnection;
 use crate::oauth::client::{validate_audience, validate_resource_uri};
 use crate::oauth::client_keys::{ClientKeySet, Strictness};
 use crate::oauth::federation;
@@ -735,8 +735,8 @@ pub fn patch(
     now: i64,
 ) -> Result<ClientView, AdminError> {
     // One unit: read, check, write, audit. A database error rolls it all back; a
-    // refusal comes before anything is written.
-    immediate_transaction(conn, |conn| {
+    // refusal comes before anything is written. The audit line is logged once it commits.
+    audit::transaction(conn, |conn| {
         match patch_stored(conn, actor, id, patch, jwks_uri_policy, now) {
             Err(AdminError::Db(e)) => Err(e),
             done => Ok(done),

@@ -8,7 +8,6 @@ use crate::db::models::{Client, TrustedIssuer};
 use crate::db::DbConnection;
 use crate::oauth::client_keys::{ClientKeySet, Strictness};
 use crate::oauth::federation::DEFAULT_MAX_TOKEN_AGE;
-use diesel::Connection;
 use serde::Serialize;
 
 /// Longest `max_token_age`, seconds (a week).
@@ -83,23 +82,34 @@ fn invalid<T>(m: impl Into<String>) -> Result<T, AdminError> {
     Err(AdminError::Invalid(m.into()))
 }
 
+/// Checks an issuer URL. Messages show it redacted (`telemetry::redact::url`): a
+/// password put in it by mistake is refused and never echoed, here or in `apply`'s
+/// errors.
 fn check_url(what: &str, raw: &str, allow_http: bool) -> Result<String, AdminError> {
-    let url =
-        url::Url::parse(raw).map_err(|e| AdminError::Invalid(format!("{what} {raw:?}: {e}")))?;
+    if raw.len() > 2048 {
+        return invalid(format!("{what} must be at most 2048 characters"));
+    }
+    let shown = || crate::telemetry::redact::url(raw);
+    let url = url::Url::parse(raw)
+        .map_err(|e| AdminError::Invalid(format!("{what} {:?}: {e}", shown())))?;
     let scheme_ok = url.scheme() == "https" || (allow_http && url.scheme() == "http");
     if !scheme_ok {
         return invalid(format!(
-            "{what} {raw:?} must be https (http only with jwks_uri_allow_http)"
+            "{what} {:?} must be https (http only with jwks_uri_allow_http)",
+            shown()
         ));
     }
-    if url.host_str().is_none_or(str::is_empty)
-        || !url.username().is_empty()
-        || url.password().is_some()
-        || url.fragment().is_some()
-        || raw.len() > 2048
-    {
+    if !url.username().is_empty() || url.password().is_some() {
         return invalid(format!(
-            "{what} {raw:?} must be a URL with a host, without credentials or fragment, of at most 2048 characters"
+            "{what} {:?} must not carry a user name or password: tessera sends none, \
+             and it would be printed wherever the URL is",
+            shown()
+        ));
+    }
+    if url.host_str().is_none_or(str::is_empty) || url.fragment().is_some() {
+        return invalid(format!(
+            "{what} {:?} must be a URL with a host, without fragment",
+            shown()
         ));
     }
     // Kept exactly: an issuer identifier is compared with `iss` as a string, and some
@@ -223,7 +233,7 @@ pub fn add(
     now: i64,
 ) -> Result<IssuerView, AdminError> {
     let row = spec.validate(actor, now)?;
-    conn.transaction(|conn| {
+    audit::transaction(conn, |conn| {
         if TrustedIssuer::find(conn, &row.name)?.is_some() {
             return invalid(format!("an issuer named {:?} already exists", row.name));
         }
@@ -271,7 +281,7 @@ pub fn delete(
     name: &str,
     now: i64,
 ) -> Result<IssuerView, AdminError> {
-    conn.transaction(|conn| {
+    audit::transaction(conn, |conn| {
         let view = show(conn, name)?;
         let bound = Client::bound_to_issuer(conn, name)?;
         if !bound.is_empty() {

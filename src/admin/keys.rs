@@ -6,6 +6,7 @@ use super::{audit, AdminError};
 use crate::db::models::SigningKeyRow;
 use crate::db::DbConnection;
 use crate::keys::jwk::PublicJwk;
+pub use crate::keys::lifecycle::AddOptions;
 use crate::keys::lifecycle::{add_key, KeyPolicy};
 use crate::keys::material::generate;
 use serde::Serialize;
@@ -55,6 +56,9 @@ pub struct AddedKey {
     pub state: String,
     /// When it starts signing, Unix seconds.
     pub activates_at: i64,
+    /// The pending keys retired in its favour (published until their retention ends,
+    /// never signing).
+    pub replaced: Vec<String>,
 }
 
 /// A stored key's public half, PEM-encoded.
@@ -77,16 +81,16 @@ pub fn list(conn: &mut DbConnection) -> Result<Vec<KeyView>, AdminError> {
 }
 
 /// Generates a key of the policy's algorithm and adds it (pre-published, or signing at
-/// once with `immediate`).
+/// once with `immediate`; see [`AddOptions`] for a pending key).
 pub fn rotate(
     conn: &mut DbConnection,
     actor: &str,
     policy: &KeyPolicy,
-    immediate: bool,
+    options: AddOptions,
     now: i64,
 ) -> Result<AddedKey, AdminError> {
     let pkcs8 = generate(&policy.alg, policy.rsa_bits)?;
-    add(conn, actor, "key.rotate", policy, &pkcs8, immediate, now)
+    add(conn, actor, "key.rotate", policy, &pkcs8, options, now)
 }
 
 /// Adds an operator's private key (PKCS#8 DER) under the same rules.
@@ -95,28 +99,35 @@ pub fn import(
     actor: &str,
     policy: &KeyPolicy,
     pkcs8: &[u8],
-    immediate: bool,
+    options: AddOptions,
     now: i64,
 ) -> Result<AddedKey, AdminError> {
-    add(conn, actor, "key.import", policy, pkcs8, immediate, now)
+    add(conn, actor, "key.import", policy, pkcs8, options, now)
 }
 
+/// The key and its audit record in one transaction (the line logged once committed).
 fn add(
     conn: &mut DbConnection,
     actor: &str,
     action: &str,
     policy: &KeyPolicy,
     pkcs8: &[u8],
-    immediate: bool,
+    options: AddOptions,
     now: i64,
 ) -> Result<AddedKey, AdminError> {
-    let row = add_key(conn, policy, pkcs8, immediate, now)?;
-    let details = serde_json::json!({ "immediate": immediate });
-    audit::record(conn, actor, action, &row.kid, details, now)?;
-    Ok(AddedKey {
-        kid: row.kid,
-        state: row.state,
-        activates_at: row.activates_at,
+    audit::transaction(conn, |conn| {
+        let added = add_key(conn, policy, pkcs8, options, now)?;
+        let details = serde_json::json!({
+            "immediate": options.immediate,
+            "replaced": added.replaced,
+        });
+        audit::record(conn, actor, action, &added.row.kid, details, now)?;
+        Ok(AddedKey {
+            kid: added.row.kid,
+            state: added.row.state,
+            activates_at: added.row.activates_at,
+            replaced: added.replaced,
+        })
     })
 }
 

@@ -14,7 +14,6 @@ use crate::db::models::refresh_token::{revoke, Families};
 use crate::db::models::{ImportedChange, NewUser, User};
 use crate::db::DbConnection;
 use crate::oauth::password::{normalize_username, HashParams, StoredHash};
-use diesel::Connection;
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
@@ -121,7 +120,7 @@ pub fn import_django(
     now: i64,
 ) -> Result<ImportSummary, AdminError> {
     let records = parse(data, &options)?;
-    let result = conn.transaction(|conn| {
+    let result = audit::transaction(conn, |conn| {
         let mut summary = ImportSummary {
             dry_run: options.dry_run,
             ..ImportSummary::default()

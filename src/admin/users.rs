@@ -7,7 +7,6 @@ use crate::db::models::refresh_token::{revoke, Families};
 use crate::db::models::{NewUser, User};
 use crate::db::DbConnection;
 use crate::oauth::password::{normalize_username, HashParams, StoredHash};
-use diesel::Connection;
 use serde::Serialize;
 
 /// The longest external id accepted, in characters.
@@ -83,7 +82,7 @@ pub fn create(
     if let Some(ext) = external_id {
         check_external_id(ext)?;
     }
-    conn.transaction(|conn| {
+    audit::transaction(conn, |conn| {
         if User::find_by_username(conn, &name)?.is_some() {
             return Err(AdminError::Invalid(format!("user {name:?} already exists")));
         }
@@ -138,7 +137,7 @@ pub fn set_password(
     now: i64,
 ) -> Result<UserView, AdminError> {
     let user = find(conn, username)?;
-    conn.transaction(|conn| {
+    audit::transaction(conn, |conn| {
         User::set_password_hash(conn, &user.id, password_hash, now)?;
         let ended = revoke(conn, Families::OfUser(&user.id), now)?;
         let details = serde_json::json!({ "sessions_ended": ended });
@@ -164,7 +163,7 @@ pub fn set_disabled(
     now: i64,
 ) -> Result<UserView, AdminError> {
     let user = find(conn, username)?;
-    conn.transaction(|conn| {
+    audit::transaction(conn, |conn| {
         User::set_disabled(conn, &user.id, disabled, now)?;
         let action = if disabled {
             revoke(conn, Families::OfUser(&user.id), now)?;
@@ -192,7 +191,7 @@ pub fn delete(
     now: i64,
 ) -> Result<User, AdminError> {
     let user = find(conn, username)?;
-    conn.transaction(|conn| {
+    audit::transaction(conn, |conn| {
         User::delete(conn, &user.id)?;
         audit::record(
             conn,

@@ -1,6 +1,7 @@
 //! `tessera client …`: register and manage clients.
 
 use super::{connect, print_json, Conn, CLI};
+use crate::admin::audit;
 use crate::admin::clients::{
     self, auth_method_names, grant_type_names, ClientPatch, ClientSpec, FederationSpec, KeySource,
 };
@@ -351,8 +352,8 @@ pub fn run(settings: &Settings, cmd: ClientCommand) -> anyhow::Result<()> {
                 client_id: a.client_id,
                 secret: None,
             };
-            let created =
-                clients::create(conn, CLI, &spec, now()).map_err(|e| flagged("create", e))?;
+            let created = audit::transaction(conn, |c| clients::create(c, CLI, &spec, now()))
+                .map_err(|e| flagged("create", e))?;
             if created.client_secret.is_some() {
                 eprintln!(
                     "created client {}; its secret is shown once",
@@ -378,23 +379,27 @@ pub fn run(settings: &Settings, cmd: ClientCommand) -> anyhow::Result<()> {
         }
         ClientCommand::List => print_json(&clients::list(conn)?),
         ClientCommand::Show { id } => print_json(&clients::show(conn, &id)?),
-        ClientCommand::Disable { id } => {
-            print_json(&clients::set_disabled(conn, CLI, &id, true, now())?)
-        }
-        ClientCommand::Enable { id } => {
-            print_json(&clients::set_disabled(conn, CLI, &id, false, now())?)
-        }
+        ClientCommand::Disable { id } => print_json(&audit::transaction(conn, |c| {
+            clients::set_disabled(c, CLI, &id, true, now())
+        })?),
+        ClientCommand::Enable { id } => print_json(&audit::transaction(conn, |c| {
+            clients::set_disabled(c, CLI, &id, false, now())
+        })?),
         ClientCommand::RotateSecret { id, keep_old } => {
-            print_json(&clients::rotate_secret(conn, CLI, &id, keep_old, now())?)
+            print_json(&audit::transaction(conn, |c| {
+                clients::rotate_secret(c, CLI, &id, keep_old, now())
+            })?)
         }
         ClientCommand::SetKeys { id, keys } => {
             let source = key_source(keys.jwks, keys.jwks_uri)?
                 .ok_or_else(|| anyhow::anyhow!("give --jwks FILE or --jwks-uri URL"))?;
             let policy = settings.jwks_uri_policy();
-            print_json(&clients::set_keys(conn, CLI, &id, &source, policy, now())?)
+            print_json(&audit::transaction(conn, |c| {
+                clients::set_keys(c, CLI, &id, &source, policy, now())
+            })?)
         }
         ClientCommand::Delete { id } => {
-            clients::delete(conn, CLI, &id, now())?;
+            audit::transaction(conn, |c| clients::delete(c, CLI, &id, now()))?;
             eprintln!("deleted client {id}");
             print_json(&serde_json::json!({ "deleted": id }))
         }

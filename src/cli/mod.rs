@@ -12,7 +12,7 @@ pub mod migrate;
 pub mod serve;
 pub mod user;
 
-use crate::config::{ConfigArgs, GlobalArgs, Settings};
+use crate::config::{ConfigArgs, GlobalArgs, Origins, Settings};
 use crate::db::{self, DbConnection};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -25,6 +25,28 @@ pub struct Cli {
     globals: GlobalArgs,
     #[command(subcommand)]
     command: Option<Command>,
+    /// Which flags and variables set which keys (see [`Cli::parse_argv`]).
+    #[arg(skip)]
+    origins: Origins,
+}
+
+impl Cli {
+    /// Parses the command line, remembering whether each setting came from a flag or
+    /// an environment variable, so a bad value is reported under the name the operator
+    /// used.
+    pub fn parse_argv(argv: &[String]) -> Result<Cli, clap::Error> {
+        use clap::{CommandFactory, FromArgMatches};
+        let cmd = Cli::command();
+        let matches = cmd.clone().try_get_matches_from(argv)?;
+        let mut cli = Cli::from_arg_matches(&matches)?;
+        cli.origins = Origins::of_matches(&matches, &cmd);
+        if let (Some(("serve", sub)), Some(serve)) =
+            (matches.subcommand(), cmd.find_subcommand("serve"))
+        {
+            cli.origins.extend(Origins::of_matches(sub, serve));
+        }
+        Ok(cli)
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -57,12 +79,26 @@ enum Command {
 
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
-    let keys = match &cli.command {
+    use clap::CommandFactory;
+    let warnings = crate::config::check_environment(&Cli::command())?;
+    let serve = matches!(cli.command, None | Some(Command::Serve(_)));
+    let mut keys = match &cli.command {
         Some(Command::Serve(keys)) => (**keys).clone(),
         _ => ConfigArgs::from_env()?,
     };
+    keys.origins.extend(cli.origins.clone());
     let settings = Settings::load(&keys.with_globals(&cli.globals))?;
-    crate::telemetry::init(&settings.log);
+    for warning in &warnings {
+        eprintln!("tessera: warning: {warning}");
+    }
+    // A command prints its own human line and its error; the audit table records its
+    // change. Its log is for who asks (`--log info`): warnings only by default.
+    let filter = if serve || settings.log_given {
+        settings.log.as_str()
+    } else {
+        "warn"
+    };
+    crate::telemetry::init(filter);
     match cli.command {
         None | Some(Command::Serve(_)) => serve::run(settings),
         Some(Command::Migrate) => migrate::run(&settings),
@@ -75,13 +111,26 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+/// A connection for a command (`create`: whether a missing SQLite file is made). A
+/// failure is the command's one error line, naming the database without its password;
+/// the pool logs nothing meanwhile.
+pub(crate) fn open(settings: &Settings, create: bool) -> anyhow::Result<db::pool::PooledConn> {
+    let opts = db::pool::PoolOptions {
+        max_size: 1,
+        connect_timeout: settings.db_connect_timeout,
+        statement_timeout: settings.db_statement_timeout,
+        create_sqlite: create,
+        log_failures: false,
+    };
+    let shown = settings.database_url.redacted();
+    let pool = db::pool::build_pool(&settings.database_url, &opts)
+        .with_context(|| format!("database {shown}"))?;
+    db::pool::get(&pool).with_context(|| format!("cannot connect to {shown}"))
+}
+
 /// A migrated connection for an administrative command.
 pub(crate) fn connect(settings: &Settings) -> anyhow::Result<db::pool::PooledConn> {
-    let mut small = settings.clone();
-    small.db_pool_size = 1;
-    let pool = crate::startup::pool_for(&small, false)?;
-    let mut conn = db::pool::get(&pool)
-        .with_context(|| format!("cannot connect to {}", settings.database_url.redacted()))?;
+    let mut conn = open(settings, false)?;
     db::run_migrations(&mut conn)?;
     Ok(conn)
 }

@@ -49,10 +49,12 @@ where
 /// Runs `f` in one transaction that may read, then write. On SQLite the write lock is
 /// taken first, so the transaction never has to upgrade a stale read snapshot (which
 /// SQLite refuses at once with `SQLITE_BUSY` instead of waiting). On PostgreSQL it is a
-/// plain transaction: row locks and conditional updates decide races there.
-pub fn immediate_transaction<T, F>(conn: &mut DbConnection, f: F) -> Result<T, DbError>
+/// plain transaction: row locks and conditional updates decide races there. Nested in
+/// another transaction, it is a savepoint.
+pub fn immediate_transaction<T, E, F>(conn: &mut DbConnection, f: F) -> Result<T, E>
 where
-    F: FnOnce(&mut DbConnection) -> Result<T, DbError>,
+    E: From<diesel::result::Error>,
+    F: FnOnce(&mut DbConnection) -> Result<T, E>,
 {
     conn.transaction(|conn| {
         if let DbConnection::Sqlite(c) = conn {

@@ -64,8 +64,21 @@ impl From<diesel::result::Error> for DbError {
 
 impl From<diesel::r2d2::PoolError> for DbError {
     fn from(e: diesel::r2d2::PoolError) -> Self {
-        DbError::Unavailable(e.to_string())
+        DbError::Unavailable(one_line(&e.to_string()))
     }
+}
+
+/// A database client's message as one line: libpq's indented hints ("Is the server
+/// running on that host…?") left out, its lines joined, any URL in it redacted (libpq
+/// quotes a malformed connection URI whole, password included).
+pub fn one_line(message: &str) -> String {
+    let text = message
+        .lines()
+        .filter(|l| !l.starts_with(['\t', ' ']) && !l.trim().is_empty())
+        .map(str::trim)
+        .collect::<Vec<_>>()
+        .join("; ");
+    crate::telemetry::redact::urls_in(&text)
 }
 
 impl DbError {
@@ -95,6 +108,17 @@ impl DbError {
             _ => false,
         }
     }
+}
+
+/// Whether a transaction is open on `conn` (what it writes is not committed yet). A
+/// broken transaction manager counts as open: its writes will not commit.
+pub fn in_transaction(conn: &mut DbConnection) -> bool {
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    let status = match conn {
+        DbConnection::Sqlite(c) => AnsiTransactionManager::transaction_manager_status_mut(c),
+        DbConnection::Pg(c) => AnsiTransactionManager::transaction_manager_status_mut(c),
+    };
+    !matches!(status.transaction_depth(), Ok(None))
 }
 
 /// Applies every pending migration of the connection's backend. Returns how many ran.

@@ -33,7 +33,7 @@ impl DbUrl {
     pub fn parse(url: &str) -> Result<DbUrl, String> {
         let url = url.trim();
         if url.is_empty() {
-            return Err("database_url is empty".into());
+            return Err("is empty: give a SQLite path or a postgres:// URL".into());
         }
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             return Ok(DbUrl::Postgres(url.to_string()));
@@ -44,28 +44,20 @@ impl DbUrl {
             .unwrap_or(url);
         if path.is_empty() || path.contains("://") {
             return Err(format!(
-                "database_url {url:?} is neither a SQLite path nor a postgres:// URL"
+                "{:?} is neither a SQLite path nor a postgres:// URL",
+                crate::telemetry::redact::url(url)
             ));
         }
         Ok(DbUrl::Sqlite(PathBuf::from(path)))
     }
 
-    /// The URL with any password replaced, fit for logs and error messages.
+    /// The URL with any password replaced, fit for logs and error messages
+    /// (`telemetry::redact::url`: the userinfo's password and libpq's secret
+    /// parameters such as `password`, `sslpassword`, `sslkey`).
     pub fn redacted(&self) -> String {
         match self {
             DbUrl::Sqlite(p) => format!("sqlite://{}", p.display()),
-            DbUrl::Postgres(u) => match (u.find("://"), u.rfind('@')) {
-                (Some(s), Some(at)) if at > s => {
-                    let userinfo = &u[s + 3..at];
-                    let user = userinfo.split(':').next().unwrap_or("");
-                    if userinfo.contains(':') {
-                        format!("{}{}:***{}", &u[..s + 3], user, &u[at..])
-                    } else {
-                        u.clone()
-                    }
-                }
-                _ => u.clone(),
-            },
+            DbUrl::Postgres(u) => crate::telemetry::redact::url(u),
         }
     }
 
@@ -86,6 +78,10 @@ pub struct PoolOptions {
     pub statement_timeout: Duration,
     /// Whether a missing SQLite file is created (`serve`, `migrate`) or refused.
     pub create_sqlite: bool,
+    /// Whether failed connection attempts are logged as they happen (a server, which
+    /// keeps running through an outage); a command reports the failure once, as its
+    /// error, instead.
+    pub log_failures: bool,
 }
 
 /// Opens connections for the pool: the right backend for the URL, with its settings.
@@ -179,6 +175,11 @@ pub fn build_pool(url: &DbUrl, opts: &PoolOptions) -> Result<DbPool, DbError> {
             create_sqlite_file(path)?;
         }
     }
+    let errors: Box<dyn diesel::r2d2::HandleError<diesel::r2d2::Error>> = if opts.log_failures {
+        Box::new(PoolErrorLogger::default())
+    } else {
+        Box::new(diesel::r2d2::NopErrorHandler)
+    };
     let manager = Manager {
         url: url.clone(),
         statement_timeout: opts.statement_timeout,
@@ -191,7 +192,7 @@ pub fn build_pool(url: &DbUrl, opts: &PoolOptions) -> Result<DbPool, DbError> {
         // No round trip per checkout: a connection that fails with "server gone" is
         // discarded on return instead (see `has_broken`).
         .test_on_check_out(false)
-        .error_handler(Box::new(PoolErrorLogger))
+        .error_handler(errors)
         .build_unchecked(manager))
 }
 
@@ -223,13 +224,35 @@ fn create_sqlite_file(path: &std::path::Path) -> Result<(), DbError> {
     }
 }
 
-/// Logs connection failures once per failure, without the URL (it may hold a password).
-#[derive(Debug)]
-struct PoolErrorLogger;
+/// Failed connection attempts are logged at most this often (the pool retries every
+/// few hundred milliseconds while the database is away).
+const FAILURE_LOG_INTERVAL: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Logs failed connection attempts: one line each (libpq's hints left out, any URL in
+/// the message redacted), at most one per `FAILURE_LOG_INTERVAL` with the count of the
+/// others.
+#[derive(Debug, Default)]
+struct PoolErrorLogger {
+    state: Mutex<(Option<std::time::Instant>, u64)>,
+}
 
 impl diesel::r2d2::HandleError<diesel::r2d2::Error> for PoolErrorLogger {
     fn handle_error(&self, error: diesel::r2d2::Error) {
-        log::warn!("database connection failed: {error}");
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let (last, quiet) = &mut *state;
+        if last.is_some_and(|t| t.elapsed() < FAILURE_LOG_INTERVAL) {
+            *quiet += 1;
+            return;
+        }
+        let more = match std::mem::take(quiet) {
+            0 => String::new(),
+            n => format!(" ({n} more failed attempt(s) not logged)"),
+        };
+        *last = Some(std::time::Instant::now());
+        log::warn!(
+            "database connection failed: {}{more}",
+            super::one_line(&error.to_string())
+        );
     }
 }
 
@@ -325,5 +348,11 @@ mod tests {
         let u = DbUrl::parse("postgres://app:s3cret@db:5432/tessera").expect("valid");
         assert_eq!(u.redacted(), "postgres://app:***@db:5432/tessera");
         assert!(!format!("{u:?}").contains("s3cret"));
+        let u =
+            DbUrl::parse("postgres://app@db/t?sslpassword=s3cret&sslmode=require").expect("valid");
+        assert_eq!(
+            u.redacted(),
+            "postgres://app@db/t?sslpassword=***&sslmode=require"
+        );
     }
 }

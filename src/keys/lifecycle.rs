@@ -1,14 +1,15 @@
 //! The database side of the key lifecycle: running the rotation plan under the
 //! `SigningKeys` lock (so replicas sharing a database make each transition once),
 //! rotating or importing on demand, sealing private keys at rest, and loading what
-//! every replica publishes and signs with.
+//! every replica publishes and signs with. Every change to the keys also moves one
+//! change marker (`server_meta`), which replicas poll cheaply to reload at once.
 
 use super::keystore::KeySet;
 use super::material::{generate, is_rsa, public_jwk};
 use super::rotation::{plan, Action, KeyInfo, Timing};
 use super::sealing::Kek;
 use super::KeyError;
-use crate::db::models::{audit, Client, KeyState, NewSigningKey, SigningKeyRow};
+use crate::db::models::{audit, meta, Client, KeyState, NewSigningKey, SigningKeyRow};
 use crate::db::{write_transaction, DbConnection, WriteLock};
 use std::sync::Arc;
 
@@ -171,6 +172,9 @@ pub fn step(
                 }
             }
         }
+        if !done.is_empty() {
+            mark_changed(conn)?;
+        }
         let mut lines = Vec::new();
         for (kid, event) in done {
             let details = serde_json::json!({ "event": event }).to_string();
@@ -182,16 +186,50 @@ pub fn step(
     .map_err(KeyError::from)
 }
 
+/// Moves the change marker: every replica reloads its keys at its next poll.
+fn mark_changed(conn: &mut DbConnection) -> diesel::QueryResult<()> {
+    let value = uuid::Uuid::new_v4().to_string();
+    meta::set(conn, meta::SIGNING_KEYS_CHANGED, &value)
+}
+
+/// The signing keys' change marker: it differs from the last one read exactly when
+/// the keys changed since (`None` until they first do). One primary-key read.
+pub fn change_marker(conn: &mut DbConnection) -> Result<Option<String>, KeyError> {
+    Ok(meta::get(conn, meta::SIGNING_KEYS_CHANGED)?)
+}
+
+/// How a key is added.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AddOptions {
+    /// Sign with it at once: the active key retires, and so does a pending one (it
+    /// would otherwise take over when its time comes).
+    pub immediate: bool,
+    /// Retire a pending key in its favour. Without it (and without `immediate`), a
+    /// pending key makes the addition fail with [`KeyError::Pending`]: a key the
+    /// operator published is never dropped unasked.
+    pub replace_pending: bool,
+}
+
+/// A key just stored, and the pending keys it replaced (retired, still published).
+#[derive(Debug, Clone)]
+pub struct AddedKeyRow {
+    /// The new key's row.
+    pub row: NewSigningKey,
+    /// Kids of the pending keys retired in its favour.
+    pub replaced: Vec<String>,
+}
+
 /// Adds a key now, as `key rotate` and `key import` do: `next` with the usual
 /// pre-publication window, or with `immediate` active at once (the other active keys
-/// retire). A pending `next` key is replaced by the new one.
+/// retire). A pending `next` key is retired in its favour only when asked (see
+/// [`AddOptions`]); retired keys stay published until the retention ends.
 pub fn add_key(
     conn: &mut DbConnection,
     policy: &KeyPolicy,
     pkcs8: &[u8],
-    immediate: bool,
+    options: AddOptions,
     now: i64,
-) -> Result<NewSigningKey, KeyError> {
+) -> Result<AddedKeyRow, KeyError> {
     if public_jwk(&policy.alg, pkcs8).is_err() {
         let kind = if is_rsa(&policy.alg) {
             "an RSA"
@@ -204,13 +242,22 @@ pub fn add_key(
         )));
     }
     let timing = policy.timing(conn)?;
-    let (state, activates_at) = if immediate {
+    let (state, activates_at) = if options.immediate {
         (KeyState::Active, now)
     } else {
         (KeyState::Next, now + timing.prepublish)
     };
     let row = policy.new_row(pkcs8, state, activates_at, now)?;
-    write_transaction(conn, WriteLock::SigningKeys, |conn| {
+    let retire = |conn: &mut DbConnection, kid: &str| {
+        SigningKeyRow::set_state(
+            conn,
+            kid,
+            KeyState::Retired,
+            Some(now),
+            Some(now + timing.retention),
+        )
+    };
+    let replaced = write_transaction(conn, WriteLock::SigningKeys, |conn| {
         let rows = SigningKeyRow::list(conn)?;
         // Keys encrypted at rest stay so: a new key is not stored in plaintext beside
         // them, nor sealed with a KEK that cannot open them.
@@ -233,27 +280,33 @@ pub fn add_key(
                 reason: "this key is already stored".into(),
             }));
         }
-        for r in &rows {
-            match r.key_state() {
-                KeyState::Next => {
-                    SigningKeyRow::delete(conn, &r.kid)?;
-                }
-                KeyState::Active if immediate => {
-                    SigningKeyRow::set_state(
-                        conn,
-                        &r.kid,
-                        KeyState::Retired,
-                        Some(now),
-                        Some(now + timing.retention),
-                    )?;
-                }
-                _ => {}
+        let pending: Vec<&SigningKeyRow> = rows
+            .iter()
+            .filter(|r| r.key_state() == KeyState::Next)
+            .collect();
+        if let Some(p) = pending.first() {
+            if !options.immediate && !options.replace_pending {
+                return Ok(Err(KeyError::Pending {
+                    kid: p.kid.clone(),
+                    activates_at: p.activates_at,
+                }));
+            }
+        }
+        let mut replaced = Vec::new();
+        for r in pending {
+            retire(conn, &r.kid)?;
+            replaced.push(r.kid.clone());
+        }
+        if options.immediate {
+            for r in rows.iter().filter(|r| r.key_state() == KeyState::Active) {
+                retire(conn, &r.kid)?;
             }
         }
         SigningKeyRow::insert(conn, &row)?;
-        Ok(Ok(()))
+        mark_changed(conn)?;
+        Ok(Ok(replaced))
     })??;
-    Ok(row)
+    Ok(AddedKeyRow { row, replaced })
 }
 
 /// Brings stored private keys in line with the configured KEK: seals plaintext keys

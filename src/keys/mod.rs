@@ -26,6 +26,18 @@ pub enum KeyError {
     /// Key generation failed.
     #[error("key generation failed: {0}")]
     Generate(String),
+    /// A key is pending (published, not signing yet) and adding one would replace it;
+    /// the caller did not ask for that.
+    #[error(
+        "signing key {kid} is pending (published, signing from {activates_at}); \
+         adding another key would replace it"
+    )]
+    Pending {
+        /// The pending key.
+        kid: String,
+        /// When it starts signing, Unix seconds.
+        activates_at: i64,
+    },
     /// The database failed.
     #[error(transparent)]
     Db(#[from] crate::db::DbError),

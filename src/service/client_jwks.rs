@@ -189,7 +189,11 @@ impl ClientJwks {
                 Ok(keys)
             }
             Err(err) => {
-                log::warn!("jwks_uri {uri}: {}", err.0);
+                log::warn!(
+                    "jwks_uri {}: {}",
+                    crate::telemetry::redact::url(uri),
+                    crate::telemetry::redact::urls_in(&err.0)
+                );
                 e.failed = Some((Instant::now(), err.clone()));
                 match (&e.keys, since_fetch) {
                     (Some(k), Some(d)) if d < MAX_STALE => Ok(k.clone()),

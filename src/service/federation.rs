@@ -199,7 +199,11 @@ impl Federation {
                 Ok(uri)
             }
             Err(e) => {
-                log::warn!("discovery of trusted issuer {issuer}: {}", e.0);
+                log::warn!(
+                    "discovery of trusted issuer {}: {}",
+                    crate::telemetry::redact::url(issuer),
+                    crate::telemetry::redact::urls_in(&e.0)
+                );
                 entry.failed = Some((Instant::now(), e.clone()));
                 entry.jwks_uri.clone().ok_or(e)
             }

@@ -1,14 +1,24 @@
 //! Periodic background work of `serve`: key reloads, purges (and, with key rotation,
 //! the rotation check). Each job runs on the blocking pool; a failure is logged and
 //! retried at the next tick, never fatal.
+//!
+//! A key change made elsewhere (`key rotate --immediate` from the CLI, another
+//! replica's rotation) reaches this replica within [`KEY_CHANGE_POLL`]: every second
+//! it reads the keys' change marker (one row, by primary key) and reloads the keys
+//! only when the marker moved. The full lifecycle step still runs every
+//! `key_refresh_interval`.
 
 use crate::db::models::{login_failure, refresh_token, revoked_token, used_jti};
 use crate::db::{self, DbPool};
 use crate::keys::lifecycle::{self, load_key_set, KeyPolicy};
 use crate::keys::KeyStore;
 use crate::service::now;
+use std::sync::Mutex;
 use std::time::Duration;
 use tokio::task::JoinHandle;
+
+/// How often each replica checks whether the signing keys changed.
+pub const KEY_CHANGE_POLL: Duration = Duration::from_secs(1);
 
 /// Runs `job` every `period` (the first run one period after start).
 pub fn every<F>(name: &'static str, period: Duration, job: F) -> JoinHandle<()>
@@ -47,8 +57,48 @@ pub fn keep_keys_current(
     for line in lifecycle::step(&mut conn, policy, now())? {
         log::info!("{line}");
     }
+    reload_keys(&mut conn, policy, store)
+}
+
+/// Reloads the keys when their change marker differs from the one `seen` holds (the
+/// marker read before the keys this replica serves were loaded).
+pub fn reload_keys_if_changed(
+    pool: &DbPool,
+    policy: &KeyPolicy,
+    store: &KeyStore,
+    seen: &Mutex<Option<String>>,
+) -> anyhow::Result<()> {
+    // While the database is away this would fail every second: the readiness check
+    // and the lifecycle job already say so, this check just tries again.
+    let quiet = |e: &db::DbError| e.is_unavailable();
+    let mut conn = match db::pool::get(pool) {
+        Err(e) if quiet(&e) => return Ok(()),
+        other => other?,
+    };
+    let marker = match lifecycle::change_marker(&mut conn) {
+        Err(crate::keys::KeyError::Db(e)) if quiet(&e) => return Ok(()),
+        other => other?,
+    };
+    let mut seen = seen
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if *seen == marker {
+        return Ok(());
+    }
+    // Remembered only once the reload worked: a failed one is retried next second.
+    reload_keys(&mut conn, policy, store)?;
+    *seen = marker;
+    Ok(())
+}
+
+/// Rebuilds the key set from the database and serves it.
+fn reload_keys(
+    conn: &mut db::DbConnection,
+    policy: &KeyPolicy,
+    store: &KeyStore,
+) -> anyhow::Result<()> {
     let previous = store.snapshot();
-    let set = load_key_set(&mut conn, policy, now(), Some(&previous))?;
+    let set = load_key_set(conn, policy, now(), Some(&previous))?;
     if set.etag != previous.etag
         || set.signer.as_ref().map(|s| s.kid().to_string())
             != previous.signer.as_ref().map(|s| s.kid().to_string())

@@ -46,7 +46,8 @@ pub struct AppState {
 
 impl AppState {
     /// Runs a request-path unit of work that writes (see `db::writer`), in a span
-    /// named `summary`.
+    /// named `summary`. The audit lines of what it changed are logged once the writer
+    /// has committed it (on SQLite, with the rest of its group).
     pub async fn write<T, F>(
         &self,
         summary: &'static str,
@@ -58,9 +59,13 @@ impl AppState {
             + Send
             + 'static,
     {
-        crate::telemetry::span::db(summary)
-            .run_result(self.writer.run(f), super::database_fault)
-            .await
+        use crate::admin::audit;
+        let unit = move |conn: &mut crate::db::DbConnection| audit::captured(conn, f);
+        let (value, lines) = crate::telemetry::span::db(summary)
+            .run_result(self.writer.run(unit), super::database_fault)
+            .await?;
+        lines.log();
+        Ok(value)
     }
 }
 

@@ -159,6 +159,8 @@ impl Collector {
         Ok(out)
     }
 
+    /// Logs a failed export (rate-limited). The HTTP client's message quotes the
+    /// collector's URL, which may carry credentials: it is redacted.
     fn note_failure(&self, why: &str) {
         let failed = self.failures.fetch_add(1, Ordering::Relaxed) + 1;
         let Ok(mut last) = self.last_logged.lock() else {
@@ -166,7 +168,10 @@ impl Collector {
         };
         if last.is_none_or(|t| t.elapsed() >= FAILURE_LOG_INTERVAL) {
             *last = Some(Instant::now());
-            log::warn!("exporting traces failed ({failed} export(s) so far): {why}");
+            log::warn!(
+                "exporting traces failed ({failed} export(s) so far): {}",
+                super::redact::urls_in(why)
+            );
         }
     }
 }

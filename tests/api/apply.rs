@@ -321,3 +321,130 @@ async fn apply_checks_federated_subjects_as_text_and_refuses_a_secret_client_wit
     let shown = app.cli(&["client", "show", "w"]).await.json();
     assert_eq!(shown["federated_subject"], "café");
 }
+
+/// The `audit:` log lines of a CLI run made with `--log info`.
+fn audit_lines(out: &CliOutput) -> Vec<String> {
+    out.stderr
+        .lines()
+        .filter(|l| l.contains("audit:"))
+        .map(str::to_string)
+        .collect()
+}
+
+#[tokio::test]
+async fn audit_lines_are_logged_only_for_committed_changes() {
+    let app = spawn_app().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let path = file(dir.path(), "clients.toml", FILE);
+    let info = ["--log", "info"];
+    let rows = || app.count_rows("audit_log");
+
+    // A dry run plans changes and commits none: no line, no row.
+    let before = rows();
+    let dry = apply(&app, &path, &["--dry-run", "--log", "info"]).await;
+    assert_eq!(actions(&dry).len(), 4);
+    assert_eq!(audit_lines(&dry), Vec::<String>::new(), "{}", dry.stderr);
+    assert_eq!(rows(), before);
+
+    // The real apply: one line per change, as the table has it.
+    let applied = apply(&app, &path, &info).await;
+    assert_eq!(actions(&applied).len(), 4);
+    let logged = audit_lines(&applied);
+    assert_eq!(logged.len() as i64, rows() - before, "{logged:#?}");
+    assert!(
+        logged.iter().any(|l| l.contains("target=billing")),
+        "{logged:#?}"
+    );
+
+    // The same file again changes nothing: no line, no row (nothing updated and undone).
+    let before = rows();
+    let again = apply(&app, &path, &info).await;
+    assert!(actions(&again).iter().all(|(_, _, a)| a == "unchanged"));
+    assert_eq!(
+        audit_lines(&again),
+        Vec::<String>::new(),
+        "{}",
+        again.stderr
+    );
+    assert_eq!(rows(), before);
+
+    // An apply that fails half-way rolls back the half it did, and logs none of it.
+    let failing = format!(
+        "{}\n[[client]]\nclient_id = \"broken\"\naccess_token_ttl = 0\n",
+        FILE.replace(
+            "orders:read\"\nsecret_env",
+            "orders:read orders:write\"\nsecret_env"
+        )
+    );
+    let bad = file(dir.path(), "bad.toml", &failing);
+    let out = apply(&app, &bad, &info).await;
+    assert!(!out.success);
+    assert_eq!(audit_lines(&out), Vec::<String>::new(), "{}", out.stderr);
+    assert_eq!(rows(), before);
+
+    // A dry-run import of users logs nothing either; the real one logs its change.
+    let users = dir.path().join("users.json");
+    std::fs::write(
+        &users,
+        json!([{"model": "auth.user", "pk": 1, "fields": {
+            "username": "ann", "password": "!", "is_active": true}}])
+        .to_string(),
+    )
+    .expect("write");
+    let users = users.display().to_string();
+    let import = |extra: &'static [&'static str]| {
+        let mut args = vec![
+            "user",
+            "import",
+            "--django",
+            users.as_str(),
+            "--log",
+            "info",
+        ];
+        args.extend_from_slice(extra);
+        let db = &app.db;
+        async move { run_cli_env(db, &args, None, &[]).await }
+    };
+    let dry = import(&["--dry-run"]).await;
+    assert!(dry.success, "{}", dry.stderr);
+    assert_eq!(audit_lines(&dry), Vec::<String>::new(), "{}", dry.stderr);
+    assert_eq!(rows(), before);
+    let real = import(&[]).await;
+    assert!(real.success, "{}", real.stderr);
+    assert_eq!(audit_lines(&real).len(), 1, "{}", real.stderr);
+    assert_eq!(rows(), before + 1);
+}
+
+#[tokio::test]
+async fn a_replica_started_with_an_unchanged_file_logs_and_records_no_change() {
+    let db = TestDb::new();
+    let dir = tempfile::tempdir().expect("dir");
+    let path = file(dir.path(), "clients.toml", FILE);
+    let env = [
+        ("TESSERA_DATABASE_URL", db.url()),
+        ("TESSERA_APPLY", path.clone()),
+        ("BILLING_SECRET", SECRET.to_string()),
+        ("TESSERA_LOG", "info".to_string()),
+    ];
+    let first = serve_process(dir.path(), &env).await;
+    let created = first.log();
+    assert!(
+        created
+            .iter()
+            .any(|l| l.contains("audit:") && l.contains("client.create")),
+        "{created:#?}"
+    );
+    let audit = || count_sql(&db, "SELECT COUNT(*) AS n FROM audit_log");
+    let before = audit();
+    let second = serve_process(dir.path(), &env).await;
+    let log = second.log();
+    let noise: Vec<&String> = log
+        .iter()
+        .filter(|l| l.contains("audit:") || l.contains("apply"))
+        .collect();
+    assert!(
+        noise.is_empty(),
+        "an unchanged file changes nothing: {noise:#?}"
+    );
+    assert_eq!(audit(), before, "no audit rows for unchanged clients");
+}

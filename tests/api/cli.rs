@@ -471,6 +471,203 @@ async fn federated_subjects_in_any_script_are_checked_in_one_line_without_a_pani
     }
 }
 
+/// Runs the binary in `cwd` with exactly `envs` added (no `TESSERA_LOG`, no `RUST_LOG`
+/// unless given): what an operator's shell would run.
+async fn operator_runs(
+    cwd: &std::path::Path,
+    args: &[&str],
+    envs: &[(&str, &str)],
+) -> crate::helpers::CliOutput {
+    let mut cmd = crate::helpers::tessera_command();
+    cmd.current_dir(cwd)
+        .args(args)
+        .env_remove("RUST_LOG")
+        .env_remove("TESSERA_LOG")
+        .env_remove("TESSERA_DATABASE_URL")
+        .envs(envs.iter().copied())
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true);
+    let out = tokio::time::timeout(std::time::Duration::from_secs(60), cmd.output())
+        .await
+        .expect("tessera exits within 60 s")
+        .expect("tessera runs");
+    crate::helpers::CliOutput {
+        success: out.status.success(),
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn nonblank(stderr: &str) -> Vec<&str> {
+    stderr.lines().filter(|l| !l.trim().is_empty()).collect()
+}
+
+/// Arguments, environment, what the one error line names, and what it must also say.
+type Mistake<'a> = (Vec<&'a str>, Vec<(&'a str, &'a str)>, &'a str, &'a str);
+
+#[tokio::test]
+async fn a_configuration_mistake_is_one_line_naming_the_variable_the_flag_or_the_file_line_and_key()
+{
+    let db = crate::helpers::TestDb::new();
+    assert!(
+        crate::helpers::run_cli(&db, &["migrate"], None)
+            .await
+            .success
+    );
+    let url = db.url();
+    let dir = tempfile::tempdir().expect("dir");
+    let toml = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).expect("write");
+        path.display().to_string()
+    };
+    let bad_alg = toml("alg.toml", "# tessera\nsigning_alg = \"HS256\"\n");
+    let bad_type = toml(
+        "type.toml",
+        "bind = \"127.0.0.1:0\"\n\naccess_token_ttl = \"abc\"\n",
+    );
+    let typo = toml("typo.toml", "bind = \"127.0.0.1:0\"\nacess_token_ttl = 5\n");
+    let bad_log = toml("log.toml", "log = \"verbose\"\n");
+    let db_env = ("TESSERA_DATABASE_URL", url.as_str());
+    let cases: Vec<Mistake> = vec![
+        (
+            vec!["client", "list"],
+            vec![db_env, ("TESSERA_SIGNING_ALG", "HS256")],
+            "TESSERA_SIGNING_ALG=HS256",
+            "RS256",
+        ),
+        (
+            vec!["serve", "--signing-alg", "HS256"],
+            vec![db_env],
+            "--signing-alg",
+            "RS256",
+        ),
+        (
+            vec!["--config", &bad_alg, "client", "list"],
+            vec![db_env],
+            "alg.toml:2: signing_alg",
+            "RS256",
+        ),
+        (
+            vec!["--config", &bad_type, "client", "list"],
+            vec![db_env],
+            "type.toml:3: access_token_ttl",
+            "integer",
+        ),
+        (
+            vec!["--config", &typo, "client", "list"],
+            vec![db_env],
+            "typo.toml:2: acess_token_ttl",
+            "access_token_ttl",
+        ),
+        (
+            vec!["client", "list"],
+            vec![db_env, ("TESSERA_ACCESS_TOKEN_TTL", "0")],
+            "TESSERA_ACCESS_TOKEN_TTL=0",
+            "86400",
+        ),
+        (
+            vec!["client", "list"],
+            vec![db_env, ("TESSERA_ACESS_TOKEN_TTL", "60")],
+            "TESSERA_ACESS_TOKEN_TTL",
+            "TESSERA_ACCESS_TOKEN_TTL",
+        ),
+        (
+            vec!["serve"],
+            vec![db_env, ("TESSERA_BIDN", "127.0.0.1:0")],
+            "TESSERA_BIDN",
+            "TESSERA_BIND",
+        ),
+        (
+            vec!["client", "list"],
+            vec![db_env, ("TESSERA_LOG", "verbose")],
+            "TESSERA_LOG=verbose",
+            "debug",
+        ),
+        (
+            vec!["client", "list"],
+            vec![db_env, ("RUST_LOG", "verbose")],
+            "RUST_LOG=verbose",
+            "debug",
+        ),
+        (
+            vec!["client", "list", "--log", "tessera=loud"],
+            vec![db_env],
+            "--log",
+            "debug",
+        ),
+        (
+            vec!["--config", &bad_log, "client", "list"],
+            vec![db_env],
+            "log.toml:1: log",
+            "debug",
+        ),
+        (
+            vec!["serve"],
+            vec![
+                db_env,
+                ("TESSERA_ISSUER", "https://ops:s3cret@auth.example.com"),
+            ],
+            "TESSERA_ISSUER=https://ops:***@auth.example.com",
+            "password",
+        ),
+    ];
+    for (args, envs, names, says) in cases {
+        let out = operator_runs(dir.path(), &args, &envs).await;
+        assert!(
+            !out.success,
+            "{args:?} {envs:?} was accepted: {}",
+            out.stderr
+        );
+        let lines = nonblank(&out.stderr);
+        assert_eq!(
+            lines.len(),
+            1,
+            "{args:?} {envs:?}: one line, got {lines:#?}"
+        );
+        let line = lines[0];
+        assert!(line.starts_with("tessera: error: "), "{line}");
+        assert!(
+            line.contains(names),
+            "{args:?} {envs:?}: {names:?} in {line}"
+        );
+        assert!(line.contains(says), "{args:?} {envs:?}: {says:?} in {line}");
+        assert!(line.chars().count() < 300, "a line, not a listing: {line}");
+        assert!(!line.contains("s3cret"), "{line}");
+    }
+    // A secret value is named by its variable, never echoed.
+    let out = operator_runs(
+        dir.path(),
+        &["client", "list"],
+        &[db_env, ("TESSERA_KEY_ENCRYPTION_KEY", "not-a-kek-s3cret")],
+    )
+    .await;
+    let lines = nonblank(&out.stderr);
+    assert_eq!(lines.len(), 1, "{lines:#?}");
+    assert!(
+        lines[0].contains("TESSERA_KEY_ENCRYPTION_KEY"),
+        "{}",
+        lines[0]
+    );
+    assert!(!out.stderr.contains("s3cret"), "{}", out.stderr);
+    // Module filters and module paths stay accepted.
+    for filter in [
+        "warn",
+        "tessera=debug,actix_web=warn",
+        "tessera::admin",
+        "WARN",
+    ] {
+        let out = operator_runs(
+            dir.path(),
+            &["client", "list"],
+            &[db_env, ("TESSERA_LOG", filter)],
+        )
+        .await;
+        assert!(out.success, "{filter}: {}", out.stderr);
+    }
+}
+
 #[tokio::test]
 async fn a_token_of_a_client_made_elsewhere_is_active_at_once() {
     use crate::helpers::{form, serve_process, TestClient};
@@ -521,4 +718,99 @@ async fn a_token_of_a_client_made_elsewhere_is_active_at_once() {
     assert_eq!(a.status, 200, "{}", a.body);
     assert_eq!(a.body["active"], true, "{}", a.body);
     assert_eq!(a.body["client_id"], "made-elsewhere");
+}
+
+#[tokio::test]
+async fn unknown_tessera_variables_are_reported_and_kubernetes_service_links_are_not() {
+    let db = crate::helpers::TestDb::new();
+    assert!(
+        crate::helpers::run_cli(&db, &["migrate"], None)
+            .await
+            .success
+    );
+    let url = db.url();
+    let dir = tempfile::tempdir().expect("dir");
+    let db_env = ("TESSERA_DATABASE_URL", url.as_str());
+    let out = operator_runs(
+        dir.path(),
+        &["client", "list"],
+        &[db_env, ("TESSERA_FROBNICATE", "1")],
+    )
+    .await;
+    assert!(
+        out.success,
+        "far from every key: a warning, not an error: {}",
+        out.stderr
+    );
+    let lines = nonblank(&out.stderr);
+    assert_eq!(lines.len(), 1, "{lines:#?}");
+    assert!(lines[0].contains("TESSERA_FROBNICATE"), "{}", lines[0]);
+    assert!(!lines[0].contains("s3cret"));
+
+    // What Kubernetes injects for a Service named tessera (without enableServiceLinks: false).
+    let links = [
+        ("TESSERA_SERVICE_HOST", "10.96.0.12"),
+        ("TESSERA_SERVICE_PORT", "80"),
+        ("TESSERA_SERVICE_PORT_HTTP", "80"),
+        ("TESSERA_PORT", "tcp://10.96.0.12:80"),
+        ("TESSERA_PORT_80_TCP", "tcp://10.96.0.12:80"),
+        ("TESSERA_PORT_80_TCP_PROTO", "tcp"),
+        ("TESSERA_PORT_80_TCP_PORT", "80"),
+        ("TESSERA_PORT_80_TCP_ADDR", "10.96.0.12"),
+        ("TESSERA_METRICS_SERVICE_HOST", "10.96.0.13"),
+        ("TESSERA_METRICS_PORT", "tcp://10.96.0.13:9090"),
+    ];
+    let mut envs = vec![db_env];
+    envs.extend(links);
+    let out = operator_runs(dir.path(), &["client", "list"], &envs).await;
+    assert!(out.success, "{}", out.stderr);
+    assert!(nonblank(&out.stderr).is_empty(), "{}", out.stderr);
+}
+
+#[tokio::test]
+async fn a_cli_change_prints_its_one_human_line_and_no_log_line() {
+    let db = crate::helpers::TestDb::new();
+    assert!(
+        crate::helpers::run_cli(&db, &["migrate"], None)
+            .await
+            .success
+    );
+    let url = db.url();
+    let dir = tempfile::tempdir().expect("dir");
+    let db_env = ("TESSERA_DATABASE_URL", url.as_str());
+    let out = operator_runs(
+        dir.path(),
+        &["client", "create", "--name", "quiet"],
+        &[db_env],
+    )
+    .await;
+    assert!(out.success, "{}", out.stderr);
+    let id = out.json()["client_id"].as_str().expect("id").to_string();
+    assert_eq!(
+        nonblank(&out.stderr),
+        vec![format!("created client {id}; its secret is shown once")],
+        "exactly the human line"
+    );
+    // The log is there for who asks for it, and the audit table has the change anyway.
+    let out = operator_runs(
+        dir.path(),
+        &["client", "disable", &id, "--log", "info"],
+        &[db_env],
+    )
+    .await;
+    assert!(out.success, "{}", out.stderr);
+    assert!(out.stderr.contains("audit:"), "{}", out.stderr);
+    let audit = operator_runs(dir.path(), &["audit"], &[db_env])
+        .await
+        .json();
+    let actions: Vec<&str> = audit
+        .as_array()
+        .expect("entries")
+        .iter()
+        .filter_map(|e| e["action"].as_str())
+        .collect();
+    assert!(
+        actions.contains(&"client.create") && actions.contains(&"client.disable"),
+        "{actions:?}"
+    );
 }

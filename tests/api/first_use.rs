@@ -14,7 +14,7 @@ const KEK: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1
 
 /// Runs the binary with exactly these arguments and environment additions in `cwd`.
 async fn tessera(cwd: &std::path::Path, args: &[&str], envs: &[(&str, &str)]) -> (bool, String) {
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_tessera"));
+    let mut cmd = crate::helpers::tessera_command();
     cmd.current_dir(cwd)
         .args(args)
         .env_remove("RUST_LOG")
@@ -74,12 +74,13 @@ async fn a_cli_made_client_authenticates_with_client_secret_post_too() {
 }
 
 #[tokio::test]
+#[ignore = "needs root, to run the binary as uid 10001: .ci/run runs it"]
 async fn the_compose_kek_file_as_the_readme_prepares_it_is_readable_by_the_container_user() {
     use std::os::unix::fs::{chown, PermissionsExt};
-    if !rustix::process::geteuid().is_root() {
-        eprintln!("SKIPPED: running the binary as uid 10001 needs root (CI runs as root)");
-        return;
-    }
+    assert!(
+        rustix::process::geteuid().is_root(),
+        "running the binary as uid 10001 needs root"
+    );
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
     let keys = dir.path().join("keys");
@@ -108,6 +109,8 @@ async fn the_compose_kek_file_as_the_readme_prepares_it_is_readable_by_the_conta
             .arg(env!("CARGO_BIN_EXE_tessera"))
             .arg("migrate")
             .current_dir(&home)
+            .env_remove("TESSERA_TEST_POSTGRES_URL")
+            .env_remove("TESSERA_TEST_DJANGO_PYTHON")
             .env_remove("TESSERA_DATABASE_URL")
             .env("TESSERA_DATABASE_URL", home.join("t.db"))
             .env("TESSERA_KEY_ENCRYPTION_KEY_FILE", file)
@@ -170,7 +173,7 @@ async fn key_commands_on_an_encrypted_database_need_the_kek() {
     assert_eq!(app.raw_signing_keys().len(), before.len(), "nothing stored");
 
     // With the KEK the new key is stored encrypted.
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_tessera"));
+    let mut cmd = crate::helpers::tessera_command();
     let out = cmd
         .args(["key", "rotate"])
         .env("TESSERA_DATABASE_URL", app.db.url())
@@ -287,7 +290,7 @@ async fn argument_errors_are_one_line_naming_what_the_user_typed() {
         assert!(!stderr.contains("Usage:"), "{stderr}");
     }
     // --help still prints the whole help.
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_tessera"))
+    let out = crate::helpers::tessera_command()
         .arg("--help")
         .output()
         .await

@@ -422,7 +422,7 @@ async fn run_cli_with(
     args: &[&str],
     envs: &[(&str, &str)],
 ) -> crate::helpers::CliOutput {
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_tessera"));
+    let mut cmd = crate::helpers::tessera_command();
     cmd.args(args)
         .env("TESSERA_DATABASE_URL", db.url())
         .env("TESSERA_LOG", "warn")
@@ -499,4 +499,184 @@ async fn head_answers_wherever_get_does() {
         checked += 1;
     }
     assert!(checked >= 7, "only {checked} GET routes");
+}
+
+/// Whether `text` shows any of the secrets.
+fn leaks(text: &str, secrets: &[&str]) -> Option<String> {
+    secrets
+        .iter()
+        .find(|s| text.contains(*s))
+        .map(|s| format!("{s:?} printed in: {text}"))
+}
+
+#[tokio::test]
+async fn no_password_in_a_database_url_is_ever_printed() {
+    let dir = tempfile::tempdir().expect("dir");
+    let port = crate::helpers::free_port();
+    let secrets = ["s3cret-pw", "hunter2", "sslk3y"];
+    let url = format!(
+        "postgres://app:s3cret-pw@127.0.0.1:{port}/tessera?sslpassword=hunter2&sslkey=/k/sslk3y&application_name=x"
+    );
+    // (arguments, log filter, most lines): the CLI at its default level prints its
+    // one error line; a server logging at info may add one warning before it.
+    let runs: [(&[&str], Option<&str>, usize); 3] = [
+        (&["client", "list"], None, 1),
+        (&["migrate"], None, 1),
+        (&["serve", "--bind", "127.0.0.1:0"], Some("info"), 2),
+    ];
+    for (args, filter, most) in runs {
+        let mut cmd = crate::helpers::tessera_command();
+        cmd.current_dir(dir.path())
+            .args(args)
+            .env("TESSERA_DATABASE_URL", &url)
+            .env("TESSERA_DB_CONNECT_TIMEOUT", "1")
+            .env_remove("TESSERA_LOG")
+            .env_remove("RUST_LOG")
+            .stdin(std::process::Stdio::null());
+        if let Some(f) = filter {
+            cmd.env("TESSERA_LOG", f);
+        }
+        let out = cmd.output().await.expect("runs");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?}");
+        if let Some(leak) = leaks(&stderr, &secrets) {
+            panic!("{args:?}: {leak}");
+        }
+        let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+        let errors: Vec<&&str> = lines
+            .iter()
+            .filter(|l| l.starts_with("tessera: error: "))
+            .collect();
+        assert_eq!(errors.len(), 1, "{args:?}: one error line: {stderr}");
+        assert!(
+            lines.len() <= most,
+            "{args:?}: the failure is one line, not libpq's paragraphs: {stderr}"
+        );
+        let line = errors[0];
+        assert!(
+            line.contains(&format!("127.0.0.1:{port}")),
+            "names the server: {line}"
+        );
+        assert!(line.contains("app:***@"), "{line}");
+    }
+}
+
+#[tokio::test]
+async fn no_password_in_the_otlp_endpoint_is_printed_at_start_or_on_export_failures() {
+    let db = TestDb::new();
+    let dir = tempfile::tempdir().expect("dir");
+    let port = crate::helpers::free_port();
+    let endpoint = format!("http://collector:0tlp-s3cret@127.0.0.1:{port}");
+    let server = serve_process(
+        dir.path(),
+        &[
+            ("TESSERA_DATABASE_URL", db.url()),
+            ("TESSERA_OTLP_ENDPOINT", endpoint),
+            ("TESSERA_OTLP_BATCH_DELAY_MS", "10".into()),
+            ("TESSERA_OTLP_TIMEOUT", "1".into()),
+            ("TESSERA_LOG", "info".into()),
+        ],
+    )
+    .await;
+    let http = reqwest::Client::new();
+    let mut failure = None;
+    for _ in 0..50 {
+        http.get(format!("{}/healthz", server.address))
+            .send()
+            .await
+            .expect("healthz");
+        failure = server
+            .wait_for_line(
+                "exporting traces failed",
+                std::time::Duration::from_millis(200),
+            )
+            .await;
+        if failure.is_some() {
+            break;
+        }
+    }
+    let failure = failure.expect("the export failure is logged");
+    let log = server.log().join("\n");
+    assert!(log.contains("exporting traces to"), "{log}");
+    if let Some(leak) = leaks(&log, &["0tlp-s3cret"]) {
+        panic!("{leak}");
+    }
+    assert!(
+        failure.contains(&format!("127.0.0.1:{port}")),
+        "names the collector: {failure}"
+    );
+}
+
+#[tokio::test]
+async fn an_issuer_url_with_a_password_is_refused_without_printing_it() {
+    let app = spawn_app_with(|_| {}).await;
+    let out = app
+        .cli(&[
+            "issuer",
+            "add",
+            "--name",
+            "creds",
+            "--issuer",
+            "https://ops:iss-s3cret@issuer.example",
+            "--jwks-uri",
+            "https://issuer.example/jwks?access_token=tok-s3cret",
+        ])
+        .await;
+    assert!(!out.success);
+    assert_eq!(out.stderr.trim().lines().count(), 1, "{}", out.stderr);
+    assert!(out.stderr.contains("--issuer"), "{}", out.stderr);
+    if let Some(leak) = leaks(&out.stderr, &["iss-s3cret", "tok-s3cret"]) {
+        panic!("{leak}");
+    }
+    let out = app
+        .cli(&[
+            "issuer",
+            "add",
+            "--name",
+            "creds",
+            "--issuer",
+            "https://issuer.example",
+            "--jwks-uri",
+            "https://ops:jwks-s3cret@issuer.example/jwks",
+        ])
+        .await;
+    assert!(!out.success);
+    assert!(out.stderr.contains("--jwks-uri"), "{}", out.stderr);
+    if let Some(leak) = leaks(&out.stderr, &["jwks-s3cret"]) {
+        panic!("{leak}");
+    }
+    // The same through apply: the error names the file, line and key, not the password.
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("issuers.toml");
+    std::fs::write(
+        &file,
+        "[[issuer]]\nname = \"creds\"\nissuer = \"https://ops:iss-s3cret@issuer.example\"\n",
+    )
+    .expect("write");
+    let out = app.cli(&["apply", &file.display().to_string()]).await;
+    assert!(!out.success);
+    assert!(
+        out.stderr.contains("issuers.toml:3: issuer"),
+        "{}",
+        out.stderr
+    );
+    if let Some(leak) = leaks(&out.stderr, &["iss-s3cret"]) {
+        panic!("{leak}");
+    }
+    // A URL that does not even parse is not echoed whole either.
+    let out = app
+        .cli(&[
+            "issuer",
+            "add",
+            "--name",
+            "x",
+            "--issuer",
+            "https://ops:iss-s3cret@[bad",
+        ])
+        .await;
+    assert!(!out.success);
+    if let Some(leak) = leaks(&out.stderr, &["iss-s3cret"]) {
+        panic!("{leak}");
+    }
+    assert_eq!(app.cli(&["issuer", "list"]).await.json(), json!([]));
 }

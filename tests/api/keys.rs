@@ -410,3 +410,105 @@ async fn key_export_writes_every_published_key_type_as_pem_that_verifies_tokens(
             .unwrap_or_else(|e| panic!("{alg}: token does not verify with the exported key: {e}"));
     }
 }
+
+/// `key list` as (kid, state) pairs.
+async fn key_states(app: &crate::helpers::TestApp) -> Vec<(String, String)> {
+    let out = app.cli(&["key", "list"]).await;
+    assert!(out.success, "{}", out.stderr);
+    out.json()
+        .as_array()
+        .expect("keys")
+        .iter()
+        .map(|k| {
+            (
+                k["kid"].as_str().expect("kid").to_string(),
+                k["state"].as_str().expect("state").to_string(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_pending_key_is_never_dropped_silently() {
+    let app = spawn_app_with(|_| {}).await;
+    let dir = tempfile::tempdir().expect("dir");
+    let pem = dir.path().join("signing.pem");
+    crate::jose::write_rsa_pem(&pem);
+    let pem = pem.display().to_string();
+
+    let rotated = app.cli(&["key", "rotate"]).await;
+    assert!(rotated.success, "{}", rotated.stderr);
+    let pending = rotated.json()["kid"].as_str().expect("kid").to_string();
+    let before = key_states(&app).await;
+    assert!(
+        before.contains(&(pending.clone(), "next".into())),
+        "{before:?}"
+    );
+
+    // Another key while one is pending: refused in one line that says why and what to do.
+    for args in [vec!["key", "import", pem.as_str()], vec!["key", "rotate"]] {
+        let out = app.cli(&args).await;
+        assert!(!out.success, "{args:?} replaced the pending key");
+        let lines: Vec<&str> = out
+            .stderr
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .collect();
+        assert_eq!(lines.len(), 1, "{args:?}: {lines:#?}");
+        assert!(
+            lines[0].contains(&pending),
+            "names the pending key: {}",
+            lines[0]
+        );
+        assert!(
+            lines[0].contains("--replace-pending"),
+            "says what to do: {}",
+            lines[0]
+        );
+        assert_eq!(key_states(&app).await, before, "{args:?}: nothing changed");
+    }
+
+    // Asked for, the pending key is replaced out loud: retired (still published, never
+    // signing), in the output, in the audit log.
+    let out = app.cli(&["key", "import", &pem, "--replace-pending"]).await;
+    assert!(out.success, "{}", out.stderr);
+    let imported = out.json()["kid"].as_str().expect("kid").to_string();
+    assert_eq!(out.json()["replaced"], serde_json::json!([pending.clone()]));
+    assert!(out.stderr.contains(&pending), "{}", out.stderr);
+    let after = key_states(&app).await;
+    assert!(
+        after.contains(&(pending.clone(), "retired".into())),
+        "{after:?}"
+    );
+    assert!(
+        after.contains(&(imported.clone(), "next".into())),
+        "{after:?}"
+    );
+    // Every replica (here, the one server) serves the change within seconds.
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let published = kids(&app.jwks().await);
+    assert!(
+        published.contains(&pending) && published.contains(&imported),
+        "both published: {published:?}"
+    );
+
+    // --immediate retires the active key and any pending one, and says which.
+    let out = app.cli(&["key", "rotate", "--immediate"]).await;
+    assert!(out.success, "{}", out.stderr);
+    assert_eq!(
+        out.json()["replaced"],
+        serde_json::json!([imported.clone()])
+    );
+    assert!(out.stderr.contains(&imported), "{}", out.stderr);
+    let states = key_states(&app).await;
+    assert!(states.contains(&(imported, "retired".into())), "{states:?}");
+    let audit = app.cli(&["audit"]).await.json();
+    assert!(
+        audit
+            .as_array()
+            .expect("entries")
+            .iter()
+            .any(|e| e["action"] == "key.import" && e["details"].to_string().contains(&pending)),
+        "{audit}"
+    );
+}

@@ -1,6 +1,8 @@
 //! deploy/kubernetes/ without a cluster: every manifest parses, the Deployment has what
-//! a hardened multi-replica rollout needs, the image's user and port are the
-//! Dockerfile's, and the apply file in the ConfigMap applies.
+//! a hardened multi-replica rollout needs (migrations with each new image, CPU and
+//! memory limits its hash threads fit, no service links, HTTPS through an Ingress),
+//! the image's user and port are the Dockerfile's, the README's steps make the KEK
+//! they use, and the apply file in the ConfigMap applies.
 
 use crate::helpers::{run_cli, run_cli_env, TestDb};
 use serde_json::{json, Value};
@@ -228,10 +230,6 @@ fn the_manifests_parse_and_the_deployment_is_hardened() {
     assert!(pdb["spec"]["minAvailable"]
         .as_i64()
         .is_some_and(|n| (1..3).contains(&n)));
-    let job = of_kind(&all, "Job");
-    let job_pod = &job["spec"]["template"]["spec"];
-    assert_eq!(job_pod["containers"][0]["args"], json!(["migrate"]));
-    assert_eq!(job_pod["securityContext"]["runAsNonRoot"], true);
 }
 
 #[tokio::test]
@@ -258,4 +256,230 @@ async fn the_configmaps_apply_file_applies() {
     assert!(out.json()["changes"]
         .as_array()
         .is_some_and(|c| !c.is_empty()));
+}
+
+/// A Kubernetes memory quantity in MiB (`768Mi`, `1Gi`).
+fn mib(q: &Value) -> u64 {
+    let s = q.as_str().unwrap_or_else(|| panic!("a quantity: {q}"));
+    if let Some(n) = s.strip_suffix("Mi") {
+        n.parse().expect("MiB")
+    } else if let Some(n) = s.strip_suffix("Gi") {
+        n.parse::<u64>().expect("GiB") * 1024
+    } else {
+        panic!("memory as Mi or Gi: {s}")
+    }
+}
+
+/// A Kubernetes CPU quantity in millicores (`500m`, `2`, `"2"`).
+fn millicores(q: &Value) -> u64 {
+    match q {
+        Value::Number(n) => n.as_u64().expect("cores") * 1000,
+        Value::String(s) => match s.strip_suffix('m') {
+            Some(m) => m.parse().expect("millicores"),
+            None => s.parse::<u64>().expect("cores") * 1000,
+        },
+        other => panic!("a CPU quantity: {other}"),
+    }
+}
+
+/// The biggest single password hash the server may compute, MiB: an imported Django
+/// argon2 hash up to the SPEC's ceiling ("Django projects move in": 256 MiB).
+const LARGEST_HASH_MIB: u64 = 256;
+/// What the server needs besides the hashes (workers, pools, caches), MiB, with room.
+const SERVER_FOOTPRINT_MIB: u64 = 256;
+
+#[test]
+fn the_deployment_migrates_with_each_new_image_fits_its_limits_and_is_reachable_over_tls() {
+    let all = manifests();
+    let deployment = of_kind(&all, "Deployment");
+    let pod = &deployment["spec"]["template"]["spec"];
+    let server = &pod["containers"][0];
+
+    // Migrations run with every rollout's image: an init container of the pods, not a
+    // Job (whose pod template Kubernetes refuses to change, so a new image cannot be
+    // applied to it).
+    assert!(
+        all.iter().all(|(_, d)| d["kind"] != "Job"),
+        "a Job's template is immutable: re-applying it with a new image fails"
+    );
+    let init = pod["initContainers"]
+        .as_array()
+        .expect("initContainers")
+        .iter()
+        .find(|c| c["args"] == json!(["migrate"]))
+        .expect("an init container running `tessera migrate`");
+    assert_eq!(
+        init["image"], server["image"],
+        "the same image as the server"
+    );
+    let env_names = |c: &Value| -> Vec<String> {
+        c["env"]
+            .as_array()
+            .map(|e| {
+                e.iter()
+                    .filter_map(|v| v["name"].as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    assert!(env_names(init).contains(&"TESSERA_DATABASE_URL".to_string()));
+    assert_eq!(init["securityContext"]["readOnlyRootFilesystem"], true);
+    assert!(init["resources"]["limits"]["memory"].is_string());
+
+    // Service links off: no TESSERA_SERVICE_HOST & co. in the pods' environment.
+    assert_eq!(pod["enableServiceLinks"], false);
+    // Every TESSERA_* variable the manifest sets is one tessera reads (a misspelt one
+    // would stop the pods: tessera refuses near-misses of its variables).
+    let help = std::process::Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args(["serve", "--help"])
+        .output()
+        .expect("tessera --help");
+    let help = String::from_utf8_lossy(&help.stdout).to_string();
+    for c in pod["containers"]
+        .as_array()
+        .into_iter()
+        .chain(pod["initContainers"].as_array())
+    {
+        for c in c {
+            for name in env_names(c).iter().filter(|n| n.starts_with("TESSERA_")) {
+                assert!(
+                    help.contains(&format!("[env: {name}")),
+                    "{name} is no setting"
+                );
+            }
+        }
+    }
+
+    // CPU and memory: requests and limits, and the hash threads capped to fit.
+    let resources = &server["resources"];
+    for (kind, what) in [
+        ("requests", "cpu"),
+        ("requests", "memory"),
+        ("limits", "cpu"),
+        ("limits", "memory"),
+    ] {
+        assert!(!resources[kind][what].is_null(), "{kind}.{what}");
+    }
+    let cpu_limit = millicores(&resources["limits"]["cpu"]);
+    assert!(cpu_limit >= millicores(&resources["requests"]["cpu"]));
+    let env = |name: &str| -> Option<String> {
+        server["env"]
+            .as_array()
+            .expect("env")
+            .iter()
+            .find(|e| e["name"] == name)
+            .and_then(|e| e["value"].as_str().map(str::to_string))
+    };
+    let concurrency: u64 = env("TESSERA_PASSWORD_HASH_CONCURRENCY")
+        .expect("TESSERA_PASSWORD_HASH_CONCURRENCY set: the default follows the node's CPUs")
+        .parse()
+        .expect("a number");
+    assert!(
+        (1..=(cpu_limit / 1000).max(1)).contains(&concurrency),
+        "no more hash threads than cores"
+    );
+    let argon2_mib = env("TESSERA_ARGON2_MEMORY_KIB")
+        .map_or(19, |k| k.parse::<u64>().expect("KiB").div_ceil(1024));
+    let limit = mib(&resources["limits"]["memory"]);
+    let needed = concurrency * LARGEST_HASH_MIB.max(argon2_mib) + SERVER_FOOTPRINT_MIB;
+    assert!(
+        needed <= limit,
+        "{concurrency} hashes of up to {LARGEST_HASH_MIB} MiB + {SERVER_FOOTPRINT_MIB} MiB = \
+         {needed} MiB exceed the {limit} MiB limit"
+    );
+    assert!(mib(&resources["requests"]["memory"]) <= limit);
+    // glibc would keep freed hash buffers in per-thread arenas (measured: 40 logins took
+    // a replica from 40 to 270 MiB); a fixed mmap threshold hands them back.
+    assert!(env("GLIBC_TUNABLES").is_some_and(|t| t.contains("glibc.malloc.mmap_threshold=")));
+    let workers: u64 = env("TESSERA_WORKERS")
+        .expect("TESSERA_WORKERS")
+        .parse()
+        .expect("n");
+    assert!(
+        workers <= (cpu_limit / 1000).max(1),
+        "workers follow the CPU limit"
+    );
+    // tessera takes every value the manifest sets.
+    let settings = tessera::config::Settings::resolve(tessera::config::ConfigArgs {
+        password_hash_concurrency: Some(concurrency as usize),
+        workers: Some(workers as usize),
+        ..Default::default()
+    })
+    .expect("valid settings");
+    assert_eq!(settings.password_hash_concurrency as u64, concurrency);
+
+    // An Ingress with TLS for the issuer's host, to the Service's port.
+    let issuer = env("TESSERA_ISSUER").expect("issuer");
+    let host = issuer
+        .strip_prefix("https://")
+        .expect("an https issuer")
+        .trim_end_matches('/');
+    let ingress = of_kind(&all, "Ingress");
+    assert_eq!(ingress["apiVersion"], "networking.k8s.io/v1");
+    let tls = &ingress["spec"]["tls"][0];
+    assert!(tls["hosts"]
+        .as_array()
+        .is_some_and(|h| h.contains(&json!(host))));
+    assert!(tls["secretName"].is_string());
+    assert!(
+        ingress["metadata"]["annotations"]["cert-manager.io/cluster-issuer"].is_string(),
+        "cert-manager issues the certificate (or bring your own TLS Secret)"
+    );
+    let rule = &ingress["spec"]["rules"][0];
+    assert_eq!(rule["host"], host);
+    let backend = &rule["http"]["paths"][0]["backend"]["service"];
+    let service = of_kind(&all, "Service");
+    assert_eq!(backend["name"], service["metadata"]["name"]);
+    assert_eq!(backend["port"]["name"], service["spec"]["ports"][0]["name"]);
+}
+
+/// The shell lines of the README's Kubernetes section.
+fn readme_kubernetes_steps() -> Vec<String> {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+        .expect("README");
+    let section = readme
+        .split("### Kubernetes")
+        .nth(1)
+        .expect("a Kubernetes section")
+        .split("\n## ")
+        .next()
+        .expect("section");
+    let mut steps = Vec::new();
+    let mut in_sh = false;
+    for line in section.lines() {
+        match line.trim() {
+            "```sh" => in_sh = true,
+            "```" => in_sh = false,
+            l if in_sh => steps.push(l.to_string()),
+            _ => {}
+        }
+    }
+    steps
+}
+
+#[test]
+fn the_readme_steps_make_the_kek_before_using_it_and_tessera_takes_it() {
+    let steps = readme_kubernetes_steps();
+    let used = steps
+        .iter()
+        .position(|l| l.contains("--from-file=kek=./kek"))
+        .expect("the KEK Secret is made from ./kek");
+    let made = steps
+        .iter()
+        .position(|l| l.contains("> kek") || l.contains(">kek") || l.contains("-out kek"))
+        .unwrap_or_else(|| panic!("no step creates ./kek: {steps:#?}"));
+    assert!(made < used, "./kek is created before it is used");
+    let dir = tempfile::tempdir().expect("dir");
+    let ok = std::process::Command::new("sh")
+        .args(["-c", &steps[made]])
+        .current_dir(dir.path())
+        .status()
+        .expect("sh");
+    assert!(ok.success(), "{}", steps[made]);
+    let settings = tessera::config::Settings::resolve(tessera::config::ConfigArgs {
+        key_encryption_key_file: Some(dir.path().join("kek")),
+        ..Default::default()
+    })
+    .expect("tessera takes the KEK the README makes");
+    assert!(settings.key_encryption_key.is_some());
 }

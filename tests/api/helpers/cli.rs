@@ -21,24 +21,38 @@ impl CliOutput {
     }
 }
 
+/// The variables of the test suite itself (which database, which Python), never
+/// meant for tessera: removed from every process the tests start, as a user's
+/// environment would not have them (tessera reports unknown `TESSERA_*` variables).
+pub const SUITE_VARIABLES: [&str; 2] = ["TESSERA_TEST_POSTGRES_URL", "TESSERA_TEST_DJANGO_PYTHON"];
+
+/// The real `tessera` binary, without the suite's own variables in its environment.
+pub fn tessera_command() -> tokio::process::Command {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_tessera"));
+    for name in SUITE_VARIABLES {
+        cmd.env_remove(name);
+    }
+    cmd
+}
+
 /// Runs the real `tessera` binary with `args` against `db`, feeding `stdin`.
 pub async fn run_cli(db: &TestDb, args: &[&str], stdin: Option<&str>) -> CliOutput {
     run_cli_env(db, args, stdin, &[]).await
 }
 
-/// [`run_cli`] with extra environment variables.
+/// [`run_cli`] with extra environment variables (which may override `TESSERA_LOG`).
 pub async fn run_cli_env(
     db: &TestDb,
     args: &[&str],
     stdin: Option<&str>,
     envs: &[(&str, &str)],
 ) -> CliOutput {
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_tessera"));
+    let mut cmd = tessera_command();
     cmd.args(args)
-        .envs(envs.iter().copied())
         .env("TESSERA_DATABASE_URL", db.url())
         .env("TESSERA_LOG", "warn")
         .env_remove("RUST_LOG")
+        .envs(envs.iter().copied())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());

@@ -6,12 +6,36 @@ use std::process::Stdio;
 pub struct ServeProcess {
     pub child: tokio::process::Child,
     pub address: String,
+    /// What it printed on stderr up to "listening on".
     pub stderr_lines: Vec<String>,
+    /// Everything it printed on stderr so far (collected in the background).
+    log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl ServeProcess {
+    /// Every stderr line so far.
+    pub fn log(&self) -> Vec<String> {
+        self.log.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Waits up to `limit` for a stderr line containing `needle`; returns it.
+    pub async fn wait_for_line(&self, needle: &str, limit: std::time::Duration) -> Option<String> {
+        let start = std::time::Instant::now();
+        loop {
+            if let Some(line) = self.log().into_iter().find(|l| l.contains(needle)) {
+                return Some(line);
+            }
+            if start.elapsed() > limit {
+                return None;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
 }
 
 /// Starts the binary with `envs` in `cwd`, waits for "listening on", returns it.
 pub async fn serve_process(cwd: &std::path::Path, envs: &[(&str, String)]) -> ServeProcess {
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_tessera"));
+    let mut cmd = super::tessera_command();
     use tokio::io::{AsyncBufReadExt, BufReader};
     cmd.current_dir(cwd)
         .env_remove("RUST_LOG")
@@ -38,11 +62,18 @@ pub async fn serve_process(cwd: &std::path::Path, envs: &[(&str, String)]) -> Se
     .await
     .expect("serve listens within 60 s");
     // Keep draining stderr so the child never blocks on a full pipe.
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let log = std::sync::Arc::new(std::sync::Mutex::new(seen.clone()));
+    let sink = log.clone();
+    tokio::spawn(async move {
+        while let Ok(Some(line)) = lines.next_line().await {
+            sink.lock().unwrap_or_else(|e| e.into_inner()).push(line);
+        }
+    });
     ServeProcess {
         child,
         address,
         stderr_lines: seen,
+        log,
     }
 }
 

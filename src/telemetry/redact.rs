@@ -1,0 +1,170 @@
+//! URLs made fit for logs and error messages: the one place that decides what of a URL
+//! may be printed. A database URL, the OTLP endpoint and an issuer's URLs can carry a
+//! password in their userinfo (`postgres://app:PASSWORD@db/…`) or in a query parameter
+//! (libpq's `?password=…`, `sslpassword=…`, a token in `?access_token=…`); every place
+//! that prints one of them prints [`url`] of it instead.
+//!
+//! Text that is no URL at all (a typo the parser refused) is redacted the same way, so
+//! an error message about a malformed URL never echoes its password either.
+
+/// What replaces a secret.
+pub const MASK: &str = "***";
+
+/// Query parameter names whose value may be a secret (compared case-insensitively,
+/// as substrings, so `sslpassword` and `api_key` are covered).
+const SECRET_PARAMETERS: [&str; 8] = [
+    "pass",
+    "pwd",
+    "secret",
+    "token",
+    "key",
+    "auth",
+    "credential",
+    "sig",
+];
+
+/// `raw` with the password of its userinfo and the values of secret-looking query
+/// parameters replaced by `***`; everything else (scheme, user, host, port, path,
+/// other parameters) kept as it was, so the message still says which server.
+pub fn url(raw: &str) -> String {
+    let (scheme, rest) = match raw.split_once("://") {
+        Some((scheme, rest)) => (Some(scheme), rest),
+        None => (None, raw),
+    };
+    // The authority ends at the first '/', '?' or '#'.
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    let authority = match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _password)) => format!("{user}:{MASK}@{host}"),
+            None => format!("{userinfo}@{host}"),
+        },
+        None => authority.to_string(),
+    };
+    let (before_fragment, fragment) = match tail.split_once('#') {
+        Some((b, f)) => (b, Some(f)),
+        None => (tail, None),
+    };
+    let (path, query) = match before_fragment.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (before_fragment, None),
+    };
+    let mut out = String::with_capacity(raw.len());
+    if let Some(s) = scheme {
+        out.push_str(s);
+        out.push_str("://");
+    }
+    out.push_str(&authority);
+    out.push_str(path);
+    if let Some(q) = query {
+        out.push('?');
+        out.push_str(&query_without_secrets(q));
+    }
+    if let Some(f) = fragment {
+        out.push('#');
+        out.push_str(f);
+    }
+    out
+}
+
+/// Whether a query parameter of this name may hold a secret.
+fn secret_parameter(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    SECRET_PARAMETERS.iter().any(|s| name.contains(s))
+}
+
+fn query_without_secrets(query: &str) -> String {
+    query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((name, _)) if secret_parameter(name) => format!("{name}={MASK}"),
+            _ => pair.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// `text` (a message that may quote URLs, such as an HTTP client's error) with every
+/// URL in it redacted by [`url`]. A URL ends at whitespace or a closing bracket/quote.
+pub fn urls_in(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("://") {
+        // The scheme: the ASCII letters (and + - .) right before "://".
+        let head = &rest[..at];
+        let scheme_len = head
+            .chars()
+            .rev()
+            .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+            .map(char::len_utf8)
+            .sum::<usize>();
+        let (before, scheme) = head.split_at(head.len() - scheme_len);
+        out.push_str(before);
+        let after = &rest[at..];
+        let len = after
+            .find(|c: char| c.is_whitespace() || matches!(c, ')' | ']' | '>' | '"' | '\'' | ','))
+            .unwrap_or(after.len());
+        let (found, remaining) = after.split_at(len);
+        out.push_str(&url(&format!("{scheme}{found}")));
+        rest = remaining;
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_and_secret_parameters_are_masked_the_rest_is_kept() {
+        assert_eq!(
+            url("postgres://app:s3cret@db:5432/tessera"),
+            "postgres://app:***@db:5432/tessera"
+        );
+        assert_eq!(
+            url("postgres://app@db/tessera?sslmode=require&password=pw&sslpassword=x&sslkey=/k"),
+            "postgres://app@db/tessera?sslmode=require&password=***&sslpassword=***&sslkey=***"
+        );
+        assert_eq!(
+            url("http://collector:4318/v1/traces"),
+            "http://collector:4318/v1/traces"
+        );
+        assert_eq!(
+            url("https://u:p@issuer.example/jwks?access_token=t#frag"),
+            "https://u:***@issuer.example/jwks?access_token=***#frag"
+        );
+        // An '@' in the password (percent-encoded or not) hides all of it.
+        assert_eq!(url("postgres://a:b@c@db/x"), "postgres://a:***@db/x");
+        // A path '@' is no userinfo.
+        assert_eq!(url("https://h/a@b"), "https://h/a@b");
+    }
+
+    #[test]
+    fn text_that_is_no_url_is_redacted_too_and_unicode_is_kept_whole() {
+        assert_eq!(url("https://ops:pw@[bad"), "https://ops:***@[bad");
+        assert_eq!(url("ops:pw@host"), "ops:***@host");
+        assert_eq!(
+            url("héllo:wörld@hôst/ü?passwörd=ä"),
+            "héllo:***@hôst/ü?passwörd=***"
+        );
+        assert_eq!(url(""), "");
+        for s in ["@", ":@", "://", "?", "#", "a://b?c=d&&=", "é://ü:é@"] {
+            let _ = url(s);
+        }
+    }
+
+    #[test]
+    fn urls_inside_a_message_are_redacted() {
+        assert_eq!(
+            urls_in("error sending request for url (http://c:s3cret@127.0.0.1:9/v1/traces)"),
+            "error sending request for url (http://c:***@127.0.0.1:9/v1/traces)"
+        );
+        assert_eq!(
+            urls_in("a https://x:y@h/ and ü postgres://p:q@h2?password=z end"),
+            "a https://x:***@h/ and ü postgres://p:***@h2?password=*** end"
+        );
+        assert_eq!(urls_in("no url here"), "no url here");
+        assert_eq!(urls_in("ü://"), "ü://");
+    }
+}
