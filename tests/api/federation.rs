@@ -260,14 +260,14 @@ async fn a_github_actions_job_is_bound_by_repository_prefix_and_ref() {
     }
 }
 
-#[tokio::test]
-async fn a_spiffe_workload_authenticates_with_its_jwt_svid() {
-    let app = federation_app().await;
+/// A SPIRE server for the trust domain `prod.example`, added as the issuer `spire`:
+/// its signing key, the running bundle endpoint and what `issuer add` printed.
+async fn add_spire(app: &TestApp) -> (TestKey, TestIssuer, Value) {
     let key = TestKey::generate(Algorithm::ES256);
     let spire = TestIssuer::start(spiffe_bundle(&[&key])).await;
     let bundle = format!("{}/jwks", spire.url);
     let added = cli_ok(
-        &app,
+        app,
         &[
             "issuer",
             "add",
@@ -280,6 +280,13 @@ async fn a_spiffe_workload_authenticates_with_its_jwt_svid() {
         ],
     )
     .await;
+    (key, spire, added)
+}
+
+#[tokio::test]
+async fn a_spiffe_workload_authenticates_with_its_jwt_svid() {
+    let app = federation_app().await;
+    let (key, spire, added) = add_spire(&app).await;
     assert_eq!(added["issuer"], "spiffe://prod.example");
     let spiffe_id = "spiffe://prod.example/ns/shop/sa/orders";
     let id = federated_client(&app, "spire", spiffe_id, &[]).await;
@@ -773,6 +780,24 @@ async fn non_ascii_subjects_are_text_and_every_write_keeps_working_after_them() 
     assert_eq!(health.status(), 200);
 }
 
+/// `client create` arguments for a client bound to the issuer `ci` by `subject`.
+fn create_bound_to_ci<'a>(subject: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "client",
+        "create",
+        "--name",
+        "w",
+        "--auth-method",
+        "federated",
+        "--issuer",
+        "ci",
+        "--subject",
+        subject,
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
 #[tokio::test]
 async fn a_subject_prefix_ends_at_a_colon_or_a_slash() {
     let app = federation_app().await;
@@ -783,22 +808,7 @@ async fn a_subject_prefix_ends_at_a_colon_or_a_slash() {
 
     // The CLI and RFC 7591 refuse a prefix that stops inside a name.
     for subject in ["repo:acme*", "acme*", "repo:acme/dep*"] {
-        let out = cli(
-            &app,
-            &[
-                "client",
-                "create",
-                "--name",
-                "w",
-                "--auth-method",
-                "federated",
-                "--issuer",
-                "ci",
-                "--subject",
-                subject,
-            ],
-        )
-        .await;
+        let out = cli(&app, &create_bound_to_ci(subject, &[])).await;
         assert!(!out.success, "{subject} accepted");
         let line = out.stderr.trim_end();
         assert_eq!(line.lines().count(), 1, "{subject}: {line}");
@@ -872,23 +882,7 @@ async fn a_disabled_twin_never_blocks_the_enabled_client() {
 #[tokio::test]
 async fn a_spiffe_subject_never_carries_an_unchecked_iss() {
     let app = federation_app().await;
-    let key = TestKey::generate(Algorithm::ES256);
-    let spire = TestIssuer::start(spiffe_bundle(&[&key])).await;
-    let bundle = format!("{}/jwks", spire.url);
-    cli_ok(
-        &app,
-        &[
-            "issuer",
-            "add",
-            "--name",
-            "spire",
-            "--spiffe-trust-domain",
-            "prod.example",
-            "--jwks-uri",
-            &bundle,
-        ],
-    )
-    .await;
+    let (key, spire, _) = add_spire(&app).await;
     let spiffe_id = "spiffe://prod.example/ns/shop/sa/orders";
     federated_client(&app, "spire", spiffe_id, &[]).await;
     let with_iss = |iss: &str| {
@@ -1421,20 +1415,7 @@ async fn control_characters_never_enter_a_binding_or_an_outside_subject() {
     for claim in ["k=\u{1}v", "k\u{1b}=v", "k=v\u{7f}"] {
         let out = cli(
             &app,
-            &[
-                "client",
-                "create",
-                "--name",
-                "w",
-                "--auth-method",
-                "federated",
-                "--issuer",
-                "ci",
-                "--subject",
-                "repo:acme/*",
-                "--claim",
-                claim,
-            ],
+            &create_bound_to_ci("repo:acme/*", &["--claim", claim]),
         )
         .await;
         assert!(!out.success, "{claim:?} accepted");
