@@ -22,6 +22,11 @@ WORKDIR /var/lib/tessera
 # Listening on all interfaces: set TESSERA_ISSUER to the URL clients use (tessera
 # refuses to advertise http://0.0.0.0:8080 as its issuer).
 ENV TESSERA_BIND=0.0.0.0:8080
+# Password hashes take 19 MiB each (argon2id) and an imported Django argon2 hash up to
+# 256 MiB: served from their own mappings, that memory goes back to the system after
+# each check instead of staying in glibc's heap (measured: 38 instead of 212 MiB after
+# ten logins).
+ENV GLIBC_TUNABLES=glibc.malloc.mmap_threshold=4194304
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=3s --retries=3 CMD curl -fs http://127.0.0.1:8080/readyz || exit 1
 ENTRYPOINT ["tessera"]
