@@ -99,10 +99,13 @@ fn check_url(what: &str, raw: &str, allow_http: bool) -> Result<String, AdminErr
             shown()
         ));
     }
-    if !url.username().is_empty() || url.password().is_some() {
+    if !url.username().is_empty()
+        || url.password().is_some()
+        || crate::telemetry::redact::holds_secret(raw)
+    {
         return invalid(format!(
-            "{what} {:?} must not carry a user name or password: tessera sends none, \
-             and it would be printed wherever the URL is",
+            "{what} {:?} must not carry a user name, password or secret query parameter: \
+             tessera sends none, and it would be printed wherever the URL is",
             shown()
         ));
     }

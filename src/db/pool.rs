@@ -28,6 +28,32 @@ impl std::fmt::Debug for DbUrl {
     }
 }
 
+/// Refuses a `postgres://` URL whose user name or password holds `@`, `/`, `?` or `#`
+/// unencoded: libpq would split it there (taking part of the password for the host,
+/// and quoting it in its error), so it must be percent-encoded. `rest` is the URL after
+/// `://`. Nothing of it is quoted.
+fn check_userinfo(rest: &str) -> Result<(), String> {
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = rest.get(..authority_end).unwrap_or(rest);
+    // Several '@' before the host: an '@' inside the user name or password.
+    let several_at = authority.matches('@').count() > 1;
+    // No '@' before the first '/', '?' or '#' but one after it, while what comes before
+    // reads `user:password` rather than `host:port`: the password was cut short.
+    let cut_short = !authority.contains('@')
+        && rest.get(authority_end..).is_some_and(|t| t.contains('@'))
+        && authority
+            .split_once(':')
+            .is_some_and(|(_, port)| !port.bytes().all(|b| b.is_ascii_digit()));
+    if several_at || cut_short {
+        return Err(
+            "has a user name or password holding @, /, ? or # unencoded: \
+             percent-encode them (%40, %2F, %3F, %23)"
+                .into(),
+        );
+    }
+    Ok(())
+}
+
 impl DbUrl {
     /// Reads `postgres://…`, `postgresql://…`, `sqlite://PATH`, `sqlite:PATH` or a plain path.
     pub fn parse(url: &str) -> Result<DbUrl, String> {
@@ -35,8 +61,19 @@ impl DbUrl {
         if url.is_empty() {
             return Err("is empty: give a SQLite path or a postgres:// URL".into());
         }
-        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        if let Some(rest) = url
+            .strip_prefix("postgres://")
+            .or_else(|| url.strip_prefix("postgresql://"))
+        {
+            check_userinfo(rest)?;
             return Ok(DbUrl::Postgres(url.to_string()));
+        }
+        // libpq's `key=value` form would be taken for a file name and echoed, password
+        // and all; it is refused without quoting it.
+        if url.contains('=') && url.contains(char::is_whitespace) {
+            return Err("is a key=value connection string: give a postgres:// URL \
+                 (with the password percent-encoded)"
+                .into());
         }
         let path = url
             .strip_prefix("sqlite://")
@@ -340,6 +377,24 @@ mod tests {
             Ok(DbUrl::Postgres(_))
         ));
         assert!(DbUrl::parse("mysql://h/db").is_err());
+        for bad in [
+            "postgres://postgres:p@XQ1@127.0.0.1:1/db",
+            "postgres://postgres:pa#XQ4@127.0.0.1:1/db",
+            "postgres://postgres:pa?XQ3@127.0.0.1:1/db",
+            "postgres://postgres:pa/XQ2@127.0.0.1:1/db",
+            "host=127.0.0.1 password=XQ5",
+        ] {
+            let e = DbUrl::parse(bad).expect_err(bad);
+            assert!(!e.contains("XQ"), "{e}");
+        }
+        for good in [
+            "postgres://postgres:p%40ss1@127.0.0.1:1/db",
+            "postgres://h:5432/db?application_name=a@b",
+            "postgres:///db?host=/var/run/postgresql",
+            "postgres://u@h/db",
+        ] {
+            assert!(DbUrl::parse(good).is_ok(), "{good}");
+        }
         assert!(DbUrl::parse("").is_err());
     }
 

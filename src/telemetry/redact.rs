@@ -31,15 +31,23 @@ pub fn url(raw: &str) -> String {
         Some((scheme, rest)) => (Some(scheme), rest),
         None => (None, raw),
     };
-    // The authority ends at the first '/', '?' or '#'.
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(end);
-    let authority = match authority.rsplit_once('@') {
-        Some((userinfo, host)) => match userinfo.split_once(':') {
+    // The userinfo ends at the last '@': a password may hold '@', '/', '?' or '#'
+    // unencoded (a URL parser would split it there, and then print the rest), so every
+    // reading that could put part of it elsewhere is masked whole. An '@' in a path or
+    // query costs that part of the URL in the message, never a secret.
+    let (userinfo, after) = match rest.rsplit_once('@') {
+        Some((userinfo, after)) => (Some(userinfo), after),
+        None => (None, rest),
+    };
+    // The host ends at the first '/', '?' or '#' after it.
+    let end = after.find(['/', '?', '#']).unwrap_or(after.len());
+    let (host, tail) = after.split_at(end);
+    let authority = match userinfo {
+        Some(userinfo) => match userinfo.split_once(':') {
             Some((user, _password)) => format!("{user}:{MASK}@{host}"),
             None => format!("{userinfo}@{host}"),
         },
-        None => authority.to_string(),
+        None => host.to_string(),
     };
     let (before_fragment, fragment) = match tail.split_once('#') {
         Some((b, f)) => (b, Some(f)),
@@ -65,6 +73,12 @@ pub fn url(raw: &str) -> String {
         out.push_str(f);
     }
     out
+}
+
+/// Whether `raw` (a URL) holds something [`url`] would mask: a password in its
+/// userinfo or a secret-looking query parameter.
+pub fn holds_secret(raw: &str) -> bool {
+    url(raw) != raw
 }
 
 /// Whether a query parameter of this name may hold a secret.
@@ -134,8 +148,21 @@ mod tests {
             url("https://u:p@issuer.example/jwks?access_token=t#frag"),
             "https://u:***@issuer.example/jwks?access_token=***#frag"
         );
-        // An '@' in the password (percent-encoded or not) hides all of it.
+        // An '@', '/', '?' or '#' in the password (percent-encoded or not) hides all of it.
         assert_eq!(url("postgres://a:b@c@db/x"), "postgres://a:***@db/x");
+        for raw in [
+            "postgres://postgres:pa#ss4@127.0.0.1:1/db",
+            "postgres://postgres:pa?ss3@127.0.0.1:1/db",
+            "postgres://postgres:pa/ss2@127.0.0.1:1/db",
+            "http://u:pa#OtlpSecretB@127.0.0.1:1",
+        ] {
+            let shown = url(raw);
+            assert!(shown.contains(":***@127.0.0.1:1"), "{raw} -> {shown}");
+            assert!(
+                !shown.contains("ss") && !shown.contains("Secret"),
+                "{shown}"
+            );
+        }
         // A path '@' is no userinfo.
         assert_eq!(url("https://h/a@b"), "https://h/a@b");
     }

@@ -559,6 +559,50 @@ async fn no_password_in_a_database_url_is_ever_printed() {
         );
         assert!(line.contains("app:***@"), "{line}");
     }
+
+    // Passwords a URL parser would split (libpq quoted the rest as a host name), a
+    // libpq key=value string, and an OTLP endpoint whose password holds '#'.
+    let hostile = [
+        (
+            "TESSERA_DATABASE_URL",
+            format!("postgres://app:p@XQ1@127.0.0.1:{port}/db"),
+        ),
+        (
+            "TESSERA_DATABASE_URL",
+            format!("postgres://app:pa#XQ2@127.0.0.1:{port}/db"),
+        ),
+        (
+            "TESSERA_DATABASE_URL",
+            format!("postgres://app:pa?XQ3@127.0.0.1:{port}/db"),
+        ),
+        (
+            "TESSERA_DATABASE_URL",
+            format!("postgres://app:pa/XQ4@127.0.0.1:{port}/db"),
+        ),
+        (
+            "TESSERA_DATABASE_URL",
+            format!("host=127.0.0.1 port={port} password=XQ5"),
+        ),
+        (
+            "TESSERA_OTLP_ENDPOINT",
+            format!("http://u:pa#XQ6@127.0.0.1:{port}"),
+        ),
+    ];
+    for (variable, value) in hostile {
+        let mut cmd = crate::helpers::tessera_command();
+        cmd.current_dir(dir.path())
+            .args(["serve", "--bind", "127.0.0.1:0"])
+            .env(variable, &value)
+            .env("TESSERA_DB_CONNECT_TIMEOUT", "1")
+            .env_remove("TESSERA_LOG")
+            .env_remove("RUST_LOG")
+            .stdin(std::process::Stdio::null());
+        let out = cmd.output().await.expect("runs");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{value}");
+        assert!(stderr.contains(variable), "names {variable}: {stderr}");
+        assert!(!stderr.contains("XQ"), "{value}: printed in {stderr}");
+    }
 }
 
 #[tokio::test]
@@ -610,73 +654,75 @@ async fn no_password_in_the_otlp_endpoint_is_printed_at_start_or_on_export_failu
 #[tokio::test]
 async fn an_issuer_url_with_a_password_is_refused_without_printing_it() {
     let app = spawn_app_with(|_| {}).await;
-    let out = app
-        .cli(&[
-            "issuer",
-            "add",
-            "--name",
-            "creds",
-            "--issuer",
+    // (--issuer, --jwks-uri, the flag the one-line error names, the secret in them)
+    let cases = [
+        (
             "https://ops:iss-s3cret@issuer.example",
-            "--jwks-uri",
-            "https://issuer.example/jwks?access_token=tok-s3cret",
-        ])
-        .await;
-    assert!(!out.success);
-    assert_eq!(out.stderr.trim().lines().count(), 1, "{}", out.stderr);
-    assert!(out.stderr.contains("--issuer"), "{}", out.stderr);
-    if let Some(leak) = leaks(&out.stderr, &["iss-s3cret", "tok-s3cret"]) {
-        panic!("{leak}");
-    }
-    let out = app
-        .cli(&[
-            "issuer",
-            "add",
-            "--name",
-            "creds",
+            Some("https://issuer.example/jwks?access_token=tok-s3cret"),
             "--issuer",
+            "iss-s3cret",
+        ),
+        (
             "https://issuer.example",
+            Some("https://ops:jwks-s3cret@issuer.example/jwks"),
             "--jwks-uri",
-            "https://ops:jwks-s3cret@issuer.example/jwks",
-        ])
-        .await;
-    assert!(!out.success);
-    assert!(out.stderr.contains("--jwks-uri"), "{}", out.stderr);
-    if let Some(leak) = leaks(&out.stderr, &["jwks-s3cret"]) {
-        panic!("{leak}");
+            "jwks-s3cret",
+        ),
+        (
+            "https://issuer.example",
+            Some("https://issuer.example/jwks?password=JwksSecret2"),
+            "--jwks-uri",
+            "JwksSecret2",
+        ),
+        // Characters a URL parser would split a password at.
+        (
+            "https://ops:pa#iss-s3cret@issuer.example",
+            None,
+            "--issuer",
+            "iss-s3cret",
+        ),
+        (
+            "https://ops:pa/iss-s3cret@issuer.example",
+            None,
+            "--issuer",
+            "iss-s3cret",
+        ),
+        // A URL that does not even parse is not echoed whole either.
+        (
+            "https://ops:iss-s3cret@[bad",
+            None,
+            "--issuer",
+            "iss-s3cret",
+        ),
+    ];
+    for (issuer, jwks_uri, flag, secret) in cases {
+        let mut args = vec!["issuer", "add", "--name", "creds", "--issuer", issuer];
+        args.extend(jwks_uri.iter().flat_map(|u| ["--jwks-uri", *u]));
+        let out = app.cli(&args).await;
+        assert!(!out.success, "{issuer} {jwks_uri:?} accepted");
+        assert_eq!(out.stderr.trim().lines().count(), 1, "{}", out.stderr);
+        assert!(out.stderr.contains(flag), "{flag}: {}", out.stderr);
+        if let Some(leak) = leaks(&out.stderr, &[secret]) {
+            panic!("{leak}");
+        }
     }
-    // The same through apply: the error names the file, line and key, not the password.
+    // The same through apply: the error names the file, line and key, not the secret.
     let dir = tempfile::tempdir().expect("dir");
     let file = dir.path().join("issuers.toml");
-    std::fs::write(
-        &file,
-        "[[issuer]]\nname = \"creds\"\nissuer = \"https://ops:iss-s3cret@issuer.example\"\n",
-    )
-    .expect("write");
-    let out = app.cli(&["apply", &file.display().to_string()]).await;
-    assert!(!out.success);
-    assert!(
-        out.stderr.contains("issuers.toml:3: issuer"),
-        "{}",
-        out.stderr
-    );
-    if let Some(leak) = leaks(&out.stderr, &["iss-s3cret"]) {
-        panic!("{leak}");
-    }
-    // A URL that does not even parse is not echoed whole either.
-    let out = app
-        .cli(&[
-            "issuer",
-            "add",
-            "--name",
-            "x",
-            "--issuer",
-            "https://ops:iss-s3cret@[bad",
-        ])
-        .await;
-    assert!(!out.success);
-    if let Some(leak) = leaks(&out.stderr, &["iss-s3cret"]) {
-        panic!("{leak}");
+    for (line, secret) in [
+        ("issuer = \"https://ops:iss-s3cret@issuer.example\"", "iss-s3cret"),
+        (
+            "issuer = \"https://example.com\"\njwks_uri = \"https://example.com/jwks?password=JwksSecret2\"",
+            "JwksSecret2",
+        ),
+    ] {
+        std::fs::write(&file, format!("[[issuer]]\nname = \"creds\"\n{line}\n")).expect("write");
+        let out = app.cli(&["--log", "info", "apply", &file.display().to_string()]).await;
+        assert!(!out.success, "{line}");
+        assert!(out.stderr.contains("issuers.toml:"), "{}", out.stderr);
+        if let Some(leak) = leaks(&out.stderr, &[secret]) {
+            panic!("{leak}");
+        }
     }
     assert_eq!(app.cli(&["issuer", "list"]).await.json(), json!([]));
 }
