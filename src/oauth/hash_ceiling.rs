@@ -63,10 +63,14 @@ impl Argon2Ceiling {
         }
     }
 
-    /// Whether `phc` is an argon2 hash (argon2id, argon2i or argon2d) with valid
-    /// parameters, all of them within this ceiling, and a hash value.
+    /// Whether `phc` is an argon2 hash that verifies in full: argon2id, argon2i or
+    /// argon2d, version 0x10 or 0x13, valid parameters within this ceiling and without
+    /// a `keyid` (no secret key is configured) or `data`, a salt of at least 8 bytes and
+    /// a hash value. Anything else would fail at once inside the verifier, and a login
+    /// that fails faster than a real check tells a stranger the username exists.
     pub fn admits(&self, phc: &PasswordHash<'_>) -> bool {
         let known = matches!(phc.algorithm.as_str(), "argon2id" | "argon2i" | "argon2d");
+        let version = phc.version.is_none_or(|v| v == 0x10 || v == 0x13);
         // Params checks what argon2 itself requires (m >= 8 p, sizes), from the
         // numbers alone; nothing is allocated.
         let within = Params::try_from(phc).is_ok_and(|p| {
@@ -74,8 +78,14 @@ impl Argon2Ceiling {
                 && p.t_cost() <= self.passes
                 && p.p_cost() <= self.lanes
                 && u64::from(p.m_cost()) * u64::from(p.t_cost()) <= self.work
+                && p.keyid().is_empty()
+                && p.data().is_empty()
         });
-        known && within && phc.hash.is_some()
+        let mut salt = [0u8; 64];
+        let salted = phc
+            .salt
+            .is_some_and(|s| s.decode_b64(&mut salt).is_ok_and(|b| b.len() >= 8));
+        known && version && within && salted && phc.hash.is_some()
     }
 }
 
@@ -128,6 +138,35 @@ mod tests {
         let big = Argon2Ceiling::own(524_288, 4, 1);
         assert!(admits(big, "m=524288,t=4,p=1"), "configured");
         assert!(!admits(big, "m=524288,t=5,p=1"));
+
+        // What the verifier would refuse at once is no usable hash either.
+        for odd in [
+            "$argon2id$v=0$m=1024,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+            "$argon2id$v=20$m=1024,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+            "$argon2id$v=19$m=1024,t=1,p=1,keyid=AAAA$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+            "$argon2id$v=19$m=1024,t=1,p=1,data=AAAA$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+            "$argon2id$v=19$m=1024,t=1,p=1$c2FsdA$aGFzaGhhc2hoYXNoaGFzaA",
+        ] {
+            let parsed = PasswordHash::new(odd).expect("PHC");
+            assert!(!imported.admits(&parsed), "{odd}");
+        }
+        // And whatever it admits, the verifier checks in full: a wrong password is
+        // refused as a wrong password, not as a malformed hash.
+        use argon2::password_hash::PasswordVerifier;
+        for admitted in [
+            "$argon2id$v=19$m=1024,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+            "$argon2i$v=16$m=1024,t=1,p=2$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+            "$argon2d$m=1024,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+        ] {
+            let parsed = PasswordHash::new(admitted).expect("PHC");
+            assert!(imported.admits(&parsed), "{admitted}");
+            let verified = argon2::Argon2::default().verify_password(b"wrong", &parsed);
+            assert_eq!(
+                verified,
+                Err(argon2::password_hash::Error::Password),
+                "{admitted}"
+            );
+        }
 
         let other = "$scrypt$ln=16,r=8,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA";
         assert!(!imported.admits(&PasswordHash::new(other).expect("PHC")));

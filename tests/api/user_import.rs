@@ -634,6 +634,53 @@ async fn hashes_costlier_than_the_ceilings_import_as_unsupported() {
 }
 
 #[tokio::test]
+async fn argon2_hashes_the_verifier_would_refuse_at_once_import_as_unsupported() {
+    // A wrong password against such a hash failed in a few milliseconds instead of a
+    // full check: a stranger could tell the username exists.
+    let app = ceiling_app().await;
+    let fake = "c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g";
+    let records = vec![
+        user(
+            1,
+            "argon2-v0",
+            &format!("argon2$argon2id$v=0$m=1024,t=1,p=1${fake}"),
+            true,
+        ),
+        user(
+            2,
+            "argon2-keyid",
+            &format!("argon2$argon2id$v=19$m=1024,t=1,p=1,keyid=AAAA${fake}"),
+            true,
+        ),
+        user(
+            3,
+            "phc-v0",
+            &format!("$argon2id$v=0$m=1024,t=1,p=1${fake}"),
+            true,
+        ),
+    ];
+    let out = import_env(
+        &app.db,
+        Value::Array(records).to_string().as_bytes(),
+        &[],
+        &[("TESSERA_ARGON2_MEMORY_KIB", CONFIGURED_KIB)],
+    )
+    .await;
+    let out = summary(&out);
+    assert_eq!(
+        out["unsupported"],
+        json!(["argon2-v0", "argon2-keyid", "phc-v0"])
+    );
+    for name in ["argon2-v0", "argon2-keyid", "phc-v0"] {
+        assert_eq!(
+            show(&app, name).await["password_scheme"],
+            "unusable",
+            "{name}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn the_costliest_hashes_within_the_ceilings_still_log_in() {
     let app = ceiling_app().await;
     let allowed = [
