@@ -74,28 +74,21 @@ pub fn key_policy(settings: &Settings) -> anyhow::Result<KeyPolicy> {
     })
 }
 
-/// Migrates, brings the signing keys up to date (sealed as configured, rotation plan
-/// applied, so an empty database gets its first key), and creates the bootstrap admin
-/// client on an empty database. Blocking.
-fn prepare_database(
-    pool: &DbPool,
-    settings: &Settings,
-    policy: &KeyPolicy,
-) -> anyhow::Result<Option<CreatedClient>> {
-    let mut conn = db::pool::get(pool)
-        .with_context(|| format!("cannot connect to {}", settings.database_url.redacted()))?;
-    let ran = db::run_migrations(&mut conn)?;
+/// Migrates and brings the signing keys up to date (sealed as configured, rotation
+/// plan applied, so an empty database gets its first key). Blocking.
+fn prepare_database(conn: &mut db::DbConnection, policy: &KeyPolicy) -> anyhow::Result<()> {
+    let ran = db::run_migrations(conn)?;
     if ran > 0 {
         log::info!("applied {ran} database migration(s)");
     }
-    let sealed = lifecycle::reconcile_sealing(&mut conn, policy)?;
+    let sealed = lifecycle::reconcile_sealing(conn, policy)?;
     if sealed > 0 {
         log::info!("encrypted {sealed} signing key(s) with the key-encryption key");
     }
-    for line in lifecycle::step(&mut conn, policy, now())? {
+    for line in lifecycle::step(conn, policy, now())? {
         log::info!("{line}");
     }
-    Ok(ensure_admin_client(&mut conn, now())?)
+    Ok(())
 }
 
 /// The trace exporter of `settings`, when `otlp_endpoint` is set.
@@ -180,9 +173,10 @@ fn check_simplejwt_client(conn: &mut db::DbConnection, settings: &Settings) -> a
 impl Application {
     /// Prepares the database, binds the listener and builds the server.
     ///
-    /// The listener is bound and the issuer settled first, so a start that cannot
-    /// serve writes nothing: the bootstrap admin's secret is never printed by a
-    /// process that then fails.
+    /// The listener is bound and the issuer settled first, and the bootstrap admin is
+    /// created last, after every check that can stop the start (the apply file, the
+    /// simplejwt client, a usable signing key): its secret, shown once, is never made
+    /// by a process that then fails without printing it.
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         let listener = TcpListener::bind(&settings.bind)
             .with_context(|| format!("cannot listen on {}", settings.bind))?;
@@ -198,11 +192,14 @@ impl Application {
 
         let pool = pool_for(&settings, true)?;
         let policy = Arc::new(key_policy(&settings)?);
+        let traces = start_traces(&settings)?;
         let (bootstrap_admin, (key_set, key_marker)) = {
             let (pool, settings, policy) = (pool.clone(), settings.clone(), policy.clone());
             tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
-                let admin = prepare_database(&pool, &settings, &policy)?;
-                let mut conn = db::pool::get(&pool)?;
+                let mut conn = db::pool::get(&pool).with_context(|| {
+                    format!("cannot connect to {}", settings.database_url.redacted())
+                })?;
+                prepare_database(&mut conn, &policy)?;
                 if let Some(path) = &settings.apply {
                     apply_at_start(&mut conn, &settings, path)?;
                 }
@@ -210,16 +207,16 @@ impl Application {
                 // Read before the keys: a change in between is seen as a change.
                 let marker = lifecycle::change_marker(&mut conn)?;
                 let keys = load_key_set(&mut conn, &policy, now(), None)?;
+                if keys.signer.is_none() {
+                    anyhow::bail!("no usable signing key in the database");
+                }
+                let admin = ensure_admin_client(&mut conn, now())?;
                 Ok((admin, (keys, marker)))
             })
             .await??
         };
-        if key_set.signer.is_none() {
-            anyhow::bail!("no usable signing key in the database");
-        }
 
         let keys = Arc::new(KeyStore::new(key_set));
-        let traces = start_traces(&settings)?;
         let state = web::Data::new(AppState {
             issuer: issuer.clone(),
             token_endpoint: format!("{issuer}/oauth/token"),

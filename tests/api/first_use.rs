@@ -156,6 +156,26 @@ async fn a_first_start_that_cannot_bind_creates_nothing_and_the_next_prints_the_
 }
 
 #[tokio::test]
+async fn a_first_start_refused_after_the_database_is_made_still_leaves_the_admin_secret_to_show() {
+    // The database is made and migrated, then the start is refused (a mistyped
+    // simplejwt_client): the admin client must not exist yet, or its secret, shown
+    // only by the start that makes it, would be lost.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (ok, stderr) = tessera(
+        dir.path(),
+        &["serve", "--bind", "127.0.0.1:0"],
+        &[("TESSERA_SIMPLEJWT_CLIENT", "no-such-client")],
+    )
+    .await;
+    assert!(!ok);
+    assert_one_line_error(&stderr, "simplejwt_client");
+    assert!(!stderr.contains("client_secret"), "{stderr}");
+    let server = crate::helpers::serve_process(dir.path(), &[]).await;
+    let shown = server.stderr_lines.join("\n");
+    assert!(shown.contains("client_secret:"), "{shown}");
+}
+
+#[tokio::test]
 async fn key_commands_on_an_encrypted_database_need_the_kek() {
     let db = TestDb::new();
     let app = spawn_app_on(db, |c| c.key_encryption_key = Some(KEK.into())).await;
