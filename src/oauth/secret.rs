@@ -32,10 +32,25 @@ pub fn hash_secret(secret: &str) -> String {
 
 /// Whether `presented` hashes to `stored_hex`, compared in constant time.
 pub fn verify_secret(presented: &str, stored_hex: &str) -> bool {
-    let presented = digest::digest(&digest::SHA256, presented.as_bytes());
-    match hex::decode(stored_hex) {
-        Ok(stored) => presented.as_ref().ct_eq(&stored).into(),
-        Err(_) => false,
+    SecretDigest::of(presented).matches(stored_hex)
+}
+
+/// A presented secret's SHA-256, computed once to compare with several stored hashes
+/// (the current secret and, during a rotation's overlap, the previous one).
+pub struct SecretDigest(digest::Digest);
+
+impl SecretDigest {
+    /// The digest of `presented`.
+    pub fn of(presented: &str) -> SecretDigest {
+        SecretDigest(digest::digest(&digest::SHA256, presented.as_bytes()))
+    }
+
+    /// Whether it is `stored_hex` (a stored secret hash), compared in constant time.
+    pub fn matches(&self, stored_hex: &str) -> bool {
+        match hex::decode(stored_hex) {
+            Ok(stored) => self.0.as_ref().ct_eq(&stored).into(),
+            Err(_) => false,
+        }
     }
 }
 
