@@ -418,9 +418,13 @@ impl ClientView {
     }
 }
 
+/// A stored space-separated list (grant types, audiences, resource URIs) as a list.
+fn words(s: &str) -> Vec<String> {
+    s.split_whitespace().map(str::to_string).collect()
+}
+
 impl From<&Client> for ClientView {
     fn from(c: &Client) -> Self {
-        let words = |s: &str| s.split_whitespace().map(str::to_string).collect();
         ClientView {
             client_id: c.client_id.clone(),
             name: c.name.clone(),
@@ -482,10 +486,13 @@ pub fn create(
     let method = v.auth_method.unwrap_or(AuthMethod::ClientSecretBasic);
     if v.federation.is_some() && method != AuthMethod::Federated {
         // Without a method a new client would be a secret one: never with a binding.
-        return Err(AdminError::Invalid(format!(
-            "--issuer, --subject and --claim are for federated clients, not {} ones",
-            method.as_str()
-        )));
+        return Err(AdminError::field(
+            "issuer",
+            format!(
+                "--issuer, --subject and --claim are for federated clients, not {} ones",
+                method.as_str()
+            ),
+        ));
     }
     if method.uses_secret() && (v.jwks.is_some() || v.jwks_uri.is_some()) {
         return Err(AdminError::Invalid(
@@ -673,33 +680,39 @@ impl ClientPatch {
     pub fn is_empty(&self) -> bool {
         *self == ClientPatch::default()
     }
+
+    /// `spec` with the attributes this patch names replaced.
+    fn over(self, spec: ClientSpec) -> ClientSpec {
+        ClientSpec {
+            name: self.name.unwrap_or(spec.name),
+            scope: self.scope.unwrap_or(spec.scope),
+            grant_types: self.grant_types.unwrap_or(spec.grant_types),
+            audiences: self.audiences.unwrap_or(spec.audiences),
+            resource_uris: self.resource_uris.unwrap_or(spec.resource_uris),
+            access_token_ttl: self.access_token_ttl.unwrap_or(spec.access_token_ttl),
+            refresh_token_ttl: self.refresh_token_ttl.unwrap_or(spec.refresh_token_ttl),
+            refresh_reuse_grace: self.refresh_reuse_grace.unwrap_or(spec.refresh_reuse_grace),
+            require_dpop: self.require_dpop.unwrap_or(spec.require_dpop),
+            auth_method: self.auth_method,
+            ..spec
+        }
+    }
 }
 
 impl ClientSpec {
     /// The spec of a stored client, as [`update`] would be given it to change nothing.
     fn of_stored(c: &Client, jwks_uri_policy: FetchPolicy) -> ClientSpec {
-        let words = |s: &str| s.split_whitespace().map(str::to_string).collect();
         let keys = match (&c.jwks_uri, &c.jwks) {
             (Some(uri), _) => Some(KeySource::JwksUri(uri.clone())),
             (None, Some(jwks)) => Some(KeySource::Jwks(jwks.clone())),
             (None, None) => None,
         };
         let federation = match (&c.federated_issuer, &c.federated_subject) {
-            (Some(issuer), Some(subject)) => {
-                let claims: serde_json::Map<String, serde_json::Value> = c
-                    .federated_claims
-                    .as_deref()
-                    .and_then(|j| serde_json::from_str(j).ok())
-                    .unwrap_or_default();
-                Some(FederationSpec {
-                    issuer: issuer.clone(),
-                    subject: subject.clone(),
-                    claims: claims
-                        .into_iter()
-                        .filter_map(|(k, v)| v.as_str().map(|v| (k, v.to_string())))
-                        .collect(),
-                })
-            }
+            (Some(issuer), Some(subject)) => Some(FederationSpec {
+                issuer: issuer.clone(),
+                subject: subject.clone(),
+                claims: federation::Binding::parse_claims(c.federated_claims.as_deref()),
+            }),
             _ => None,
         };
         ClientSpec {
@@ -725,7 +738,8 @@ impl ClientSpec {
 /// Changes the attributes `patch` names and keeps the others: the stored client with
 /// the patch laid over it goes through [`update`], so the rules and the audit record
 /// are RFC 7592's and `apply`'s. The secret, keys and federated binding stay as they
-/// are (`rotate-secret`, `set-keys`); the auth method cannot change.
+/// are (`rotate-secret`, `set-keys`); the auth method cannot change. One unit: read,
+/// check, write, audit; the audit line is logged once it commits.
 pub fn patch(
     conn: &mut DbConnection,
     actor: &str,
@@ -734,38 +748,13 @@ pub fn patch(
     jwks_uri_policy: FetchPolicy,
     now: i64,
 ) -> Result<ClientView, AdminError> {
-    // One unit: read, check, write, audit. A database error rolls it all back; a
-    // refusal comes before anything is written. The audit line is logged once it commits.
     audit::transaction(conn, |conn| {
-        match patch_stored(conn, actor, id, patch, jwks_uri_policy, now) {
-            Err(AdminError::Db(e)) => Err(e),
-            done => Ok(done),
-        }
-    })?
-}
-
-fn patch_stored(
-    conn: &mut DbConnection,
-    actor: &str,
-    id: &str,
-    patch: &ClientPatch,
-    jwks_uri_policy: FetchPolicy,
-    now: i64,
-) -> Result<ClientView, AdminError> {
-    let stored = Client::find(conn, id)?.ok_or_else(|| not_found(id))?;
-    let mut spec = ClientSpec::of_stored(&stored, jwks_uri_policy);
-    let p = patch.clone();
-    spec.name = p.name.unwrap_or(spec.name);
-    spec.scope = p.scope.unwrap_or(spec.scope);
-    spec.grant_types = p.grant_types.unwrap_or(spec.grant_types);
-    spec.audiences = p.audiences.unwrap_or(spec.audiences);
-    spec.resource_uris = p.resource_uris.unwrap_or(spec.resource_uris);
-    spec.access_token_ttl = p.access_token_ttl.unwrap_or(spec.access_token_ttl);
-    spec.refresh_token_ttl = p.refresh_token_ttl.unwrap_or(spec.refresh_token_ttl);
-    spec.refresh_reuse_grace = p.refresh_reuse_grace.unwrap_or(spec.refresh_reuse_grace);
-    spec.require_dpop = p.require_dpop.unwrap_or(spec.require_dpop);
-    spec.auth_method = p.auth_method;
-    update(conn, actor, id, &spec, now)
+        let stored = Client::find(conn, id)?.ok_or_else(|| not_found(id))?;
+        let spec = patch
+            .clone()
+            .over(ClientSpec::of_stored(&stored, jwks_uri_policy));
+        update(conn, actor, id, &spec, now)
+    })
 }
 
 /// The audit log's (and `managed_by`'s) name for changes made by `tessera apply`.
