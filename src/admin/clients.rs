@@ -581,7 +581,7 @@ pub fn update(
     spec: &ClientSpec,
     now: i64,
 ) -> Result<ClientView, AdminError> {
-    let stored = Client::find(conn, id)?.ok_or_else(|| not_found(id))?;
+    let stored = Client::find_for_update(conn, id)?.ok_or_else(|| not_found(id))?;
     let method = AuthMethod::parse(&stored.auth_method);
     // Asked first: a new method's own requirements (keys, a binding) are beside the point.
     let asked = spec.auth_method.as_deref().and_then(AuthMethod::parse);
@@ -749,7 +749,7 @@ pub fn patch(
     now: i64,
 ) -> Result<ClientView, AdminError> {
     audit::transaction(conn, |conn| {
-        let stored = Client::find(conn, id)?.ok_or_else(|| not_found(id))?;
+        let stored = Client::find_for_update(conn, id)?.ok_or_else(|| not_found(id))?;
         let spec = patch
             .clone()
             .over(ClientSpec::of_stored(&stored, jwks_uri_policy));
@@ -857,7 +857,8 @@ pub fn rotate_secret(
             "--keep-old must be 0 to {MAX_KEEP_OLD_SECS} seconds"
         )));
     }
-    let stored = Client::find(conn, id)?.ok_or_else(|| not_found(id))?;
+    // Locked: the previous secret kept is the one stored when the new one is written.
+    let stored = Client::find_for_update(conn, id)?.ok_or_else(|| not_found(id))?;
     match AuthMethod::parse(&stored.auth_method) {
         Some(AuthMethod::PrivateKeyJwt) => {
             return Err(AdminError::Invalid(format!(
@@ -904,7 +905,7 @@ pub fn set_keys(
     jwks_uri_policy: FetchPolicy,
     now: i64,
 ) -> Result<ClientView, AdminError> {
-    let stored = Client::find(conn, id)?.ok_or_else(|| not_found(id))?;
+    let stored = Client::find_for_update(conn, id)?.ok_or_else(|| not_found(id))?;
     if stored.auth_method != AuthMethod::PrivateKeyJwt.as_str() {
         return Err(AdminError::Invalid(format!(
             "client {id} authenticates with {}, not private_key_jwt",

@@ -244,3 +244,69 @@ async fn client_create_and_update_help_list_every_grant_type() {
         assert!(out.stdout.contains(documented), "{documented}");
     }
 }
+
+/// Holds a write to `id`'s scope in an open transaction of its own connection until
+/// `release` is called, as a second operator's command (or a replica) mid-commit would.
+fn hold_scope_change(app: &TestApp, id: &str, scope: &str) -> impl FnOnce() {
+    use diesel::connection::SimpleConnection;
+    use diesel::Connection;
+    let sql = format!("UPDATE clients SET scope = '{scope}' WHERE client_id = '{id}'");
+    let (held, wait_held) = std::sync::mpsc::channel();
+    let (release, wait_release) = std::sync::mpsc::channel::<()>();
+    let url = app.db.url();
+    let postgres = matches!(app.db, crate::helpers::TestDb::Postgres { .. });
+    let holder = std::thread::spawn(move || {
+        let run = |begin: &str, c: &mut dyn SimpleConnection| {
+            c.batch_execute(&format!("{begin}; {sql}"))
+                .expect("held write");
+            held.send(()).expect("held");
+            wait_release.recv().expect("release");
+            c.batch_execute("COMMIT").expect("commit");
+        };
+        if postgres {
+            run(
+                "BEGIN",
+                &mut diesel::PgConnection::establish(&url).expect("pg"),
+            );
+        } else {
+            let c = &mut diesel::SqliteConnection::establish(&url).expect("sqlite");
+            run("BEGIN IMMEDIATE", c);
+        }
+    });
+    wait_held.recv().expect("the write is held");
+    move || {
+        release.send(()).expect("release");
+        holder.join().expect("holder thread");
+    }
+}
+
+#[tokio::test]
+async fn an_update_never_writes_back_what_a_concurrent_change_replaced() {
+    let app = spawn_app().await;
+    let c = app.create_client(&["--scope", "a"]).await;
+
+    // Another change to the client is mid-commit when the operator's update starts.
+    let release = hold_scope_change(&app, &c.id, "a b");
+    let (updated, ()) = tokio::join!(
+        async {
+            app.cli(&["client", "update", &c.id, "--name", "renamed"])
+                .await
+        },
+        async {
+            tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+            tokio::task::spawn_blocking(release)
+                .await
+                .expect("released");
+        }
+    );
+    assert!(updated.success, "update: {}", updated.stderr);
+
+    // The update waited for the other change and kept it, instead of writing the scope
+    // it had read before that change back over it.
+    let shown = app.cli(&["client", "show", &c.id]).await.json();
+    assert_eq!(shown["name"], "renamed");
+    assert_eq!(
+        shown["scope"], "a b",
+        "the concurrent scope change was undone"
+    );
+}

@@ -115,6 +115,22 @@ impl Client {
             .optional()
     }
 
+    /// The client, for a read-modify-write inside a transaction: on PostgreSQL its row
+    /// is locked (`FOR UPDATE`) until the transaction ends, so a concurrent change
+    /// commits before the read or waits for the write, and is never written over with
+    /// what was read before it. SQLite's write transactions already run one at a time.
+    pub fn find_for_update(conn: &mut DbConnection, id: &str) -> QueryResult<Option<Client>> {
+        match conn {
+            DbConnection::Pg(pg) => clients::table
+                .find(id)
+                .select(Client::as_select())
+                .for_update()
+                .first(pg)
+                .optional(),
+            DbConnection::Sqlite(_) => Client::find(conn, id),
+        }
+    }
+
     /// Every client, oldest first.
     pub fn list(conn: &mut DbConnection) -> QueryResult<Vec<Client>> {
         clients::table
