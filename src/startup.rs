@@ -107,7 +107,12 @@ fn start_traces(settings: &Settings) -> anyhow::Result<Option<Traces>> {
             "postgresql"
         },
     })
-    .map_err(|e| anyhow::anyhow!(e))?;
+    // The exporter's messages may quote the endpoint (its password too, cut wherever
+    // its own parser ends the URL).
+    .map_err(|e| {
+        let secrets = crate::telemetry::redact::secrets_of(url.as_str());
+        anyhow::anyhow!(crate::telemetry::redact::scrubbed(&e, &secrets))
+    })?;
     log::info!(
         "exporting traces to {}",
         crate::telemetry::redact::url(url.as_str())

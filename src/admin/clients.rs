@@ -141,11 +141,20 @@ impl KeySource {
             }
             KeySource::JwksUri(uri) => {
                 let invalid = |m: String| AdminError::field("jwks_uri", m);
-                let url = url::Url::parse(uri)
-                    .map_err(|_| invalid(format!("jwks_uri {uri:?} is not an absolute URL")))?;
+                let shown = || crate::telemetry::redact::url(uri);
+                let url = url::Url::parse(uri).map_err(|_| {
+                    invalid(format!("jwks_uri {:?} is not an absolute URL", shown()))
+                })?;
                 policy
                     .check_url(&url)
                     .map_err(|why| invalid(format!("jwks_uri {why}")))?;
+                if crate::telemetry::redact::holds_secret(uri) {
+                    return Err(invalid(format!(
+                        "jwks_uri {:?} must not carry a password or secret query \
+                         parameter: it would be printed wherever the URL is",
+                        shown()
+                    )));
+                }
                 if url.host_str().is_none_or(str::is_empty)
                     || !url.username().is_empty()
                     || url.password().is_some()

@@ -28,30 +28,59 @@ impl std::fmt::Debug for DbUrl {
     }
 }
 
-/// Refuses a `postgres://` URL whose user name or password holds `@`, `/`, `?` or `#`
-/// unencoded: libpq would split it there (taking part of the password for the host,
-/// and quoting it in its error), so it must be percent-encoded. `rest` is the URL after
-/// `://`. Nothing of it is quoted.
-fn check_userinfo(rest: &str) -> Result<(), String> {
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let authority = rest.get(..authority_end).unwrap_or(rest);
-    // Several '@' before the host: an '@' inside the user name or password.
-    let several_at = authority.matches('@').count() > 1;
-    // No '@' before the first '/', '?' or '#' but one after it, while what comes before
-    // reads `user:password` rather than `host:port`: the password was cut short.
-    let cut_short = !authority.contains('@')
-        && rest.get(authority_end..).is_some_and(|t| t.contains('@'))
-        && authority
-            .split_once(':')
-            .is_some_and(|(_, port)| !port.bytes().all(|b| b.is_ascii_digit()));
-    if several_at || cut_short {
+/// Refuses a `postgres://` URL that libpq would read differently from how tessera
+/// prints it, so that no error of libpq's quotes part of a password. `rest` is the
+/// URL after `://`; nothing of it is quoted.
+///
+/// - An `@` anywhere but the one ending the user name and password (several, or one
+///   after a `/`, `?` or `#`): libpq ends the userinfo at the first `@` and a URL
+///   parser at the first `/`, `?` or `#`, each taking part of a password for a host.
+/// - A `%` that starts no percent-encoded byte, or encodes NUL: libpq refuses it by
+///   quoting the token around it, password and all.
+fn check_encoding(rest: &str) -> Result<(), String> {
+    let delimiter = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = rest.get(..delimiter).unwrap_or(rest);
+    let mut ats = rest.match_indices('@').map(|(i, _)| i);
+    let stray_at = match (ats.next(), ats.next()) {
+        // One '@' after the authority is a path's or parameter's (`?application_name=
+        // a@b`), unless the authority reads `user:password` rather than `host:port`.
+        (Some(at), None) => {
+            at > delimiter
+                && authority
+                    .split_once(':')
+                    .is_some_and(|(_, port)| !port.bytes().all(|b| b.is_ascii_digit()))
+        }
+        (Some(_), Some(_)) => true,
+        (None, _) => false,
+    };
+    if stray_at {
         return Err(
-            "has a user name or password holding @, /, ? or # unencoded: \
-             percent-encode them (%40, %2F, %3F, %23)"
+            "has an '@' that does not end the user name and password: percent-encode              '@', '/', '?' and '#' in a user name, password or parameter value              (%40, %2F, %3F, %23)"
+                .into(),
+        );
+    }
+    let bad_escape = rest
+        .match_indices('%')
+        .any(|(i, _)| match rest.get(i + 1..i + 3) {
+            Some(hex) if hex.bytes().all(|b| b.is_ascii_hexdigit()) => hex == "00",
+            _ => true,
+        });
+    if bad_escape {
+        return Err(
+            "has a '%' that starts no percent-encoded byte, or encodes NUL: write a              '%' in a password as %25"
                 .into(),
         );
     }
     Ok(())
+}
+
+/// Whether a plain `database_url` (no `sqlite:` prefix) reads as a libpq keyword
+/// setting (`password=…`, `host=db`) rather than a file name: it would be created as
+/// a SQLite file of that name, and echoed.
+fn looks_like_keyword(path: &str) -> bool {
+    path.split_once('=').is_some_and(|(key, _)| {
+        !key.is_empty() && key.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+    })
 }
 
 impl DbUrl {
@@ -65,7 +94,7 @@ impl DbUrl {
             .strip_prefix("postgres://")
             .or_else(|| url.strip_prefix("postgresql://"))
         {
-            check_userinfo(rest)?;
+            check_encoding(rest)?;
             return Ok(DbUrl::Postgres(url.to_string()));
         }
         // libpq's `key=value` form would be taken for a file name and echoed, password
@@ -74,6 +103,20 @@ impl DbUrl {
             return Err("is a key=value connection string: give a postgres:// URL \
                  (with the password percent-encoded)"
                 .into());
+        }
+        // `postgres:user:pw@host` (the `//` forgotten) or `password=…` alone would be
+        // taken for a file name, created and echoed: refused without quoting them.
+        if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            return Err(
+                "is a postgres URL without '//': write postgres://USER:PASSWORD@HOST/DB".into(),
+            );
+        }
+        if looks_like_keyword(url) {
+            return Err(
+                "is a key=value connection setting: give a postgres:// URL, or \
+                 sqlite:PATH for a file name holding '='"
+                    .into(),
+            );
         }
         let path = url
             .strip_prefix("sqlite://")
@@ -127,6 +170,9 @@ pub struct Manager {
     url: DbUrl,
     statement_timeout: Duration,
     connect_timeout: Duration,
+    /// The URL's password and secret parameters, in every form a connection error
+    /// might quote them (`telemetry::redact::secrets_of`); masked in every such error.
+    secrets: Vec<String>,
 }
 
 /// Adds libpq's `connect_timeout` (and TCP keepalives, so a silently dead server is
@@ -181,8 +227,15 @@ impl ManageConnection for Manager {
     type Error = diesel::r2d2::Error;
 
     fn connect(&self) -> Result<DbConnection, Self::Error> {
-        self.establish()
-            .map_err(diesel::r2d2::Error::ConnectionError)
+        self.establish().map_err(|e| {
+            use diesel::ConnectionError::{BadConnection, InvalidConnectionUrl};
+            let scrubbed = |m: String| crate::telemetry::redact::scrubbed(&m, &self.secrets);
+            diesel::r2d2::Error::ConnectionError(match e {
+                BadConnection(m) => BadConnection(scrubbed(m)),
+                InvalidConnectionUrl(m) => InvalidConnectionUrl(scrubbed(m)),
+                other => other,
+            })
+        })
     }
 
     fn is_valid(&self, conn: &mut DbConnection) -> Result<(), Self::Error> {
@@ -221,6 +274,10 @@ pub fn build_pool(url: &DbUrl, opts: &PoolOptions) -> Result<DbPool, DbError> {
         url: url.clone(),
         statement_timeout: opts.statement_timeout,
         connect_timeout: opts.connect_timeout,
+        secrets: match url {
+            DbUrl::Postgres(u) => crate::telemetry::redact::secrets_of(u),
+            DbUrl::Sqlite(_) => Vec::new(),
+        },
     };
     Ok(Pool::builder()
         .max_size(opts.max_size)
@@ -383,6 +440,19 @@ mod tests {
             "postgres://postgres:pa?XQ3@127.0.0.1:1/db",
             "postgres://postgres:pa/XQ2@127.0.0.1:1/db",
             "host=127.0.0.1 password=XQ5",
+            // One '@' in the password before a '#', and an '@' in a secret value.
+            "postgres://app:Ab@XQ6#XQ7@host/db",
+            "postgres://u@h/db?password=XQ8@XQ9",
+            // A '%' libpq would refuse by quoting the password around it.
+            "postgres://app:Xy7%LqXQ10@h/db",
+            "postgres://app:pw%00XQ11@h/db",
+            "postgres://app:pw%zzXQ12@h/db",
+            "postgres://app:pw%éXQ13@h/db",
+            // Taken for file names before: libpq keywords, a URL without '//'.
+            "password=XQ14",
+            "host=db",
+            "postgres:app:XQ15@host/db",
+            "postgresql:app:XQ16@host/db",
         ] {
             let e = DbUrl::parse(bad).expect_err(bad);
             assert!(!e.contains("XQ"), "{e}");
@@ -392,6 +462,9 @@ mod tests {
             "postgres://h:5432/db?application_name=a@b",
             "postgres:///db?host=/var/run/postgresql",
             "postgres://u@h/db",
+            "postgres://app:p%25w%2F%3F%23@h/db?sslmode=disable",
+            "sqlite:./odd=name.db",
+            "./data/tessera.db",
         ] {
             assert!(DbUrl::parse(good).is_ok(), "{good}");
         }

@@ -7,6 +7,8 @@
 //! Text that is no URL at all (a typo the parser refused) is redacted the same way, so
 //! an error message about a malformed URL never echoes its password either.
 
+use std::ops::Range;
+
 /// What replaces a secret.
 pub const MASK: &str = "***";
 
@@ -26,76 +28,114 @@ const SECRET_PARAMETERS: [&str; 8] = [
 /// `raw` with the password of its userinfo and the values of secret-looking query
 /// parameters replaced by `***`; everything else (scheme, user, host, port, path,
 /// other parameters) kept as it was, so the message still says which server.
+///
+/// A password may hold `@`, `/`, `?`, `#` or `&` unencoded, where a URL parser, libpq
+/// and a reader each split it differently; what is masked is what any of those
+/// readings would take for a secret, so no reading prints part of one.
 pub fn url(raw: &str) -> String {
-    let (scheme, rest) = match raw.split_once("://") {
-        Some((scheme, rest)) => (Some(scheme), rest),
-        None => (None, raw),
-    };
-    // The userinfo ends at the last '@': a password may hold '@', '/', '?' or '#'
-    // unencoded (a URL parser would split it there, and then print the rest), so every
-    // reading that could put part of it elsewhere is masked whole. An '@' in a path or
-    // query costs that part of the URL in the message, never a secret.
-    let (userinfo, after) = match rest.rsplit_once('@') {
-        Some((userinfo, after)) => (Some(userinfo), after),
-        None => (None, rest),
-    };
-    // The host ends at the first '/', '?' or '#' after it.
-    let end = after.find(['/', '?', '#']).unwrap_or(after.len());
-    let (host, tail) = after.split_at(end);
-    let authority = match userinfo {
-        Some(userinfo) => match userinfo.split_once(':') {
-            Some((user, _password)) => format!("{user}:{MASK}@{host}"),
-            None => format!("{userinfo}@{host}"),
-        },
-        None => host.to_string(),
-    };
-    let (before_fragment, fragment) = match tail.split_once('#') {
-        Some((b, f)) => (b, Some(f)),
-        None => (tail, None),
-    };
-    let (path, query) = match before_fragment.split_once('?') {
-        Some((p, q)) => (p, Some(q)),
-        None => (before_fragment, None),
-    };
+    let hidden = hidden_ranges(raw);
     let mut out = String::with_capacity(raw.len());
-    if let Some(s) = scheme {
-        out.push_str(s);
-        out.push_str("://");
+    let mut shown_to = 0;
+    for r in hidden {
+        out.push_str(raw.get(shown_to..r.start).unwrap_or_default());
+        out.push_str(MASK);
+        shown_to = r.end;
     }
-    out.push_str(&authority);
-    out.push_str(path);
-    if let Some(q) = query {
-        out.push('?');
-        out.push_str(&query_without_secrets(q));
-    }
-    if let Some(f) = fragment {
-        out.push('#');
-        out.push_str(f);
-    }
+    out.push_str(raw.get(shown_to..).unwrap_or_default());
     out
+}
+
+/// The byte ranges of `raw` that [`url`] masks, sorted and merged (an empty range
+/// marks an empty secret value, shown as `***` too).
+fn hidden_ranges(raw: &str) -> Vec<Range<usize>> {
+    let start = raw.find("://").map_or(0, |i| i + "://".len());
+    let rest = raw.get(start..).unwrap_or_default();
+    let mut hidden = Vec::new();
+    // The userinfo ends at the last '@' (a password may hold '@', '/', '?' or '#'),
+    // and the password begins after its first ':'. An '@' in a path or query costs
+    // that part of the URL in the message, never a secret.
+    if let Some(at) = rest.rfind('@') {
+        if let Some(colon) = rest.get(..at).and_then(|u| u.find(':')) {
+            hidden.push(start + colon + 1..start + at);
+        }
+    }
+    // Every `name=value` after a '?', '&' or ';' (wherever a reader may take a query
+    // to begin), its name percent-decoded; the value runs to the next '&', whatever
+    // '#' or ';' it holds.
+    for (i, _) in raw
+        .match_indices(['?', '&', ';'])
+        .filter(|(i, _)| *i >= start)
+    {
+        let name_start = i + 1;
+        let tail = raw.get(name_start..).unwrap_or_default();
+        let name_len = tail
+            .find(['=', '&', ';', '?', '#', '/'])
+            .unwrap_or(tail.len());
+        let name = tail.get(..name_len).unwrap_or_default();
+        if tail.get(name_len..).is_some_and(|t| t.starts_with('='))
+            && secret_parameter(&percent_encoding::percent_decode_str(name).decode_utf8_lossy())
+        {
+            let value_start = name_start + name_len + 1;
+            let value_end = raw
+                .get(value_start..)
+                .and_then(|v| v.find('&'))
+                .map_or(raw.len(), |e| value_start + e);
+            hidden.push(value_start..value_end);
+        }
+    }
+    hidden.sort_by_key(|r| r.start);
+    let mut merged: Vec<Range<usize>> = Vec::with_capacity(hidden.len());
+    for r in hidden {
+        match merged.last_mut() {
+            Some(last) if r.start <= last.end => last.end = last.end.max(r.end),
+            _ => merged.push(r),
+        }
+    }
+    merged
 }
 
 /// Whether `raw` (a URL) holds something [`url`] would mask: a password in its
 /// userinfo or a secret-looking query parameter.
 pub fn holds_secret(raw: &str) -> bool {
-    url(raw) != raw
+    !hidden_ranges(raw).is_empty()
+}
+
+/// The secrets [`url`] masks in `raw`, as written and percent-decoded: what a
+/// message about that URL must not show in any form (a client library may quote the
+/// decoded password, or the URL cut where its own reading ends).
+pub fn secrets_of(raw: &str) -> Vec<String> {
+    let mut secrets: Vec<String> = hidden_ranges(raw)
+        .into_iter()
+        .filter_map(|r| raw.get(r))
+        .filter(|s| !s.is_empty())
+        .flat_map(|s| {
+            let decoded = percent_encoding::percent_decode_str(s).decode_utf8_lossy();
+            [s.to_string(), decoded.into_owned()]
+        })
+        .collect();
+    // Longest first, so a secret holding a shorter one is masked whole.
+    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    secrets.dedup();
+    secrets
+}
+
+/// `text` (a message about a connection to `secrets`' URL) with every one of
+/// `secrets` masked, wherever and however the message quotes it, and any other URL in
+/// it redacted by [`urls_in`].
+pub fn scrubbed(text: &str, secrets: &[String]) -> String {
+    let mut text = text.to_string();
+    for s in secrets {
+        if text.contains(s.as_str()) {
+            text = text.replace(s.as_str(), MASK);
+        }
+    }
+    urls_in(&text)
 }
 
 /// Whether a query parameter of this name may hold a secret.
 fn secret_parameter(name: &str) -> bool {
     let name = name.to_ascii_lowercase();
     SECRET_PARAMETERS.iter().any(|s| name.contains(s))
-}
-
-fn query_without_secrets(query: &str) -> String {
-    query
-        .split('&')
-        .map(|pair| match pair.split_once('=') {
-            Some((name, _)) if secret_parameter(name) => format!("{name}={MASK}"),
-            _ => pair.to_string(),
-        })
-        .collect::<Vec<_>>()
-        .join("&")
 }
 
 /// `text` (a message that may quote URLs, such as an HTTP client's error) with every
@@ -146,7 +186,7 @@ mod tests {
         );
         assert_eq!(
             url("https://u:p@issuer.example/jwks?access_token=t#frag"),
-            "https://u:***@issuer.example/jwks?access_token=***#frag"
+            "https://u:***@issuer.example/jwks?access_token=***"
         );
         // An '@', '/', '?' or '#' in the password (percent-encoded or not) hides all of it.
         assert_eq!(url("postgres://a:b@c@db/x"), "postgres://a:***@db/x");
@@ -165,6 +205,57 @@ mod tests {
         }
         // A path '@' is no userinfo.
         assert_eq!(url("https://h/a@b"), "https://h/a@b");
+    }
+
+    #[test]
+    fn no_reading_of_a_password_with_delimiters_shows_part_of_it() {
+        for raw in [
+            // One '@' in the password before a '#', '?' or '/': a URL parser ends the
+            // authority there; libpq ends the userinfo at the first '@'.
+            "postgres://app:Ab@SecrS3#SecrS4@host/db",
+            "postgres://app:Ab@SecrS3?SecrS4@host/db",
+            "postgres://app:Ab@SecrS3/SecrS4@host/db",
+            // An '@' in a secret query value.
+            "postgres://u@h/db?password=SecrT1@SecrT2",
+            "postgres://u@h:5432/db?password=SecrT1@SecrT2&sslmode=disable",
+            // Names percent-encoded or after ';', values holding '#' or ';'.
+            "postgres://h/db?p%61ssword=SecrU1",
+            "postgres://h/db?x=1;password=SecrU2",
+            "postgres://h/db?password=ab#SecrU3",
+            "postgres://h/db?password=ab;SecrU4&sslmode=disable",
+            "https://h/jwks?%61ccess_%74oken=SecrU5",
+        ] {
+            let shown = url(raw);
+            assert!(!shown.contains("Secr"), "{raw} -> {shown}");
+            assert!(holds_secret(raw), "{raw}");
+            assert!(!urls_in(&format!("({raw})")).contains("Secr"), "{raw}");
+        }
+        assert_eq!(
+            url("postgres://u@h/db?password=SecrT1@SecrT2&sslmode=disable"),
+            "postgres://u@h/db?password=***&sslmode=disable"
+        );
+        assert!(!holds_secret("https://issuer.example/a@b?x=1;y=2"));
+    }
+
+    #[test]
+    fn a_message_quoting_a_secret_in_any_form_shows_none_of_it() {
+        let raw = "postgres://app:Xy7%25Lq2!Secret@h/db?sslpassword=Key%20Pass";
+        let secrets = secrets_of(raw);
+        for message in [
+            // libpq quotes what it could not read, decoded or as written, in quotes
+            // that end a URL for `urls_in`.
+            r#"invalid percent-encoded token: "Xy7%Lq2!Secret""#,
+            r#"could not connect: "postgres://app:Xy7%25Lq2!Secret@h/db""#,
+            "password authentication failed (Key Pass)",
+        ] {
+            let shown = scrubbed(message, &secrets);
+            assert!(
+                !shown.contains("Secret") && !shown.contains("Key"),
+                "{message} -> {shown}"
+            );
+        }
+        assert_eq!(scrubbed("no secret here", &secrets), "no secret here");
+        assert!(secrets_of("postgres://app@h/db").is_empty());
     }
 
     #[test]

@@ -587,6 +587,30 @@ async fn no_password_in_a_database_url_is_ever_printed() {
             "TESSERA_OTLP_ENDPOINT",
             format!("http://u:pa#XQ6@127.0.0.1:{port}"),
         ),
+        // One '@' in the password before a '#'; an '@' in a secret parameter; a '%'
+        // libpq would refuse by quoting the token around it.
+        (
+            "TESSERA_DATABASE_URL",
+            format!("postgres://app:Ab@XQ7#XQ8@127.0.0.1:{port}/db"),
+        ),
+        (
+            "TESSERA_DATABASE_URL",
+            format!("postgres://app@127.0.0.1:{port}/db?password=XQ9@XQ10"),
+        ),
+        (
+            "TESSERA_DATABASE_URL",
+            format!("postgres://app:Xy7%LqXQ11@127.0.0.1:{port}/db"),
+        ),
+        (
+            "TESSERA_DATABASE_URL",
+            format!("postgres://app:pw%00XQ12@127.0.0.1:{port}/db"),
+        ),
+        // Taken for SQLite file names before, created and echoed.
+        ("TESSERA_DATABASE_URL", "password=XQ13".to_string()),
+        (
+            "TESSERA_DATABASE_URL",
+            format!("postgres:app:XQ14@127.0.0.1:{port}/db"),
+        ),
     ];
     for (variable, value) in hostile {
         let mut cmd = crate::helpers::tessera_command();
@@ -602,6 +626,50 @@ async fn no_password_in_a_database_url_is_ever_printed() {
         assert!(!out.status.success(), "{value}");
         assert!(stderr.contains(variable), "names {variable}: {stderr}");
         assert!(!stderr.contains("XQ"), "{value}: printed in {stderr}");
+        assert!(
+            std::fs::read_dir(dir.path()).expect("dir").next().is_none(),
+            "{value}: no file was created for it"
+        );
+    }
+
+    // URLs libpq reads and then quotes, cut where a quote or space ends a URL for a
+    // reader: the password is masked wherever and however the message shows it. And
+    // an OTLP endpoint too long for the exporter, which quoted it whole.
+    let quoted = [
+        (
+            "TESSERA_DATABASE_URL",
+            format!("postgres://app:pa XQ15@127.0.0.1:{port}/db"),
+        ),
+        (
+            "TESSERA_DATABASE_URL",
+            format!("postgres://app:pa\"XQ16@127.0.0.1:{port}/db"),
+        ),
+        (
+            "TESSERA_DATABASE_URL",
+            format!("postgres://app:pa'XQ17@127.0.0.1:{port}/db"),
+        ),
+        (
+            "TESSERA_DATABASE_URL",
+            format!("postgres://app:pa)XQ18@127.0.0.1:{port}/db?x=%zz"),
+        ),
+        (
+            "TESSERA_OTLP_ENDPOINT",
+            format!("http://u:XQ19@127.0.0.1:{port}/{}", "p".repeat(70_000)),
+        ),
+    ];
+    for (variable, value) in quoted {
+        let mut cmd = crate::helpers::tessera_command();
+        cmd.current_dir(dir.path())
+            .args(["serve", "--bind", "127.0.0.1:0"])
+            .env(variable, &value)
+            .env("TESSERA_DB_CONNECT_TIMEOUT", "1")
+            .env("TESSERA_LOG", "info")
+            .env_remove("RUST_LOG")
+            .stdin(std::process::Stdio::null());
+        let out = cmd.output().await.expect("runs");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{variable}: serve started");
+        assert!(!stderr.contains("XQ"), "{variable}: printed in {stderr}");
     }
 }
 
@@ -725,4 +793,51 @@ async fn an_issuer_url_with_a_password_is_refused_without_printing_it() {
         }
     }
     assert_eq!(app.cli(&["issuer", "list"]).await.json(), json!([]));
+
+    // A client's jwks_uri is printed the same ways (fetch failures, the audit log):
+    // the same rule, with parameter names encoded or after ';' as well.
+    for (jwks_uri, secret) in [
+        (
+            "https://keys.example/jwks?access_token=ClientSecret1",
+            "ClientSecret1",
+        ),
+        (
+            "https://keys.example/jwks?%61ccess_token=ClientSecret2",
+            "ClientSecret2",
+        ),
+        (
+            "https://keys.example/jwks?v=1;api_key=ClientSecret3",
+            "ClientSecret3",
+        ),
+        (
+            "https://ops:ClientSecret4@keys.example/jwks",
+            "ClientSecret4",
+        ),
+    ] {
+        let out = app
+            .cli(&[
+                "client",
+                "create",
+                "--name",
+                "keys",
+                "--auth-method",
+                "private_key_jwt",
+                "--jwks-uri",
+                jwks_uri,
+            ])
+            .await;
+        assert!(!out.success, "{jwks_uri} accepted");
+        assert!(out.stderr.contains("--jwks-uri"), "{}", out.stderr);
+        if let Some(leak) = leaks(&out.stderr, &[secret]) {
+            panic!("{leak}");
+        }
+    }
+    assert_eq!(
+        app.cli(&["client", "list"])
+            .await
+            .json()
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
 }
