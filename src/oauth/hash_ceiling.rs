@@ -66,7 +66,7 @@ impl Argon2Ceiling {
     /// Whether `phc` is an argon2 hash that verifies in full: argon2id, argon2i or
     /// argon2d, version 0x10 or 0x13, valid parameters within this ceiling and without
     /// a `keyid` (no secret key is configured) or `data`, a salt of at least 8 bytes and
-    /// a hash value. Anything else would fail at once inside the verifier, and a login
+    /// a hash value, each parameter named once. Anything else would fail at once inside the verifier, and a login
     /// that fails faster than a real check tells a stranger the username exists.
     pub fn admits(&self, phc: &PasswordHash<'_>) -> bool {
         let known = matches!(phc.algorithm.as_str(), "argon2id" | "argon2i" | "argon2d");
@@ -81,11 +81,18 @@ impl Argon2Ceiling {
                 && p.keyid().is_empty()
                 && p.data().is_empty()
         });
+        // Each parameter once: argon2 would take the last of a repeated one, a reader
+        // of the hash (or an older ceiling) the first.
+        let params: Vec<&str> = phc.params.iter().map(|(name, _)| name.as_str()).collect();
+        let once = params
+            .iter()
+            .enumerate()
+            .all(|(i, name)| !params.iter().take(i).any(|earlier| earlier == name));
         let mut salt = [0u8; 64];
         let salted = phc
             .salt
             .is_some_and(|s| s.decode_b64(&mut salt).is_ok_and(|b| b.len() >= 8));
-        known && version && within && salted && phc.hash.is_some()
+        known && version && within && once && salted && phc.hash.is_some()
     }
 }
 
@@ -118,6 +125,8 @@ mod tests {
         assert!(!admits(imported, "m=4294967295,t=1,p=1"));
         assert!(!admits(imported, "m=1024,t=17,p=1"));
         assert!(!admits(imported, "m=1024,t=1,p=17"));
+        assert!(!admits(imported, "m=65536,t=1,p=1,m=8"), "m twice");
+        assert!(!admits(imported, "m=8,t=1,p=1,m=4194304"), "m twice");
         assert!(
             !admits(imported, "m=8,t=1,p=2"),
             "argon2 needs 8 KiB per lane"

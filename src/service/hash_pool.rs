@@ -16,8 +16,10 @@ use crate::oauth::password::{hash_password, verify_password, HashParams, StoredH
 use crate::oauth::secret::random_token;
 use crate::telemetry::span::{self, Span};
 use crate::worker::{self, Liveness};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::time::{Duration, Instant};
 
 /// Queue slots per hashing thread.
 const QUEUE_PER_THREAD: usize = 64;
@@ -44,8 +46,40 @@ static OVERSIZED: Mutex<()> = Mutex::new(());
 pub struct HashPool {
     jobs: SyncSender<Job>,
     params: HashParams,
-    dummy: Arc<OnceLock<String>>,
+    dummy: Arc<Dummy>,
     liveness: Liveness,
+}
+
+/// The hash an unknown user's password is checked against (made on first use, with
+/// the configured cost), and how long its last check took.
+#[derive(Debug, Default)]
+struct Dummy {
+    hash: OnceLock<String>,
+    last_check_ns: AtomicU64,
+}
+
+impl Dummy {
+    /// Checks `password` against the dummy hash; returns how long that took.
+    fn check(&self, password: &str, params: HashParams) -> Duration {
+        let started = Instant::now();
+        let hash = self
+            .hash
+            .get_or_init(|| hash_password(&random_token(16), params).unwrap_or_default());
+        verify_password(password, hash);
+        let took = started.elapsed();
+        let ns = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
+        self.last_check_ns.store(ns, Ordering::Relaxed);
+        took
+    }
+
+    /// How long a failed check of a stored hash must last: as long as a check of the
+    /// dummy hash (measured once with `password` if none has run yet).
+    fn floor(&self, password: &str, params: HashParams) -> Duration {
+        match self.last_check_ns.load(Ordering::Relaxed) {
+            0 => self.check(password, params),
+            ns => Duration::from_nanos(ns),
+        }
+    }
 }
 
 impl HashPool {
@@ -67,7 +101,7 @@ impl HashPool {
         Ok(HashPool {
             jobs,
             params,
-            dummy: Arc::new(OnceLock::new()),
+            dummy: Arc::new(Dummy::default()),
             liveness,
         })
     }
@@ -102,13 +136,16 @@ impl HashPool {
     /// and `stored` is weaker than the configured argon2id. With no usable stored hash
     /// (unknown user, no password, a hash costlier than the ceilings) it is checked
     /// against a dummy hash of the configured cost, so that takes the time of a native
-    /// login and never more.
+    /// login and never more. A wrong password against a cheaper stored hash (an old
+    /// Django PBKDF2 of a few thousand rounds) is answered no sooner than that either,
+    /// so the time of a failure never tells a stranger the username exists.
     pub async fn verify(&self, password: String, stored: Option<String>) -> Result<Checked, Busy> {
         let dummy = self.dummy.clone();
         let params = self.params;
         let span = span::internal("verify password");
-        let checked = self
+        let (checked, pad) = self
             .run(&span, move || {
+                let started = Instant::now();
                 let parsed = stored.as_deref().map(|s| StoredHash::parse(s, params));
                 match parsed.filter(StoredHash::is_usable) {
                     Some(hash) => {
@@ -119,23 +156,32 @@ impl HashPool {
                         let upgrade = (matched && hash.needs_upgrade(params))
                             .then(|| hash_password(&password, params))
                             .and_then(|new| new.map_err(|e| log::error!("{e}")).ok());
-                        Checked { matched, upgrade }
+                        let pad = if matched {
+                            Duration::ZERO
+                        } else {
+                            let took = started.elapsed();
+                            dummy.floor(&password, params).saturating_sub(took)
+                        };
+                        (Checked { matched, upgrade }, pad)
                     }
                     None => {
-                        let hash = dummy.get_or_init(|| {
-                            hash_password(&random_token(16), params).unwrap_or_default()
-                        });
-                        verify_password(&password, hash);
-                        Checked {
+                        dummy.check(&password, params);
+                        let checked = Checked {
                             matched: false,
                             upgrade: None,
-                        }
+                        };
+                        (checked, Duration::ZERO)
                     }
                 }
             })
             .await?;
         if checked.upgrade.is_some() {
             span.set("tessera.password.rehashed", true);
+        }
+        // Waited here, not on a hashing thread: the wait costs no CPU and holds no
+        // thread that another login needs.
+        if !pad.is_zero() {
+            tokio::time::sleep(pad).await;
         }
         Ok(checked)
     }

@@ -658,6 +658,13 @@ async fn argon2_hashes_the_verifier_would_refuse_at_once_import_as_unsupported()
             &format!("$argon2id$v=0$m=1024,t=1,p=1${fake}"),
             true,
         ),
+        // A parameter twice: argon2 reads the last, a reader of the hash the first.
+        user(
+            4,
+            "argon2-m-twice",
+            &format!("argon2$argon2id$v=19$m=1024,t=1,p=1,m=8${fake}"),
+            true,
+        ),
     ];
     let out = import_env(
         &app.db,
@@ -669,9 +676,9 @@ async fn argon2_hashes_the_verifier_would_refuse_at_once_import_as_unsupported()
     let out = summary(&out);
     assert_eq!(
         out["unsupported"],
-        json!(["argon2-v0", "argon2-keyid", "phc-v0"])
+        json!(["argon2-v0", "argon2-keyid", "phc-v0", "argon2-m-twice"])
     );
-    for name in ["argon2-v0", "argon2-keyid", "phc-v0"] {
+    for name in ["argon2-v0", "argon2-keyid", "phc-v0", "argon2-m-twice"] {
         assert_eq!(
             show(&app, name).await["password_scheme"],
             "unusable",
@@ -872,4 +879,41 @@ async fn simultaneous_logins_against_256_mib_hashes_take_the_memory_of_one() {
         grown_mib < 400,
         "four simultaneous 256 MiB checks grew the peak by {grown_mib} MiB"
     );
+}
+
+/// The quickest of `n` wrong-password logins as `username`, and the slowest.
+async fn wrong_password_times(app: &TestApp, username: &str, n: usize) -> Vec<f64> {
+    let mut times = Vec::new();
+    for _ in 0..n {
+        let started = std::time::Instant::now();
+        let a = login(app, username, "not the password").await;
+        assert_eq!(a.status, 401, "{username}: {}", a.body);
+        times.push(started.elapsed().as_secs_f64());
+    }
+    times.sort_by(f64::total_cmp);
+    times
+}
+
+#[tokio::test]
+async fn a_wrong_password_for_a_cheaply_hashed_user_takes_as_long_as_for_an_unknown_one() {
+    // An old Django PBKDF2 hash of 1,000 rounds checks in well under a millisecond;
+    // an unknown user's check costs the configured argon2id (made costly here, so the
+    // difference stands out of the noise). Before, the known user's failure came back
+    // at once and told a stranger the username exists.
+    let (app, _) = spawn_simplejwt_app(&[], |c| c.argon2_iterations = Some(8)).await;
+    summary(&import(&app, &json!([user(1, "cheap", PBKDF2_SHA256, true)]), &[]).await);
+    let unknown = wrong_password_times(&app, "nobody-at-all", 4).await;
+    let cheap = wrong_password_times(&app, "cheap", 4).await;
+    let (fastest_cheap, median_unknown) = (cheap[0], unknown[2]);
+    assert!(
+        median_unknown > 0.02,
+        "the configured argon2id is meant to be costly here: {unknown:?}"
+    );
+    assert!(
+        fastest_cheap >= 0.6 * median_unknown,
+        "a known user's failure ({cheap:?} s) came back sooner than an unknown one's \
+         ({unknown:?} s)"
+    );
+    // The right password still logs in (and moves the hash to argon2id).
+    assert_eq!(login(&app, "cheap", PASSWORD).await.status, 200);
 }
