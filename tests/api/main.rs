@@ -24,6 +24,7 @@ mod refresh;
 mod replicas;
 mod schema;
 mod simplejwt;
+mod threats;
 mod token_exchange;
 mod traces;
 mod user_import;
