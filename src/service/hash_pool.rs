@@ -34,17 +34,19 @@ type Job = Box<dyn FnOnce() + Send>;
 #[error("too many password checks in progress")]
 pub struct Busy;
 
-/// Held while a stored hash that needs more memory than the configured argon2id is
-/// verified (an imported Django argon2 hash may take up to 256 MiB): such checks run
-/// one at a time in the process, so simultaneous logins of users not yet migrated
-/// cannot multiply that memory; the process needs at most `concurrency` times the
-/// configured memory, plus one of them.
-static OVERSIZED: Mutex<()> = Mutex::new(());
+/// Queue slots of the one thread that checks oversized hashes.
+const OVERSIZED_QUEUE: usize = 16;
 
 /// Hashing threads and the parameters new hashes use.
 #[derive(Debug)]
 pub struct HashPool {
     jobs: SyncSender<Job>,
+    /// Checks of stored hashes that need more memory than the configured argon2id (an
+    /// imported Django argon2 hash may take up to 256 MiB), on one thread of their
+    /// own: simultaneous logins of users not yet migrated cannot multiply that memory
+    /// (the process needs at most `concurrency` times the configured memory, plus one
+    /// of them), and while they take turns every other login goes on.
+    oversized: SyncSender<Job>,
     params: HashParams,
     dummy: Arc<Dummy>,
     liveness: Liveness,
@@ -85,21 +87,27 @@ impl Dummy {
 impl HashPool {
     /// Starts `concurrency` hashing threads.
     pub fn start(concurrency: usize, params: HashParams) -> std::io::Result<HashPool> {
-        let (jobs, rx) = sync_channel::<Job>(concurrency * QUEUE_PER_THREAD);
-        let rx = Arc::new(Mutex::new(rx));
         let liveness = Liveness::new(WORKER);
-        for i in 0..concurrency {
-            let rx = rx.clone();
-            let alive = liveness.thread();
-            std::thread::Builder::new()
-                .name(format!("password-hash-{i}"))
-                .spawn(move || {
-                    let _alive = alive;
-                    work(&rx)
-                })?;
-        }
+        let threads = |name: &str, count: usize, queue: usize| {
+            let (jobs, rx) = sync_channel::<Job>(queue);
+            let rx = Arc::new(Mutex::new(rx));
+            for i in 0..count {
+                let rx = rx.clone();
+                let alive = liveness.thread();
+                std::thread::Builder::new()
+                    .name(format!("{name}-{i}"))
+                    .spawn(move || {
+                        let _alive = alive;
+                        work(&rx)
+                    })?;
+            }
+            std::io::Result::Ok(jobs)
+        };
+        let jobs = threads("password-hash", concurrency, concurrency * QUEUE_PER_THREAD)?;
+        let oversized = threads("password-hash-large", 1, OVERSIZED_QUEUE)?;
         Ok(HashPool {
             jobs,
+            oversized,
             params,
             dummy: Arc::new(Dummy::default()),
             liveness,
@@ -111,17 +119,24 @@ impl HashPool {
         &self.liveness
     }
 
-    /// Runs `f` on a hashing thread, in `span` (which covers the wait for a thread).
+    /// Runs `f` on a hashing thread (the one for oversized hashes when `oversized`), in
+    /// `span` (which covers the wait for a thread).
     async fn run<T: Send + 'static>(
         &self,
         span: &Span,
+        oversized: bool,
         f: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, Busy> {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let job: Job = Box::new(move || {
             let _ = tx.send(f());
         });
-        let queued = match self.jobs.try_send(job) {
+        let queue = if oversized {
+            &self.oversized
+        } else {
+            &self.jobs
+        };
+        let queued = match queue.try_send(job) {
             Ok(()) => Ok(()),
             Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => Err(Busy),
         };
@@ -143,16 +158,17 @@ impl HashPool {
         let dummy = self.dummy.clone();
         let params = self.params;
         let span = span::internal("verify password");
+        let oversized = stored
+            .as_deref()
+            .map(|s| StoredHash::parse(s, params))
+            .is_some_and(|h| h.is_usable() && h.memory_kib() > params.memory_kib);
         let (checked, pad) = self
-            .run(&span, move || {
+            .run(&span, oversized, move || {
                 let started = Instant::now();
                 let parsed = stored.as_deref().map(|s| StoredHash::parse(s, params));
                 match parsed.filter(StoredHash::is_usable) {
                     Some(hash) => {
-                        let one_at_a_time = (hash.memory_kib() > params.memory_kib)
-                            .then(|| OVERSIZED.lock().unwrap_or_else(PoisonError::into_inner));
                         let matched = hash.verify(&password);
-                        drop(one_at_a_time);
                         let upgrade = (matched && hash.needs_upgrade(params))
                             .then(|| hash_password(&password, params))
                             .and_then(|new| new.map_err(|e| log::error!("{e}")).ok());
@@ -224,11 +240,16 @@ mod tests {
         let pool = HashPool::start(1, HashParams::default()).expect("pool");
         let span = span::internal("test");
         let failed = pool
-            .run(&span, || -> u32 { panic!("a bug in one password check") })
+            .run(&span, false, || -> u32 {
+                panic!("a bug in one password check")
+            })
             .await;
         assert!(failed.is_err());
         for i in 0..3 {
-            assert_eq!(pool.run(&span, move || i * 2).await.ok(), Some(i * 2));
+            assert_eq!(
+                pool.run(&span, false, move || i * 2).await.ok(),
+                Some(i * 2)
+            );
         }
         assert!(pool.liveness().is_alive());
     }
