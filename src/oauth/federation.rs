@@ -238,12 +238,15 @@ impl PlatformToken {
             return Err("expired");
         }
         let iat = number("iat");
-        if exp - iat.unwrap_or(now) > max_age {
+        // Both are the issuer's numbers: a lifetime too long for an i64 is too long.
+        if exp
+            .checked_sub(iat.unwrap_or(now))
+            .is_none_or(|lifetime| lifetime > max_age)
+        {
             return Err("exp is further from iat than the issuer's max token age");
         }
-        if iat.is_some_and(|t| t > now + MAX_SKEW)
-            || number("nbf").is_some_and(|t| t > now + MAX_SKEW)
-        {
+        let ahead = now.saturating_add(MAX_SKEW);
+        if iat.is_some_and(|t| t > ahead) || number("nbf").is_some_and(|t| t > ahead) {
             return Err("issued in the future (iat or nbf)");
         }
         Ok(())
@@ -533,5 +536,20 @@ mod tests {
             Some("prod.example")
         );
         assert_eq!(trust_domain("https://x"), None);
+    }
+
+    #[test]
+    fn a_token_issued_at_the_start_of_time_is_too_old_not_a_crash() {
+        // exp - iat overflows i64: it panicked in debug builds and, wrapping in
+        // release, came out negative and passed the max-age rule.
+        let now = 1_800_000_000;
+        for iat in [i64::MIN, i64::MIN + 1, -now] {
+            let c = json!({"sub": "s", "aud": "https://as", "exp": i64::MAX, "iat": iat});
+            assert_eq!(
+                token(c).check("https://as", 86_400, now),
+                Err("exp is further from iat than the issuer's max token age"),
+                "iat {iat}"
+            );
+        }
     }
 }
