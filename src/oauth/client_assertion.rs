@@ -186,17 +186,18 @@ fn check_claims(
             "aud must name the issuer of this server or one of its endpoints"
         }));
     }
-    if c.exp <= now - MAX_SKEW {
+    if c.exp <= now.saturating_sub(MAX_SKEW) {
         return Err(invalid("expired"));
     }
-    if c.exp > now.saturating_add(policy.max_lifetime + MAX_SKEW) {
+    if c.exp > now.saturating_add(policy.max_lifetime.saturating_add(MAX_SKEW)) {
         return Err(OAuthError::invalid_client(format!(
             "invalid client assertion: exp is more than {} seconds ahead \
              (client_assertion_max_lifetime)",
             policy.max_lifetime
         )));
     }
-    if c.iat.is_some_and(|iat| iat > now + MAX_SKEW) || c.nbf.is_some_and(|n| n > now + MAX_SKEW) {
+    let ahead = now.saturating_add(MAX_SKEW);
+    if c.iat.is_some_and(|iat| iat > ahead) || c.nbf.is_some_and(|n| n > ahead) {
         return Err(invalid("issued in the future (iat or nbf)"));
     }
     if c.jti.is_empty() || c.jti.len() > 256 {

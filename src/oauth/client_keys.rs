@@ -138,8 +138,11 @@ impl ClientKey {
         let (typed_algs, public) = match (text("kty"), text("crv")) {
             (Some("RSA"), _) => {
                 let n = b64("n")?;
-                let n = &n[n.iter().take_while(|x| **x == 0).count()..];
-                if n.len() * 8 < MIN_RSA_BITS {
+                let mut n = n.as_slice();
+                while let [0, rest @ ..] = n {
+                    n = rest;
+                }
+                if n.len().saturating_mul(8) < MIN_RSA_BITS {
                     return Err(format!("RSA keys must have at least {MIN_RSA_BITS} bits"));
                 }
                 let public = rsa::RsaPublicKey::new_with_max_size(

@@ -159,7 +159,7 @@ pub fn check(
     if strip_query(&claims.htu) != strip_query(url) {
         return Err(invalid("htu does not match the request URL"));
     }
-    if claims.iat > now + MAX_SKEW || claims.iat < now - MAX_AGE {
+    if claims.iat > now.saturating_add(MAX_SKEW) || claims.iat < now.saturating_sub(MAX_AGE) {
         return Err(invalid("iat is outside the accepted window"));
     }
     if let Some(token) = expected.access_token {
@@ -171,7 +171,7 @@ pub fn check(
     Ok(Proof {
         jkt,
         jti: claims.jti,
-        usable_until: claims.iat + MAX_AGE + MAX_SKEW,
+        usable_until: claims.iat.saturating_add(MAX_AGE + MAX_SKEW),
     })
 }
 

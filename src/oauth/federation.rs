@@ -72,7 +72,8 @@ pub fn claim<'a>(claims: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
         return v.as_str();
     }
     key.match_indices('.').find_map(|(at, _)| {
-        let (head, rest) = (key.get(..at)?, key.get(at + 1..)?);
+        let (head, dot_rest) = key.split_at_checked(at)?;
+        let rest = dot_rest.strip_prefix('.')?;
         match claims.get(head)? {
             Value::Object(inner) => claim(inner, rest),
             _ => None,

@@ -38,10 +38,9 @@ impl FormParams {
                     "more than {MAX_PARAMS} parameters in the request body"
                 )));
             }
-            let (name, value) = match part.iter().position(|b| *b == b'=') {
-                Some(i) => (&part[..i], &part[i + 1..]),
-                None => (part, &b""[..]),
-            };
+            let mut halves = part.splitn(2, |b| *b == b'=');
+            let name = halves.next().unwrap_or_default();
+            let value = halves.next().unwrap_or_default();
             let name = decode(name).ok_or_else(|| {
                 OAuthError::invalid_request("a parameter name is not valid UTF-8 text")
             })?;

@@ -59,7 +59,9 @@ impl Argon2Ceiling {
             memory_kib,
             passes: passes.max(MAX_ARGON2_PASSES),
             lanes: lanes.max(MAX_ARGON2_LANES),
-            work: (u64::from(memory_kib) * u64::from(passes)).max(MAX_ARGON2_WORK),
+            work: u64::from(memory_kib)
+                .saturating_mul(u64::from(passes))
+                .max(MAX_ARGON2_WORK),
         }
     }
 
@@ -77,7 +79,7 @@ impl Argon2Ceiling {
             p.m_cost() <= self.memory_kib
                 && p.t_cost() <= self.passes
                 && p.p_cost() <= self.lanes
-                && u64::from(p.m_cost()) * u64::from(p.t_cost()) <= self.work
+                && u64::from(p.m_cost()).saturating_mul(u64::from(p.t_cost())) <= self.work
                 && p.keyid().is_empty()
                 && p.data().is_empty()
         });

@@ -11,9 +11,12 @@ use base64::Engine;
 use subtle::ConstantTimeEq;
 
 /// `n` random bytes from the system CSPRNG, base64url without padding.
+#[expect(
+    clippy::expect_used,
+    reason = "the system RNG failing leaves nothing safe to do"
+)]
 pub fn random_token(n: usize) -> String {
     let mut buf = vec![0u8; n];
-    // The system RNG failing leaves nothing safe to do.
     SystemRandom::new()
         .fill(&mut buf)
         .expect("system random number generator failed");

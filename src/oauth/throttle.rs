@@ -21,7 +21,10 @@ pub fn admit(attempts: i64, window_start: i64, limit: Limit, now: i64) -> Result
     if attempts <= limit.max_failures {
         return Ok(());
     }
-    Err((window_start + limit.window - now).max(1))
+    Err(window_start
+        .saturating_add(limit.window)
+        .saturating_sub(now)
+        .max(1))
 }
 
 /// The counter key of a username.

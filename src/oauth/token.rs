@@ -134,7 +134,7 @@ impl AccessTokenClaims {
             iss: ctx.issuer.to_string(),
             sub,
             aud,
-            exp: ctx.now + ttl,
+            exp: ctx.now.saturating_add(ttl),
             iat: ctx.now,
             jti,
             client_id,
@@ -165,7 +165,8 @@ pub struct SignError(pub String);
 pub fn encode_jwt<C: Serialize>(signer: &dyn JwtSigner, claims: &C) -> Result<String, SignError> {
     let payload = serde_json::to_vec(claims).map_err(|e| SignError(e.to_string()))?;
     let header = signer.header_b64();
-    let mut out = String::with_capacity(header.len() + payload.len() * 4 / 3 + 400);
+    let estimate = payload.len().saturating_mul(4) / 3;
+    let mut out = String::with_capacity(header.len().saturating_add(estimate).saturating_add(400));
     out.push_str(header);
     out.push('.');
     URL_SAFE_NO_PAD.encode_string(&payload, &mut out);

@@ -50,7 +50,7 @@ pub fn decide(stored: &StoredRefresh<'_>, client_id: &str, now: i64, grace: i64)
     }
     match stored.used_at {
         None => Decision::Rotate,
-        Some(used) if grace > 0 && now - used <= grace => Decision::ReissueInGrace,
+        Some(used) if grace > 0 && now.saturating_sub(used) <= grace => Decision::ReissueInGrace,
         Some(_) => Decision::Reuse,
     }
 }

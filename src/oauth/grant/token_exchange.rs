@@ -126,10 +126,10 @@ pub fn claims(
         )));
     }
     let actor_sub = actor.map_or_else(|| client.client_id.clone(), |a| a.sub.clone());
-    let mut act = json!({ "sub": actor_sub });
-    if let Some(prior) = &subject.act {
-        act["act"] = prior.clone();
-    }
+    let act = match &subject.act {
+        Some(prior) => json!({ "sub": actor_sub, "act": prior }),
+        None => json!({ "sub": actor_sub }),
+    };
     let ttl = client.access_token_ttl.unwrap_or(ctx.default_access_ttl);
     let mut claims = AccessTokenClaims::new(
         ctx,
@@ -234,13 +234,7 @@ fn target(client: &RegisteredClient, params: &FormParams) -> Result<Audience, OA
 }
 
 fn act_depth(act: Option<&Value>) -> usize {
-    let mut depth = 0;
-    let mut at = act;
-    while let Some(a) = at {
-        depth += 1;
-        at = a.get("act");
-    }
-    depth
+    std::iter::successors(act, |a| a.get("act")).count()
 }
 
 #[cfg(test)]
