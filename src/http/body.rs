@@ -56,7 +56,7 @@ pub async fn read_body(
     while let Some(chunk) = payload.next().await {
         let chunk =
             chunk.map_err(|_| OAuthError::invalid_request("the request body could not be read"))?;
-        if body.len() + chunk.len() > MAX_FORM_BODY {
+        if body.len().saturating_add(chunk.len()) > MAX_FORM_BODY {
             return Err(too_large());
         }
         body.extend_from_slice(&chunk);

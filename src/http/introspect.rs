@@ -12,7 +12,7 @@ use crate::service::access::{self, check, AccessToken};
 use crate::service::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
 /// The form of the introspection and revocation endpoints.
 #[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
@@ -79,11 +79,15 @@ async fn inspect_access(state: &AppState, token: &str) -> Result<Option<Value>, 
         AccessToken::NotOurs => None,
         AccessToken::Inactive => Some(inactive()),
         AccessToken::Active(claims) => {
-            let mut v = serde_json::to_value(&claims).unwrap_or_default();
-            v["active"] = json!(true);
+            let mut v = match serde_json::to_value(&claims) {
+                Ok(Value::Object(v)) => v,
+                _ => Map::new(),
+            };
+            v.insert("active".into(), json!(true));
             let dpop_bound = claims.cnf.as_ref().is_some_and(|c| c.jkt.is_some());
-            v["token_type"] = json!(if dpop_bound { "DPoP" } else { "Bearer" });
-            Some(v)
+            let token_type = if dpop_bound { "DPoP" } else { "Bearer" };
+            v.insert("token_type".into(), json!(token_type));
+            Some(Value::Object(v))
         }
     })
 }

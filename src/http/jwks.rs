@@ -8,7 +8,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 /// minus the replicas' key refresh interval, so a new key is in every cached copy
 /// before it signs anything; at most five minutes.
 pub fn max_age(prepublish: i64, refresh_interval_secs: i64) -> i64 {
-    ((prepublish - refresh_interval_secs) / 2).clamp(0, 300)
+    (prepublish.saturating_sub(refresh_interval_secs) / 2).clamp(0, 300)
 }
 
 /// The `Cache-Control` value for the JWKS under these settings.

@@ -39,15 +39,17 @@ pub async fn record(
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     let m = &state.metrics;
     let keys = state.keys.snapshot();
-    m.signing_key_age
-        .set(keys.signer_created_at.map_or(0, |c| now() - c));
+    m.signing_key_age.set(
+        keys.signer_created_at
+            .map_or(0, |c| now().saturating_sub(c)),
+    );
     let pool = state.pool.state();
     m.db_pool
         .with_label_values(&["idle"])
         .set(i64::from(pool.idle_connections));
-    m.db_pool
-        .with_label_values(&["in_use"])
-        .set(i64::from(pool.connections - pool.idle_connections));
+    m.db_pool.with_label_values(&["in_use"]).set(i64::from(
+        pool.connections.saturating_sub(pool.idle_connections),
+    ));
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(m.render())

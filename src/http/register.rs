@@ -261,7 +261,7 @@ async fn read_metadata(
 
 /// The RFC 7591 §3.2.1 / RFC 7592 §3 representation of a client.
 fn rendered(state: &AppState, view: &ClientView, secret: Option<&str>) -> Value {
-    let mut v = json!({
+    let Value::Object(mut v) = json!({
         "client_id": view.client_id,
         "client_name": view.name,
         "client_id_issued_at": view.created_at,
@@ -274,17 +274,22 @@ fn rendered(state: &AppState, view: &ClientView, secret: Option<&str>) -> Value 
         "registration_client_uri": format!("{}/oauth/register/{}", state.issuer, view.client_id),
         "disabled": view.disabled,
         "dpop_bound_access_tokens": view.require_dpop,
-    });
+    }) else {
+        unreachable!("json! of braces is an object")
+    };
     if let Some(jwks) = &view.jwks {
-        v["jwks"] = jwks.clone();
+        v.insert("jwks".into(), jwks.clone());
     }
     if let Some(uri) = &view.jwks_uri {
-        v["jwks_uri"] = json!(uri);
+        v.insert("jwks_uri".into(), json!(uri));
     }
     if let (Some(issuer), Some(subject)) = (&view.federated_issuer, &view.federated_subject) {
-        v["federated_issuer"] = json!(issuer);
-        v["federated_subject"] = json!(subject);
-        v["federated_claims"] = view.federated_claims.clone().unwrap_or_else(|| json!({}));
+        v.insert("federated_issuer".into(), json!(issuer));
+        v.insert("federated_subject".into(), json!(subject));
+        v.insert(
+            "federated_claims".into(),
+            view.federated_claims.clone().unwrap_or_else(|| json!({})),
+        );
     }
     for (k, val) in [
         ("access_token_ttl", view.access_token_ttl),
@@ -292,14 +297,14 @@ fn rendered(state: &AppState, view: &ClientView, secret: Option<&str>) -> Value 
         ("refresh_reuse_grace", view.refresh_reuse_grace),
     ] {
         if let Some(val) = val {
-            v[k] = json!(val);
+            v.insert(k.into(), json!(val));
         }
     }
     if let Some(secret) = secret {
-        v["client_secret"] = json!(secret);
-        v["client_secret_expires_at"] = json!(0);
+        v.insert("client_secret".into(), json!(secret));
+        v.insert("client_secret_expires_at".into(), json!(0));
     }
-    v
+    Value::Object(v)
 }
 
 /// `POST /oauth/register`.

@@ -58,7 +58,7 @@ pub async fn obtain_pair(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let (fields, client) = match fields_for(
+    let ([username, password], client) = match fields_for(
         &req,
         payload,
         &state,
@@ -70,12 +70,12 @@ pub async fn obtain_pair(
         Ok(found) => found,
         Err(res) => return res,
     };
-    if fields[1].len() > MAX_PASSWORD_BYTES {
+    if password.len() > MAX_PASSWORD_BYTES {
         return field_error("password", "Ensure this field has no more than 1024 bytes.");
     }
     // The password grant itself, with the same throttling, DPoP rules and claims as
     // /oauth/token: only the shapes of the answers differ.
-    let params = FormParams::from_pairs([("username", &*fields[0]), ("password", &*fields[1])]);
+    let params = FormParams::from_pairs([("username", &*username), ("password", &*password)]);
     match issue_pair(&req, &state, &client, GrantType::Password, &params).await {
         Ok(res) => res,
         Err(e) if e.code == ErrorCode::InvalidGrant && e.retry_after.is_none() => detail(
@@ -98,12 +98,12 @@ pub async fn refresh(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let (fields, client) =
+    let ([refresh], client) =
         match fields_for(&req, payload, &state, &["refresh"], GrantType::RefreshToken).await {
             Ok(found) => found,
             Err(res) => return res,
         };
-    let params = FormParams::from_pairs([("refresh_token", &*fields[0])]);
+    let params = FormParams::from_pairs([("refresh_token", &*refresh)]);
     match issue_pair(&req, &state, &client, GrantType::RefreshToken, &params).await {
         Ok(res) => res,
         // A refused, reused or wrongly bound refresh token: simplejwt's one answer.
@@ -134,14 +134,14 @@ pub async fn verify(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let fields = match read_fields(&req, payload, &["token"]).await {
+    let [token] = match read_fields(&req, payload, &["token"]).await {
         Ok(f) => f,
         Err(res) => return res,
     };
-    if fields[0].len() > access::MAX_PRESENTED_TOKEN {
+    if token.len() > access::MAX_PRESENTED_TOKEN {
         return token_not_valid();
     }
-    match access::check(&state, &fields[0]).await {
+    match access::check(&state, &token).await {
         Ok(AccessToken::Active(_)) => no_store(StatusCode::OK).json(json!({})),
         Ok(AccessToken::NotOurs | AccessToken::Inactive) => token_not_valid(),
         Err(e) => other_error(e),
@@ -163,12 +163,12 @@ pub async fn blacklist(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let (fields, client) =
+    let ([refresh], client) =
         match fields_for(&req, payload, &state, &["refresh"], GrantType::RefreshToken).await {
             Ok(found) => found,
             Err(res) => return res,
         };
-    match revocation::logout(&state, &client.client_id, &fields[0]).await {
+    match revocation::logout(&state, &client.client_id, &refresh).await {
         Ok(Logout::Ended) => no_store(StatusCode::OK).json(json!({})),
         Ok(Logout::AlreadyEnded) => detail(
             StatusCode::UNAUTHORIZED,
@@ -215,13 +215,13 @@ async fn issue_pair(
 
 /// The request's `names` fields and the first-party client, which must allow `grant`;
 /// or the answer to give instead.
-async fn fields_for(
+async fn fields_for<const N: usize>(
     req: &HttpRequest,
     payload: web::Payload,
     state: &AppState,
-    names: &[&str],
+    names: &[&str; N],
     grant: GrantType,
-) -> Result<(Vec<String>, Arc<RegisteredClient>), HttpResponse> {
+) -> Result<([String; N], Arc<RegisteredClient>), HttpResponse> {
     let fields = read_fields(req, payload, names).await?;
     let client = first_party_client(state, req, grant).await?;
     Ok((fields, client))
@@ -261,11 +261,11 @@ async fn first_party_client(
 
 /// Reads the named string fields from a JSON object or a form; answers DRF's
 /// `{"field": ["This field is required."]}` (400) when one is missing.
-async fn read_fields(
+async fn read_fields<const N: usize>(
     req: &HttpRequest,
     payload: web::Payload,
-    names: &[&str],
-) -> Result<Vec<String>, HttpResponse> {
+    names: &[&str; N],
+) -> Result<[String; N], HttpResponse> {
     let body = read_body(req, payload).await.map_err(other_error)?;
     let mut values: Map<String, Value> = Map::new();
     if has_content_type(req, "application/json") {
@@ -297,12 +297,12 @@ async fn read_fields(
             json!({ "detail": "Unsupported media type in request." }),
         ));
     }
-    let mut out = Vec::with_capacity(names.len());
+    let mut out: [String; N] = std::array::from_fn(|_| String::new());
     let mut errors = Map::new();
-    for name in names {
+    for (name, field) in names.iter().zip(&mut out) {
         match values.get(*name) {
             Some(Value::String(s)) if !s.is_empty() && !s.chars().any(|c| c == '\0') => {
-                out.push(s.clone())
+                field.clone_from(s)
             }
             Some(Value::String(s)) if !s.is_empty() => {
                 errors.insert((*name).into(), json!(["Null characters are not allowed."]));

@@ -127,7 +127,7 @@ fn respond(issued: Issued) -> HttpResponse {
             "Bearer"
         }
         .to_string(),
-        expires_in: claims.exp - claims.iat,
+        expires_in: claims.exp.saturating_sub(claims.iat),
         scope: claims.scope,
         refresh_token,
         issued_token_type,
