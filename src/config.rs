@@ -412,10 +412,11 @@ fn file_error(path: &std::path::Path, text: &str, e: &toml::de::Error) -> Config
         return ConfigError(format!("{}: {first}", path.display()));
     };
     let before = text.get(..span.start).unwrap_or(text);
-    let line = before.matches('\n').count() + 1;
+    let index = before.matches('\n').count();
+    let line = index.saturating_add(1);
     let key = text
         .lines()
-        .nth(line - 1)
+        .nth(index)
         .and_then(|l| l.split_once('='))
         .map(|(k, _)| k.trim().trim_matches('"').to_string())
         .filter(|k| !k.is_empty() && !k.starts_with('['));

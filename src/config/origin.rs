@@ -167,7 +167,7 @@ impl Origins {
                         key,
                         Origin::File {
                             path: path.to_path_buf(),
-                            line: i + 1,
+                            line: i.saturating_add(1),
                         },
                     );
                 }
@@ -180,28 +180,37 @@ impl Origins {
 /// Distance between two names: insertions, deletions, substitutions and swaps of two
 /// neighbours each count one (optimal string alignment), on characters.
 pub fn edit_distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
-    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
-    for (i, row) in d.iter_mut().enumerate() {
-        row[0] = i;
-    }
-    for (j, cell) in d[0].iter_mut().enumerate() {
-        *cell = j;
-    }
-    for i in 1..=a.len() {
-        for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut best = (d[i - 1][j] + 1)
-                .min(d[i][j - 1] + 1)
-                .min(d[i - 1][j - 1] + cost);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                best = best.min(d[i - 2][j - 2] + 1);
+    // The table one row at a time: `prev` is the row of a's characters so far (cell j:
+    // the distance to b's first j characters), `prev2` the row before it (for swaps).
+    let mut prev2: Vec<usize> = Vec::new();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut last_a = None;
+    for (i, ca) in a.chars().enumerate() {
+        let mut left = i.saturating_add(1);
+        let mut row = Vec::with_capacity(prev.len());
+        row.push(left);
+        let mut last_b = None;
+        for (j, (&cb, pair)) in b.iter().zip(prev.windows(2)).enumerate() {
+            let &[diagonal, up] = pair else { break };
+            let cost = usize::from(ca != cb);
+            let mut best = up
+                .saturating_add(1)
+                .min(left.saturating_add(1))
+                .min(diagonal.saturating_add(cost));
+            if last_a == Some(cb) && last_b == Some(ca) {
+                if let Some(&swapped) = j.checked_sub(1).and_then(|k| prev2.get(k)) {
+                    best = best.min(swapped.saturating_add(1));
+                }
             }
-            d[i][j] = best;
+            row.push(best);
+            left = best;
+            last_b = Some(cb);
         }
+        prev2 = std::mem::replace(&mut prev, row);
+        last_a = Some(ca);
     }
-    d[a.len()][b.len()]
+    prev.last().copied().unwrap_or_default()
 }
 
 /// The name of `known` that `word` most likely misspells: within one edit for names
