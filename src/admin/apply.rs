@@ -127,7 +127,11 @@ impl Source<'_> {
             .as_bytes()
             .get(..offset)
             .unwrap_or(self.text.as_bytes());
-        before.iter().filter(|b| **b == b'\n').count() + 1
+        before
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count()
+            .saturating_add(1)
     }
 
     /// `file:line: key: message`, the line being the key's within the entry (or the
@@ -155,7 +159,7 @@ impl Source<'_> {
                     self.line_of(offset)
                 ));
             }
-            offset += line.len();
+            offset = offset.saturating_add(line.len());
         }
         AdminError::Invalid(format!(
             "{}:{}: {key}: {message}",
@@ -187,7 +191,7 @@ pub fn apply(
             .unwrap_or("invalid TOML")
             .to_string();
         // Name the key when the error is about a value (a wrong type, say).
-        let line_text = text.lines().nth(line - 1).unwrap_or("");
+        let line_text = text.lines().nth(line.saturating_sub(1)).unwrap_or("");
         let key = line_text
             .split_once('=')
             .map(|(k, _)| k.trim())
@@ -526,11 +530,15 @@ fn apply_client(
             // rolled back, so it writes, records and logs nothing.
             let changed = audit::transaction(conn, |conn| {
                 let after = clients::update(conn, APPLY, &e.client_id, &spec, now)?;
-                let mut b = serde_json::to_value(&before).unwrap_or_default();
-                let mut a = serde_json::to_value(&after).unwrap_or_default();
-                b["updated_at"] = serde_json::Value::Null;
-                a["updated_at"] = serde_json::Value::Null;
-                if a == b {
+                // Compared without updated_at, which an update always moves.
+                let unstamped = |view| match serde_json::to_value(view) {
+                    Ok(serde_json::Value::Object(mut m)) => {
+                        m.remove("updated_at");
+                        Some(m)
+                    }
+                    _ => None,
+                };
+                if unstamped(&before) == unstamped(&after) {
                     Err(AdminError::Invalid(String::new())) // unchanged: roll back
                 } else {
                     Ok(())

@@ -69,7 +69,7 @@ struct Scope {
 
 impl Scope {
     fn start() -> Scope {
-        SCOPES.set(SCOPES.get() + 1);
+        SCOPES.set(SCOPES.get().saturating_add(1));
         Scope {
             mark: PENDING.with_borrow(Vec::len),
         }

@@ -885,10 +885,11 @@ pub fn rotate_secret(
     }
     let secret = generate_client_secret();
     let overlap = keep_old > 0 && stored.secret_hash.is_some();
+    let old_expires_at = overlap.then_some(now.saturating_add(keep_old));
     let changes = ClientChanges {
         secret_hash: Some(Some(hash_secret(&secret))),
         previous_secret_hash: Some(stored.secret_hash.clone().filter(|_| overlap)),
-        previous_secret_expires_at: Some(overlap.then_some(now + keep_old)),
+        previous_secret_expires_at: Some(old_expires_at),
         ..Default::default()
     };
     if !Client::update(conn, id, changes, now)? {
@@ -896,7 +897,7 @@ pub fn rotate_secret(
     }
     let details = serde_json::json!({
         "keep_old_secs": keep_old,
-        "previous_secret_expires_at": overlap.then_some(now + keep_old),
+        "previous_secret_expires_at": old_expires_at,
     });
     audit::record(conn, actor, "client.rotate_secret", id, details, now)?;
     Ok(CreatedClient {

@@ -197,7 +197,7 @@ fn apply(
                 external_id: Some(&r.pk),
             },
         )?;
-        summary.imported += 1;
+        summary.imported = summary.imported.saturating_add(1);
         note_unsupported(r, summary);
         return Ok(());
     };
@@ -208,7 +208,7 @@ fn apply(
         )));
     }
     if !options.update {
-        summary.skipped += 1;
+        summary.skipped = summary.skipped.saturating_add(1);
         return Ok(());
     }
     let new_password = existing.password_hash != r.password_hash;
@@ -230,7 +230,7 @@ fn apply(
     if new_password || !r.active {
         revoke(conn, Families::OfUser(&existing.id), now)?;
     }
-    summary.updated += 1;
+    summary.updated = summary.updated.saturating_add(1);
     note_unsupported(r, summary);
     Ok(())
 }
@@ -255,7 +255,7 @@ fn parse(data: &[u8], options: &ImportOptions) -> Result<Vec<Record>, AdminError
     let mut by_username: HashMap<String, String> = HashMap::new();
     let mut pks: HashMap<String, usize> = HashMap::new();
     for (i, item) in items.iter().enumerate() {
-        let n = i + 1;
+        let n = i.saturating_add(1);
         let r = record(item, options).map_err(|m| bad(format!("record {n}: {m}")))?;
         if let Some(first) = pks.insert(r.pk.clone(), n) {
             return Err(bad(format!(
