@@ -17,7 +17,7 @@ use std::sync::Arc;
 pub fn lower_current_thread(by: i32, what: &str) {
     let tid = rustix::thread::gettid();
     let current = rustix::process::getpriority_process(Some(tid)).unwrap_or(0);
-    if let Err(e) = rustix::process::setpriority_process(Some(tid), current + by) {
+    if let Err(e) = rustix::process::setpriority_process(Some(tid), current.saturating_add(by)) {
         log::debug!("{what} thread keeps its scheduling priority: {e}");
     }
 }

@@ -162,7 +162,10 @@ impl Collector {
     /// Logs a failed export (rate-limited). The HTTP client's message quotes the
     /// collector's URL, which may carry credentials: it is redacted.
     fn note_failure(&self, why: &str) {
-        let failed = self.failures.fetch_add(1, Ordering::Relaxed) + 1;
+        let failed = self
+            .failures
+            .fetch_add(1, Ordering::Relaxed)
+            .saturating_add(1);
         let Ok(mut last) = self.last_logged.lock() else {
             return;
         };

@@ -143,18 +143,12 @@ fn secret_parameter(name: &str) -> bool {
 pub fn urls_in(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
-    while let Some(at) = rest.find("://") {
+    while let Some((head, after)) = rest.find("://").and_then(|at| rest.split_at_checked(at)) {
         // The scheme: the ASCII letters (and + - .) right before "://".
-        let head = &rest[..at];
-        let scheme_len = head
-            .chars()
-            .rev()
-            .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
-            .map(char::len_utf8)
-            .sum::<usize>();
-        let (before, scheme) = head.split_at(head.len() - scheme_len);
+        let before = head
+            .trim_end_matches(|c: char| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+        let scheme = head.strip_prefix(before).unwrap_or_default();
         out.push_str(before);
-        let after = &rest[at..];
         let len = after
             .find(|c: char| c.is_whitespace() || matches!(c, ')' | ']' | '>' | '"' | '\'' | ','))
             .unwrap_or(after.len());
@@ -284,5 +278,6 @@ mod tests {
         );
         assert_eq!(urls_in("no url here"), "no url here");
         assert_eq!(urls_in("ü://"), "ü://");
+        assert_eq!(urls_in("(éhttps://a:b@h)"), "(éhttps://a:***@h)");
     }
 }
