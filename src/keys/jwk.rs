@@ -108,11 +108,12 @@ impl PublicJwk {
 
     /// The JWK of a P-256 public key given as an uncompressed point (`04 ‖ x ‖ y`).
     pub fn p256(point: &[u8]) -> Option<PublicJwk> {
-        if point.len() != 65 || point[0] != 4 {
+        let [4, xy @ ..] = point else {
             return None;
-        }
-        let x = URL_SAFE_NO_PAD.encode(&point[1..33]);
-        let y = URL_SAFE_NO_PAD.encode(&point[33..]);
+        };
+        let (x, y) = xy.split_at_checked(32).filter(|(_, y)| y.len() == 32)?;
+        let x = URL_SAFE_NO_PAD.encode(x);
+        let y = URL_SAFE_NO_PAD.encode(y);
         let mut jwk = PublicJwk::new("EC", "ES256");
         jwk.crv = Some("P-256".into());
         jwk.x = Some(x);
@@ -130,12 +131,15 @@ impl PublicJwk {
     }
 }
 
-fn strip_leading_zeros(b: &[u8]) -> &[u8] {
-    let i = b
-        .iter()
-        .position(|x| *x != 0)
-        .unwrap_or(b.len().saturating_sub(1));
-    &b[i..]
+/// `b` without its leading zero bytes, but at least one byte (zero is `AA`).
+fn strip_leading_zeros(mut b: &[u8]) -> &[u8] {
+    while let [0, rest @ ..] = b {
+        if rest.is_empty() {
+            break;
+        }
+        b = rest;
+    }
+    b
 }
 
 #[cfg(test)]

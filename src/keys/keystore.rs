@@ -40,10 +40,9 @@ impl KeySet {
     ) -> KeySet {
         let doc = serde_json::json!({ "keys": published });
         let jwks_body = bytes::Bytes::from(doc.to_string());
-        let etag = format!(
-            "\"{}\"",
-            URL_SAFE_NO_PAD.encode(&digest::digest(&digest::SHA256, &jwks_body).as_ref()[..16])
-        );
+        let digest = digest::digest(&digest::SHA256, &jwks_body);
+        let half = digest.as_ref().first_chunk::<16>().unwrap_or(&[0; 16]);
+        let etag = format!("\"{}\"", URL_SAFE_NO_PAD.encode(half));
         KeySet {
             signer,
             jwks_body,

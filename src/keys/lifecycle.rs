@@ -47,7 +47,10 @@ impl KeyPolicy {
             Some(r) => r,
             None => {
                 let longest = Client::max_access_token_ttl(conn)?.unwrap_or(0);
-                longest.max(self.access_token_ttl) + self.refresh_interval + CLOCK_SKEW
+                longest
+                    .max(self.access_token_ttl)
+                    .saturating_add(self.refresh_interval)
+                    .saturating_add(CLOCK_SKEW)
             }
         };
         Ok(Timing {
@@ -245,7 +248,7 @@ pub fn add_key(
     let (state, activates_at) = if options.immediate {
         (KeyState::Active, now)
     } else {
-        (KeyState::Next, now + timing.prepublish)
+        (KeyState::Next, now.saturating_add(timing.prepublish))
     };
     let row = policy.new_row(pkcs8, state, activates_at, now)?;
     let retire = |conn: &mut DbConnection, kid: &str| {
@@ -254,7 +257,7 @@ pub fn add_key(
             kid,
             KeyState::Retired,
             Some(now),
-            Some(now + timing.retention),
+            Some(now.saturating_add(timing.retention)),
         )
     };
     let replaced = write_transaction(conn, WriteLock::SigningKeys, |conn| {
@@ -315,7 +318,7 @@ pub fn add_key(
 /// were (re)sealed.
 pub fn reconcile_sealing(conn: &mut DbConnection, policy: &KeyPolicy) -> Result<usize, KeyError> {
     write_transaction(conn, WriteLock::SigningKeys, |conn| {
-        let mut changed = 0;
+        let mut changed: usize = 0;
         for row in SigningKeyRow::list(conn)? {
             let plain = match policy.open(&row) {
                 Ok(p) => p,
@@ -335,7 +338,7 @@ pub fn reconcile_sealing(conn: &mut DbConnection, policy: &KeyPolicy) -> Result<
                     .is_some_and(|k| k.open(&row.kid, &row.private_key).is_some());
             if let (Some(kek), false) = (&policy.kek, sealed_now) {
                 SigningKeyRow::set_private_key(conn, &row.kid, &kek.seal(&row.kid, &plain), true)?;
-                changed += 1;
+                changed = changed.saturating_add(1);
             }
         }
         Ok(Ok(changed))

@@ -91,7 +91,7 @@ pub fn plan(keys: &[KeyInfo], now: i64, t: &Timing) -> Vec<Action> {
     for k in actives {
         actions.push(Action::Retire {
             kid: k.kid.clone(),
-            expires_at: now + t.retention,
+            expires_at: now.saturating_add(t.retention),
         });
     }
     // A pending key of another algorithm (the configuration changed) is replaced.
@@ -111,12 +111,21 @@ pub fn plan(keys: &[KeyInfo], now: i64, t: &Timing) -> Vec<Action> {
         }),
         Some(c) if !pending && c.alg != t.alg => actions.push(Action::Create {
             state: KeyState::Next,
-            activates_at: now + t.prepublish,
+            activates_at: now.saturating_add(t.prepublish),
         }),
-        Some(c) if !pending && now >= c.activates_at + t.period - t.prepublish => {
+        Some(c)
+            if !pending
+                && now
+                    >= c.activates_at
+                        .saturating_add(t.period)
+                        .saturating_sub(t.prepublish) =>
+        {
             actions.push(Action::Create {
                 state: KeyState::Next,
-                activates_at: (c.activates_at + t.period).max(now + t.prepublish),
+                activates_at: c
+                    .activates_at
+                    .saturating_add(t.period)
+                    .max(now.saturating_add(t.prepublish)),
             })
         }
         _ => {}

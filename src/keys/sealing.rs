@@ -44,14 +44,18 @@ impl Kek {
         let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &bytes);
         Ok(Kek {
             key: LessSafeKey::new(unbound),
-            fingerprint: hex::encode(&digest.as_ref()[..4]),
+            fingerprint: hex::encode(digest.as_ref().first_chunk::<4>().unwrap_or(&[0; 4])),
         })
     }
 
     /// Seals `plain` (a PKCS#8 key) for the row `kid`.
+    #[expect(
+        clippy::expect_used,
+        reason = "the system RNG failing leaves nothing safe to do; sealing a buffer \
+                  this small cannot fail"
+    )]
     pub fn seal(&self, kid: &str, plain: &[u8]) -> Vec<u8> {
         let mut nonce = [0u8; NONCE_LEN];
-        // The system RNG failing leaves nothing safe to do.
         SystemRandom::new()
             .fill(&mut nonce)
             .expect("system random number generator failed");
@@ -63,7 +67,7 @@ impl Kek {
                 &mut buf,
             )
             .expect("AES-GCM sealing of a small buffer cannot fail");
-        let mut out = Vec::with_capacity(1 + NONCE_LEN + buf.len());
+        let mut out = Vec::with_capacity((1 + NONCE_LEN).saturating_add(buf.len()));
         out.push(VERSION);
         out.extend_from_slice(&nonce);
         out.extend_from_slice(&buf);
@@ -73,11 +77,15 @@ impl Kek {
     /// Opens what `seal` produced for `kid`; `None` if this KEK did not seal it (or the
     /// bytes were altered, or belong to another kid).
     pub fn open(&self, kid: &str, sealed: &[u8]) -> Option<Vec<u8>> {
-        if sealed.len() < 1 + NONCE_LEN + 16 || sealed[0] != VERSION {
+        let [VERSION, rest @ ..] = sealed else {
+            return None;
+        };
+        if rest.len() < NONCE_LEN + 16 {
             return None;
         }
-        let nonce = Nonce::try_assume_unique_for_key(&sealed[1..1 + NONCE_LEN]).ok()?;
-        let mut buf = sealed[1 + NONCE_LEN..].to_vec();
+        let (nonce, ciphertext) = rest.split_at_checked(NONCE_LEN)?;
+        let nonce = Nonce::try_assume_unique_for_key(nonce).ok()?;
+        let mut buf = ciphertext.to_vec();
         let plain = self
             .key
             .open_in_place(nonce, Aad::from(aad(kid).as_bytes()), &mut buf)
@@ -112,6 +120,12 @@ mod tests {
         let mut tampered = sealed.clone();
         tampered[20] ^= 1;
         assert_eq!(k.open("kid-a", &tampered), None);
+        for cut in [0, 1, 12, 13, 28, sealed.len() - 1] {
+            assert_eq!(k.open("kid-a", &sealed[..cut]), None, "{cut} bytes");
+        }
+        let mut other_version = sealed.clone();
+        other_version[0] = 2;
+        assert_eq!(k.open("kid-a", &other_version), None);
     }
 
     #[test]
