@@ -136,7 +136,9 @@ impl<T: Clone> ReadCache<T> {
                 return Ok(Some(value));
             }
         }
-        let wait = (seen_at + MIN_REREAD).saturating_duration_since(Instant::now());
+        let wait = seen_at.checked_add(MIN_REREAD).map_or(Duration::ZERO, |t| {
+            t.saturating_duration_since(Instant::now())
+        });
         tokio::time::sleep(wait).await;
         let value = read().await?;
         self.store(key, value.clone());

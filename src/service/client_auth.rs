@@ -207,12 +207,14 @@ pub async fn claim_jtis(state: &AppState, keys: Vec<(String, i64)>) -> Result<()
             Ok(used_jti::claim_all(conn, &keys)?)
         })
         .await?;
-    match replayed.map(|i| names[i].as_str()) {
+    match replayed {
         None => Ok(()),
-        Some(key) if key.starts_with("dpop:") => Err(OAuthError::new(
-            ErrorCode::InvalidDpopProof,
-            "invalid DPoP proof: its jti was already used",
-        )),
+        Some(i) if names.get(i).is_some_and(|key| key.starts_with("dpop:")) => {
+            Err(OAuthError::new(
+                ErrorCode::InvalidDpopProof,
+                "invalid DPoP proof: its jti was already used",
+            ))
+        }
         Some(_) => Err(OAuthError::invalid_client(
             "invalid client assertion: its jti was already used",
         )),

@@ -155,7 +155,7 @@ impl ClientJwks {
         let entry = self.entry((named.map(Origin::ascii_serialization), uri.to_string()));
         let mut e = entry.lock().await;
         let now = Instant::now();
-        let since_fetch = e.fetched_at.map(|t| now - t);
+        let since_fetch = e.fetched_at.map(|t| now.saturating_duration_since(t));
         if let Some(keys) = &e.keys {
             let fresh = e.fresh_until.is_some_and(|t| now < t);
             let early = missing_kid && since_fetch.is_some_and(|d| d >= MIN_REFETCH);
@@ -164,7 +164,7 @@ impl ClientJwks {
             }
         }
         if let Some((at, err)) = &e.failed {
-            if now - *at < MIN_REFETCH {
+            if now.saturating_duration_since(*at) < MIN_REFETCH {
                 return match (&e.keys, since_fetch) {
                     (Some(k), Some(d)) if d < MAX_STALE => Ok(k.clone()),
                     _ => Err(err.clone()),
@@ -184,7 +184,7 @@ impl ClientJwks {
                 let t = Instant::now();
                 e.keys = Some(keys.clone());
                 e.fetched_at = Some(t);
-                e.fresh_until = Some(t + ttl);
+                e.fresh_until = t.checked_add(ttl);
                 e.failed = None;
                 Ok(keys)
             }
@@ -306,7 +306,7 @@ async fn read(response: reqwest::Response) -> Result<(Vec<u8>, Duration), FetchE
     let mut stream = response.bytes_stream();
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| fail(describe(&e)))?;
-        if body.len() + chunk.len() > MAX_JWKS_BYTES {
+        if body.len().saturating_add(chunk.len()) > MAX_JWKS_BYTES {
             return Err(fail(format!("the document is over {MAX_JWKS_BYTES} bytes")));
         }
         body.extend_from_slice(&chunk);

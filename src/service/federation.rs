@@ -176,7 +176,7 @@ impl Federation {
             }
         }
         if let Some((at, err)) = &entry.failed {
-            if now - *at < REDISCOVER_AFTER_FAILURE {
+            if now.saturating_duration_since(*at) < REDISCOVER_AFTER_FAILURE {
                 // The last good jwks_uri stays in use while discovery fails.
                 return entry.jwks_uri.clone().ok_or_else(|| err.clone());
             }
@@ -194,7 +194,7 @@ impl Federation {
         match found {
             Ok((uri, ttl)) => {
                 entry.jwks_uri = Some(uri.clone());
-                entry.fresh_until = Some(Instant::now() + ttl);
+                entry.fresh_until = Instant::now().checked_add(ttl);
                 entry.failed = None;
                 Ok(uri)
             }

@@ -103,7 +103,11 @@ impl HashPool {
             }
             std::io::Result::Ok(jobs)
         };
-        let jobs = threads("password-hash", concurrency, concurrency * QUEUE_PER_THREAD)?;
+        let jobs = threads(
+            "password-hash",
+            concurrency,
+            concurrency.saturating_mul(QUEUE_PER_THREAD),
+        )?;
         let oversized = threads("password-hash-large", 1, OVERSIZED_QUEUE)?;
         Ok(HashPool {
             jobs,

@@ -122,8 +122,9 @@ pub fn purge(pool: &DbPool, login_window: i64) -> anyhow::Result<()> {
     let t = now();
     let families = refresh_token::purge(&mut conn, t, REVOKED_FAMILY_RETENTION)?;
     let counters = login_failure::purge(&mut conn, t, login_window)?;
-    let revoked = revoked_token::purge(&mut conn, t)? + used_jti::purge(&mut conn, t)?;
-    if families + counters + revoked > 0 {
+    let revoked =
+        revoked_token::purge(&mut conn, t)?.saturating_add(used_jti::purge(&mut conn, t)?);
+    if families > 0 || counters > 0 || revoked > 0 {
         log::info!(
             "purged {families} refresh-token families, {counters} login counters, \
              {revoked} expired revocations"

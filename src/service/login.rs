@@ -169,7 +169,7 @@ pub async fn start_family(
                 scope: &scope,
                 dpop_jkt: dpop_jkt.as_deref(),
                 created_at: t,
-                expires_at: t + ttl,
+                expires_at: t.saturating_add(ttl),
             };
             Ok(refresh_token::issue(conn, &family, &hash)?)
         })
