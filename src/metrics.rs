@@ -37,6 +37,11 @@ pub struct Metrics {
 
 impl Metrics {
     /// Registers every metric; `client_label` adds `client_id` to tokens issued.
+    #[expect(
+        clippy::expect_used,
+        reason = "names, labels and buckets are constants: a failure is a programming \
+                  error, and every test that starts a server would hit it"
+    )]
     pub fn new(client_label: bool) -> Metrics {
         let registry =
             Registry::new_custom(Some("tessera".into()), None).expect("a valid metrics prefix");

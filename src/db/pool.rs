@@ -335,7 +335,7 @@ impl diesel::r2d2::HandleError<diesel::r2d2::Error> for PoolErrorLogger {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         let (last, quiet) = &mut *state;
         if last.is_some_and(|t| t.elapsed() < FAILURE_LOG_INTERVAL) {
-            *quiet += 1;
+            *quiet = quiet.saturating_add(1);
             return;
         }
         let more = match std::mem::take(quiet) {

@@ -53,7 +53,7 @@ fn count(conn: &mut DbConnection, key: &str, now: i64, window: i64) -> QueryResu
         window_start = CASE WHEN login_failures.window_start <= #3 THEN #2 \
                             ELSE login_failures.window_start END \
         RETURNING failures, window_start";
-    let expired_before = now - window;
+    let expired_before = now.saturating_sub(window);
     match conn {
         DbConnection::Sqlite(c) => diesel::sql_query(
             UPSERT
@@ -81,6 +81,10 @@ fn count(conn: &mut DbConnection, key: &str, now: i64, window: i64) -> QueryResu
 /// Gives back one attempt [`reserve`] counted for `key` in the window that opened at
 /// `window_start` (a login that succeeded, or whose password was never checked). A
 /// window that has restarted since is left alone.
+#[expect(
+    clippy::arithmetic_side_effects,
+    reason = "failures - 1 is SQL, run by the database on a count the filter keeps above 0"
+)]
 pub fn release(conn: &mut DbConnection, key: &str, window_start: i64) -> QueryResult<usize> {
     let counter = login_failures::table
         .find(key)
@@ -99,7 +103,10 @@ pub fn clear(conn: &mut DbConnection, key: &str) -> QueryResult<usize> {
 /// Deletes counters whose window closed before `now - window`.
 pub fn purge(conn: &mut DbConnection, now: i64, window: i64) -> QueryResult<usize> {
     conn.transaction(|conn| {
-        diesel::delete(login_failures::table.filter(login_failures::window_start.le(now - window)))
-            .execute(conn)
+        diesel::delete(
+            login_failures::table
+                .filter(login_failures::window_start.le(now.saturating_sub(window))),
+        )
+        .execute(conn)
     })
 }

@@ -343,7 +343,7 @@ pub fn purge(conn: &mut DbConnection, now: i64, revoked_retention: i64) -> Query
     let ended = refresh_families::table.filter(
         refresh_families::expires_at
             .le(now)
-            .or(refresh_families::revoked_at.le(now - revoked_retention)),
+            .or(refresh_families::revoked_at.le(now.saturating_sub(revoked_retention))),
     );
     let ids: Vec<String> = ended
         .select(refresh_families::id)
