@@ -59,12 +59,12 @@ fn check_encoding(rest: &str) -> Result<(), String> {
                 .into(),
         );
     }
-    let bad_escape = rest
-        .match_indices('%')
-        .any(|(i, _)| match rest.get(i + 1..i + 3) {
+    let bad_escape = rest.match_indices('%').any(|(i, _)| {
+        match rest.get(i..).and_then(|escape| escape.get(1..3)) {
             Some(hex) if hex.bytes().all(|b| b.is_ascii_hexdigit()) => hex == "00",
             _ => true,
-        });
+        }
+    });
     if bad_escape {
         return Err(
             "has a '%' that starts no percent-encoded byte, or encodes NUL: write a              '%' in a password as %25"

@@ -48,7 +48,7 @@ pub fn url(raw: &str) -> String {
 /// The byte ranges of `raw` that [`url`] masks, sorted and merged (an empty range
 /// marks an empty secret value, shown as `***` too).
 fn hidden_ranges(raw: &str) -> Vec<Range<usize>> {
-    let start = raw.find("://").map_or(0, |i| i + "://".len());
+    let start = raw.find("://").map_or(0, |i| i.saturating_add("://".len()));
     let rest = raw.get(start..).unwrap_or_default();
     let mut hidden = Vec::new();
     // The userinfo ends at the last '@' (a password may hold '@', '/', '?' or '#'),
@@ -56,7 +56,7 @@ fn hidden_ranges(raw: &str) -> Vec<Range<usize>> {
     // that part of the URL in the message, never a secret.
     if let Some(at) = rest.rfind('@') {
         if let Some(colon) = rest.get(..at).and_then(|u| u.find(':')) {
-            hidden.push(start + colon + 1..start + at);
+            hidden.push(start.saturating_add(colon).saturating_add(1)..start.saturating_add(at));
         }
     }
     // Every `name=value` after a '?', '&' or ';' (wherever a reader may take a query
@@ -66,7 +66,7 @@ fn hidden_ranges(raw: &str) -> Vec<Range<usize>> {
         .match_indices(['?', '&', ';'])
         .filter(|(i, _)| *i >= start)
     {
-        let name_start = i + 1;
+        let name_start = i.saturating_add(1);
         let tail = raw.get(name_start..).unwrap_or_default();
         let name_len = tail
             .find(['=', '&', ';', '?', '#', '/'])
@@ -75,11 +75,11 @@ fn hidden_ranges(raw: &str) -> Vec<Range<usize>> {
         if tail.get(name_len..).is_some_and(|t| t.starts_with('='))
             && secret_parameter(&percent_encoding::percent_decode_str(name).decode_utf8_lossy())
         {
-            let value_start = name_start + name_len + 1;
+            let value_start = name_start.saturating_add(name_len).saturating_add(1);
             let value_end = raw
                 .get(value_start..)
                 .and_then(|v| v.find('&'))
-                .map_or(raw.len(), |e| value_start + e);
+                .map_or(raw.len(), |e| value_start.saturating_add(e));
             hidden.push(value_start..value_end);
         }
     }
