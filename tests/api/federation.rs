@@ -395,6 +395,11 @@ async fn every_refusal_is_invalid_client_and_writes_nothing() {
             None,
         ),
         (
+            "issued at the start of time (exp - iat overflows)",
+            with(&|c| c["iat"] = json!(i64::MIN)),
+            None,
+        ),
+        (
             "nbf in the future",
             with(&|c| c["nbf"] = json!(now + 600)),
             None,
