@@ -305,7 +305,7 @@ impl World {
 async fn no_secret_reaches_a_response_a_log_line_or_a_span() {
     let mut run = Run::new("no_secret_anywhere");
     let (mut w, _db) = world(&mut run).await;
-    let cases = run.cases(120);
+    let cases = run.cases(100);
     // Tokens the server issued, which later requests may present.
     let mut access: Vec<String> = Vec::new();
     let mut refresh: Vec<String> = Vec::new();
