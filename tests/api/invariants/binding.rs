@@ -369,6 +369,11 @@ async fn refresh(w: &World, run: &mut Run, family: &mut Family, held: &mut Vec<H
         (Proof::Right | Proof::None, true, Path::OAuth) => {
             assert_refused(run, &a, 400, "invalid_grant", &what)
         }
+        // A used proof by her key for this URL: the revoked family or the replay,
+        // whichever is looked at first.
+        (Proof::Replayed, true, Path::OAuth) if a.body["error"] == "invalid_grant" => {
+            assert_refused(run, &a, 400, "invalid_grant", &what)
+        }
         (_, _, Path::OAuth) => assert_refused(run, &a, 400, "invalid_dpop_proof", &what),
     }
 }

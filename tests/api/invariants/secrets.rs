@@ -1,10 +1,10 @@
 //! No secret in any response, log line or span: a real `tessera serve` process (its
-//! stderr is the log, at `debug` and `trace` for tessera itself) exporting spans to an
+//! stderr is the log, at `trace` for every crate) exporting spans to an
 //! OTLP receiver, with generated secrets — operator-chosen client secrets (given to
 //! `tessera apply` by variable, any characters `+ % : @ é …`), user passwords, the
 //! refresh and access tokens it issues, private_key_jwt assertions, DPoP proofs, the
-//! Basic headers, and, on PostgreSQL, a password in the database URL and in the OTLP
-//! endpoint's URL — through generated successful and failing requests at every
+//! Basic headers, a password in the OTLP endpoint's URL and, on PostgreSQL, one in the
+//! database URL — through generated successful and failing requests at every
 //! endpoint that takes them.
 //!
 //! Where each may appear: nowhere in a log line or a span, in no form (as sent,
@@ -231,7 +231,7 @@ jwks = {}
         &[
             ("TESSERA_DATABASE_URL", database_url.clone()),
             ("TESSERA_ISSUER", ISSUER.into()),
-            ("TESSERA_LOG", "debug,tessera=trace".into()),
+            ("TESSERA_LOG", "trace".into()),
             ("TESSERA_OTLP_ENDPOINT", otlp),
             ("TESSERA_OTLP_BATCH_DELAY_MS", "20".into()),
             ("TESSERA_SIMPLEJWT_CLIENT", "web".into()),
