@@ -25,6 +25,8 @@ use serde_json::{json, Value};
 const EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
 const ACCESS: &str = "urn:ietf:params:oauth:token-type:access_token";
 const FORM: &str = "application/x-www-form-urlencoded";
+/// The trusted issuer of the federated client's platform tokens.
+const PLATFORM: &str = "https://k8s.example";
 
 /// One request, as bytes on the wire.
 struct Request {
@@ -78,6 +80,9 @@ struct Fixture {
     exchanger: TestClient,
     keyed: String,
     keyed_key: TestKey,
+    /// A federated client bound to a trusted issuer with inline keys.
+    federated: String,
+    platform_key: TestKey,
     dpop: DpopKey,
     refresh: String,
     access: String,
@@ -113,6 +118,28 @@ async fn fixture() -> Fixture {
     let keyed_key = TestKey::generate(jsonwebtoken::Algorithm::ES256);
     let keyed =
         crate::private_key_jwt::register(&app, json!({"jwks": TestKey::jwks(&[&keyed_key])})).await;
+    let platform_key = TestKey::generate(jsonwebtoken::Algorithm::ES256);
+    crate::federation::add_inline_issuer(&app, "k8s", PLATFORM, &platform_key).await;
+    let federated = crate::federation::federated_client(
+        &app,
+        "k8s",
+        "system:serviceaccount:shop:orders",
+        &["--claim", "kubernetes.io.namespace=shop"],
+    )
+    .await;
+    // Control: a good platform token authenticates, so its refusals below are for
+    // what the generator changed.
+    let good = platform_key.sign_with(
+        &crate::helpers::kubernetes_claims(PLATFORM, ISSUER, "shop", "orders"),
+        |h| h.typ = Some("JWT".into()),
+    );
+    let body = form(&[
+        ("grant_type", "client_credentials"),
+        ("client_assertion_type", ASSERTION_TYPE),
+        ("client_assertion", &good),
+    ]);
+    let a = app.post_token(body, None, FORM).await;
+    assert_eq!(a.status, 200, "a good platform token: {}", a.body);
     app.create_user("ada", "ada's password").await;
     let login = app.login(&web, "ada", "ada's password").await;
     assert_eq!(login.status, 200, "{}", login.body);
@@ -150,6 +177,8 @@ async fn fixture() -> Fixture {
         exchanger,
         keyed,
         keyed_key,
+        federated,
+        platform_key,
         dpop,
         app,
     }
@@ -172,7 +201,16 @@ async fn a_refused_request_writes_nothing() {
             a.status,
             a.body
         );
-        let kind = req.what.split(':').next().unwrap_or_default().to_string();
+        let kind = match req.what.split_once(": ") {
+            Some((path, rest)) if rest.starts_with("a platform token") => {
+                format!("{path}: a platform token")
+            }
+            Some((path, rest)) if rest.starts_with("a client assertion") => {
+                format!("{path}: a client assertion")
+            }
+            Some((path, _)) => path.to_string(),
+            None => req.what.clone(),
+        };
         run.count(format!("{kind} refused with {}", a.status));
         let after = snapshot(&f.app.db);
         let mut changed = changes(&before, &after);
@@ -226,7 +264,8 @@ fn generate(f: &Fixture, run: &mut Run) -> Request {
         let n = run.pick(1..=40usize);
         run.text(n, "")
     };
-    match run.pick(0..=9u8) {
+    match run.pick(0..=10u8) {
+        10 => bad_platform_token(f, run, &junk),
         0 => malformed_form(f, run, &junk),
         1 => bad_client_auth(f, run, &junk),
         2 => bad_assertion(f, run, &junk),
@@ -835,4 +874,110 @@ fn proof_with_jti(key: &DpopKey, method: &str, url: &str, token: Option<&str>) -
         claims["ath"] = json!(URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(t.as_bytes())));
     }
     (key.proof_with(claims, |_| {}), jti)
+}
+
+fn bad_platform_token(f: &Fixture, run: &mut Run, junk: &str) -> Request {
+    let now = chrono::Utc::now().timestamp();
+    let good = crate::helpers::kubernetes_claims(PLATFORM, ISSUER, "shop", "orders");
+    let with = |k: &str, v: Value| {
+        let mut c = good.clone();
+        c[k] = v;
+        c
+    };
+    let mint = |claims: &Value| {
+        f.platform_key
+            .sign_with(claims, |h| h.typ = Some("JWT".into()))
+    };
+    let (what, token, client_id, scope) = match run.pick(0..=10u8) {
+        0 => (
+            "another subject",
+            mint(&with(
+                "sub",
+                json!(format!("system:serviceaccount:shop:{junk}")),
+            )),
+            None,
+            None,
+        ),
+        1 => (
+            "another audience",
+            mint(&with("aud", json!([junk]))),
+            None,
+            None,
+        ),
+        2 => (
+            "expired",
+            mint(&with("exp", json!(now - run.pick(1..=10_000i64)))),
+            None,
+            None,
+        ),
+        3 => (
+            "without exp",
+            {
+                let mut c = good.clone();
+                c.as_object_mut().expect("claims").remove("exp");
+                mint(&c)
+            },
+            None,
+            None,
+        ),
+        4 => (
+            "issued in the future",
+            mint(&with("iat", json!(now + run.pick(120..=10_000i64)))),
+            None,
+            None,
+        ),
+        5 => (
+            "living longer than the issuer allows",
+            mint(&with("exp", json!(now + 90_000))),
+            None,
+            None,
+        ),
+        6 => (
+            "of another issuer",
+            mint(&with(
+                "iss",
+                json!(format!("https://{}.example", run.text(6, "abcdefgh"))),
+            )),
+            None,
+            None,
+        ),
+        7 => (
+            "in another namespace",
+            mint(&with("kubernetes.io", json!({"namespace": junk}))),
+            None,
+            None,
+        ),
+        8 => (
+            "signed by another key",
+            TestKey::generate(jsonwebtoken::Algorithm::ES256)
+                .sign_with(&good, |h| h.kid = Some(f.platform_key.kid.clone())),
+            None,
+            None,
+        ),
+        9 => (
+            "good, for another client's id",
+            mint(&good),
+            Some(f.machine.id.clone()),
+            None,
+        ),
+        _ => (
+            "good, but the scope is not the client's",
+            mint(&good),
+            Some(f.federated.clone()),
+            Some("admin:all"),
+        ),
+    };
+    let mut pairs = vec![
+        ("grant_type", "client_credentials".to_string()),
+        ("client_assertion_type", ASSERTION_TYPE.to_string()),
+        ("client_assertion", token),
+    ];
+    if let Some(id) = client_id {
+        pairs.push(("client_id", id));
+    }
+    if let Some(s) = scope {
+        pairs.push(("scope", s.to_string()));
+    }
+    let refs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    token_post(format!("token: a platform token {what}"), form(&refs))
 }
