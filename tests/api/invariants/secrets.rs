@@ -2,7 +2,8 @@
 //! stderr is the log, at `trace` for every crate) exporting spans to an
 //! OTLP receiver, with generated secrets — operator-chosen client secrets (given to
 //! `tessera apply` by variable, any characters `+ % : @ é …`), user passwords, the
-//! refresh and access tokens it issues, private_key_jwt assertions, DPoP proofs, the
+//! refresh and access tokens it issues, private_key_jwt assertions, a federated
+//! workload's platform tokens, DPoP proofs, the
 //! Basic headers, a password in the OTLP endpoint's URL and, on PostgreSQL, one in the
 //! database URL — through generated successful and failing requests at every
 //! endpoint that takes them.
@@ -25,6 +26,8 @@ use serde_json::{json, Value};
 
 const EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
 const ACCESS: &str = "urn:ietf:params:oauth:token-type:access_token";
+/// The trusted issuer of the federated workload's platform tokens.
+const PLATFORM: &str = "https://k8s.example";
 
 /// A secret under test and the forms in which it would be recognised.
 struct Secret {
@@ -85,6 +88,7 @@ struct World {
     svc: (String, String),
     web: (String, String),
     keyed: (String, TestKey),
+    platform_key: TestKey,
     admin: (String, String),
     users: Vec<(String, String)>,
     dpop: DpopKey,
@@ -204,6 +208,46 @@ jwks = {}
             &basic(id, secret),
         ));
     }
+    // A workload without a secret: a federated client of a trusted issuer (inline keys).
+    let platform_key = TestKey::generate(jsonwebtoken::Algorithm::ES256);
+    let jwks_file = dir.path().join("platform.json");
+    std::fs::write(&jwks_file, TestKey::jwks(&[&platform_key]).to_string()).expect("write");
+    let jwks_path = jwks_file.to_str().expect("path");
+    cli_output.push(
+        cli(
+            s(&[
+                "issuer", "add", "--name", "k8s", "--issuer", PLATFORM, "--jwks", jwks_path,
+            ]),
+            None,
+            vec![],
+        )
+        .await
+        .stderr,
+    );
+    cli_output.push(
+        cli(
+            s(&[
+                "client",
+                "create",
+                "--name",
+                "workload",
+                "--client-id",
+                "workload",
+                "--scope",
+                "orders",
+                "--auth-method",
+                "federated",
+                "--issuer",
+                "k8s",
+                "--subject",
+                "system:serviceaccount:shop:orders",
+            ]),
+            None,
+            vec![],
+        )
+        .await
+        .stderr,
+    );
     let mut users = Vec::new();
     for name in ["ada", "bob"] {
         let len = 12 + run.pick(0..=20usize);
@@ -245,6 +289,7 @@ jwks = {}
         svc: ("svc".into(), svc_secret),
         web: ("web".into(), web_secret),
         keyed: ("keyed".into(), keyed_key),
+        platform_key,
         admin: ("ops".into(), admin_secret),
         users,
         dpop: DpopKey::new(),
@@ -526,6 +571,26 @@ async fn one_request(
                     w.send(with_dpop(req)).await,
                 )
             }
+        }
+        6 if run.chance(0.5) => {
+            let mut claims = crate::helpers::kubernetes_claims(PLATFORM, ISSUER, "shop", "orders");
+            let good = run.chance(0.6);
+            if !good {
+                claims["sub"] = json!(format!("system:serviceaccount:shop:{}", run.text(8, "")));
+            }
+            let token = w
+                .platform_key
+                .sign_with(&claims, |h| h.typ = Some("JWT".into()));
+            sent.push(Secret::new("a platform token", &token));
+            let body = form(&[
+                ("grant_type", "client_credentials"),
+                ("client_assertion_type", ASSERTION_TYPE),
+                ("client_assertion", &token),
+            ]);
+            (
+                format!("federated workload (good platform token: {good})"),
+                w.send(with_dpop(w.token(body))).await,
+            )
         }
         6 => {
             let mut claims = assertion_claims(&w.keyed.0, ISSUER);
