@@ -1,10 +1,13 @@
 //! Exactly one winner: N (2..=16) concurrent uses of one refresh token, through the
 //! token endpoint and simplejwt's refresh, bound to a DPoP key or not, interleaved at
-//! generated offsets with uses of a second family's token: exactly one use of each
-//! token gets new tokens, every other one is refused (`invalid_grant`, or simplejwt's
-//! `token_not_valid`), and afterwards SPEC's reuse rule holds — a family whose rotated
+//! generated offsets with 0..=4 uses of a second family's token; against a bound
+//! family some uses come without a proof or with another key's. Of each token's uses
+//! with the right proof exactly one gets new tokens (none without it), every other use
+//! is refused (`invalid_grant`, `invalid_dpop_proof`, or simplejwt's
+//! `token_not_valid`), and afterwards SPEC's reuse rule holds: a family whose rotated
 //! token was presented again is revoked, so its winner's new refresh token is refused
-//! too, while a family used once keeps working.
+//! too, a family used once keeps working, and one only refused changed nothing.
+//! (`refresh_reuse_grace` is SPEC's default, 0: a grace lets replays win on purpose.)
 
 use super::Run;
 use crate::helpers::{count_sql, form, spawn_simplejwt_app, Answer, TestApp, TestClient};
@@ -94,7 +97,11 @@ fn is_refusal(a: &Answer, path: Path) -> bool {
     let has_token = a.body.get("access_token").is_some() || a.body.get("access").is_some();
     !has_token
         && match path {
-            Path::OAuth => a.status == 400 && a.body["error"] == "invalid_grant",
+            Path::OAuth => {
+                a.status == 400
+                    && (a.body["error"] == "invalid_grant"
+                        || a.body["error"] == "invalid_dpop_proof")
+            }
             Path::Simplejwt => a.status == 401 && a.body["code"] == "token_not_valid",
         }
 }
@@ -111,12 +118,24 @@ fn family_revoked(app: &TestApp, token: &str) -> bool {
     ) == 1
 }
 
+/// How a use proves the family's key.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Attempt {
+    /// A fresh proof by the family's key (no proof for an unbound family).
+    Right,
+    /// No proof, for a bound family.
+    NoProof,
+    /// A proof by another key, for a bound family.
+    OtherKey,
+}
+
 #[tokio::test]
 async fn of_concurrent_uses_of_one_refresh_token_exactly_one_wins() {
     let (app, web) = spawn_simplejwt_app(&[], super::quiet).await;
     for (name, password) in USERS {
         app.create_user(name, password).await;
     }
+    let stranger = DpopKey::new();
     let mut run = Run::new("exactly_one_winner");
     let cases = run.cases(30);
     for case in 0..cases {
@@ -126,18 +145,27 @@ async fn of_concurrent_uses_of_one_refresh_token_exactly_one_wins() {
         for (user, uses) in [(0, n), (1, m)] {
             let bound = run.chance(0.5).then(DpopKey::new);
             let mut f = login(&app, &web, user, bound.as_ref()).await;
-            f.key = bound;
-            let paths: Vec<Path> = (0..uses)
-                .map(|_| *run.choose(&[Path::OAuth, Path::Simplejwt]))
+            let attempts: Vec<(Path, Attempt)> = (0..uses)
+                .map(|_| {
+                    let path = *run.choose(&[Path::OAuth, Path::Simplejwt]);
+                    // Against a bound family, some uses come without its key.
+                    let attempt = match (&bound, run.pick(0..=7u8)) {
+                        (Some(_), 0) => Attempt::NoProof,
+                        (Some(_), 1) => Attempt::OtherKey,
+                        _ => Attempt::Right,
+                    };
+                    (path, attempt)
+                })
                 .collect();
-            families.push((f, paths));
+            f.key = bound;
+            families.push((f, attempts));
         }
         // Every use with the family it belongs to, in a generated order, each sent
         // after a generated delay (0–3 ms) so the interleavings differ.
-        let mut uses: Vec<(usize, Path, u64)> = Vec::new();
-        for (fi, (_, paths)) in families.iter().enumerate() {
-            for p in paths {
-                uses.push((fi, *p, 0));
+        let mut uses: Vec<(usize, Path, Attempt, u64)> = Vec::new();
+        for (fi, (_, attempts)) in families.iter().enumerate() {
+            for (p, a) in attempts {
+                uses.push((fi, *p, *a, 0));
             }
         }
         for i in (1..uses.len()).rev() {
@@ -145,76 +173,128 @@ async fn of_concurrent_uses_of_one_refresh_token_exactly_one_wins() {
             uses.swap(i, j);
         }
         for u in &mut uses {
-            u.2 = run.pick(0..=3_000u64);
+            u.3 = run.pick(0..=3_000u64);
         }
         run.step(format!(
             "case {case}: {n} uses of family A (bound: {}), {m} of family B (bound: {}), \
-             order and delays (family, path, µs) {uses:?}",
+             order and delays (family, path, proof, µs) {uses:?}",
             families[0].0.key.is_some(),
             families[1].0.key.is_some(),
         ));
-        let answers = futures::future::join_all(uses.iter().map(|&(fi, path, delay)| {
-            let (app, web, family) = (&app, &web, &families[fi].0);
+        let answers = futures::future::join_all(uses.iter().map(|&(fi, path, attempt, delay)| {
+            let (app, web, family, stranger) = (&app, &web, &families[fi].0, &stranger);
             async move {
                 tokio::time::sleep(Duration::from_micros(delay)).await;
-                let a = use_token(app, web, &family.refresh, family.key.as_ref(), path).await;
-                (fi, path, a)
+                let key = match attempt {
+                    Attempt::Right => family.key.as_ref(),
+                    Attempt::NoProof => None,
+                    Attempt::OtherKey => Some(stranger),
+                };
+                let a = use_token(app, web, &family.refresh, key, path).await;
+                (fi, path, attempt, a)
             }
         }))
         .await;
 
-        for (fi, (family, paths)) in families.iter().enumerate() {
-            let mine: Vec<&(usize, Path, Answer)> =
-                answers.iter().filter(|(f, _, _)| *f == fi).collect();
-            let winners: Vec<&&(usize, Path, Answer)> =
-                mine.iter().filter(|(_, _, a)| a.status == 200).collect();
+        for (fi, (family, attempts)) in families.iter().enumerate() {
+            let name = ["A", "B"][fi];
+            let mine: Vec<&(usize, Path, Attempt, Answer)> =
+                answers.iter().filter(|u| u.0 == fi).collect();
+            let right = attempts
+                .iter()
+                .filter(|(_, a)| *a == Attempt::Right)
+                .count();
+            let winners: Vec<&&(usize, Path, Attempt, Answer)> =
+                mine.iter().filter(|u| u.3.status == 200).collect();
             let summary: Vec<String> = mine
                 .iter()
-                .map(|(_, p, a)| format!("{p:?} {} {}", a.status, a.body))
+                .map(|(_, p, at, a)| format!("{p:?} {at:?} {} {}", a.status, a.body))
                 .collect();
-            let name = ["A", "B"][fi];
-            if paths.is_empty() {
-                continue;
-            }
+            run.count(format!(
+                "family {name}: {} right uses and {} without the key",
+                match right {
+                    0 => "0",
+                    1 => "1",
+                    _ => "2+",
+                },
+                if attempts.len() > right {
+                    "some"
+                } else {
+                    "none"
+                }
+            ));
             assert_eq!(
                 winners.len(),
-                1,
-                "family {name}: {} uses, {} winners: {summary:#?}\n{run}",
-                paths.len(),
+                right.min(1),
+                "family {name}: {} uses ({right} with the right proof), {} winners: \
+                 {summary:#?}\n{run}",
+                attempts.len(),
                 winners.len()
             );
-            for (_, p, a) in mine.iter().filter(|(_, _, a)| a.status != 200) {
+            for (_, p, at, a) in mine.iter().filter(|u| u.3.status != 200) {
                 assert!(
                     is_refusal(a, *p),
-                    "family {name}: a loser via {p:?} was not refused as invalid_grant: {} {}\n{run}",
+                    "family {name}: a loser via {p:?} with {at:?} was not refused: {} {}\n{run}",
                     a.status,
                     a.body
                 );
             }
-            let (_, path, won) = winners[0];
+            let Some((_, path, attempt, won)) = winners.first().map(|w| **w) else {
+                // Nobody had the key: nothing changed, the token still works.
+                if !attempts.is_empty() {
+                    assert!(
+                        !family_revoked(&app, &family.refresh),
+                        "family {name}\n{run}"
+                    );
+                    let a = use_token(
+                        &app,
+                        &web,
+                        &family.refresh,
+                        family.key.as_ref(),
+                        Path::OAuth,
+                    )
+                    .await;
+                    assert_eq!(
+                        a.status, 200,
+                        "family {name}, only refused uses: {}\n{run}",
+                        a.body
+                    );
+                }
+                continue;
+            };
+            assert_eq!(
+                *attempt,
+                Attempt::Right,
+                "family {name}: won without the key\n{run}"
+            );
             let next = successor(won, *path);
             // SPEC: presenting a rotated token again revokes the family, so after a
-            // race the winner's token is refused too; a family used once lives on.
-            let again = use_token(&app, &web, &next, family.key.as_ref(), Path::OAuth).await;
-            if paths.len() >= 2 {
+            // race the winner's token is refused too; a family used once lives on. A
+            // use without a proof that came after the winner presented a rotated
+            // token too (and a revocation needs no proof); one by another key was
+            // refused before its token was looked at.
+            let revoked = family_revoked(&app, &family.refresh);
+            if right >= 2 {
                 assert!(
-                    family_revoked(&app, &family.refresh),
+                    revoked,
                     "family {name}: reused {} times but not revoked\n{run}",
-                    paths.len() - 1
+                    right - 1
                 );
+            }
+            if right == attempts.len() && right == 1 {
+                assert!(!revoked, "family {name}: used once, yet revoked\n{run}");
+            }
+            let again = use_token(&app, &web, &next, family.key.as_ref(), Path::OAuth).await;
+            if revoked {
                 assert!(
                     is_refusal(&again, Path::OAuth),
                     "family {name}: the winner's new token still works after reuse: {}\n{run}",
                     again.body
                 );
             } else {
-                assert!(
-                    !family_revoked(&app, &family.refresh),
-                    "family {name}\n{run}"
-                );
                 assert_eq!(
                     again.status, 200,
-                    "family {name}: used once, raced by the other family: {}\n{run}",
+                    "family {name}: not revoked, yet its new token is refused: {}\n{run}",
                     again.body
                 );
             }
