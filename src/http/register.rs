@@ -206,10 +206,23 @@ async fn admin(req: &HttpRequest, state: &AppState) -> Result<String, OAuthError
             scheme,
         ));
     };
+    let insufficient = || {
+        refuse(
+            ErrorCode::InsufficientScope,
+            "the access token lacks the scope tessera:admin",
+            scheme,
+        )
+    };
+    let authorised = claims.scope.split(' ').any(|s| s == ADMIN_SCOPE);
     match (&claims.cnf, scheme) {
         (Some(cnf), Challenge::Dpop) => {
             let proof = resource_proof(req, state, &token, cnf)
                 .map_err(|e| refuse(e.code, &e.description, Challenge::Dpop))?;
+            // The proof is used up only by a call the token is authorised for: a
+            // refused request writes nothing.
+            if !authorised {
+                return Err(insufficient());
+            }
             claim_jtis(state, vec![dpop::replay_entry(&proof)])
                 .await
                 .map_err(|e| match e.code {
@@ -231,12 +244,8 @@ async fn admin(req: &HttpRequest, state: &AppState) -> Result<String, OAuthError
         }
         (None, _) => {}
     }
-    if !claims.scope.split(' ').any(|s| s == ADMIN_SCOPE) {
-        return Err(refuse(
-            ErrorCode::InsufficientScope,
-            "the access token lacks the scope tessera:admin",
-            scheme,
-        ));
+    if !authorised {
+        return Err(insufficient());
     }
     req.extensions_mut()
         .insert(LoggedClientId(claims.client_id.clone()));

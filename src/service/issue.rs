@@ -134,9 +134,11 @@ pub async fn grant(state: &AppState, req: TokenRequest<'_>) -> Result<Issued, OA
         }
         GrantType::RefreshToken => {
             let presented = refresh_token::presented(client, params)?;
-            if let Some(jkt) = &jkt {
-                // Before the proof is used up: a proof by the wrong key costs nothing.
-                login::check_binding(state, presented, jkt).await?;
+            if !jtis.is_empty() {
+                // Before the proof or assertion is used up: a refresh that will be
+                // refused (wrong key, unknown token, wider scope…) costs nothing.
+                let check = login::claims_on_refresh(client.clone(), params.clone(), state);
+                login::check_before_use(state, client, presented, jkt.as_deref(), check).await?;
             }
             claim_jtis(state, jtis).await?;
             let check = login::claims_on_refresh(client.clone(), params.clone(), state);

@@ -177,17 +177,46 @@ pub async fn start_family(
     Ok(token)
 }
 
-/// A refresh with a DPoP proof: the token's family must be bound to the proof's key
-/// (or to none), checked before the proof's `jti` is used up. [`rotate`] checks it
-/// again, inside its transaction.
-pub async fn check_binding(state: &AppState, presented: &str, jkt: &str) -> Result<(), OAuthError> {
+/// Decides a refresh as [`rotate`] will, before the request's single-use ids (its DPoP
+/// proof, its client assertion) are used up, so that a refresh [`rotate`] would refuse
+/// — an unknown, foreign, revoked or expired token, a disabled user, a wider scope, a
+/// proof by the wrong key — uses up nothing: a refused request writes nothing. A
+/// rotated token presented again passes, for [`rotate`] to revoke its family, unless
+/// the proof is by the wrong key (refused here, revoking nothing, as before). This read
+/// only spares the ids: [`rotate`] decides again in its own unit of work.
+pub async fn check_before_use<R>(
+    state: &AppState,
+    client: &RegisteredClient,
+    presented: &str,
+    proof_jkt: Option<&str>,
+    check: impl Fn(&Family) -> Result<R, OAuthError> + Send + 'static,
+) -> Result<(), OAuthError> {
     let hash = hash_secret(presented);
-    let bound = super::read(&state.pool, "find refresh binding", move |conn| {
-        Ok(refresh_token::dpop_binding(conn, &hash)?)
+    let stored = super::read(&state.pool, "find refresh token", move |conn| {
+        Ok(refresh_token::inspect(conn, &hash)?)
     })
     .await?;
-    let family = Presented::own(REFRESH_TOKEN, bound.flatten().map(Constraint::Dpop));
-    binding::check(&family, Some(jkt), ErrorCode::InvalidDpopProof)
+    let Some(stored) = stored else {
+        return refused_because("unknown token", client);
+    };
+    let family = stored.family();
+    let bound = family.dpop_jkt.clone().map(Constraint::Dpop);
+    if let Some(jkt) = proof_jkt {
+        let own = Presented::own(REFRESH_TOKEN, bound.clone());
+        binding::check(&own, Some(jkt), ErrorCode::InvalidDpopProof)?;
+    }
+    let grace = client
+        .refresh_reuse_grace
+        .unwrap_or(state.settings.refresh_reuse_grace);
+    match decide(&refresh_state(&stored), &client.client_id, now(), grace) {
+        Decision::Rotate | Decision::ReissueInGrace => {
+            let own = [Presented::own(REFRESH_TOKEN, bound)];
+            binding::issued(&own, proof_jkt, ErrorCode::InvalidDpopProof)?;
+            check(&family).map(|_| ())
+        }
+        Decision::Reuse => Ok(()),
+        Decision::Refuse(why) => refused_because(why, client),
+    }
 }
 
 /// How binding messages name a refresh token.

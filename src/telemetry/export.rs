@@ -92,7 +92,44 @@ impl Traces {
     }
 }
 
+/// The collector's URL without its userinfo, and the userinfo as a Basic
+/// `Authorization` value. Credentials never travel inside the URL the HTTP client is
+/// given: it prints the URLs it connects to (reqwest, at `debug`), and no password in
+/// an OTLP URL may ever be printed.
+fn without_credentials(url: &url::Url) -> (url::Url, Option<reqwest::header::HeaderValue>) {
+    use base64::Engine as _;
+    if url.username().is_empty() && url.password().is_none() {
+        return (url.clone(), None);
+    }
+    let decoded = |s: &str| {
+        percent_encoding::percent_decode_str(s)
+            .decode_utf8_lossy()
+            .into_owned()
+    };
+    let credentials = format!(
+        "{}:{}",
+        decoded(url.username()),
+        decoded(url.password().unwrap_or_default())
+    );
+    let value = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(credentials)
+    );
+    let mut bare = url.clone();
+    // An http(s) URL with a host always takes these (config checked both).
+    let _ = bare.set_username("");
+    let _ = bare.set_password(None);
+    let header = reqwest::header::HeaderValue::from_str(&value)
+        .ok()
+        .map(|mut v| {
+            v.set_sensitive(true);
+            v
+        });
+    (bare, header)
+}
+
 fn build_provider(settings: &ExportSettings) -> Result<SdkTracerProvider, String> {
+    let (endpoint, authorization) = without_credentials(&settings.url);
     let client = reqwest::blocking::Client::builder()
         .timeout(settings.timeout)
         .connect_timeout(settings.timeout.min(Duration::from_secs(2)))
@@ -103,11 +140,12 @@ fn build_provider(settings: &ExportSettings) -> Result<SdkTracerProvider, String
         .with_http()
         .with_http_client(Collector {
             client,
+            authorization,
             failures: AtomicU64::new(0),
             last_logged: Mutex::new(None),
         })
         .with_protocol(Protocol::HttpBinary)
-        .with_endpoint(settings.url.as_str())
+        .with_endpoint(endpoint.as_str())
         .with_timeout(settings.timeout)
         .build()
         .map_err(|e| format!("cannot set up the OTLP exporter: {e}"))?;
@@ -141,6 +179,9 @@ fn build_provider(settings: &ExportSettings) -> Result<SdkTracerProvider, String
 #[derive(Debug)]
 struct Collector {
     client: reqwest::blocking::Client,
+    /// The endpoint URL's userinfo, sent as Basic credentials unless the request
+    /// already has an `Authorization` (from `OTEL_EXPORTER_OTLP_HEADERS`).
+    authorization: Option<reqwest::header::HeaderValue>,
     failures: AtomicU64,
     last_logged: Mutex<Option<Instant>>,
 }
@@ -148,7 +189,13 @@ struct Collector {
 impl Collector {
     fn send(&self, request: Request<Bytes>) -> Result<Response<Bytes>, HttpError> {
         use std::io::Read as _;
-        let request = reqwest::blocking::Request::try_from(request)?;
+        let mut request = reqwest::blocking::Request::try_from(request)?;
+        if let Some(value) = &self.authorization {
+            request
+                .headers_mut()
+                .entry(reqwest::header::AUTHORIZATION)
+                .or_insert_with(|| value.clone());
+        }
         let mut response = self.client.execute(request)?;
         let status = response.status();
         let headers = std::mem::take(response.headers_mut());
@@ -191,5 +238,27 @@ impl HttpClient for Collector {
             Ok(_) => {}
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_in_the_endpoint_travel_as_a_header_never_in_the_url() {
+        let url =
+            url::Url::parse("http://otel:p%40ss%3Aw0rd@collector:4318/v1/traces").expect("url");
+        let (bare, header) = without_credentials(&url);
+        assert_eq!(bare.as_str(), "http://collector:4318/v1/traces");
+        let header = header.expect("a header");
+        assert!(header.is_sensitive());
+        assert_eq!(
+            header.to_str().ok(),
+            Some("Basic b3RlbDpwQHNzOncwcmQ="),
+            "base64 of otel:p@ss:w0rd"
+        );
+        let plain = url::Url::parse("http://collector:4318/v1/traces").expect("url");
+        assert_eq!(without_credentials(&plain), (plain, None));
     }
 }

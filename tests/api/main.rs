@@ -13,6 +13,7 @@ mod federation;
 mod first_use;
 mod hardening;
 mod helpers;
+mod invariants;
 mod jose;
 mod keys;
 mod kubernetes;

@@ -276,17 +276,6 @@ impl<R, E> From<diesel::result::Error> for Abort<R, E> {
     }
 }
 
-/// The DPoP key thumbprint the token's family is bound to: `None` for an unknown
-/// token, `Some(None)` for an unbound family.
-pub fn dpop_binding(conn: &mut DbConnection, hash: &str) -> QueryResult<Option<Option<String>>> {
-    refresh_tokens::table
-        .inner_join(refresh_families::table)
-        .filter(refresh_tokens::token_hash.eq(hash))
-        .select(refresh_families::dpop_jkt)
-        .first(conn)
-        .optional()
-}
-
 /// The token hashed `hash`, with its family and user (`None`: no such token).
 pub fn inspect(conn: &mut DbConnection, hash: &str) -> QueryResult<Option<StoredToken>> {
     refresh_tokens::table
