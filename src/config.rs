@@ -428,7 +428,8 @@ fn file_error(path: &std::path::Path, text: &str, e: &toml::de::Error) -> Config
         .nth(line - 1)
         .and_then(|l| l.split_once('='))
         .map(|(k, _)| k.trim().trim_matches('"').to_string())
-        .filter(|k| !k.is_empty() && !k.starts_with('['));
+        // A key with control characters is not quoted: the message stays one line.
+        .filter(|k| !k.is_empty() && !k.starts_with('[') && !k.contains(char::is_control));
     let at = format!("{}:{line}", path.display());
     let Some(key) = key else {
         return ConfigError(format!("{at}: {first}"));
@@ -853,6 +854,18 @@ mod tests {
             ..Default::default()
         })
         .is_err());
+    }
+
+    #[test]
+    fn a_file_error_is_one_line_even_when_its_key_holds_control_characters() {
+        // Found by the `config` fuzz target: a lone CR (or an escape sequence) in a
+        // key was quoted into the message, which then rewrote the terminal line.
+        for text in ["acc\r\"me = \n5", "sc\u{1b}[2Kope = 1\n"] {
+            let e = ConfigArgs::from_toml(std::path::Path::new("t.toml"), text)
+                .expect_err("invalid TOML");
+            assert!(!e.0.contains(char::is_control), "{:?}", e.0);
+            assert!(e.0.starts_with("t.toml:1: "), "{:?}", e.0);
+        }
     }
 
     #[test]
