@@ -99,7 +99,10 @@ fn query_without_secrets(query: &str) -> String {
 }
 
 /// `text` (a message that may quote URLs, such as an HTTP client's error) with every
-/// URL in it redacted by [`url`]. A URL ends at whitespace or a closing bracket/quote.
+/// URL in it redacted by [`url`]. A URL runs to the end of its word (whitespace), less
+/// the closing brackets, quotes and punctuation of the sentence around it: a URL parser
+/// leaves `)`, `'` or `,` unencoded in a password, a path or a query, so the URL does
+/// not end at the first one.
 pub fn urls_in(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
@@ -115,9 +118,12 @@ pub fn urls_in(text: &str) -> String {
         let (before, scheme) = head.split_at(head.len() - scheme_len);
         out.push_str(before);
         let after = &rest[at..];
-        let len = after
-            .find(|c: char| c.is_whitespace() || matches!(c, ')' | ']' | '>' | '"' | '\'' | ','))
-            .unwrap_or(after.len());
+        let word = after.split(char::is_whitespace).next().unwrap_or(after);
+        let len = word
+            .trim_end_matches(|c: char| {
+                matches!(c, ')' | ']' | '>' | '"' | '\'' | ',' | '.' | ':' | ';')
+            })
+            .len();
         let (found, remaining) = after.split_at(len);
         out.push_str(&url(&format!("{scheme}{found}")));
         rest = remaining;
@@ -165,6 +171,29 @@ mod tests {
         }
         // A path '@' is no userinfo.
         assert_eq!(url("https://h/a@b"), "https://h/a@b");
+    }
+
+    #[test]
+    fn a_url_holding_a_quote_bracket_or_comma_is_masked_in_a_message() {
+        // Found by the `redact` fuzz target: the URL was cut at the first closer, inside
+        // the password or before the query, and what followed was printed as it was.
+        for pw in [
+            "pa'ss", "pa,ss", "pa)ss", "pa]ss", "pa>ss", "pa\"ss", "p'a@s,s",
+        ] {
+            let message = format!(
+                "error sending request for url (https://ops:{pw}@collector.example/v1/traces): timed out"
+            );
+            let shown = urls_in(&message);
+            assert!(!shown.contains(pw), "{shown}");
+            assert!(
+                shown.ends_with("(https://ops:***@collector.example/v1/traces): timed out"),
+                "{shown}"
+            );
+        }
+        assert_eq!(
+            urls_in("fetching 'https://h/a)b,c?access_token=t0k3n', then: x"),
+            "fetching 'https://h/a)b,c?access_token=***', then: x"
+        );
     }
 
     #[test]
