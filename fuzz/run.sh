@@ -8,7 +8,9 @@
 #   fuzz/run.sh [SECONDS] [TARGET…]
 #
 # FUZZ_JOBS (default: the number of CPUs) targets run side by side; FUZZ_NICE (default
-# 10) is their niceness. Needs the nightly toolchain and cargo-fuzz
+# 10) is their niceness. FUZZ_BUDGET (seconds, optional) bounds the whole run, build
+# included: each target then gets SECONDS or its share of what the build left,
+# whichever is less (CI sets it). Needs the nightly toolchain and cargo-fuzz
 # (`cargo install cargo-fuzz --locked`).
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -29,8 +31,18 @@ fi
 
 start=$(date +%s)
 echo "==> building ${#targets[@]} fuzz targets"
-nice -n "$niceness" cargo +nightly fuzz build "${build_flags[@]}" >&2
-echo "    built in $(( $(date +%s) - start )) s"
+one=()
+[ ${#targets[@]} -eq 1 ] && one=("${targets[0]}")
+nice -n "$niceness" cargo +nightly fuzz build "${build_flags[@]}" "${one[@]}" >&2
+built=$(( $(date +%s) - start ))
+echo "    built in ${built} s"
+if [ -n "${FUZZ_BUDGET:-}" ]; then
+  rounds=$(( (${#targets[@]} + jobs - 1) / jobs ))
+  # 15 s for loading the corpora and the summary.
+  share=$(( (FUZZ_BUDGET - built - 15) / rounds ))
+  [ "$share" -lt "$seconds" ] && seconds="$share"
+  [ "$seconds" -ge 5 ] || seconds=5
+fi
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/tessera-fuzz.XXXXXX")"
 trap 'rm -rf "$work"' EXIT

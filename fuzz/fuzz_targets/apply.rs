@@ -39,19 +39,32 @@ fuzz_target!(|data: &[u8]| {
     let report = match apply(&mut conn, path, text, real, NOW) {
         Ok(report) => report,
         Err(e) => {
-            assert!(dry_result.is_err(), "the dry run accepted what the run refused: {e}");
+            assert!(
+                dry_result.is_err(),
+                "the dry run accepted what the run refused: {e}"
+            );
             assert_eq!(row_counts(&mut conn), empty, "a refused file wrote: {e}");
             assert_one_line("apply", &e.to_string());
             if let AdminError::Invalid(m) = &e {
-                assert!(m.starts_with("fuzz.toml"), "the error does not name the file: {m}");
+                assert!(
+                    m.starts_with("fuzz.toml"),
+                    "the error does not name the file: {m}"
+                );
             }
             return;
         }
     };
-    assert!(dry_result.is_ok(), "the dry run refused what the run accepted");
+    assert!(
+        dry_result.is_ok(),
+        "the dry run refused what the run accepted"
+    );
     let once = row_counts(&mut conn);
     let again = apply(&mut conn, path, text, real, NOW + 1).expect("a file applied applies again");
-    assert_eq!(row_counts(&mut conn), once, "applying the same file again wrote");
+    assert_eq!(
+        row_counts(&mut conn),
+        once,
+        "applying the same file again wrote"
+    );
     assert!(
         again.changes.iter().all(|c| c.action == "unchanged"),
         "applying the same file again changed {:?} (first {:?})",

@@ -12,7 +12,9 @@
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Map, Value};
 use tessera::admin::issuers::{validated, IssuerSpec};
-use tessera::oauth::client_keys::{screen, thumbprint, ClientKey, ClientKeySet, Strictness, MAX_KEYS};
+use tessera::oauth::client_keys::{
+    screen, thumbprint, ClientKey, ClientKeySet, Strictness, MAX_KEYS,
+};
 use tessera_fuzz::{assert_one_line, NOW};
 
 fn judge_key(raw: &Value) {
@@ -21,7 +23,11 @@ fn judge_key(raw: &Value) {
     }
     assert!(screen(raw).is_ok(), "a parsed key fails the screen");
     let tp = thumbprint(raw).expect("a parsed key has a thumbprint");
-    assert_eq!(tp.len(), 43, "a SHA-256 thumbprint is 43 base64url characters");
+    assert_eq!(
+        tp.len(),
+        43,
+        "a SHA-256 thumbprint is 43 base64url characters"
+    );
     let written: Value = serde_json::from_str(&raw.to_string()).expect("JSON again");
     assert_eq!(thumbprint(&written).as_deref(), Some(tp.as_str()));
     if let Some(o) = raw.as_object() {
@@ -31,7 +37,10 @@ fn judge_key(raw: &Value) {
         for (k, v) in o.iter().rev() {
             reordered.insert(k.clone(), v.clone());
         }
-        assert_eq!(thumbprint(&Value::Object(reordered)).as_deref(), Some(tp.as_str()));
+        assert_eq!(
+            thumbprint(&Value::Object(reordered)).as_deref(),
+            Some(tp.as_str())
+        );
     }
 }
 
@@ -80,7 +89,11 @@ fuzz_target!(|data: &[u8]| {
                 let set = ClientKeySet::parse(stored.as_bytes(), Strictness::Fetched)
                     .expect("a stored bundle reads back");
                 let len = registered.as_ref().map(ClientKeySet::len);
-                assert_eq!(Ok(set.len()), len.map_err(|_| ()), "stored bundle lost keys");
+                assert_eq!(
+                    Ok(set.len()),
+                    len.map_err(|_| ()),
+                    "stored bundle lost keys"
+                );
             }
             Err(e) => assert_one_line("issuer", &e.to_string()),
         }

@@ -52,7 +52,10 @@ fuzz_target!(|data: &[u8]| {
     );
     for secret in secrets(text) {
         if text.matches(secret.as_str()).count() == 1 {
-            assert!(!message.contains(&secret), "the error quotes a secret: {message}");
+            assert!(
+                !message.contains(&secret),
+                "the error quotes a secret: {message}"
+            );
         }
     }
 });

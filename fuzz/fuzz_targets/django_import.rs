@@ -51,13 +51,19 @@ fuzz_target!(|data: &[u8]| {
     let summary = match import_django(&mut conn, "fuzz", data, options(false), NOW) {
         Ok(s) => s,
         Err(e) => {
-            assert!(dry.is_err(), "the dry run accepted what the import refused: {e}");
+            assert!(
+                dry.is_err(),
+                "the dry run accepted what the import refused: {e}"
+            );
             assert_eq!(row_counts(&mut conn), empty, "a refused import wrote: {e}");
             return assert_one_line("import", &e.to_string());
         }
     };
     let dry = dry.expect("the dry run refused what the import accepted");
-    assert_eq!((dry.imported, dry.skipped), (summary.imported, summary.skipped));
+    assert_eq!(
+        (dry.imported, dry.skipped),
+        (summary.imported, summary.skipped)
+    );
     let ceiling = HashParams::default().ceiling();
     for hash in stored_hashes(&mut conn) {
         let stored = StoredHash::parse(&hash, HashParams::default());

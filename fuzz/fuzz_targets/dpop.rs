@@ -46,7 +46,11 @@ fn judge(proof: &str, keys: &ProofKeys) {
         let first = check(proof, expected, NOW, keys);
         // A second check finds the key in the cache: the same verdict.
         let second = check(proof, expected, NOW, keys);
-        assert_eq!(verdict(&first), verdict(&second), "the key cache changed a verdict");
+        assert_eq!(
+            verdict(&first),
+            verdict(&second),
+            "the key cache changed a verdict"
+        );
         let p = match first {
             Ok(p) => p,
             Err(e) => {
@@ -56,7 +60,9 @@ fn judge(proof: &str, keys: &ProofKeys) {
         };
         let (header, claims) = (part(proof, 0), part(proof, 1));
         assert_eq!(header["typ"], "dpop+jwt");
-        assert!(["RS256", "PS256", "ES256", "EdDSA"].contains(&header["alg"].as_str().unwrap_or("")));
+        assert!(
+            ["RS256", "PS256", "ES256", "EdDSA"].contains(&header["alg"].as_str().unwrap_or(""))
+        );
         let jwk = &header["jwk"];
         for private in ["d", "p", "q", "dp", "dq", "qi", "k", "oth"] {
             assert!(jwk.get(private).is_none(), "a private key was accepted");
@@ -64,14 +70,19 @@ fn judge(proof: &str, keys: &ProofKeys) {
         assert_eq!(thumbprint(jwk).as_deref(), Some(p.jkt.as_str()));
         assert_eq!(claims["jti"].as_str(), Some(p.jti.as_str()));
         assert!((1..=256).contains(&p.jti.len()));
-        assert!(claims["htm"].as_str().is_some_and(|m| m.eq_ignore_ascii_case("POST")));
+        assert!(claims["htm"]
+            .as_str()
+            .is_some_and(|m| m.eq_ignore_ascii_case("POST")));
         let htu = claims["htu"].as_str().expect("htu");
         assert_eq!(htu.split(['?', '#']).next(), Some(URL));
         let iat = claims["iat"].as_i64().expect("iat");
         assert!(iat >= NOW - MAX_AGE && iat <= NOW + MAX_SKEW);
         assert_eq!(p.usable_until, iat + MAX_AGE + MAX_SKEW);
         if access_token.is_some() {
-            assert_eq!(claims["ath"].as_str(), Some(access_token_hash(TOKEN).as_str()));
+            assert_eq!(
+                claims["ath"].as_str(),
+                Some(access_token_hash(TOKEN).as_str())
+            );
         }
     }
 }

@@ -47,8 +47,15 @@ fuzz_target!(|data: &[u8]| {
         Some(p) => sub.starts_with(p),
         None => sub == subject,
     };
-    assert_eq!(exact.matches(sub, &none), expected, "{subject:?} vs {sub:?}");
-    assert!(exact.matches(subject, &none), "a binding does not match its own subject");
+    assert_eq!(
+        exact.matches(sub, &none),
+        expected,
+        "{subject:?} vs {sub:?}"
+    );
+    assert!(
+        exact.matches(subject, &none),
+        "a binding does not match its own subject"
+    );
 
     if let Some(td) = trust_domain(sub) {
         assert!(!td.is_empty() && !td.contains('/'));
@@ -84,7 +91,9 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(Value::Object(token)) = serde_json::from_str::<Value>(claims_json) {
         for key in [sub.as_str(), subject.as_str()] {
             if let Some(v) = claim(&token, key) {
-                assert!(token.get(key).is_none() || token.get(key).and_then(Value::as_str) == Some(v));
+                assert!(
+                    token.get(key).is_none() || token.get(key).and_then(Value::as_str) == Some(v)
+                );
             }
         }
         if bound.matches(sub, &token) {

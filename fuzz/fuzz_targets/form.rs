@@ -44,7 +44,10 @@ fuzz_target!(|data: &[u8]| {
         .collect::<Vec<_>>()
         .join("&");
     let reread = FormParams::parse(again.as_bytes()).expect("a body written out parses again");
-    assert!(params.pairs().eq(reread.pairs()), "parse → write → parse changed it");
+    assert!(
+        params.pairs().eq(reread.pairs()),
+        "parse → write → parse changed it"
+    );
 
     let header = (!f[1].is_empty())
         .then(|| std::str::from_utf8(f[1]).ok())

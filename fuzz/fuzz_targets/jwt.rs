@@ -61,8 +61,13 @@ fn judge(token: &str) {
     };
     assert!(token.len() <= federation::MAX_PLATFORM_TOKEN);
     assert!(!t.sub.is_empty() && !t.sub.chars().any(char::is_control));
-    assert_eq!(t.claims.get("sub").and_then(Value::as_str), Some(t.sub.as_str()));
-    if t.check(AUDIENCE, federation::DEFAULT_MAX_TOKEN_AGE, NOW).is_ok() {
+    assert_eq!(
+        t.claims.get("sub").and_then(Value::as_str),
+        Some(t.sub.as_str())
+    );
+    if t.check(AUDIENCE, federation::DEFAULT_MAX_TOKEN_AGE, NOW)
+        .is_ok()
+    {
         let exp = t.claims.get("exp").and_then(Value::as_i64).expect("exp");
         assert!(exp > NOW);
         let aud_ok = match t.claims.get("aud") {

@@ -14,14 +14,23 @@ use tessera::telemetry::redact;
 use tessera_fuzz::text_fields;
 
 const SCHEMES: [&str; 5] = ["postgres", "postgresql", "https", "sqlite", "otlp+http"];
-const SECRET_NAMES: [&str; 5] = ["password", "sslpassword", "access_token", "api_key", "X-Sig"];
+const SECRET_NAMES: [&str; 5] = [
+    "password",
+    "sslpassword",
+    "access_token",
+    "api_key",
+    "X-Sig",
+];
 
 /// Asserts that `secret`, which `raw` holds once, is nowhere in `shown`.
 fn hidden(raw: &str, secret: &str, shown: &str, what: &str) {
     if secret.is_empty() || secret.contains('*') || raw.matches(secret).count() != 1 {
         return;
     }
-    assert!(!shown.contains(secret), "{what} shows {secret:?}: {raw:?} -> {shown:?}");
+    assert!(
+        !shown.contains(secret),
+        "{what} shows {secret:?}: {raw:?} -> {shown:?}"
+    );
 }
 
 fn idempotent(text: &str) {
@@ -29,7 +38,11 @@ fn idempotent(text: &str) {
     assert_eq!(redact::url(&once), once, "redacting twice differs");
     assert!(!redact::holds_secret(&once));
     let in_text = redact::urls_in(text);
-    assert_eq!(redact::urls_in(&in_text), in_text, "redacting a message twice differs");
+    assert_eq!(
+        redact::urls_in(&in_text),
+        in_text,
+        "redacting a message twice differs"
+    );
 }
 
 fn judge(raw: &str, secret: &str) {
@@ -58,7 +71,11 @@ fuzz_target!(|data: &[u8]| {
 
     let f = text_fields(data, 5);
     let pick = |list: &[&'static str], s: &str| list[s.len() % list.len()];
-    let scheme = if f[0].chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)) && !f[0].is_empty() {
+    let scheme = if f[0]
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+        && !f[0].is_empty()
+    {
         f[0].clone()
     } else {
         pick(&SCHEMES, &f[0]).to_string()
@@ -71,6 +88,9 @@ fuzz_target!(|data: &[u8]| {
     // A secret query parameter's value, ending at '&' or '#'.
     let value: String = value.chars().filter(|c| !matches!(c, '&' | '#')).collect();
     let name = pick(&SECRET_NAMES, rest);
-    let host: String = rest.chars().filter(|c| !matches!(c, '@' | '?' | '#')).collect();
+    let host: String = rest
+        .chars()
+        .filter(|c| !matches!(c, '@' | '?' | '#'))
+        .collect();
     judge(&format!("{scheme}://{host}?a=b&{name}={value}&c=d"), &value);
 });

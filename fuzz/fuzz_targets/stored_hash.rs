@@ -63,7 +63,10 @@ fn judge_django(text: &str) {
         DjangoHash::Argon2 { phc } => {
             let parsed = PasswordHash::new(phc).expect("an admitted PHC string parses");
             let p = argon2_params(&parsed).expect("admitted argon2 parameters are valid");
-            assert!(within(&p, &Argon2Ceiling::IMPORTED), "{text}: over the ceiling");
+            assert!(
+                within(&p, &Argon2Ceiling::IMPORTED),
+                "{text}: over the ceiling"
+            );
             assert!(h.memory_kib() <= MAX_ARGON2_MEMORY_KIB);
             cheap_argon2(phc)
         }

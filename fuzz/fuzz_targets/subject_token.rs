@@ -55,7 +55,10 @@ fuzz_target!(|data: &[u8]| {
         judge(text);
     }
     let f = fields(data, 2);
-    let header = merged(json!({"alg": "EdDSA", "typ": "at+jwt", "kid": "fuzz"}), f[0]);
+    let header = merged(
+        json!({"alg": "EdDSA", "typ": "at+jwt", "kid": "fuzz"}),
+        f[0],
+    );
     let good = json!({
         "iss": ISSUER, "sub": "user-1", "aud": "https://api.example", "exp": NOW + 300,
         "iat": NOW, "jti": "j-1", "client_id": "c-1", "scope": "read",

@@ -71,8 +71,7 @@ pub fn sign(header: &[u8], payload: &[u8]) -> String {
 /// fuzzer changes a well-formed header member by member.
 pub fn merged(base: Value, over: &[u8]) -> Vec<u8> {
     let mut base = base;
-    if let (Some(b), Ok(Value::Object(o))) = (base.as_object_mut(), serde_json::from_slice(over))
-    {
+    if let (Some(b), Ok(Value::Object(o))) = (base.as_object_mut(), serde_json::from_slice(over)) {
         b.extend(o);
     }
     base.to_string().into_bytes()
