@@ -72,7 +72,30 @@ pub fn url(raw: &str) -> String {
         out.push('#');
         out.push_str(f);
     }
+    // A '/', '?' or '#' before that '@' also reads as the end of the host (RFC 3986's
+    // userinfo holds none of them), the '@' then inside a query: a secret parameter of
+    // that reading would show above (as a user name, a host), so such a URL is masked
+    // whole.
+    let ambiguous = userinfo.is_some_and(|u| u.contains(['/', '?', '#']));
+    if ambiguous && holds_secret_parameter(rest) {
+        return match scheme {
+            Some(s) => format!("{s}://{MASK}"),
+            None => MASK.to_string(),
+        };
+    }
     out
+}
+
+/// Whether `rest` (a URL after its scheme), read the RFC 3986 way (the host ends at the
+/// first '/', '?' or '#'), has a secret-looking query parameter with a value.
+fn holds_secret_parameter(rest: &str) -> bool {
+    let before_fragment = rest.split('#').next().unwrap_or(rest);
+    before_fragment.split_once('?').is_some_and(|(_, query)| {
+        query.split('&').any(|pair| {
+            pair.split_once('=')
+                .is_some_and(|(name, value)| !value.is_empty() && secret_parameter(name))
+        })
+    })
 }
 
 /// Whether `raw` (a URL) holds something [`url`] would mask: a password in its
@@ -194,6 +217,24 @@ mod tests {
             urls_in("fetching 'https://h/a)b,c?access_token=t0k3n', then: x"),
             "fetching 'https://h/a)b,c?access_token=***', then: x"
         );
+    }
+
+    #[test]
+    fn a_secret_parameter_holding_an_at_sign_is_masked() {
+        // Found by the `redact` fuzz target: the '@' was taken for the end of a
+        // userinfo, and the parameter's value was shown as a user name and a host.
+        for raw in [
+            "postgres://db/tessera?sslpassword=se@cret",
+            "https://h:8080/p?access_token=se@cret&x=1",
+        ] {
+            let shown = url(raw);
+            assert!(
+                !shown.contains("se") && !shown.contains("cret"),
+                "{raw} -> {shown}"
+            );
+        }
+        // A path '@' with no secret around still shows the rest.
+        assert_eq!(url("https://h/a@b?page=2"), "https://h/a@b?page=2");
     }
 
     #[test]
