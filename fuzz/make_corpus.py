@@ -299,4 +299,13 @@ for i, parts in enumerate([
     put("redact", f"seed-{i:02}", fields(*parts))
 put("redact", "libpq", "host=127.0.0.1 port=5432 password=XQ5")
 put("redact", "message", "error sending request for url (https://ops:iss-s3cret@issuer.example/jwks?password=JwksSecret2): timed out")
+# --- regressions: inputs the fuzzers found (each fixed with a unit test) ------------
+put("config", "regress-cr-in-key", 'accrtiosa6x_lifettl\r"me = \n5ssertion2_ma3x_lifettl "6?\n')
+put("config", "regress-lanes", "argon2_parallelism = 1111111110\nargon2_memory_kib = 79\n")
+put("apply", "regress-esc-in-key", '[[client]]\nclient_id = "x"\nsc\u001b[2Kope = 1\n')
+put("stored_hash", "regress-lanes", "$16$m=79,t=0,p=1111111110")
+put("stored_hash", "regress-lanes-argon2id", "$argon2id$v=19$m=79,t=1,p=1111111110$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA")
+put("redact", "regress-quote-in-password", fields("https", "ops", "pa#iss-s3'", "", "", "", "uer.example", ""))
+put("redact", "regress-paren-in-path", fields("postgres", "app", "p@XQ1", "127.)0.0.1:5432/db", "x"))
+put("redact", "regress-at-in-query", fields("postgres", "app", "s3cret-pw", "127.0.0.1", "se@cret"))
 print("corpus written to", ROOT)
