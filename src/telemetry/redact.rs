@@ -87,13 +87,15 @@ pub fn url(raw: &str) -> String {
 }
 
 /// Whether `rest` (a URL after its scheme), read the RFC 3986 way (the host ends at the
-/// first '/', '?' or '#'), has a secret-looking query parameter with a value.
+/// first '/', '?' or '#'), has a secret-looking query parameter with a value (other
+/// than the mask: a URL redacted once reads the same redacted again).
 fn holds_secret_parameter(rest: &str) -> bool {
     let before_fragment = rest.split('#').next().unwrap_or(rest);
     before_fragment.split_once('?').is_some_and(|(_, query)| {
         query.split('&').any(|pair| {
-            pair.split_once('=')
-                .is_some_and(|(name, value)| !value.is_empty() && secret_parameter(name))
+            pair.split_once('=').is_some_and(|(name, value)| {
+                !value.is_empty() && value != MASK && secret_parameter(name)
+            })
         })
     })
 }
@@ -235,6 +237,9 @@ mod tests {
         }
         // A path '@' with no secret around still shows the rest.
         assert_eq!(url("https://h/a@b?page=2"), "https://h/a@b?page=2");
+        // Redacted once, a URL reads the same redacted again.
+        let once = url("postgres://a/b:pw@h?password=");
+        assert_eq!(url(&once), once);
     }
 
     #[test]
