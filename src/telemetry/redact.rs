@@ -76,14 +76,28 @@ pub fn url(raw: &str) -> String {
     // userinfo holds none of them), the '@' then inside a query: a secret parameter of
     // that reading would show above (as a user name, a host), so such a URL is masked
     // whole.
-    let ambiguous = userinfo.is_some_and(|u| u.contains(['/', '?', '#']));
-    if ambiguous && holds_secret_parameter(rest) {
+    // The redacted text is judged the same way, so that redacting it again changes
+    // nothing.
+    let out_rest = match scheme {
+        Some(s) => out.strip_prefix(s).and_then(|r| r.strip_prefix("://")),
+        None => Some(out.as_str()),
+    };
+    if query_secret_in_reach(rest) || out_rest.is_some_and(query_secret_in_reach) {
         return match scheme {
             Some(s) => format!("{s}://{MASK}"),
             None => MASK.to_string(),
         };
     }
     out
+}
+
+/// Whether `rest` (a URL after its scheme) has an '@' after a '/', '?' or '#' and a
+/// secret-looking query parameter when read the RFC 3986 way.
+fn query_secret_in_reach(rest: &str) -> bool {
+    let ambiguous = rest
+        .rsplit_once('@')
+        .is_some_and(|(userinfo, _)| userinfo.contains(['/', '?', '#']));
+    ambiguous && holds_secret_parameter(rest)
 }
 
 /// Whether `rest` (a URL after its scheme), read the RFC 3986 way (the host ends at the
@@ -238,8 +252,13 @@ mod tests {
         // A path '@' with no secret around still shows the rest.
         assert_eq!(url("https://h/a@b?page=2"), "https://h/a@b?page=2");
         // Redacted once, a URL reads the same redacted again.
-        let once = url("postgres://a/b:pw@h?password=");
-        assert_eq!(url(&once), once);
+        for raw in [
+            "postgres://a/b:pw@h?password=",
+            "x?\0p@Q.)0.1:54=p\0p@Q.pass.1:54=32/db",
+        ] {
+            let once = url(raw);
+            assert_eq!(url(&once), once, "{raw}");
+        }
     }
 
     #[test]
