@@ -317,6 +317,16 @@ impl ConfigArgs {
         self
     }
 
+    /// The keys a configuration file sets: its `text`, read from `path` (named in
+    /// errors, one line each: `file:line: key: why`). Reads nothing else, so a fuzz
+    /// target can judge any text.
+    pub fn from_toml(path: &std::path::Path, text: &str) -> Result<ConfigArgs, ConfigError> {
+        let mut file =
+            toml::from_str::<ConfigArgs>(text).map_err(|e| file_error(path, text, &e))?;
+        file.origins = Origins::of_file(path, text);
+        Ok(file)
+    }
+
     /// Fills every key unset here from `lower`.
     fn or(self, lower: ConfigArgs) -> ConfigArgs {
         ConfigArgs {
@@ -419,7 +429,8 @@ fn file_error(path: &std::path::Path, text: &str, e: &toml::de::Error) -> Config
         .nth(index)
         .and_then(|l| l.split_once('='))
         .map(|(k, _)| k.trim().trim_matches('"').to_string())
-        .filter(|k| !k.is_empty() && !k.starts_with('['));
+        // A key with control characters is not quoted: the message stays one line.
+        .filter(|k| !k.is_empty() && !k.starts_with('[') && !k.contains(char::is_control));
     let at = format!("{}:{line}", path.display());
     let Some(key) = key else {
         return ConfigError(format!("{at}: {first}"));
@@ -540,10 +551,7 @@ impl Settings {
                 let text = std::fs::read_to_string(path).map_err(|e| {
                     ConfigError(format!("cannot read config file {}: {e}", path.display()))
                 })?;
-                let mut file =
-                    toml::from_str::<ConfigArgs>(&text).map_err(|e| file_error(path, &text, &e))?;
-                file.origins = Origins::of_file(path, &text);
-                file
+                ConfigArgs::from_toml(path, &text)?
             }
         };
         let mut merged = args.clone().or(file);
@@ -847,6 +855,18 @@ mod tests {
             ..Default::default()
         })
         .is_err());
+    }
+
+    #[test]
+    fn a_file_error_is_one_line_even_when_its_key_holds_control_characters() {
+        // Found by the `config` fuzz target: a lone CR (or an escape sequence) in a
+        // key was quoted into the message, which then rewrote the terminal line.
+        for text in ["acc\r\"me = \n5", "sc\u{1b}[2Kope = 1\n"] {
+            let e = ConfigArgs::from_toml(std::path::Path::new("t.toml"), text)
+                .expect_err("invalid TOML");
+            assert!(!e.0.contains(char::is_control), "{:?}", e.0);
+            assert!(e.0.starts_with("t.toml:1: "), "{:?}", e.0);
+        }
     }
 
     #[test]

@@ -195,8 +195,12 @@ pub fn apply(
         let key = line_text
             .split_once('=')
             .map(|(k, _)| k.trim())
+            // A key with control characters is not quoted: the message stays one line.
             .filter(|k| {
-                !k.is_empty() && !k.starts_with('[') && !message.contains(&format!("`{k}`"))
+                !k.is_empty()
+                    && !k.starts_with('[')
+                    && !k.contains(char::is_control)
+                    && !message.contains(&format!("`{k}`"))
             });
         match key {
             Some(k) => AdminError::Invalid(format!("{}:{line}: {k}: {message}", path.display())),
@@ -632,4 +636,34 @@ pub fn read_file(path: &Path) -> Result<String, AdminError> {
         )));
     }
     Ok(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use diesel::Connection;
+
+    #[test]
+    fn a_parse_error_is_one_line_even_when_its_key_holds_control_characters() {
+        // Found by the `apply` fuzz target: a lone CR (or an escape sequence) in a key
+        // was quoted into the message, which then rewrote the terminal line.
+        let sqlite = diesel::SqliteConnection::establish(":memory:").expect("sqlite");
+        let mut conn = DbConnection::Sqlite(sqlite);
+        for text in [
+            "acc\r\"me = \n5",
+            "[[client]]\nclient_id = \"x\"\nsc\u{1b}[2Kope = 1\n",
+        ] {
+            let e = apply(
+                &mut conn,
+                Path::new("c.toml"),
+                text,
+                ApplyOptions::default(),
+                0,
+            )
+            .expect_err("invalid TOML");
+            let m = e.to_string();
+            assert!(!m.contains(char::is_control), "{m:?}");
+            assert!(m.starts_with("c.toml:"), "{m:?}");
+        }
+    }
 }

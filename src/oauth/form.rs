@@ -78,6 +78,11 @@ impl FormParams {
         }
     }
 
+    /// Every parameter, in the order sent (what a body that reads the same is made of).
+    pub fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.pairs.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+    }
+
     /// The value of a single-valued parameter.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.pairs

@@ -75,7 +75,7 @@ impl Argon2Ceiling {
         let version = phc.version.is_none_or(|v| v == 0x10 || v == 0x13);
         // Params checks what argon2 itself requires (m >= 8 p, sizes), from the
         // numbers alone; nothing is allocated.
-        let within = Params::try_from(phc).is_ok_and(|p| {
+        let within = params(phc).is_some_and(|p| {
             p.m_cost() <= self.memory_kib
                 && p.t_cost() <= self.passes
                 && p.p_cost() <= self.lanes
@@ -101,7 +101,20 @@ impl Argon2Ceiling {
 /// The memory verifying an argon2 hash takes, KiB (0 when its parameters are invalid:
 /// it is never verified then).
 pub fn argon2_memory_kib(phc: &PasswordHash<'_>) -> u32 {
-    Params::try_from(phc).map_or(0, |p| p.m_cost())
+    params(phc).map_or(0, |p| p.m_cost())
+}
+
+/// The argon2 parameters of `phc`, if valid. A lane count beyond argon2's maximum is
+/// refused before `Params` sees it: it multiplies the count by 8 before checking it,
+/// which overflows (a panic wherever overflow is checked, as in debug builds).
+fn params(phc: &PasswordHash<'_>) -> Option<Params> {
+    let too_many_lanes = phc.params.iter().any(|(name, value)| {
+        name.as_str() == "p" && value.decimal().map_or(true, |p| p > Params::MAX_P_COST)
+    });
+    if too_many_lanes {
+        return None;
+    }
+    Params::try_from(phc).ok()
 }
 
 #[cfg(test)]
@@ -110,6 +123,16 @@ mod tests {
 
     fn phc(params: &str) -> String {
         format!("$argon2id$v=19${params}$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA")
+    }
+
+    #[test]
+    fn a_lane_count_beyond_argon2s_maximum_is_refused_without_a_panic() {
+        // Found by the stored_hash fuzz target: argon2's `Params` multiplied the lane
+        // count by 8 before checking it, and overflowed (a panic in debug builds).
+        let text = phc("m=79,t=1,p=1111111110");
+        let parsed = PasswordHash::new(&text).expect("PHC");
+        assert!(!Argon2Ceiling::IMPORTED.admits(&parsed));
+        assert_eq!(argon2_memory_kib(&parsed), 0);
     }
 
     #[test]

@@ -39,6 +39,14 @@ impl Default for HashParams {
 
 impl HashParams {
     fn hasher(self) -> Result<Argon2<'static>, String> {
+        // argon2's `Params::new` multiplies the lanes by 8 before checking them, which
+        // overflows (a panic in debug builds): a count beyond its maximum stops here.
+        if self.parallelism > Params::MAX_P_COST {
+            return Err(format!(
+                "invalid argon2 parameters: at most {} lanes",
+                Params::MAX_P_COST
+            ));
+        }
         let params = Params::new(self.memory_kib, self.iterations, self.parallelism, None)
             .map_err(|e| format!("invalid argon2 parameters: {e}"))?;
         Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
@@ -213,6 +221,17 @@ mod tests {
         iterations: 1,
         parallelism: 1,
     };
+
+    #[test]
+    fn a_lane_count_beyond_argon2s_maximum_is_refused_without_a_panic() {
+        // Found by the config fuzz target (argon2_parallelism = 1111111110).
+        let params = HashParams {
+            memory_kib: 79,
+            iterations: 1,
+            parallelism: 1_111_111_110,
+        };
+        assert!(params.validate().is_err());
+    }
 
     #[test]
     fn hashes_are_argon2id_salted_and_verify() {

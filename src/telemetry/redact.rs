@@ -33,6 +33,21 @@ const SECRET_PARAMETERS: [&str; 8] = [
 /// and a reader each split it differently; what is masked is what any of those
 /// readings would take for a secret, so no reading prints part of one.
 pub fn url(raw: &str) -> String {
+    // Masking can join what was apart (a mask next to an '@' or '='), so the result is
+    // judged again until nothing more is masked: redacting twice is redacting once.
+    let mut out = masked_once(raw);
+    for _ in 0..4 {
+        let again = masked_once(&out);
+        if again == out {
+            break;
+        }
+        out = again;
+    }
+    out
+}
+
+/// `raw` with the ranges of [`hidden_ranges`] replaced by the mask.
+fn masked_once(raw: &str) -> String {
     let hidden = hidden_ranges(raw);
     let mut out = String::with_capacity(raw.len());
     let mut shown_to = 0;
@@ -139,7 +154,10 @@ fn secret_parameter(name: &str) -> bool {
 }
 
 /// `text` (a message that may quote URLs, such as an HTTP client's error) with every
-/// URL in it redacted by [`url`]. A URL ends at whitespace or a closing bracket/quote.
+/// URL in it redacted by [`url`]. A URL runs to the end of its word (whitespace), less
+/// the closing brackets, quotes and punctuation of the sentence around it: a URL parser
+/// leaves `)`, `'` or `,` unencoded in a password, a path or a query, so the URL does
+/// not end at the first one.
 pub fn urls_in(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
@@ -149,9 +167,12 @@ pub fn urls_in(text: &str) -> String {
             .trim_end_matches(|c: char| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
         let scheme = head.strip_prefix(before).unwrap_or_default();
         out.push_str(before);
-        let len = after
-            .find(|c: char| c.is_whitespace() || matches!(c, ')' | ']' | '>' | '"' | '\'' | ','))
-            .unwrap_or(after.len());
+        let word = after.split(char::is_whitespace).next().unwrap_or(after);
+        let len = word
+            .trim_end_matches(|c: char| {
+                matches!(c, ')' | ']' | '>' | '"' | '\'' | ',' | '.' | ':' | ';')
+            })
+            .len();
         let (found, remaining) = after.split_at(len);
         out.push_str(&url(&format!("{scheme}{found}")));
         rest = remaining;
@@ -250,6 +271,55 @@ mod tests {
         }
         assert_eq!(scrubbed("no secret here", &secrets), "no secret here");
         assert!(secrets_of("postgres://app@h/db").is_empty());
+    }
+
+    #[test]
+    fn a_url_holding_a_quote_bracket_or_comma_is_masked_in_a_message() {
+        // Found by the `redact` fuzz target: the URL was cut at the first closer, inside
+        // the password or before the query, and what followed was printed as it was.
+        for pw in [
+            "pa'ss", "pa,ss", "pa)ss", "pa]ss", "pa>ss", "pa\"ss", "p'a@s,s",
+        ] {
+            let message = format!(
+                "error sending request for url (https://ops:{pw}@collector.example/v1/traces): timed out"
+            );
+            let shown = urls_in(&message);
+            assert!(!shown.contains(pw), "{shown}");
+            assert!(
+                shown.ends_with("(https://ops:***@collector.example/v1/traces): timed out"),
+                "{shown}"
+            );
+        }
+        assert_eq!(
+            urls_in("fetching 'https://h/a)b,c?access_token=t0k3n', then: x"),
+            "fetching 'https://h/a)b,c?access_token=***', then: x"
+        );
+    }
+
+    #[test]
+    fn a_secret_parameter_holding_an_at_sign_is_masked() {
+        // Found by the `redact` fuzz target: the '@' was taken for the end of a
+        // userinfo, and the parameter's value was shown as a user name and a host.
+        for raw in [
+            "postgres://db/tessera?sslpassword=se@cret",
+            "https://h:8080/p?access_token=se@cret&x=1",
+        ] {
+            let shown = url(raw);
+            assert!(
+                !shown.contains("se@") && !shown.contains("cret"),
+                "{raw} -> {shown}"
+            );
+        }
+        // A path '@' with no secret around still shows the rest.
+        assert_eq!(url("https://h/a@b?page=2"), "https://h/a@b?page=2");
+        // Redacted once, a URL reads the same redacted again.
+        for raw in [
+            "postgres://a/b:pw@h?password=",
+            "x?\0p@Q.)0.1:54=p\0p@Q.pass.1:54=32/db",
+        ] {
+            let once = url(raw);
+            assert_eq!(url(&once), once, "{raw}");
+        }
     }
 
     #[test]
