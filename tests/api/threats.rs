@@ -64,7 +64,7 @@ async fn the_threat_table_has_every_route_and_names_only_tests_that_exist() {
         }
         let file = match module.strip_prefix("src/") {
             Some(_) => module.to_string(),
-            None => format!("tests/api/{module}.rs"),
+            None => format!("tests/api/{}.rs", module.replace("::", "/")),
         };
         let source = repo_file(&file);
         let defined = source.contains(&format!("fn {test}()"))
