@@ -112,7 +112,8 @@ fn hidden_ranges(raw: &str) -> Vec<Range<usize>> {
 /// Whether `raw` (a URL) holds something [`url`] would mask: a password in its
 /// userinfo or a secret-looking query parameter.
 pub fn holds_secret(raw: &str) -> bool {
-    !hidden_ranges(raw).is_empty()
+    // A URL redacted once holds masks, not secrets: judged by what redaction changes.
+    url(raw) != raw
 }
 
 /// The secrets [`url`] masks in `raw`, as written and percent-decoded: what a
