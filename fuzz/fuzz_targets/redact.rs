@@ -30,10 +30,11 @@ const FIXED: &str = "error sending request for url (): timed out \
     has a user name or password holding @, /, ? or # unencoded: percent-encode them (%40, %2F, %3F, %23)";
 
 /// Asserts that `secret`, which `raw` holds once, is nowhere in `shown` (a secret with
-/// `*` or `"` is not judged: the mask and the quotes around a quoted URL hold them).
+/// `*`, `"` or `\` is not judged: the mask, the quotes around a quoted URL and the
+/// escapes of a `{:?}`-quoted one hold them).
 fn hidden(raw: &str, secret: &str, shown: &str, what: &str) {
     let judged = secret.chars().count() >= 4
-        && !secret.contains(['*', '"'])
+        && !secret.contains(['*', '"', '\\'])
         && !FIXED.contains(secret)
         && raw.matches(secret).count() == 1;
     if !judged {
