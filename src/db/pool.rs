@@ -199,12 +199,33 @@ impl Manager {
         match &self.url {
             DbUrl::Sqlite(path) => {
                 let mut c = diesel::SqliteConnection::establish(&path.to_string_lossy())?;
-                c.batch_execute(&format!(
+                let setup = format!(
                     "PRAGMA busy_timeout = {ms}; PRAGMA journal_mode = WAL; \
                      PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
                      PRAGMA mmap_size = 268435456; PRAGMA wal_autocheckpoint = 0;"
-                ))
-                .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+                );
+                // Switching a new file to WAL needs its exclusive lock. While another
+                // connection writes to it (the migrations of a first start), SQLite
+                // answers "database is locked" at once instead of waiting under
+                // busy_timeout (waiting while holding a read lock could deadlock). The
+                // connection waits and tries again within the statement timeout,
+                // instead of failing and being logged as a connection failure.
+                let started = std::time::Instant::now();
+                let mut pause = std::time::Duration::from_millis(2);
+                loop {
+                    match c.batch_execute(&setup) {
+                        Ok(()) => break,
+                        Err(e) if is_locked(&e) && started.elapsed() < self.statement_timeout => {
+                            std::thread::sleep(pause);
+                            pause = pause
+                                .saturating_mul(2)
+                                .min(std::time::Duration::from_millis(50));
+                        }
+                        Err(e) => {
+                            return Err(diesel::ConnectionError::CouldntSetupConfiguration(e))
+                        }
+                    }
+                }
                 Ok(DbConnection::Sqlite(c))
             }
             DbUrl::Postgres(url) => {
@@ -220,6 +241,12 @@ impl Manager {
             }
         }
     }
+}
+
+/// Whether SQLite refused a statement because another connection holds its lock.
+fn is_locked(e: &diesel::result::Error) -> bool {
+    let text = e.to_string();
+    text.contains("database is locked") || text.contains("database is busy")
 }
 
 impl ManageConnection for Manager {
@@ -414,6 +441,29 @@ pub fn ping(conn: &mut DbConnection) -> Result<(), DbError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_sqlite_connection_opened_while_another_holds_the_lock_waits_instead_of_failing() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("t.db");
+        let manager = Manager {
+            url: DbUrl::Sqlite(path.clone()),
+            statement_timeout: Duration::from_secs(5),
+            connect_timeout: Duration::from_secs(5),
+            secrets: Vec::new(),
+        };
+        // A fresh file, not yet in WAL mode, being written (as the first start's
+        // migrations write it).
+        let mut holder =
+            diesel::SqliteConnection::establish(&path.to_string_lossy()).expect("open");
+        holder
+            .batch_execute("CREATE TABLE t (x INTEGER); BEGIN IMMEDIATE; INSERT INTO t VALUES (1);")
+            .expect("lock");
+        let opened = std::thread::spawn(move || manager.establish().map(|_| ()));
+        std::thread::sleep(Duration::from_millis(150));
+        holder.batch_execute("COMMIT;").expect("unlock");
+        assert!(opened.join().expect("thread").is_ok());
+    }
 
     #[test]
     fn urls_select_the_backend() {
