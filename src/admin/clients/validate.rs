@@ -450,3 +450,187 @@ pub fn provided_secret(secret: &SecretString) -> Result<String, AdminError> {
     }
     Ok(hash_secret(s))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn judged(fields: &ClientFields, stored: Option<&Client>) -> Result<ValidClient, AdminError> {
+        let ctx = Context {
+            stored,
+            policy: Policy::default(),
+        };
+        validate(fields, ctx, &mut |name| Ok(name == "ci"))
+    }
+
+    /// The field an invalid `fields` is refused for.
+    fn refused(fields: &ClientFields, stored: Option<&Client>) -> &'static str {
+        match judged(fields, stored) {
+            Err(AdminError::InvalidField { field, message }) => {
+                assert!(!message.contains("--"), "{field}: {message}");
+                field
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn named(name: &str) -> ClientFields {
+        ClientFields {
+            name: name.into(),
+            ..ClientFields::default()
+        }
+    }
+
+    fn federated(issuer: Option<&str>, subject: Option<&str>) -> ClientFields {
+        ClientFields {
+            auth_method: Some("federated".into()),
+            issuer: issuer.map(Into::into),
+            subject: subject.map(Into::into),
+            ..named("w")
+        }
+    }
+
+    #[test]
+    fn a_new_client_gets_the_default_method_and_grant() {
+        let v = judged(&named("svc"), None).expect("valid");
+        assert_eq!(v.auth_method, AuthMethod::DEFAULT);
+        assert_eq!(v.grant_types, GrantType::DEFAULT.as_str());
+        assert!(v.client_id.is_none() && v.secret_hash.is_none());
+    }
+
+    #[test]
+    fn pairing_rules_name_the_field_without_a_front_ends_spelling() {
+        let keyed = |jwks: Option<&str>, uri: Option<&str>| ClientFields {
+            auth_method: Some("private_key_jwt".into()),
+            jwks: jwks.map(Into::into),
+            jwks_uri: uri.map(Into::into),
+            ..named("k")
+        };
+        let set = r#"{"keys":[]}"#;
+        assert_eq!(
+            refused(&keyed(Some(set), Some("https://k.example")), None),
+            "jwks_uri"
+        );
+        assert_eq!(refused(&keyed(None, None), None), "jwks");
+        let secret_with_keys = ClientFields {
+            jwks_uri: Some("https://k.example/jwks".into()),
+            ..named("s")
+        };
+        assert_eq!(refused(&secret_with_keys, None), "jwks_uri");
+
+        assert_eq!(refused(&federated(None, None), None), "issuer");
+        assert_eq!(refused(&federated(None, Some("s")), None), "issuer");
+        assert_eq!(refused(&federated(Some("ci"), None), None), "subject");
+        assert_eq!(refused(&federated(Some("ci"), Some("*")), None), "subject");
+        assert_eq!(refused(&federated(Some("nope"), Some("s")), None), "issuer");
+        assert!(judged(&federated(Some("ci"), Some("repo:acme/*")), None).is_ok());
+        let secret_with_binding = ClientFields {
+            issuer: Some("ci".into()),
+            subject: Some("s".into()),
+            ..named("s")
+        };
+        assert_eq!(refused(&secret_with_binding, None), "issuer");
+    }
+
+    #[test]
+    fn a_keyed_or_federated_client_never_has_a_secret_and_a_provided_one_is_long() {
+        let secret = |s: &str| Some(SecretString::from(s.to_string()));
+        let federated_with_secret = ClientFields {
+            secret: secret(&"x".repeat(40)),
+            ..federated(Some("ci"), Some("s"))
+        };
+        assert_eq!(refused(&federated_with_secret, None), "secret");
+        let short = ClientFields {
+            secret: secret("short"),
+            ..named("s")
+        };
+        assert_eq!(refused(&short, None), "secret");
+        let long = ClientFields {
+            secret: secret(&"x".repeat(MIN_PROVIDED_SECRET)),
+            ..named("s")
+        };
+        assert!(judged(&long, None).expect("valid").secret_hash.is_some());
+    }
+
+    #[test]
+    fn grants_ids_lifetimes_lists_and_the_admin_scope_are_checked() {
+        let grants = |g: &[&str]| ClientFields {
+            grant_types: Some(g.iter().map(|s| s.to_string()).collect()),
+            ..named("g")
+        };
+        assert_eq!(refused(&grants(&["implicit"]), None), "grant_types");
+        assert_eq!(refused(&grants(&[]), None), "grant_types");
+        let every: Vec<&str> = GrantType::ALL.iter().map(|g| g.name()).collect();
+        assert!(judged(&grants(&every), None).is_ok());
+        let id = ClientFields {
+            client_id: Some("a b".into()),
+            ..named("i")
+        };
+        assert_eq!(refused(&id, None), "client_id");
+        let ttl = ClientFields {
+            refresh_reuse_grace: Some(301),
+            ..named("t")
+        };
+        assert_eq!(refused(&ttl, None), "refresh_reuse_grace");
+        let many = ClientFields {
+            audiences: (0..=MAX_URIS).map(|i| format!("urn:{i}")).collect(),
+            ..named("a")
+        };
+        assert_eq!(refused(&many, None), "audiences");
+        let admin = ClientFields {
+            scope: ADMIN_SCOPE.into(),
+            ..named("a")
+        };
+        assert_eq!(refused(&admin, None), "scope");
+        let by_cli = Context {
+            stored: None,
+            policy: Policy {
+                may_grant_admin: true,
+                ..Policy::default()
+            },
+        };
+        assert!(validate(&admin, by_cli, &mut |_| Ok(false)).is_ok());
+    }
+
+    #[test]
+    fn on_update_the_method_and_the_id_cannot_change() {
+        let v = judged(&named("svc"), None).expect("valid");
+        let stored = Client {
+            client_id: "svc".into(),
+            name: v.name,
+            secret_hash: None,
+            auth_method: v.auth_method.as_str().into(),
+            scope: v.scope,
+            grant_types: v.grant_types,
+            audiences: v.audiences,
+            access_token_ttl: None,
+            refresh_token_ttl: None,
+            refresh_reuse_grace: None,
+            disabled: false,
+            created_at: 0,
+            updated_at: 0,
+            require_dpop: false,
+            jwks: None,
+            jwks_uri: None,
+            previous_secret_hash: None,
+            previous_secret_expires_at: None,
+            federated_issuer: None,
+            federated_subject: None,
+            federated_claims: None,
+            managed_by: None,
+            resource_uris: v.resource_uris,
+        };
+        let same = ClientFields::of_stored(&stored);
+        assert!(judged(&same, Some(&stored)).is_ok());
+        let other_method = ClientFields {
+            auth_method: Some("client_secret_post".into()),
+            ..same.clone()
+        };
+        assert_eq!(refused(&other_method, Some(&stored)), "auth_method");
+        let other_id = ClientFields {
+            client_id: Some("other".into()),
+            ..same
+        };
+        assert_eq!(refused(&other_id, Some(&stored)), "client_id");
+    }
+}
