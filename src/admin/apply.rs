@@ -5,9 +5,11 @@
 //! `--prune` deletes what an earlier apply created and the file no longer names, never
 //! what was made by hand. Every error names the file, the line and the key.
 //!
-//! Each table kind is a [`Kind`]: its entries are read with spans, then applied with
+//! Each table kind (`[[issuer]]`, `[[client]]`) is read with spans, then applied with
 //! the administration functions the CLI uses (same validation, same audit records,
-//! actor `apply`), so a new kind is one more table and one more `apply_*` function.
+//! actor `apply`); an error about an attribute names its neutral name, which this
+//! file maps to the TOML key it came from. A new kind is one more table and one more
+//! `apply_*` function.
 
 use super::clients::{self, ClientFields, Policy, APPLY};
 use super::issuers::{self, IssuerSpec};

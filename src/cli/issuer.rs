@@ -18,9 +18,9 @@ pub enum IssuerCommand {
         /// A name for it (1 to 64 characters of A-Z a-z 0-9 . _ -)
         #[arg(long)]
         name: String,
-        /// The `iss` of its tokens (https URL; for SPIFFE, default spiffe://<trust domain>).
+        /// The `iss` of its tokens (https URL; for SPIFFE, default `spiffe://<trust domain>`).
         /// Without --jwks-uri or --jwks its keys come from the jwks_uri of
-        /// <issuer>/.well-known/openid-configuration
+        /// `<issuer>/.well-known/openid-configuration`
         #[arg(long, value_name = "URL")]
         issuer: Option<String>,
         /// Where its JWK Set is published

@@ -1,6 +1,6 @@
 //! What operators do to clients, each one unit on a connection: create, update (whole,
 //! or a patch over the stored client), secrets, keys, enable/disable, delete, read.
-//! Every attribute goes through [`validate`]; the audit record is written in the same
+//! Every attribute goes through [`validate()`]; the audit record is written in the same
 //! transaction.
 
 use super::fields::{ClientFields, ClientPatch};
