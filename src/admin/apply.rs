@@ -5,18 +5,17 @@
 //! `--prune` deletes what an earlier apply created and the file no longer names, never
 //! what was made by hand. Every error names the file, the line and the key.
 //!
-//! Each table kind is a [`Kind`]: its entries are read with spans, then applied with
+//! Each table kind (`[[issuer]]`, `[[client]]`) is read with spans, then applied with
 //! the administration functions the CLI uses (same validation, same audit records,
-//! actor `apply`), so a new kind is one more table and one more `apply_*` function.
+//! actor `apply`); an error about an attribute names its neutral name, which this
+//! file maps to the TOML key it came from. A new kind is one more table and one more
+//! `apply_*` function.
 
-use super::clients::{
-    self, check_provided_secret, set_secret_hash, ClientSpec, FederationSpec, KeySource, APPLY,
-};
+use super::clients::{self, ClientFields, Policy, APPLY};
 use super::issuers::{self, IssuerSpec};
 use super::{audit, AdminError};
 use crate::db::models::{Client, TrustedIssuer};
 use crate::db::{write_transaction, DbConnection, WriteLock};
-use crate::oauth::secret::verify_secret;
 use crate::outbound::FetchPolicy;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
@@ -319,42 +318,32 @@ fn jwks_text(
     }
 }
 
-/// What the administration functions' messages name, most specific first ("no trusted
-/// issuer named …" is about `issuer`, not `name`), and the TOML key each is about.
-const ISSUER_KEYS: [(&str, &str); 6] = [
-    ("--issuer", "issuer"),
-    ("--jwks-uri", "jwks_uri"),
-    ("--jwks", "jwks"),
-    ("--spiffe-trust-domain", "spiffe_trust_domain"),
-    ("--max-token-age", "max_token_age"),
-    ("--name", "name"),
-];
-/// Likewise for `[[client]]`.
-const CLIENT_KEYS: [(&str, &str); 16] = [
-    ("trusted issuer", "issuer"),
-    ("--issuer", "issuer"),
-    ("--subject", "subject"),
-    ("bound claim", "claims"),
-    ("client id", "client_id"),
-    ("secret", "secret_env"),
-    ("grant type", "grant_types"),
-    ("audience", "audiences"),
-    ("access_token_ttl", "access_token_ttl"),
-    ("refresh_token_ttl", "refresh_token_ttl"),
-    ("refresh_reuse_grace", "refresh_reuse_grace"),
-    ("auth method", "auth_method"),
-    ("jwks_uri", "jwks_uri"),
-    ("jwks", "jwks"),
-    ("scope", "scope"),
-    ("name", "name"),
-];
+/// The TOML key of a trusted issuer's attribute (its neutral name, as
+/// [`AdminError::InvalidField`] gives it): the same word, but `jwks` read from a file
+/// is `jwks_file`. An error about no one attribute is put on `name`.
+fn issuer_key(e: &IssuerEntry, err: &AdminError) -> &'static str {
+    match err {
+        AdminError::InvalidField { field: "jwks", .. } if e.jwks_file.is_some() => "jwks_file",
+        AdminError::InvalidField { field, .. } => field,
+        _ => "name",
+    }
+}
 
-/// The TOML key a validation message is about, for the error line.
-fn key_for(message: &str, table: &[(&str, &'static str)], fallback: &'static str) -> &'static str {
-    table
-        .iter()
-        .find(|(fragment, _)| message.contains(fragment))
-        .map_or(fallback, |(_, key)| key)
+/// The TOML key of a client's attribute: the same word, but `jwks` read from a file is
+/// `jwks_file` and the secret is `secret_file` or `secret_env`, whichever gave it. An
+/// error about no one attribute is put on `client_id`.
+fn client_key(e: &ClientEntry, err: &AdminError) -> &'static str {
+    match err {
+        AdminError::InvalidField { field: "jwks", .. } if e.jwks_file.is_some() => "jwks_file",
+        AdminError::InvalidField {
+            field: "secret", ..
+        } if e.secret_file.is_some() => "secret_file",
+        AdminError::InvalidField {
+            field: "secret", ..
+        } => "secret_env",
+        AdminError::InvalidField { field, .. } => field,
+        _ => "client_id",
+    }
 }
 
 fn apply_issuer(
@@ -377,24 +366,15 @@ fn apply_issuer(
         max_token_age: e.max_token_age,
         allow_http: options.allow_http,
     };
-    let toml_key = |m: &str| match key_for(m, &ISSUER_KEYS, "name") {
-        "jwks" if e.jwks_file.is_some() => "jwks_file",
-        k => k,
-    };
+    let located = |err: AdminError| at(issuer_key(e, &err), err.to_string());
     let existing = TrustedIssuer::find(conn, &e.name).map_err(|d| at("name", d.to_string()))?;
     let action = match existing {
         None => {
-            issuers::add(conn, APPLY, &spec, now).map_err(|err| {
-                let m = err.to_string();
-                at(toml_key(&m), m)
-            })?;
+            issuers::add(conn, APPLY, &spec, now).map_err(located)?;
             "create"
         }
         Some(old) => {
-            let new = issuers::validated(&spec, &old.created_by, now).map_err(|err| {
-                let m = err.to_string();
-                at(toml_key(&m), m)
-            })?;
+            let new = issuers::validated(&spec, &old.created_by, now).map_err(located)?;
             let same = (
                 &new.issuer,
                 &new.jwks_uri,
@@ -411,10 +391,7 @@ fn apply_issuer(
             if same {
                 "unchanged"
             } else {
-                issuers::replace(conn, APPLY, &new, now).map_err(|err| {
-                    let m = err.to_string();
-                    at(toml_key(&m), m)
-                })?;
+                issuers::replace(conn, APPLY, &new, now).map_err(located)?;
                 "update"
             }
         }
@@ -464,76 +441,51 @@ fn apply_client(
     let e = entry.get_ref();
     let at = |key: &'static str, m: String| (span.clone(), key, m);
     let jwks = jwks_text(&e.jwks, &e.jwks_file).map_err(|(k, m)| at(k, m))?;
-    let keys = match (jwks, &e.jwks_uri) {
-        (Some(_), Some(_)) => return Err(at("jwks_uri", "give jwks or jwks_uri, not both".into())),
-        (Some(j), None) => Some(KeySource::Jwks(j)),
-        (None, Some(u)) => Some(KeySource::JwksUri(u.clone())),
-        (None, None) => None,
-    };
-    let federation = match (&e.issuer, &e.subject) {
-        (None, None) if e.claims.is_empty() => None,
-        (Some(issuer), Some(subject)) => Some(FederationSpec {
-            issuer: issuer.clone(),
-            subject: subject.clone(),
-            claims: e
-                .claims
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-        }),
-        (None, _) => return Err(at("subject", "subject and claims need issuer".into())),
-        (Some(_), None) => return Err(at("issuer", "issuer needs subject".into())),
-    };
     let secret = provided_secret(e).map_err(|(k, m)| at(k, m))?;
-    let spec = ClientSpec {
+    let fields = ClientFields {
         name: e.name.clone().unwrap_or_else(|| e.client_id.clone()),
+        client_id: Some(e.client_id.clone()),
         scope: e.scope.clone(),
-        grant_types: e
-            .grant_types
-            .clone()
-            .unwrap_or_else(|| ClientSpec::default().grant_types),
+        grant_types: e.grant_types.clone(),
         audiences: e.audiences.clone(),
         resource_uris: e.resource_uris.clone(),
         auth_method: e.auth_method.clone(),
-        keys,
-        jwks_uri_policy: options.jwks_uri_policy,
+        jwks,
+        jwks_uri: e.jwks_uri.clone(),
+        issuer: e.issuer.clone(),
+        subject: e.subject.clone(),
+        claims: e
+            .claims
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
         access_token_ttl: e.access_token_ttl,
         refresh_token_ttl: e.refresh_token_ttl,
         refresh_reuse_grace: e.refresh_reuse_grace,
         require_dpop: e.require_dpop,
-        federation,
-        client_id: Some(e.client_id.clone()),
         secret: secret.clone(),
     };
-    let toml_field = |k: &'static str| match k {
-        "jwks" if e.jwks_file.is_some() => "jwks_file",
-        "secret_env" if e.secret_file.is_some() => "secret_file",
-        k => k,
+    // The file is written by an operator with the database in hand, as the CLI's user.
+    let policy = Policy {
+        jwks_uri_policy: options.jwks_uri_policy,
+        may_grant_admin: true,
     };
-    let toml_key = |m: &str| toml_field(key_for(m, &CLIENT_KEYS, "client_id"));
-    let located = |err: AdminError| {
-        let m = err.to_string();
-        match err {
-            // The TOML key is the attribute's neutral name.
-            AdminError::InvalidField { field, .. } => at(toml_field(field), m),
-            _ => at(toml_key(&m), m),
-        }
-    };
+    let located = |err: AdminError| at(client_key(e, &err), err.to_string());
     let existing = Client::find(conn, &e.client_id).map_err(|d| at("client_id", d.to_string()))?;
     let action = match existing {
         None => {
-            let created = clients::create(conn, APPLY, &spec, now).map_err(located)?;
+            let created = clients::create(conn, APPLY, &fields, policy, now).map_err(located)?;
             if let Some(s) = created.client_secret {
                 report.secrets.insert(e.client_id.clone(), s);
             }
             "create"
         }
-        Some(stored) => {
+        Some(_) => {
             let before = clients::show(conn, &e.client_id).map_err(located)?;
             // Updated in a savepoint and compared: an update that changes nothing is
             // rolled back, so it writes, records and logs nothing.
             let changed = audit::transaction(conn, |conn| {
-                let after = clients::update(conn, APPLY, &e.client_id, &spec, now)?;
+                let after = clients::update(conn, APPLY, &e.client_id, &fields, policy, now)?;
                 // Compared without updated_at, which an update always moves.
                 let unstamped = |view| match serde_json::to_value(view) {
                     Ok(serde_json::Value::Object(mut m)) => {
@@ -554,15 +506,8 @@ fn apply_client(
                 Err(err) => return Err(located(err)),
             };
             if let Some(s) = &secret {
-                let hash = check_provided_secret(s).map_err(located)?;
-                let same = stored.secret_hash.as_deref().is_some_and(|h| {
-                    use secrecy::ExposeSecret;
-                    verify_secret(s.expose_secret(), h)
-                });
-                if !same {
-                    set_secret_hash(conn, APPLY, &e.client_id, hash, now).map_err(located)?;
-                    changed = true;
-                }
+                changed |=
+                    clients::provide_secret(conn, APPLY, &e.client_id, s, now).map_err(located)?;
             }
             if changed {
                 "update"

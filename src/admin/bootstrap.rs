@@ -1,7 +1,7 @@
 //! The first start on an empty database: one admin client, created exactly once even
 //! when several replicas start together.
 
-use super::clients::{create, ClientSpec, CreatedClient};
+use super::clients::{create, ClientFields, CreatedClient, Policy};
 use super::AdminError;
 use crate::db::models::meta;
 use crate::db::{write_transaction, DbConnection, WriteLock};
@@ -30,12 +30,16 @@ fn bootstrap(
     if meta::get(conn, meta::BOOTSTRAPPED)?.is_some() {
         return Ok(Ok(None));
     }
-    let spec = ClientSpec {
+    let fields = ClientFields {
         name: "bootstrap admin".into(),
         scope: ADMIN_SCOPE.into(),
         ..Default::default()
     };
-    let created = match create(conn, "server", &spec, now) {
+    let policy = Policy {
+        may_grant_admin: true,
+        ..Policy::default()
+    };
+    let created = match create(conn, "server", &fields, policy, now) {
         Ok(c) => c,
         Err(AdminError::Db(e)) => return Err(e),
         Err(other) => return Ok(Err(other)),

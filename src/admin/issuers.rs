@@ -78,42 +78,50 @@ impl From<&TrustedIssuer> for IssuerView {
     }
 }
 
-fn invalid<T>(m: impl Into<String>) -> Result<T, AdminError> {
-    Err(AdminError::Invalid(m.into()))
+/// An invalid attribute, named by its neutral name (the TOML key; each front end
+/// renders it as its own).
+fn invalid<T>(field: &'static str, m: impl Into<String>) -> Result<T, AdminError> {
+    Err(AdminError::field(field, m))
 }
 
-/// Checks an issuer URL. Messages show it redacted (`telemetry::redact::url`): a
-/// password put in it by mistake is refused and never echoed, here or in `apply`'s
-/// errors.
-fn check_url(what: &str, raw: &str, allow_http: bool) -> Result<String, AdminError> {
+/// Checks an issuer URL (`field`). Messages show it redacted
+/// (`telemetry::redact::url`): a password put in it by mistake is refused and never
+/// echoed, here or in `apply`'s errors.
+fn check_url(field: &'static str, raw: &str, allow_http: bool) -> Result<String, AdminError> {
     if raw.len() > 2048 {
-        return invalid(format!("{what} must be at most 2048 characters"));
+        return invalid(field, "must be at most 2048 characters");
     }
     let shown = || crate::telemetry::redact::url(raw);
     let url = url::Url::parse(raw)
-        .map_err(|e| AdminError::Invalid(format!("{what} {:?}: {e}", shown())))?;
+        .map_err(|e| AdminError::field(field, format!("{:?}: {e}", shown())))?;
     let scheme_ok = url.scheme() == "https" || (allow_http && url.scheme() == "http");
     if !scheme_ok {
-        return invalid(format!(
-            "{what} {:?} must be https (http only with jwks_uri_allow_http)",
-            shown()
-        ));
+        return invalid(
+            field,
+            format!(
+                "{:?} must be https (http only with jwks_uri_allow_http)",
+                shown()
+            ),
+        );
     }
     if !url.username().is_empty()
         || url.password().is_some()
         || crate::telemetry::redact::holds_secret(raw)
     {
-        return invalid(format!(
-            "{what} {:?} must not carry a user name, password or secret query parameter: \
-             tessera sends none, and it would be printed wherever the URL is",
-            shown()
-        ));
+        return invalid(
+            field,
+            format!(
+                "{:?} must not carry a user name, password or secret query parameter: \
+                 tessera sends none, and it would be printed wherever the URL is",
+                shown()
+            ),
+        );
     }
     if url.host_str().is_none_or(str::is_empty) || url.fragment().is_some() {
-        return invalid(format!(
-            "{what} {:?} must be a URL with a host, without fragment",
-            shown()
-        ));
+        return invalid(
+            field,
+            format!("{:?} must be a URL with a host, without fragment", shown()),
+        );
     }
     // Kept exactly: an issuer identifier is compared with `iss` as a string, and some
     // end in a slash.
@@ -129,7 +137,7 @@ impl IssuerSpec {
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
         if !name_ok {
-            return invalid("--name must be 1 to 64 characters of A-Z a-z 0-9 . _ -");
+            return invalid("name", "must be 1 to 64 characters of A-Z a-z 0-9 . _ -");
         }
         let td = match &self.spiffe_trust_domain {
             Some(td) => {
@@ -139,9 +147,13 @@ impl IssuerSpec {
                         b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b)
                     });
                 if !ok {
-                    return invalid(format!(
-                        "--spiffe-trust-domain {td:?}: lower-case letters, digits, . _ - (e.g. prod.example.org)"
-                    ));
+                    let shown: String = td.chars().take(80).collect();
+                    return invalid(
+                        "spiffe_trust_domain",
+                        format!(
+                            "{shown:?}: lower-case letters, digits, . _ - (e.g. prod.example.org)"
+                        ),
+                    );
                 }
                 Some(td.clone())
             }
@@ -149,37 +161,39 @@ impl IssuerSpec {
         };
         let issuer = match (&self.issuer, &td) {
             (Some(i), Some(_)) if i.starts_with("spiffe://") => i.clone(),
-            (Some(i), _) => check_url("--issuer", i, self.allow_http)?,
+            (Some(i), _) => check_url("issuer", i, self.allow_http)?,
             (None, Some(td)) => format!("spiffe://{td}"),
-            (None, None) => return invalid("--issuer is required"),
+            (None, None) => return invalid("issuer", "is required"),
         };
         if self.jwks.is_some() && self.jwks_uri.is_some() {
-            return invalid("give --jwks or --jwks-uri, not both");
+            return invalid("jwks_uri", "give jwks or jwks_uri, not both");
         }
         if td.is_some() && self.jwks.is_none() && self.jwks_uri.is_none() {
             return invalid(
-                "a SPIFFE issuer needs --jwks-uri (its trust bundle endpoint) or --jwks",
+                "jwks_uri",
+                "a SPIFFE issuer needs a jwks_uri (its trust bundle endpoint) or jwks",
             );
         }
         let jwks_uri = match &self.jwks_uri {
-            Some(u) => Some(check_url("--jwks-uri", u, self.allow_http)?),
+            Some(u) => Some(check_url("jwks_uri", u, self.allow_http)?),
             None => None,
         };
         let jwks = match &self.jwks {
             Some(text) => {
                 ClientKeySet::parse(text.as_bytes(), Strictness::Registration)
-                    .map_err(|e| AdminError::Invalid(format!("--jwks: {e}")))?;
+                    .map_err(|e| AdminError::field("jwks", e.to_string()))?;
                 let value: serde_json::Value = serde_json::from_str(text)
-                    .map_err(|_| AdminError::Invalid("--jwks is not JSON".into()))?;
+                    .map_err(|_| AdminError::field("jwks", "is not JSON"))?;
                 Some(value.to_string())
             }
             None => None,
         };
         let max_token_age = self.max_token_age.unwrap_or(DEFAULT_MAX_TOKEN_AGE);
         if !(1..=MAX_TOKEN_AGE).contains(&max_token_age) {
-            return invalid(format!(
-                "--max-token-age must be 1 to {MAX_TOKEN_AGE} seconds"
-            ));
+            return invalid(
+                "max_token_age",
+                format!("must be 1 to {MAX_TOKEN_AGE} seconds"),
+            );
         }
         Ok(TrustedIssuer {
             name: self.name.clone(),
@@ -213,10 +227,10 @@ pub fn replace(
 ) -> Result<IssuerView, AdminError> {
     if let Some(other) = TrustedIssuer::find_by_issuer(conn, &row.issuer)? {
         if other.name != row.name {
-            return invalid(format!(
-                "issuer {:?} is already registered as {:?}",
-                row.issuer, other.name
-            ));
+            return invalid(
+                "issuer",
+                format!("{:?} is already registered as {:?}", row.issuer, other.name),
+            );
         }
     }
     if !TrustedIssuer::replace(conn, row)? {
@@ -238,20 +252,23 @@ pub fn add(
     let row = spec.validate(actor, now)?;
     audit::transaction(conn, |conn| {
         if TrustedIssuer::find(conn, &row.name)?.is_some() {
-            return invalid(format!("an issuer named {:?} already exists", row.name));
+            return invalid(
+                "name",
+                format!("an issuer named {:?} already exists", row.name),
+            );
         }
         if let Some(other) = TrustedIssuer::find_by_issuer(conn, &row.issuer)? {
-            return invalid(format!(
-                "issuer {:?} is already registered as {:?}",
-                row.issuer, other.name
-            ));
+            return invalid(
+                "issuer",
+                format!("{:?} is already registered as {:?}", row.issuer, other.name),
+            );
         }
         if let Some(td) = &row.spiffe_trust_domain {
             if let Some(other) = TrustedIssuer::find_by_trust_domain(conn, td)? {
-                return invalid(format!(
-                    "trust domain {td:?} is already registered as {:?}",
-                    other.name
-                ));
+                return invalid(
+                    "spiffe_trust_domain",
+                    format!("{td:?} is already registered as {:?}", other.name),
+                );
             }
         }
         TrustedIssuer::insert(conn, &row)?;
@@ -289,12 +306,12 @@ pub fn delete(
         let bound = Client::bound_to_issuer(conn, name)?;
         if !bound.is_empty() {
             let ids: Vec<&str> = bound.iter().take(5).map(|c| c.client_id.as_str()).collect();
-            return invalid(format!(
+            return Err(AdminError::Invalid(format!(
                 "{} client(s) are bound to issuer {name:?} ({}{}); delete or rebind them first",
                 bound.len(),
                 ids.join(", "),
                 if bound.len() > 5 { ", …" } else { "" }
-            ));
+            )));
         }
         TrustedIssuer::delete(conn, name)?;
         audit::record(

@@ -3,11 +3,12 @@
 use super::{connect, print_json, Conn, CLI};
 use crate::admin::audit;
 use crate::admin::clients::{
-    self, auth_method_names, grant_type_names, ClientPatch, ClientSpec, FederationSpec, KeySource,
+    self, auth_method_names, grant_type_names, ClientFields, ClientPatch, Policy,
 };
 use crate::admin::AdminError;
 use crate::config::Settings;
 use crate::oauth::client_keys::MAX_JWKS_BYTES;
+use crate::oauth::{AuthMethod, GrantType};
 use crate::service::now;
 use clap::{Args, CommandFactory, Subcommand};
 
@@ -72,14 +73,8 @@ pub struct CreateArgs {
     /// Space-separated scopes the client may request
     #[arg(long, default_value = "")]
     scope: String,
-    #[arg(
-        long,
-        value_delimiter = ',',
-        default_value = "client_credentials",
-        value_name = "GRANTS",
-        help = grant_types_help()
-    )]
-    grant_types: Vec<String>,
+    #[arg(long, value_delimiter = ',', value_name = "GRANTS", help = grant_types_help(true))]
+    grant_types: Option<Vec<String>>,
     /// An audience (resource server) the client may get tokens for; repeatable
     #[arg(long = "audience", value_name = "AUD")]
     audiences: Vec<String>,
@@ -96,8 +91,8 @@ pub struct CreateArgs {
     /// Refresh-token reuse grace for this client, seconds (0 to 300)
     #[arg(long, value_name = "SECS")]
     refresh_reuse_grace: Option<i64>,
-    #[arg(long, default_value = "client_secret_basic", value_name = "METHOD", help = auth_method_help())]
-    auth_method: String,
+    #[arg(long, value_name = "METHOD", help = auth_method_help())]
+    auth_method: Option<String>,
     /// federated: the trusted issuer (by name, see `tessera issuer list`) whose tokens authenticate the client
     #[arg(long, value_name = "NAME")]
     issuer: Option<String>,
@@ -126,7 +121,7 @@ pub struct UpdateArgs {
     /// New space-separated scope, replacing the whole scope ("" for none)
     #[arg(long)]
     scope: Option<String>,
-    #[arg(long, value_delimiter = ',', value_name = "GRANTS", help = grant_types_help())]
+    #[arg(long, value_delimiter = ',', value_name = "GRANTS", help = grant_types_help(false))]
     grant_types: Option<Vec<String>>,
     /// An audience (resource server) the client may get tokens for; repeatable: the
     /// ones given replace the whole list
@@ -223,12 +218,49 @@ fn lifetime(s: &str) -> Result<Lifetime, String> {
         .map_err(|_| "expected a number of seconds or `default`".into())
 }
 
-fn grant_types_help() -> String {
-    format!("Comma-separated grant types: {}", grant_type_names())
+fn grant_types_help(create: bool) -> String {
+    let default = if create {
+        format!(" [default: {}]", GrantType::DEFAULT.name())
+    } else {
+        String::new()
+    };
+    format!(
+        "Comma-separated grant types: {}{default}",
+        grant_type_names()
+    )
 }
 
 fn auth_method_help() -> String {
-    format!("Token endpoint authentication: {}", auth_method_names())
+    format!(
+        "Token endpoint authentication: {} [default: {}]",
+        auth_method_names(),
+        AuthMethod::DEFAULT.as_str()
+    )
+}
+
+/// The flag of `client <command>` that sets a client attribute (its neutral name, as
+/// [`AdminError::InvalidField`] gives it); `None` for one no flag sets.
+fn flag(field: &str) -> Option<&'static str> {
+    Some(match field {
+        "name" => "name",
+        "client_id" => "client-id",
+        "scope" => "scope",
+        "grant_types" => "grant-types",
+        "audiences" => "audience",
+        "resource_uris" => "resource-uri",
+        "auth_method" => "auth-method",
+        "jwks" => "jwks",
+        "jwks_uri" => "jwks-uri",
+        "issuer" => "issuer",
+        "subject" => "subject",
+        "claims" => "claim",
+        "access_token_ttl" => "access-token-ttl",
+        "refresh_token_ttl" => "refresh-token-ttl",
+        "refresh_reuse_grace" => "refresh-reuse-grace",
+        "require_dpop" => "require-dpop",
+        "keep_old" => "keep-old",
+        _ => return None,
+    })
 }
 
 /// An administration error in the CLI's words: an invalid attribute is named by the
@@ -238,21 +270,15 @@ fn flagged(command: &str, e: AdminError) -> anyhow::Error {
     let AdminError::InvalidField { field, message } = e else {
         return e.into();
     };
-    let long = match field {
-        "audiences" => "audience".to_string(),
-        "resource_uris" => "resource-uri".to_string(),
-        "claims" => "claim".to_string(),
-        f => f.replace('_', "-"),
-    };
     let cli = super::Cli::command();
-    let has_flag = cli
-        .find_subcommand("client")
-        .and_then(|c| c.find_subcommand(command))
-        .is_some_and(|c| c.get_arguments().any(|a| a.get_long() == Some(&long)));
-    if has_flag {
-        anyhow::anyhow!("--{long}: {message}")
-    } else {
-        anyhow::anyhow!("the client's stored {field}: {message}")
+    let long = flag(field).filter(|long| {
+        cli.find_subcommand("client")
+            .and_then(|c| c.find_subcommand(command))
+            .is_some_and(|c| c.get_arguments().any(|a| a.get_long() == Some(long)))
+    });
+    match long {
+        Some(long) => anyhow::anyhow!("--{long}: {message}"),
+        None => anyhow::anyhow!("the client's stored {field}: {message}"),
     }
 }
 
@@ -280,13 +306,13 @@ pub struct OptionalKeyArgs {
     jwks_uri: Option<String>,
 }
 
-/// Reads the key source the flags name.
-fn key_source(
+/// The JWK Set file (`--jwks`) read, or the `--jwks-uri`, as the fields take them.
+fn key_fields(
     jwks: Option<std::path::PathBuf>,
     jwks_uri: Option<String>,
-) -> anyhow::Result<Option<KeySource>> {
-    Ok(match (jwks, jwks_uri) {
-        (Some(path), _) => {
+) -> anyhow::Result<(Option<String>, Option<String>)> {
+    let jwks = match jwks {
+        Some(path) => {
             let meta = std::fs::metadata(&path)
                 .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
             if meta.len() > MAX_JWKS_BYTES as u64 {
@@ -297,36 +323,31 @@ fn key_source(
             }
             let text = std::fs::read_to_string(&path)
                 .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
-            Some(KeySource::Jwks(text))
+            Some(text)
         }
-        (None, Some(uri)) => Some(KeySource::JwksUri(uri)),
-        (None, None) => None,
-    })
+        None => None,
+    };
+    Ok((jwks, jwks_uri))
 }
 
-/// The federated binding the flags name, if any.
-fn federation(
-    issuer: Option<String>,
-    subject: Option<String>,
-    claims: Vec<String>,
-) -> anyhow::Result<Option<FederationSpec>> {
-    let mut pairs = Vec::new();
-    for c in claims {
-        let Some((k, v)) = c.split_once('=') else {
-            anyhow::bail!("--claim {c:?}: expected KEY=VALUE");
-        };
-        pairs.push((k.to_string(), v.to_string()));
+/// `--claim KEY=VALUE` flags as pairs.
+fn claim_pairs(claims: Vec<String>) -> anyhow::Result<Vec<(String, String)>> {
+    claims
+        .into_iter()
+        .map(|c| match c.split_once('=') {
+            Some((k, v)) => Ok((k.to_string(), v.to_string())),
+            None => anyhow::bail!("--claim {c:?}: expected KEY=VALUE"),
+        })
+        .collect()
+}
+
+/// What the CLI may do: grant `tessera:admin` (its user has the database), and fetch
+/// the `jwks_uri`s the settings allow.
+fn policy(settings: &Settings) -> Policy {
+    Policy {
+        jwks_uri_policy: settings.jwks_uri_policy(),
+        may_grant_admin: true,
     }
-    Ok(match (issuer, subject) {
-        (None, None) if pairs.is_empty() => None,
-        (Some(issuer), Some(subject)) => Some(FederationSpec {
-            issuer,
-            subject,
-            claims: pairs,
-        }),
-        (None, _) => anyhow::bail!("--subject and --claim need --issuer"),
-        (Some(_), None) => anyhow::bail!("--issuer needs --subject"),
-    })
 }
 
 /// Runs a client command.
@@ -335,25 +356,30 @@ pub fn run(settings: &Settings, cmd: ClientCommand) -> anyhow::Result<()> {
     let conn: &mut Conn = &mut conn;
     match cmd {
         ClientCommand::Create(a) => {
-            let spec = ClientSpec {
+            let (jwks, jwks_uri) = key_fields(a.keys.jwks, a.keys.jwks_uri)?;
+            let fields = ClientFields {
                 name: a.name,
+                client_id: a.client_id,
                 scope: a.scope,
                 grant_types: a.grant_types,
                 audiences: a.audiences,
                 resource_uris: a.resource_uris,
-                auth_method: Some(a.auth_method),
-                keys: key_source(a.keys.jwks, a.keys.jwks_uri)?,
-                jwks_uri_policy: settings.jwks_uri_policy(),
+                auth_method: a.auth_method,
+                jwks,
+                jwks_uri,
+                issuer: a.issuer,
+                subject: a.subject,
+                claims: claim_pairs(a.claims)?,
                 access_token_ttl: a.access_token_ttl,
                 refresh_token_ttl: a.refresh_token_ttl,
                 refresh_reuse_grace: a.refresh_reuse_grace,
                 require_dpop: a.require_dpop,
-                federation: federation(a.issuer, a.subject, a.claims)?,
-                client_id: a.client_id,
                 secret: None,
             };
-            let created = audit::transaction(conn, |c| clients::create(c, CLI, &spec, now()))
-                .map_err(|e| flagged("create", e))?;
+            let policy = policy(settings);
+            let created =
+                audit::transaction(conn, |c| clients::create(c, CLI, &fields, policy, now()))
+                    .map_err(|e| flagged("create", e))?;
             if created.client_secret.is_some() {
                 eprintln!(
                     "created client {}; its secret is shown once",
@@ -371,8 +397,7 @@ pub fn run(settings: &Settings, cmd: ClientCommand) -> anyhow::Result<()> {
                     "nothing to change: give the attributes to change (tessera client update --help)"
                 );
             }
-            let policy = settings.jwks_uri_policy();
-            let view = clients::patch(conn, CLI, &a.id, &patch, policy, now())
+            let view = clients::patch(conn, CLI, &a.id, &patch, policy(settings), now())
                 .map_err(|e| flagged("update", e))?;
             eprintln!("updated client {}", view.client_id);
             print_json(&view)
@@ -385,18 +410,21 @@ pub fn run(settings: &Settings, cmd: ClientCommand) -> anyhow::Result<()> {
         ClientCommand::Enable { id } => print_json(&audit::transaction(conn, |c| {
             clients::set_disabled(c, CLI, &id, false, now())
         })?),
-        ClientCommand::RotateSecret { id, keep_old } => {
-            print_json(&audit::transaction(conn, |c| {
+        ClientCommand::RotateSecret { id, keep_old } => print_json(
+            &audit::transaction(conn, |c| {
                 clients::rotate_secret(c, CLI, &id, keep_old, now())
-            })?)
-        }
+            })
+            .map_err(|e| flagged("rotate-secret", e))?,
+        ),
         ClientCommand::SetKeys { id, keys } => {
-            let source = key_source(keys.jwks, keys.jwks_uri)?
-                .ok_or_else(|| anyhow::anyhow!("give --jwks FILE or --jwks-uri URL"))?;
-            let policy = settings.jwks_uri_policy();
-            print_json(&audit::transaction(conn, |c| {
-                clients::set_keys(c, CLI, &id, &source, policy, now())
-            })?)
+            let (jwks, jwks_uri) = key_fields(keys.jwks, keys.jwks_uri)?;
+            let policy = policy(settings);
+            print_json(
+                &audit::transaction(conn, |c| {
+                    clients::set_keys(c, CLI, &id, jwks, jwks_uri, policy, now())
+                })
+                .map_err(|e| flagged("set-keys", e))?,
+            )
         }
         ClientCommand::Delete { id } => {
             audit::transaction(conn, |c| clients::delete(c, CLI, &id, now()))?;

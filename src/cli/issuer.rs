@@ -3,6 +3,7 @@
 
 use super::{connect, print_json, CLI};
 use crate::admin::issuers::{self, IssuerSpec};
+use crate::admin::AdminError;
 use crate::config::Settings;
 use crate::oauth::client_keys::MAX_JWKS_BYTES;
 use crate::service::now;
@@ -17,9 +18,9 @@ pub enum IssuerCommand {
         /// A name for it (1 to 64 characters of A-Z a-z 0-9 . _ -)
         #[arg(long)]
         name: String,
-        /// The `iss` of its tokens (https URL; for SPIFFE, default spiffe://<trust domain>).
+        /// The `iss` of its tokens (https URL; for SPIFFE, default `spiffe://<trust domain>`).
         /// Without --jwks-uri or --jwks its keys come from the jwks_uri of
-        /// <issuer>/.well-known/openid-configuration
+        /// `<issuer>/.well-known/openid-configuration`
         #[arg(long, value_name = "URL")]
         issuer: Option<String>,
         /// Where its JWK Set is published
@@ -78,7 +79,7 @@ pub fn run(settings: &Settings, cmd: IssuerCommand) -> anyhow::Result<()> {
     let conn = &mut conn;
     match (cmd, spec) {
         (IssuerCommand::Add { .. }, Some(spec)) => {
-            let view = issuers::add(conn, CLI, &spec, now())?;
+            let view = issuers::add(conn, CLI, &spec, now()).map_err(flagged)?;
             eprintln!("added trusted issuer {}", view.name);
             print_json(&view)
         }
@@ -91,6 +92,24 @@ pub fn run(settings: &Settings, cmd: IssuerCommand) -> anyhow::Result<()> {
         }
         (IssuerCommand::Add { .. }, None) => anyhow::bail!("no issuer was given"),
     }
+}
+
+/// An administration error in the CLI's words: an invalid attribute is named by the
+/// flag of `issuer add` that sets it.
+fn flagged(e: AdminError) -> anyhow::Error {
+    let AdminError::InvalidField { field, message } = e else {
+        return e.into();
+    };
+    let flag = match field {
+        "name" => "name",
+        "issuer" => "issuer",
+        "jwks_uri" => "jwks-uri",
+        "jwks" => "jwks",
+        "spiffe_trust_domain" => "spiffe-trust-domain",
+        "max_token_age" => "max-token-age",
+        other => return anyhow::anyhow!("{other}: {message}"),
+    };
+    anyhow::anyhow!("--{flag}: {message}")
 }
 
 fn read_jwks(path: &std::path::Path) -> anyhow::Result<String> {

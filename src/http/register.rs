@@ -10,12 +10,12 @@
 use super::body::read_body;
 use super::dpop::resource_proof;
 use super::LoggedClientId;
-use crate::admin::clients::{self, ClientSpec, ClientView, FederationSpec, KeySource};
+use crate::admin::clients::{self, ClientFields, ClientView, Policy};
+use crate::admin::AdminError;
 use crate::oauth::dpop;
 use crate::oauth::error::{Challenge, ErrorBody};
 use crate::oauth::scope::ADMIN_SCOPE;
 use crate::oauth::{ErrorCode, OAuthError};
-use crate::outbound::FetchPolicy;
 use crate::service::access::{check, AccessToken, MAX_PRESENTED_TOKEN};
 use crate::service::client_auth::claim_jtis;
 use crate::service::{now, AppState};
@@ -33,14 +33,15 @@ pub struct ClientMetadata {
     pub client_id: Option<String>,
     /// Human-readable name.
     pub client_name: String,
-    /// Default `["client_credentials"]`.
+    /// Names from `GrantType::ALL`; default `["client_credentials"]`.
     #[serde(default)]
     pub grant_types: Option<Vec<String>>,
     /// Space-separated scope.
     #[serde(default)]
     pub scope: Option<String>,
-    /// `client_secret_basic` (default), `client_secret_post` or `private_key_jwt`.
-    /// Cannot change on PUT; omitted there, it stays as it is.
+    /// One of `AuthMethod::ALL` (discovery's `token_endpoint_auth_methods_supported`);
+    /// default `client_secret_basic`. Cannot change on PUT; omitted there, it stays as
+    /// it is.
     #[serde(default)]
     pub token_endpoint_auth_method: Option<String>,
     /// `private_key_jwt`: the client's public keys as a JWK Set (RFC 7591 §2).
@@ -87,8 +88,48 @@ pub struct ClientMetadata {
     pub federated_claims: Option<serde_json::Map<String, Value>>,
 }
 
+/// The RFC 7591 member that carries a client attribute (its neutral name, as
+/// [`AdminError::InvalidField`] gives it).
+fn member(field: &'static str) -> &'static str {
+    match field {
+        "name" => "client_name",
+        "auth_method" => "token_endpoint_auth_method",
+        "require_dpop" => "dpop_bound_access_tokens",
+        "issuer" => "federated_issuer",
+        "subject" => "federated_subject",
+        "claims" => "federated_claims",
+        "secret" => "client_secret",
+        same => same,
+    }
+}
+
+/// An administration error as RFC 7591 §3.2.2 has it: invalid metadata is
+/// `invalid_client_metadata`, its description naming the member.
+fn metadata_error(e: AdminError) -> OAuthError {
+    match e {
+        AdminError::InvalidField { field, message } => OAuthError::new(
+            ErrorCode::InvalidClientMetadata,
+            format!("{}: {message}", member(field)),
+        ),
+        other => other.into(),
+    }
+}
+
+/// What RFC 7591 may do: fetch the `jwks_uri`s the settings allow, never grant
+/// `tessera:admin` (that takes the CLI, someone with database access).
+fn policy(state: &AppState) -> Policy {
+    Policy {
+        jwks_uri_policy: state.settings.jwks_uri_policy(),
+        may_grant_admin: false,
+    }
+}
+
 impl ClientMetadata {
-    fn into_spec(self, jwks_uri_policy: FetchPolicy) -> Result<ClientSpec, OAuthError> {
+    /// The client attributes the members carry. `redirect_uris` and `response_types`
+    /// are RFC 7591 members but no attribute of a tessera client (it has no
+    /// authorization endpoint): refused here when not empty, as the RFC's own error
+    /// (`invalid_redirect_uri`) says.
+    fn into_fields(self) -> Result<ClientFields, OAuthError> {
         let meta = |m: &str| OAuthError::new(ErrorCode::InvalidClientMetadata, m);
         if self.redirect_uris.as_ref().is_some_and(|r| !r.is_empty()) {
             return Err(OAuthError::new(
@@ -101,22 +142,6 @@ impl ClientMetadata {
                 "response_types are not supported (no authorization endpoint)",
             ));
         }
-        let scope = self.scope.unwrap_or_default();
-        if scope.split_whitespace().any(|s| s == ADMIN_SCOPE) {
-            return Err(meta(
-                "the scope tessera:admin can only be granted through the CLI",
-            ));
-        }
-        let keys = match (self.jwks, self.jwks_uri) {
-            (Some(_), Some(_)) => {
-                return Err(meta(
-                    "jwks and jwks_uri must not both be given (RFC 7591 §2)",
-                ))
-            }
-            (Some(jwks), None) => Some(KeySource::Jwks(jwks.to_string())),
-            (None, Some(uri)) => Some(KeySource::JwksUri(uri)),
-            (None, None) => None,
-        };
         let mut claims = Vec::new();
         for (k, v) in self.federated_claims.unwrap_or_default() {
             match v {
@@ -124,36 +149,24 @@ impl ClientMetadata {
                 _ => return Err(meta("federated_claims values must be strings")),
             }
         }
-        let federation = match (self.federated_issuer, self.federated_subject) {
-            (Some(issuer), Some(subject)) => Some(FederationSpec {
-                issuer,
-                subject,
-                claims,
-            }),
-            (None, None) if claims.is_empty() => None,
-            _ => {
-                return Err(meta(
-                    "a federated client needs federated_issuer and federated_subject",
-                ))
-            }
-        };
-        let defaults = ClientSpec::default();
-        Ok(ClientSpec {
-            client_id: None,
-            secret: None,
-            federation,
+        Ok(ClientFields {
             name: self.client_name,
-            scope,
-            grant_types: self.grant_types.unwrap_or(defaults.grant_types),
+            client_id: self.client_id,
+            scope: self.scope.unwrap_or_default(),
+            grant_types: self.grant_types,
             audiences: self.audiences.unwrap_or_default(),
             resource_uris: self.resource_uris.unwrap_or_default(),
             auth_method: self.token_endpoint_auth_method,
-            keys,
-            jwks_uri_policy,
+            jwks: self.jwks.map(|j| j.to_string()),
+            jwks_uri: self.jwks_uri,
+            issuer: self.federated_issuer,
+            subject: self.federated_subject,
+            claims,
             access_token_ttl: self.access_token_ttl,
             refresh_token_ttl: self.refresh_token_ttl,
             refresh_reuse_grace: self.refresh_reuse_grace,
             require_dpop: self.dpop_bound_access_tokens.unwrap_or(false),
+            secret: None,
         })
     }
 }
@@ -335,11 +348,11 @@ pub async fn register(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, OAuthError> {
     let actor = admin(&req, &state).await?;
-    let policy = state.settings.jwks_uri_policy();
-    let spec = read_metadata(&req, payload).await?.into_spec(policy)?;
+    let policy = policy(&state);
+    let fields = read_metadata(&req, payload).await?.into_fields()?;
     let created = state
         .write("create client", move |conn| {
-            Ok(clients::create(conn, &actor, &spec, now())?)
+            clients::create(conn, &actor, &fields, policy, now()).map_err(metadata_error)
         })
         .await?;
     let body = rendered(&state, &created.client, created.client_secret.as_deref());
@@ -395,17 +408,19 @@ pub async fn update(
     let actor = admin(&req, &state).await?;
     let id = path.into_inner();
     let meta = read_metadata(&req, payload).await?;
-    if meta.client_id.as_deref() != Some(id.as_str()) {
+    if meta.client_id.is_none() {
+        // RFC 7592 §2.2: the request carries the client's id.
         return Err(OAuthError::new(
             ErrorCode::InvalidClientMetadata,
-            "client_id in the body must be the client's own",
+            "client_id: required, the client's own",
         ));
     }
-    let spec = meta.into_spec(state.settings.jwks_uri_policy())?;
+    let policy = policy(&state);
+    let fields = meta.into_fields()?;
     let key = id.clone();
     let view = state
         .write("update client", move |conn| {
-            Ok(clients::update(conn, &actor, &key, &spec, now())?)
+            clients::update(conn, &actor, &key, &fields, policy, now()).map_err(metadata_error)
         })
         .await?;
     state.clients.invalidate(&id);

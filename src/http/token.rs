@@ -12,13 +12,16 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 /// The token endpoint's form parameters (`application/x-www-form-urlencoded`).
+/// `grant_type` is read with `GrantType::parse`, from `GrantType::ALL`.
 #[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
 #[expect(
     dead_code,
     reason = "documents the form for the OpenAPI document; parsed by FormParams"
 )]
 pub struct TokenForm {
-    /// `client_credentials`, `password` or `refresh_token`.
+    /// One of the grants of `GrantType::ALL`, as discovery's `grant_types_supported`
+    /// lists them: `client_credentials`, `password`, `refresh_token`,
+    /// `urn:ietf:params:oauth:grant-type:token-exchange` (a test checks this list).
     #[schema(example = "client_credentials")]
     grant_type: String,
     /// Space-separated scope; default everything the client (or the login) may have.
@@ -33,6 +36,16 @@ pub struct TokenForm {
     password: Option<String>,
     /// `refresh_token` grant: the refresh token.
     refresh_token: Option<String>,
+    /// Token exchange (RFC 8693): the token exchanged.
+    subject_token: Option<String>,
+    /// Token exchange: its type (an access token or a JWT).
+    subject_token_type: Option<String>,
+    /// Token exchange: the acting party's token, for delegation.
+    actor_token: Option<String>,
+    /// Token exchange: its type.
+    actor_token_type: Option<String>,
+    /// Token exchange: the type of token asked for.
+    requested_token_type: Option<String>,
     /// Client authentication, unless HTTP Basic is used.
     #[serde(flatten)]
     client_auth: super::client_auth::ClientAuthForm,
@@ -133,4 +146,29 @@ fn respond(issued: Issued) -> HttpResponse {
         issued_token_type,
     };
     super::no_store(StatusCode::OK).json(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_documented_grant_types_are_every_grant_type() {
+        let schema = serde_json::to_value(<TokenForm as utoipa::PartialSchema>::schema())
+            .expect("schema as JSON");
+        // The form's own members beside the flattened client authentication.
+        let described = schema["allOf"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find_map(|part| part["properties"]["grant_type"]["description"].as_str())
+            .expect("grant_type is described")
+            .to_string();
+        for grant in GrantType::ALL {
+            assert!(
+                described.contains(&format!("`{}`", grant.as_str())),
+                "{described}"
+            );
+        }
+    }
 }

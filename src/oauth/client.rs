@@ -30,6 +30,9 @@ impl GrantType {
         GrantType::TokenExchange,
     ];
 
+    /// The grant a client is registered with when none is named.
+    pub const DEFAULT: GrantType = GrantType::ClientCredentials;
+
     /// The `grant_type` parameter value.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -86,6 +89,9 @@ impl AuthMethod {
         AuthMethod::PrivateKeyJwt,
         AuthMethod::Federated,
     ];
+
+    /// The method a client is registered with when none is named.
+    pub const DEFAULT: AuthMethod = AuthMethod::ClientSecretBasic;
 
     /// The RFC 7591 name.
     pub fn as_str(self) -> &'static str {

@@ -88,6 +88,30 @@ pub struct PresentedCredentials {
     pub method: AuthMethod,
 }
 
+impl PresentedCredentials {
+    /// The challenge a refusal carries: `Basic` when the credentials came that way.
+    pub fn challenge(&self) -> Challenge {
+        match self.method {
+            AuthMethod::ClientSecretBasic => Challenge::Basic,
+            _ => Challenge::None,
+        }
+    }
+}
+
+/// A disabled client is refused, however it proved who it is (secret or assertion).
+/// Asked once, by the service layer, after the credential was proved: only a caller
+/// that proved it learns that the client is disabled.
+pub fn refuse_disabled(
+    presented: &PresentedCredentials,
+    client: &RegisteredClient,
+) -> Result<(), OAuthError> {
+    if client.disabled {
+        Err(OAuthError::invalid_client("client is disabled").with_challenge(presented.challenge()))
+    } else {
+        Ok(())
+    }
+}
+
 /// Reads the client's credentials from the `Authorization` header or the body.
 ///
 /// Exactly one method per request: Basic, a body secret and a client assertion
@@ -99,14 +123,10 @@ pub fn extract(
 ) -> Result<PresentedCredentials, OAuthError> {
     let presented = extract_any(authorization, params)?;
     if presented.client_id.len() > MAX_CLIENT_ID_LEN {
-        let challenge = match presented.method {
-            AuthMethod::ClientSecretBasic => Challenge::Basic,
-            _ => Challenge::None,
-        };
         return Err(OAuthError::invalid_client(format!(
             "client_id longer than {MAX_CLIENT_ID_LEN} characters"
         ))
-        .with_challenge(challenge));
+        .with_challenge(presented.challenge()));
     }
     Ok(presented)
 }
@@ -247,18 +267,14 @@ fn form_decode(s: &str) -> Option<String> {
 /// Client assertions are verified by the caller, which may have to fetch keys.
 ///
 /// Unknown client and wrong secret fail alike and cost alike. Only a caller that
-/// proved the secret learns that the client is disabled or used the wrong method.
+/// proved the secret learns that it used the wrong method; whether the client is
+/// disabled is the caller's question ([`refuse_disabled`]).
 pub fn authenticate<'c>(
     presented: &PresentedCredentials,
     client: Option<&'c RegisteredClient>,
     now: i64,
 ) -> Result<&'c RegisteredClient, OAuthError> {
-    let challenge = match presented.method {
-        AuthMethod::ClientSecretBasic => Challenge::Basic,
-        AuthMethod::ClientSecretPost | AuthMethod::PrivateKeyJwt | AuthMethod::Federated => {
-            Challenge::None
-        }
-    };
+    let challenge = presented.challenge();
     let failed =
         || OAuthError::invalid_client("client authentication failed").with_challenge(challenge);
     let Credential::Secret(secret) = &presented.credential else {
@@ -286,9 +302,6 @@ pub fn authenticate<'c>(
         Some(c) if secret_ok => c,
         _ => return Err(failed()),
     };
-    if client.disabled {
-        return Err(OAuthError::invalid_client("client is disabled").with_challenge(challenge));
-    }
     // A client with a secret may present it either way (its registered method is the
     // one it prefers); a client with keys has no secret and never reaches here.
     if !client.auth_method.uses_secret() {

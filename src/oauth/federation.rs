@@ -95,18 +95,18 @@ pub fn prefix(subject: &str) -> Option<&str> {
 /// never on byte offsets: any Unicode text is judged, none panics.
 pub fn check_subject(subject: &str) -> Result<(), String> {
     if subject.is_empty() || subject == "*" {
-        return Err("--subject must name a subject (a bare * would match anything)".into());
+        return Err("must name a subject (a bare * would match anything)".into());
     }
     if subject.chars().count() > 512 || subject.chars().any(char::is_control) {
-        return Err("--subject must be at most 512 characters, without control characters".into());
+        return Err("a subject is at most 512 characters, without control characters".into());
     }
     let body = subject.strip_suffix('*').unwrap_or(subject);
     if body.contains('*') {
-        return Err("--subject may hold a * only at its end (a prefix)".into());
+        return Err("a subject may hold a * only at its end (a prefix)".into());
     }
     if body.len() < subject.len() && prefix(subject).is_none() {
         return Err(
-            "--subject may end in * only right after : or / (repo:acme/* is a prefix, repo:acme* is refused: it would match repo:acme-evil)"
+            "a subject may end in * only right after : or / (repo:acme/* is a prefix, repo:acme* is refused: it would match repo:acme-evil)"
                 .into(),
         );
     }
@@ -148,7 +148,7 @@ pub fn trust_domain(spiffe_id: &str) -> Option<&str> {
 }
 
 /// A platform token's claims, read before its signature is checked (to find the
-/// issuer); nothing here is trusted until [`check`] passes after the signature.
+/// issuer); nothing here is trusted until [`PlatformToken::check`] passes after the signature.
 #[derive(Debug, Clone)]
 pub struct PlatformToken {
     /// `iss`, if present.

@@ -6,7 +6,9 @@
 
 use crate::db::models::used_jti;
 use crate::oauth::client_assertion::{self, Assertion, AssertionPolicy, Rejection};
-use crate::oauth::client_auth::{authenticate, extract, Credential, PresentedCredentials};
+use crate::oauth::client_auth::{
+    authenticate, extract, refuse_disabled, Credential, PresentedCredentials,
+};
 use crate::oauth::client_keys::ClientKeySet;
 use crate::oauth::form::FormParams;
 use crate::oauth::{ClientKeys, ErrorCode, OAuthError, RegisteredClient};
@@ -110,8 +112,22 @@ impl From<OAuthError> for Refused {
 }
 
 /// Checks a secret or a `private_key_jwt` assertion against `found`, the stored client
-/// with the presented id (`None`: no such client).
+/// with the presented id (`None`: no such client), then refuses a disabled client:
+/// the one place that rule is asked for a client that proved who it is (a federated
+/// client's binding never picks a disabled one, see `oauth::federation`).
 async fn check_client(
+    state: &AppState,
+    presented: &PresentedCredentials,
+    found: Option<Arc<RegisteredClient>>,
+    path: &str,
+) -> Result<Authenticated, Refused> {
+    let authenticated = check_credential(state, presented, found, path).await?;
+    refuse_disabled(presented, &authenticated.client)?;
+    Ok(authenticated)
+}
+
+/// The credential's own check, in [`check_client`].
+async fn check_credential(
     state: &AppState,
     presented: &PresentedCredentials,
     found: Option<Arc<RegisteredClient>>,
@@ -131,9 +147,6 @@ async fn check_client(
         };
         let client = found.ok_or_else(no_key)?;
         let checked = verify_assertion(state, &client, assertion, audience).await?;
-        if client.disabled {
-            return Err(OAuthError::invalid_client("client is disabled").into());
-        }
         let key = client_assertion::replay_key(&client.client_id, &checked.jti);
         return Ok(Authenticated {
             client,

@@ -5,7 +5,9 @@
 use crate::oauth::binding;
 use crate::oauth::dpop::{self, Proof};
 use crate::oauth::form::FormParams;
-use crate::oauth::grant::{client_credentials, password, refresh_token, token_exchange};
+use crate::oauth::grant::{
+    self as grants, client_credentials, password, refresh_token, token_exchange,
+};
 use crate::oauth::secret::random_token;
 use crate::oauth::simplejwt;
 use crate::oauth::token::{encode_jwt, AccessTokenClaims, TokenContext};
@@ -89,6 +91,7 @@ pub async fn grant(state: &AppState, req: TokenRequest<'_>) -> Result<Issued, OA
         outside,
         client_addr,
     } = req;
+    grants::permitted(client, grant)?;
     let jkt = proof.as_ref().map(|p| p.jkt.clone());
     let mut jtis: Vec<(String, i64)> = pending_jti.into_iter().collect();
     jtis.extend(proof.iter().map(dpop::replay_entry));
@@ -133,7 +136,7 @@ pub async fn grant(state: &AppState, req: TokenRequest<'_>) -> Result<Issued, OA
             (claims, refresh, cnf)
         }
         GrantType::RefreshToken => {
-            let presented = refresh_token::presented(client, params)?;
+            let presented = refresh_token::presented(params)?;
             if !jtis.is_empty() {
                 // Before the proof or assertion is used up: a refresh that will be
                 // refused (wrong key, unknown token, wider scope…) costs nothing.
@@ -148,7 +151,7 @@ pub async fn grant(state: &AppState, req: TokenRequest<'_>) -> Result<Issued, OA
             (rotated.decided, Some(rotated.successor), rotated.cnf)
         }
         GrantType::TokenExchange => {
-            let exchange = token_exchange::request(client, params)?;
+            let exchange = token_exchange::request(params)?;
             let subject = active_token(state, exchange.subject_token, "subject_token").await?;
             let actor = match exchange.actor_token {
                 Some(t) => Some(active_token(state, t, "actor_token").await?),

@@ -6,11 +6,25 @@ pub mod password;
 pub mod refresh_token;
 pub mod token_exchange;
 
-use super::client::RegisteredClient;
+use super::client::{GrantType, RegisteredClient};
 use super::form::FormParams;
 use super::token::Audience;
 use super::ErrorCode;
 use super::OAuthError;
+
+/// Whether `client` may use `grant`: `unauthorized_client` (RFC 6749 §5.2) unless it is
+/// registered with it. Asked once per token request, before the grant runs
+/// (`service::issue::grant`), never by the grants themselves.
+pub fn permitted(client: &RegisteredClient, grant: GrantType) -> Result<(), OAuthError> {
+    if client.allows(grant) {
+        Ok(())
+    } else {
+        Err(OAuthError::new(
+            ErrorCode::UnauthorizedClient,
+            format!("this client may not use the {} grant", grant.name()),
+        ))
+    }
+}
 
 /// Resolves the `aud` claim from RFC 8707 `resource` (repeatable) or `audience`.
 ///
@@ -46,4 +60,23 @@ pub fn resolve_audience(
         ));
     }
     Ok(Audience::from_list(requested))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_client_without_the_grant_is_unauthorized_for_every_grant() {
+        for grant in GrantType::ALL {
+            let others: Vec<GrantType> =
+                GrantType::ALL.into_iter().filter(|g| *g != grant).collect();
+            let without = RegisteredClient::for_tests("x", "", others);
+            let e = permitted(&without, grant).expect_err("not registered with it");
+            assert_eq!(e.code, ErrorCode::UnauthorizedClient);
+            assert!(e.description.contains(grant.name()), "{}", e.description);
+            let with = RegisteredClient::for_tests("x", "", vec![grant]);
+            assert!(permitted(&with, grant).is_ok());
+        }
+    }
 }

@@ -4,7 +4,7 @@
 
 use crate::oauth::form::FormParams;
 use crate::oauth::scope::{self, Scope};
-use crate::oauth::{ErrorCode, GrantType, OAuthError, RegisteredClient};
+use crate::oauth::{OAuthError, RegisteredClient};
 
 /// The stored state of a presented refresh token and its family.
 #[derive(Debug, Clone)]
@@ -61,17 +61,9 @@ pub fn usable(stored: &StoredRefresh<'_>, now: i64) -> bool {
     decide(stored, stored.client_id, now, 0) == Decision::Rotate
 }
 
-/// The refresh token of a request, after checking the client may refresh.
-pub fn presented<'a>(
-    client: &RegisteredClient,
-    params: &'a FormParams,
-) -> Result<&'a str, OAuthError> {
-    if !client.allows(GrantType::RefreshToken) {
-        return Err(OAuthError::new(
-            ErrorCode::UnauthorizedClient,
-            "this client may not use the refresh_token grant",
-        ));
-    }
+/// The refresh token of a request (whether the client may refresh is asked before,
+/// in `service::issue::grant`).
+pub fn presented(params: &FormParams) -> Result<&str, OAuthError> {
     let token = params.require("refresh_token")?;
     if token.len() > crate::oauth::token::MAX_PRESENTED_TOKEN {
         return Err(OAuthError::invalid_grant(
