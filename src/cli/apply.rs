@@ -26,7 +26,7 @@ pub fn run(settings: &Settings, args: ApplyArgs) -> anyhow::Result<()> {
     let options = ApplyOptions {
         dry_run: args.dry_run,
         prune: args.prune,
-        allow_http: settings.jwks_uri_allow_http,
+        allow_http: settings.clients.jwks_uri_allow_http,
         jwks_uri_policy: settings.jwks_uri_policy(),
     };
     let report = apply(&mut conn, &args.file, &text, options, now())?;
