@@ -1,6 +1,7 @@
 //! Registering and managing clients.
 
-use super::{audit, AdminError};
+use super::AdminError;
+use crate::db::audit;
 use crate::db::models::{Client, ClientChanges, TrustedIssuer};
 use crate::db::DbConnection;
 use crate::oauth::client::{validate_audience, validate_resource_uri};
@@ -799,7 +800,8 @@ pub fn set_secret_hash(
         return Err(not_found(id));
     }
     let details = serde_json::json!({ "provided": true });
-    audit::record(conn, actor, "client.rotate_secret", id, details, now)
+    audit::record(conn, actor, "client.rotate_secret", id, details, now)?;
+    Ok(())
 }
 
 fn not_found(id: &str) -> AdminError {
@@ -937,7 +939,8 @@ pub fn set_keys(
 /// Deletes a client (its refresh-token families go with it).
 pub fn delete(conn: &mut DbConnection, actor: &str, id: &str, now: i64) -> Result<(), AdminError> {
     if Client::delete(conn, id)? {
-        audit::record(conn, actor, "client.delete", id, serde_json::json!({}), now)
+        audit::record(conn, actor, "client.delete", id, serde_json::json!({}), now)?;
+        Ok(())
     } else {
         Err(not_found(id))
     }
