@@ -5,7 +5,7 @@
 //! `--prune` deletes what an earlier apply created and the file no longer names, never
 //! what was made by hand. Every error names the file, the line and the key.
 //!
-//! Each table kind is a [`Kind`]: its entries are read with spans, then applied with
+//! Each table kind (`[[client]]`, `[[issuer]]`): its entries are read with spans, then applied with
 //! the administration functions the CLI uses (same validation, same audit records,
 //! actor `apply`), so a new kind is one more table and one more `apply_*` function.
 

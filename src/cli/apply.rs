@@ -9,7 +9,9 @@ use clap::Args;
 /// `apply` options.
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
-    /// The TOML file of [[client]] and [[issuer]] tables
+    /// The TOML file of `[[client]]` and `[[issuer]]` tables (its help line says it
+    /// without the code marks).
+    #[arg(help = "The TOML file of [[client]] and [[issuer]] tables")]
     file: std::path::PathBuf,
     /// Print the plan; write nothing, generate no secret
     #[arg(long)]

@@ -148,7 +148,7 @@ pub fn trust_domain(spiffe_id: &str) -> Option<&str> {
 }
 
 /// A platform token's claims, read before its signature is checked (to find the
-/// issuer); nothing here is trusted until [`check`] passes after the signature.
+/// issuer); nothing here is trusted until [`PlatformToken::check`] passes after the signature.
 #[derive(Debug, Clone)]
 pub struct PlatformToken {
     /// `iss`, if present.

@@ -75,7 +75,9 @@ fn storage_never_decides_protocol_and_nothing_below_http_reaches_up() {
         }
         // Handlers reach rows through service/ (its units of work), never db/ itself.
         if module == "http" && used.contains("db") {
-            broken.push(format!("{shown}: http/ imports crate::db (go through service/)"));
+            broken.push(format!(
+                "{shown}: http/ imports crate::db (go through service/)"
+            ));
         }
         // Diesel is db/'s business: the layers above name its errors `db::QueryError`.
         // Paths only (`diesel::`): the word alone may name a log target.
