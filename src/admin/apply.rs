@@ -211,7 +211,7 @@ pub fn apply(
     check_unique(&src, &file)?;
     let mut failure = None;
     // Audit lines are logged once the run has committed: a dry run, a failure, or an
-    // update undone because it changed nothing, logs none (see admin::audit).
+    // update undone because it changed nothing, logs none (see db::audit).
     let result = audit::committed(conn, |conn| {
         write_transaction(conn, WriteLock::Apply, |conn| {
             applied(conn, &file, options, now, &mut failure)
