@@ -270,7 +270,10 @@ fn file_error(path: &std::path::Path, text: &str, e: &toml::de::Error) -> Config
         return ConfigError(format!("{at}: {first}"));
     };
     let why = if first.starts_with("unknown field") {
-        match origin::closest(&key, ConfigArgs::keys()) {
+        // In alphabetical order: of two names equally near, the first is suggested.
+        let mut keys: Vec<&str> = ConfigArgs::keys().collect();
+        keys.sort_unstable();
+        match origin::closest(&key, keys) {
             Some(meant) => format!("unknown key; did you mean {meant}?"),
             None => "unknown key (the README lists the configuration keys)".to_string(),
         }
