@@ -40,14 +40,14 @@ pub struct Application {
 /// `serve` and `migrate` make databases).
 pub fn pool_for(settings: &Settings, create: bool) -> anyhow::Result<DbPool> {
     let opts = PoolOptions {
-        max_size: settings.db_pool_size,
-        connect_timeout: settings.db_connect_timeout,
-        statement_timeout: settings.db_statement_timeout,
+        max_size: settings.database.db_pool_size,
+        connect_timeout: settings.database.db_connect_timeout,
+        statement_timeout: settings.database.db_statement_timeout_ms,
         create_sqlite: create,
         log_failures: true,
     };
-    build_pool(&settings.database_url, &opts)
-        .with_context(|| format!("database {}", settings.database_url.redacted()))
+    build_pool(&settings.database.database_url, &opts)
+        .with_context(|| format!("database {}", settings.database.database_url.redacted()))
 }
 
 /// The key lifecycle policy of these settings (KEKs parsed; `validate` checked them).
@@ -59,16 +59,16 @@ pub fn key_policy(settings: &Settings) -> anyhow::Result<KeyPolicy> {
             .map_err(|e| anyhow::anyhow!("invalid {name}: {e}"))
     };
     Ok(KeyPolicy {
-        alg: settings.signing_alg.clone(),
-        rsa_bits: settings.rsa_key_bits,
-        period: settings.key_rotation_period,
-        prepublish: settings.key_prepublish,
-        retention: settings.key_retention,
-        access_token_ttl: settings.access_token_ttl,
-        refresh_interval: settings.key_refresh_interval.as_secs() as i64,
-        kek: parse(&settings.key_encryption_key, "key_encryption_key")?,
+        alg: settings.signing.signing_alg.clone(),
+        rsa_bits: settings.signing.rsa_key_bits,
+        period: settings.signing.key_rotation_period,
+        prepublish: settings.signing.key_prepublish,
+        retention: settings.signing.key_retention,
+        access_token_ttl: settings.tokens.access_token_ttl,
+        refresh_interval: settings.signing.key_refresh_interval.as_secs() as i64,
+        kek: parse(&settings.signing.key_encryption_key, "key_encryption_key")?,
         previous_kek: parse(
-            &settings.previous_key_encryption_key,
+            &settings.signing.previous_key_encryption_key,
             "previous_key_encryption_key",
         )?,
     })
@@ -93,15 +93,15 @@ fn prepare_database(conn: &mut db::DbConnection, policy: &KeyPolicy) -> anyhow::
 
 /// The trace exporter of `settings`, when `otlp_endpoint` is set.
 fn start_traces(settings: &Settings) -> anyhow::Result<Option<Traces>> {
-    let Some(url) = &settings.otlp_traces_url else {
+    let Some(url) = &settings.telemetry.otlp_endpoint else {
         return Ok(None);
     };
     let traces = Traces::start(ExportSettings {
         url: url.clone(),
-        batch_delay: settings.otlp_batch_delay,
-        timeout: settings.otlp_timeout,
-        sample_ratio: settings.otlp_sample_ratio,
-        db_system: if settings.database_url.is_sqlite() {
+        batch_delay: settings.telemetry.otlp_batch_delay_ms,
+        timeout: settings.telemetry.otlp_timeout,
+        sample_ratio: settings.telemetry.otlp_sample_ratio,
+        db_system: if settings.database.database_url.is_sqlite() {
             "sqlite"
         } else {
             "postgresql"
@@ -134,7 +134,7 @@ fn apply_at_start(
     let options = ApplyOptions {
         dry_run: false,
         prune: false,
-        allow_http: settings.jwks_uri_allow_http,
+        allow_http: settings.clients.jwks_uri_allow_http,
         jwks_uri_policy: settings.jwks_uri_policy(),
     };
     let report = apply(conn, path, &text, options, now())?;
@@ -155,7 +155,7 @@ fn apply_at_start(
 /// grants (the endpoints hand out pairs): checked at
 /// start, so a typo is one line now rather than a 503 on every login later.
 fn check_simplejwt_client(conn: &mut db::DbConnection, settings: &Settings) -> anyhow::Result<()> {
-    let Some(id) = &settings.simplejwt_client else {
+    let Some(id) = &settings.tokens.simplejwt_client else {
         return Ok(());
     };
     let client = Client::find(conn, id)?.map(|c| crate::service::clients::registered(&c));
@@ -183,14 +183,14 @@ impl Application {
     /// simplejwt client, a usable signing key): its secret, shown once, is never made
     /// by a process that then fails without printing it.
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
-        let listener = TcpListener::bind(&settings.bind)
-            .with_context(|| format!("cannot listen on {}", settings.bind))?;
+        let listener = TcpListener::bind(&settings.server.bind)
+            .with_context(|| format!("cannot listen on {}", settings.server.bind))?;
         let addr = listener.local_addr()?;
-        if settings.issuer.is_none() && addr.ip().is_unspecified() {
+        if settings.server.issuer.is_none() && addr.ip().is_unspecified() {
             anyhow::bail!(
                 "bind {} is an unspecified address, which clients cannot use as the issuer: \
                  set issuer (TESSERA_ISSUER or --issuer) to the URL clients reach tessera at",
-                settings.bind
+                settings.server.bind
             );
         }
         let issuer = settings.issuer_for(addr);
@@ -202,10 +202,13 @@ impl Application {
             let (pool, settings, policy) = (pool.clone(), settings.clone(), policy.clone());
             tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
                 let mut conn = db::pool::get(&pool).with_context(|| {
-                    format!("cannot connect to {}", settings.database_url.redacted())
+                    format!(
+                        "cannot connect to {}",
+                        settings.database.database_url.redacted()
+                    )
                 })?;
                 prepare_database(&mut conn, &policy)?;
-                if let Some(path) = &settings.apply {
+                if let Some(path) = &settings.clients.apply {
                     apply_at_start(&mut conn, &settings, path)?;
                 }
                 check_simplejwt_client(&mut conn, &settings)?;
@@ -228,26 +231,29 @@ impl Application {
             metadata: http::discovery::render(&issuer),
             openapi: http::openapi::render(&issuer),
             jwks_cache_control: http::jwks::cache_control(&settings),
-            clients: ClientCache::new(settings.client_cache_ttl),
+            clients: ClientCache::new(settings.clients.client_cache_ttl),
             dpop_keys: Default::default(),
             client_jwks: crate::service::client_jwks::ClientJwks::new(
-                settings.jwks_uri_timeout,
+                settings.clients.jwks_uri_timeout,
                 settings.jwks_uri_policy(),
             )
             .context("cannot set up the HTTP client for jwks_uri")?,
             federation: crate::service::federation::Federation::new(
-                settings.client_cache_ttl,
-                settings.jwks_uri_timeout,
+                settings.clients.client_cache_ttl,
+                settings.clients.jwks_uri_timeout,
                 settings.jwks_uri_policy(),
             )
             .context("cannot set up the HTTP client for trusted issuers")?,
-            metrics: crate::metrics::Metrics::new(settings.metrics_client_label),
-            hash_pool: HashPool::start(settings.password_hash_concurrency, settings.password_hash)
-                .context("cannot start the password hashing threads")?,
+            metrics: crate::metrics::Metrics::new(settings.telemetry.metrics_client_label),
+            hash_pool: HashPool::start(
+                settings.passwords.password_hash_concurrency,
+                settings.passwords.hash_params(),
+            )
+            .context("cannot start the password hashing threads")?,
             keys: keys.clone(),
             writer: crate::db::writer::Writer::start(
                 pool.clone(),
-                settings.database_url.is_sqlite(),
+                settings.database.database_url.is_sqlite(),
             )
             .context("cannot start the database writer")?,
             pool: pool.clone(),
@@ -256,7 +262,7 @@ impl Application {
         });
         let traced = traces.is_some();
 
-        let simplejwt = settings.simplejwt_client.is_some();
+        let simplejwt = settings.tokens.simplejwt_client.is_some();
         let server = HttpServer::new(move || {
             App::new()
                 // The request log costs a few allocations per request: only when it is on.
@@ -286,22 +292,24 @@ impl Application {
                 })
                 .default_service(web::to(not_found))
         })
-        .workers(settings.workers)
+        .workers(settings.server.workers)
         .listen(listener)?
         .run();
 
         let (reload_pool, checkpoint_pool) = (pool.clone(), pool.clone());
         let (watch_pool, watch_policy, watch_keys) = (pool.clone(), policy.clone(), keys.clone());
         let seen = std::sync::Mutex::new(key_marker);
-        let login_window = settings.login_user_limit.window;
+        let login_window = settings.logins.user_limit().window;
         let tasks = vec![
-            jobs::every("key lifecycle", settings.key_refresh_interval, move || {
-                jobs::keep_keys_current(&reload_pool, &policy, &keys)
-            }),
+            jobs::every(
+                "key lifecycle",
+                settings.signing.key_refresh_interval,
+                move || jobs::keep_keys_current(&reload_pool, &policy, &keys),
+            ),
             jobs::every("key change check", jobs::KEY_CHANGE_POLL, move || {
                 jobs::reload_keys_if_changed(&watch_pool, &watch_policy, &watch_keys, &seen)
             }),
-            jobs::every("purge", settings.purge_interval, move || {
+            jobs::every("purge", settings.database.purge_interval, move || {
                 jobs::purge(&pool, login_window)
             }),
             jobs::every(

@@ -13,9 +13,10 @@
 
 use super::clients::{self, ClientFields, Policy, APPLY};
 use super::issuers::{self, IssuerSpec};
-use super::{audit, AdminError};
+use super::AdminError;
+use crate::db::audit;
 use crate::db::models::{Client, TrustedIssuer};
-use crate::db::{write_transaction, DbConnection, WriteLock};
+use crate::db::{write_transaction, DbConnection, QueryError, WriteLock};
 use crate::outbound::FetchPolicy;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
@@ -209,7 +210,7 @@ pub fn apply(
     check_unique(&src, &file)?;
     let mut failure = None;
     // Audit lines are logged once the run has committed: a dry run, a failure, or an
-    // update undone because it changed nothing, logs none (see admin::audit).
+    // update undone because it changed nothing, logs none (see db::audit).
     let result = audit::committed(conn, |conn| {
         write_transaction(conn, WriteLock::Apply, |conn| {
             applied(conn, &file, options, now, &mut failure)
@@ -269,11 +270,11 @@ enum Outcome {
     DryRun(ApplyReport),
     Located(Located),
     Failed(AdminError),
-    Db(diesel::result::Error),
+    Db(QueryError),
 }
 
-impl From<diesel::result::Error> for Outcome {
-    fn from(e: diesel::result::Error) -> Self {
+impl From<QueryError> for Outcome {
+    fn from(e: QueryError) -> Self {
         Outcome::Db(e)
     }
 }
@@ -586,14 +587,12 @@ pub fn read_file(path: &Path) -> Result<String, AdminError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use diesel::Connection;
 
     #[test]
     fn a_parse_error_is_one_line_even_when_its_key_holds_control_characters() {
         // Found by the `apply` fuzz target: a lone CR (or an escape sequence) in a key
         // was quoted into the message, which then rewrote the terminal line.
-        let sqlite = diesel::SqliteConnection::establish(":memory:").expect("sqlite");
-        let mut conn = DbConnection::Sqlite(sqlite);
+        let mut conn = crate::db::memory_connection();
         for text in [
             "acc\r\"me = \n5",
             "[[client]]\nclient_id = \"x\"\nsc\u{1b}[2Kope = 1\n",

@@ -17,7 +17,7 @@ pub fn ensure_admin_client(
     if meta::get(conn, meta::BOOTSTRAPPED)?.is_some() {
         return Ok(None);
     }
-    super::audit::committed(conn, |conn| {
+    crate::db::audit::committed(conn, |conn| {
         write_transaction(conn, WriteLock::Bootstrap, |conn| bootstrap(conn, now))
     })?
 }

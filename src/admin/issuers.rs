@@ -3,7 +3,8 @@
 //! Managed by operators only (the CLI and `tessera apply`), so their URLs may point at
 //! internal addresses.
 
-use super::{audit, AdminError};
+use super::AdminError;
+use crate::db::audit;
 use crate::db::models::{Client, TrustedIssuer};
 use crate::db::DbConnection;
 use crate::oauth::client_keys::{ClientKeySet, Strictness};

@@ -2,7 +2,8 @@
 //! adding one (generated or imported) under the rotation rules, and their public keys
 //! for export. Every change goes through the audit log.
 
-use super::{audit, AdminError};
+use super::AdminError;
+use crate::db::audit;
 use crate::db::models::SigningKeyRow;
 use crate::db::DbConnection;
 use crate::keys::jwk::PublicJwk;

@@ -2,7 +2,6 @@
 //! each operation, synchronous, on a database connection.
 
 pub mod apply;
-pub mod audit;
 pub mod bootstrap;
 pub mod clients;
 pub mod issuers;
@@ -47,8 +46,8 @@ impl AdminError {
     }
 }
 
-impl From<diesel::result::Error> for AdminError {
-    fn from(e: diesel::result::Error) -> Self {
+impl From<crate::db::QueryError> for AdminError {
+    fn from(e: crate::db::QueryError) -> Self {
         AdminError::Db(e.into())
     }
 }

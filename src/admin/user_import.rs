@@ -9,7 +9,8 @@
 //! The whole file is checked before anything is written, and written in one
 //! transaction: a bad record, or a clash between two identities, writes nothing.
 
-use super::{audit, AdminError};
+use super::AdminError;
+use crate::db::audit;
 use crate::db::models::refresh_token::{revoke, Families};
 use crate::db::models::{ImportedChange, NewUser, User};
 use crate::db::DbConnection;
@@ -154,8 +155,8 @@ enum Outcome {
     Failed(AdminError),
 }
 
-impl From<diesel::result::Error> for Outcome {
-    fn from(e: diesel::result::Error) -> Self {
+impl From<crate::db::QueryError> for Outcome {
+    fn from(e: crate::db::QueryError) -> Self {
         Outcome::Failed(e.into())
     }
 }

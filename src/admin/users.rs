@@ -2,7 +2,8 @@
 //! operation, synchronous, on a database connection. Passwords arrive already hashed;
 //! every change that should end sessions revokes the user's refresh-token families.
 
-use super::{audit, AdminError};
+use super::AdminError;
+use crate::db::audit;
 use crate::db::models::refresh_token::{revoke, Families};
 use crate::db::models::{NewUser, User};
 use crate::db::DbConnection;

@@ -9,7 +9,9 @@ use clap::Args;
 /// `apply` options.
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
-    /// The TOML file of [[client]] and [[issuer]] tables
+    /// The TOML file of `[[client]]` and `[[issuer]]` tables (its help line says it
+    /// without the code marks).
+    #[arg(help = "The TOML file of [[client]] and [[issuer]] tables")]
     file: std::path::PathBuf,
     /// Print the plan; write nothing, generate no secret
     #[arg(long)]
@@ -26,7 +28,7 @@ pub fn run(settings: &Settings, args: ApplyArgs) -> anyhow::Result<()> {
     let options = ApplyOptions {
         dry_run: args.dry_run,
         prune: args.prune,
-        allow_http: settings.jwks_uri_allow_http,
+        allow_http: settings.clients.jwks_uri_allow_http,
         jwks_uri_policy: settings.jwks_uri_policy(),
     };
     let report = apply(&mut conn, &args.file, &text, options, now())?;

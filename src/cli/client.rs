@@ -1,12 +1,12 @@
 //! `tessera client …`: register and manage clients.
 
 use super::{connect, print_json, Conn, CLI};
-use crate::admin::audit;
 use crate::admin::clients::{
     self, auth_method_names, grant_type_names, ClientFields, ClientPatch, Policy,
 };
 use crate::admin::AdminError;
 use crate::config::Settings;
+use crate::db::audit;
 use crate::oauth::client_keys::MAX_JWKS_BYTES;
 use crate::oauth::{AuthMethod, GrantType};
 use crate::service::now;

@@ -71,7 +71,7 @@ pub fn run(settings: &Settings, cmd: IssuerCommand) -> anyhow::Result<()> {
             },
             spiffe_trust_domain: spiffe_trust_domain.clone(),
             max_token_age: *max_token_age,
-            allow_http: settings.jwks_uri_allow_http,
+            allow_http: settings.clients.jwks_uri_allow_http,
         }),
         _ => None,
     };

@@ -8,7 +8,7 @@ pub fn run(settings: &Settings) -> anyhow::Result<()> {
     let ran = crate::db::run_migrations(&mut conn)?;
     eprintln!(
         "applied {ran} migration(s) to {}",
-        settings.database_url.redacted()
+        settings.database.database_url.redacted()
     );
     super::print_json(&serde_json::json!({ "applied": ran }))
 }

@@ -93,8 +93,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     }
     // A command prints its own human line and its error; the audit table records its
     // change. Its log is for who asks (`--log info`): warnings only by default.
-    let filter = if serve || settings.log_given {
-        settings.log.as_str()
+    let filter = if serve || settings.telemetry.log_given() {
+        settings.telemetry.log()
     } else {
         "warn"
     };
@@ -117,13 +117,13 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
 pub(crate) fn open(settings: &Settings, create: bool) -> anyhow::Result<db::pool::PooledConn> {
     let opts = db::pool::PoolOptions {
         max_size: 1,
-        connect_timeout: settings.db_connect_timeout,
-        statement_timeout: settings.db_statement_timeout,
+        connect_timeout: settings.database.db_connect_timeout,
+        statement_timeout: settings.database.db_statement_timeout_ms,
         create_sqlite: create,
         log_failures: false,
     };
-    let shown = settings.database_url.redacted();
-    let pool = db::pool::build_pool(&settings.database_url, &opts)
+    let shown = settings.database.database_url.redacted();
+    let pool = db::pool::build_pool(&settings.database.database_url, &opts)
         .with_context(|| format!("database {shown}"))?;
     db::pool::get(&pool).with_context(|| format!("cannot connect to {shown}"))
 }

@@ -74,8 +74,8 @@ pub fn run(settings: &Settings, cmd: UserCommand) -> anyhow::Result<()> {
     // Read and check the password before touching the database: bad input writes nothing.
     let new_hash = match &cmd {
         UserCommand::Create { .. } | UserCommand::SetPassword { .. } => {
-            let pw = read_password(settings.password_min_length)?;
-            Some(hash_password(&pw, settings.password_hash).map_err(anyhow::Error::msg)?)
+            let pw = read_password(settings.passwords.password_min_length)?;
+            Some(hash_password(&pw, settings.passwords.hash_params()).map_err(anyhow::Error::msg)?)
         }
         _ => None,
     };
@@ -91,7 +91,7 @@ pub fn run(settings: &Settings, cmd: UserCommand) -> anyhow::Result<()> {
     let conn = &mut conn;
     let t = now();
     // The configured argon2id: what new hashes use, and what bounds a stored one.
-    let hashing = settings.password_hash;
+    let hashing = settings.passwords.hash_params();
     match (cmd, new_hash) {
         (
             UserCommand::Create {

@@ -4,6 +4,7 @@
 //! so every query in `models/` is written once. The few per-backend differences
 //! (pragmas, write locks, migrations) live here behind one `match`.
 
+pub mod audit;
 pub mod connection;
 pub mod lock;
 pub mod models;
@@ -14,6 +15,9 @@ pub mod writer;
 pub use connection::DbConnection;
 pub use lock::{immediate_transaction, write_transaction, WriteLock};
 pub use pool::{DbPool, DbUrl};
+
+/// A failed query, as the layers above name it (they never name diesel).
+pub use diesel::result::Error as QueryError;
 
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
@@ -154,4 +158,14 @@ pub fn run_migrations(conn: &mut DbConnection) -> Result<usize, DbError> {
             ran
         }
     }
+}
+
+/// A migrated SQLite database in memory, for unit tests of the layers above.
+#[cfg(test)]
+pub fn memory_connection() -> DbConnection {
+    use diesel::Connection;
+    let sqlite = diesel::SqliteConnection::establish(":memory:").expect("sqlite in memory");
+    let mut conn = DbConnection::Sqlite(sqlite);
+    run_migrations(&mut conn).expect("migrations");
+    conn
 }

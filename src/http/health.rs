@@ -1,6 +1,5 @@
 //! Liveness and readiness.
 
-use crate::db::pool;
 use crate::service::AppState;
 use actix_web::{web, HttpResponse};
 
@@ -19,7 +18,7 @@ pub async fn healthz() -> HttpResponse {
         (status = 503, description = "database unreachable, no signing key or a dead worker thread", body = Object),
     ))]
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    let db = crate::service::read(&state.pool, "ping", |conn| Ok(pool::ping(conn)?)).await;
+    let db = crate::service::ping(&state).await;
     let signing = state.keys.snapshot().signer.is_some();
     let workers = [state.writer.liveness(), state.hash_pool.liveness()];
     let dead: Vec<&str> = workers

@@ -15,7 +15,10 @@ pub fn max_age(prepublish: i64, refresh_interval_secs: i64) -> i64 {
 pub fn cache_control(s: &crate::config::Settings) -> String {
     format!(
         "public, max-age={}",
-        max_age(s.key_prepublish, s.key_refresh_interval.as_secs() as i64)
+        max_age(
+            s.signing.key_prepublish,
+            s.signing.key_refresh_interval.as_secs() as i64
+        )
     )
 }
 

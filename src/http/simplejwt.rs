@@ -189,7 +189,7 @@ async fn issue_pair(
     params: &FormParams,
 ) -> Result<HttpResponse, OAuthError> {
     let proof = super::dpop::issuing_proof(req, state, client)?;
-    let addr = || client_addr(req, state.settings.trust_forwarded_for);
+    let addr = || client_addr(req, state.settings.server.trust_forwarded_for);
     let issued = issue::grant(
         state,
         TokenRequest {
@@ -235,6 +235,7 @@ async fn first_party_client(
 ) -> Result<Arc<RegisteredClient>, HttpResponse> {
     let id = state
         .settings
+        .tokens
         .simplejwt_client
         .as_deref()
         .unwrap_or_default();

@@ -87,7 +87,7 @@ pub async fn token(
         outside,
     } = authenticate_request(&req, &params, &state).await?;
     let proof = super::dpop::issuing_proof(&req, &state, &client)?;
-    let addr = || client_addr(&req, state.settings.trust_forwarded_for);
+    let addr = || client_addr(&req, state.settings.server.trust_forwarded_for);
     let issued = issue::grant(
         &state,
         TokenRequest {

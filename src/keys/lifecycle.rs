@@ -9,7 +9,8 @@ use super::material::{generate, is_rsa, public_jwk};
 use super::rotation::{plan, Action, KeyInfo, Timing};
 use super::sealing::Kek;
 use super::KeyError;
-use crate::db::models::{audit, meta, Client, KeyState, NewSigningKey, SigningKeyRow};
+use crate::db::audit;
+use crate::db::models::{meta, Client, KeyState, NewSigningKey, SigningKeyRow};
 use crate::db::{write_transaction, DbConnection, WriteLock};
 use std::sync::Arc;
 
@@ -138,59 +139,63 @@ pub fn step(
     } else {
         None
     };
-    write_transaction(conn, WriteLock::SigningKeys, |conn| {
-        let actions = plan(&infos(&SigningKeyRow::list(conn)?), now, &timing);
-        let mut done = Vec::new();
-        for action in actions {
-            match action {
-                Action::Create {
-                    state,
-                    activates_at,
-                } => {
-                    let Some(pkcs8) = &fresh else { continue };
-                    let row = policy
-                        .new_row(pkcs8, state, activates_at, now)
-                        .map_err(|e| crate::db::DbError::Migration(e.to_string()))?;
-                    SigningKeyRow::insert(conn, &row)?;
-                    let event = format!("created ({}, signs from {activates_at})", state.as_str());
-                    done.push((row.kid.clone(), event));
-                }
-                Action::Promote { kid } => {
-                    SigningKeyRow::set_state(conn, &kid, KeyState::Active, None, None)?;
-                    done.push((kid, "now active".to_string()));
-                }
-                Action::Retire { kid, expires_at } => {
-                    SigningKeyRow::set_state(
-                        conn,
-                        &kid,
-                        KeyState::Retired,
-                        Some(now),
-                        Some(expires_at),
-                    )?;
-                    done.push((kid, format!("retired, published until {expires_at}")));
-                }
-                Action::Delete { kid } => {
-                    SigningKeyRow::delete(conn, &kid)?;
-                    done.push((kid, "removed from the JWKS".to_string()));
+    // A key change is audited: its row in the transaction, its line after the commit.
+    audit::committed(conn, |conn| {
+        write_transaction(conn, WriteLock::SigningKeys, |conn| {
+            let actions = plan(&infos(&SigningKeyRow::list(conn)?), now, &timing);
+            let mut done = Vec::new();
+            for action in actions {
+                match action {
+                    Action::Create {
+                        state,
+                        activates_at,
+                    } => {
+                        let Some(pkcs8) = &fresh else { continue };
+                        let row = policy
+                            .new_row(pkcs8, state, activates_at, now)
+                            .map_err(|e| crate::db::DbError::Migration(e.to_string()))?;
+                        SigningKeyRow::insert(conn, &row)?;
+                        let event =
+                            format!("created ({}, signs from {activates_at})", state.as_str());
+                        done.push((row.kid.clone(), event));
+                    }
+                    Action::Promote { kid } => {
+                        SigningKeyRow::set_state(conn, &kid, KeyState::Active, None, None)?;
+                        done.push((kid, "now active".to_string()));
+                    }
+                    Action::Retire { kid, expires_at } => {
+                        SigningKeyRow::set_state(
+                            conn,
+                            &kid,
+                            KeyState::Retired,
+                            Some(now),
+                            Some(expires_at),
+                        )?;
+                        done.push((kid, format!("retired, published until {expires_at}")));
+                    }
+                    Action::Delete { kid } => {
+                        SigningKeyRow::delete(conn, &kid)?;
+                        done.push((kid, "removed from the JWKS".to_string()));
+                    }
                 }
             }
-        }
-        if !done.is_empty() {
-            mark_changed(conn)?;
-        }
-        let mut lines = Vec::new();
-        for (kid, event) in done {
-            let details = serde_json::json!({ "event": event }).to_string();
-            audit::record(conn, now, "server", "key.lifecycle", &kid, &details)?;
-            lines.push(format!("signing key {kid}: {event}"));
-        }
-        Ok(lines)
+            if !done.is_empty() {
+                mark_changed(conn)?;
+            }
+            let mut lines = Vec::new();
+            for (kid, event) in done {
+                let details = serde_json::json!({ "event": event });
+                audit::record(conn, "server", "key.lifecycle", &kid, details, now)?;
+                lines.push(format!("signing key {kid}: {event}"));
+            }
+            Ok(lines)
+        })
     })
     .map_err(KeyError::from)
 }
 
 /// Moves the change marker: every replica reloads its keys at its next poll.
-fn mark_changed(conn: &mut DbConnection) -> diesel::QueryResult<()> {
+fn mark_changed(conn: &mut DbConnection) -> Result<(), crate::db::QueryError> {
     let value = uuid::Uuid::new_v4().to_string();
     meta::set(conn, meta::SIGNING_KEYS_CHANGED, &value)
 }

@@ -43,8 +43,8 @@ pub enum KeyError {
     Db(#[from] crate::db::DbError),
 }
 
-impl From<diesel::result::Error> for KeyError {
-    fn from(e: diesel::result::Error) -> Self {
+impl From<crate::db::QueryError> for KeyError {
+    fn from(e: crate::db::QueryError) -> Self {
         KeyError::Db(e.into())
     }
 }

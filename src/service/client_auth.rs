@@ -4,6 +4,7 @@
 //! keys (the cached client is read again before either is refused); and the
 //! single-use JWT ids (assertions, DPoP proofs) used up in the database.
 
+use crate::config::clients::AssertionAudience;
 use crate::db::models::used_jti;
 use crate::oauth::client_assertion::{self, Assertion, AssertionPolicy, Rejection};
 use crate::oauth::client_auth::{
@@ -138,12 +139,14 @@ async fn check_credential(
         let endpoints = [state.token_endpoint.as_str(), endpoint.as_str()];
         let audience = AssertionPolicy {
             issuer: &state.issuer,
-            legacy_endpoints: if state.settings.legacy_assertion_audience {
+            legacy_endpoints: if state.settings.clients.assertion_audience
+                == AssertionAudience::Legacy
+            {
                 &endpoints
             } else {
                 &[]
             },
-            max_lifetime: state.settings.client_assertion_max_lifetime,
+            max_lifetime: state.settings.clients.client_assertion_max_lifetime,
         };
         let client = found.ok_or_else(no_key)?;
         let checked = verify_assertion(state, &client, assertion, audience).await?;

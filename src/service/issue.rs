@@ -23,7 +23,7 @@ pub fn context(state: &AppState) -> TokenContext<'_> {
     TokenContext {
         issuer: &state.issuer,
         now: now(),
-        default_access_ttl: state.settings.access_token_ttl,
+        default_access_ttl: state.settings.tokens.access_token_ttl,
     }
 }
 
@@ -173,7 +173,8 @@ pub async fn grant(state: &AppState, req: TokenRequest<'_>) -> Result<Issued, OA
         }
     };
     claims.cnf = cnf;
-    let simplejwt_client = state.settings.simplejwt_client.as_deref() == Some(&client.client_id);
+    let simplejwt_client =
+        state.settings.tokens.simplejwt_client.as_deref() == Some(&client.client_id);
     if let Some((id, external_id)) = user.filter(|_| simplejwt_client) {
         simplejwt::add_claims(&mut claims, &id, external_id.as_deref());
     }

@@ -40,11 +40,11 @@ pub async fn authenticate(
     });
     let keys = [user_key(&name_for_key), addr_key(client_addr)];
     let limits = [
-        state.settings.login_user_limit,
-        state.settings.login_addr_limit,
+        state.settings.logins.user_limit(),
+        state.settings.logins.addr_limit(),
     ];
     // One window for both keys (`login_lockout`).
-    let window = state.settings.login_user_limit.window;
+    let window = state.settings.logins.user_limit().window;
 
     let username = login.username.clone();
     let reserve_keys = keys.clone();
@@ -151,7 +151,7 @@ pub async fn start_family(
     let hash = hash_secret(&token);
     let ttl = client
         .refresh_token_ttl
-        .unwrap_or(state.settings.refresh_token_ttl);
+        .unwrap_or(state.settings.tokens.refresh_token_ttl);
     let (client_id, user_id, scope) = (
         client.client_id.clone(),
         user_id.to_string(),
@@ -207,7 +207,7 @@ pub async fn check_before_use<R>(
     }
     let grace = client
         .refresh_reuse_grace
-        .unwrap_or(state.settings.refresh_reuse_grace);
+        .unwrap_or(state.settings.tokens.refresh_reuse_grace);
     match decide(&refresh_state(&stored), &client.client_id, now(), grace) {
         Decision::Rotate | Decision::ReissueInGrace => {
             let own = [Presented::own(REFRESH_TOKEN, bound)];
@@ -262,7 +262,7 @@ pub async fn rotate<R: Send + 'static>(
     let (presented_hash, successor_hash) = (hash_secret(presented), hash_secret(&successor));
     let grace = client
         .refresh_reuse_grace
-        .unwrap_or(state.settings.refresh_reuse_grace);
+        .unwrap_or(state.settings.tokens.refresh_reuse_grace);
     let client_id = client.client_id.clone();
     let outcome = state
         .write("rotate refresh token", move |conn| {
@@ -340,7 +340,7 @@ pub fn claims_on_refresh(
     state: &AppState,
 ) -> impl Fn(&Family) -> Result<AccessTokenClaims, OAuthError> + Send + 'static {
     let issuer = state.issuer.clone();
-    let default_access_ttl = state.settings.access_token_ttl;
+    let default_access_ttl = state.settings.tokens.access_token_ttl;
     move |family| {
         let granted = Scope::parse(&family.scope).unwrap_or_default();
         let scope = narrow(params.get("scope"), &granted, &client)?;

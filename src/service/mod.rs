@@ -37,9 +37,9 @@ impl From<DbError> for OAuthError {
     }
 }
 
-impl From<diesel::result::Error> for OAuthError {
+impl From<crate::db::QueryError> for OAuthError {
     /// A query failure seen by a request: 503 when the database is away, else 500.
-    fn from(e: diesel::result::Error) -> Self {
+    fn from(e: crate::db::QueryError) -> Self {
         DbError::from(e).into()
     }
 }
@@ -79,6 +79,11 @@ where
             database_fault,
         )
         .await
+}
+
+/// Whether the database answers (one round trip on a pooled connection), for readiness.
+pub async fn ping(state: &AppState) -> Result<(), OAuthError> {
+    read(&state.pool, "ping", |conn| Ok(pool::ping(conn)?)).await
 }
 
 /// A unit of work's failure that is the database's fault (unavailable, or a server

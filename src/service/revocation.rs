@@ -2,7 +2,7 @@
 //! family, its own access token's `jti` is denylisted until it expires; anything else
 //! changes nothing. Each revocation is audited and counted.
 
-use crate::admin::audit;
+use crate::db::audit;
 use crate::db::models::{refresh_token, revoked_token};
 use crate::oauth::secret::hash_secret;
 use crate::oauth::OAuthError;

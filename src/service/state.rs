@@ -59,7 +59,7 @@ impl AppState {
             + Send
             + 'static,
     {
-        use crate::admin::audit;
+        use crate::db::audit;
         let unit = move |conn: &mut crate::db::DbConnection| audit::captured(conn, f);
         let (value, lines) = crate::telemetry::span::db(summary)
             .run_result(self.writer.run(unit), super::database_fault)

@@ -2,7 +2,7 @@
 //! may be printed. A database URL, the OTLP endpoint and an issuer's URLs can carry a
 //! password in their userinfo (`postgres://app:PASSWORD@db/…`) or in a query parameter
 //! (libpq's `?password=…`, `sslpassword=…`, a token in `?access_token=…`); every place
-//! that prints one of them prints [`url`] of it instead.
+//! that prints one of them prints [`url()`] of it instead.
 //!
 //! Text that is no URL at all (a typo the parser refused) is redacted the same way, so
 //! an error message about a malformed URL never echoes its password either.
@@ -60,7 +60,7 @@ fn masked_once(raw: &str) -> String {
     out
 }
 
-/// The byte ranges of `raw` that [`url`] masks, sorted and merged (an empty range
+/// The byte ranges of `raw` that [`url()`] masks, sorted and merged (an empty range
 /// marks an empty secret value, shown as `***` too).
 fn hidden_ranges(raw: &str) -> Vec<Range<usize>> {
     let start = raw.find("://").map_or(0, |i| i.saturating_add("://".len()));
@@ -109,14 +109,14 @@ fn hidden_ranges(raw: &str) -> Vec<Range<usize>> {
     merged
 }
 
-/// Whether `raw` (a URL) holds something [`url`] would mask: a password in its
+/// Whether `raw` (a URL) holds something [`url()`] would mask: a password in its
 /// userinfo or a secret-looking query parameter.
 pub fn holds_secret(raw: &str) -> bool {
     // A URL redacted once holds masks, not secrets: judged by what redaction changes.
     url(raw) != raw
 }
 
-/// The secrets [`url`] masks in `raw`, as written and percent-decoded: what a
+/// The secrets [`url()`] masks in `raw`, as written and percent-decoded: what a
 /// message about that URL must not show in any form (a client library may quote the
 /// decoded password, or the URL cut where its own reading ends).
 pub fn secrets_of(raw: &str) -> Vec<String> {
@@ -155,7 +155,7 @@ fn secret_parameter(name: &str) -> bool {
 }
 
 /// `text` (a message that may quote URLs, such as an HTTP client's error) with every
-/// URL in it redacted by [`url`]. A URL runs to the end of its word (whitespace), less
+/// URL in it redacted by [`url()`]. A URL runs to the end of its word (whitespace), less
 /// the closing brackets, quotes and punctuation of the sentence around it: a URL parser
 /// leaves `)`, `'` or `,` unencoded in a password, a path or a query, so the URL does
 /// not end at the first one.

@@ -316,7 +316,7 @@ async fn introspection_and_revocation_flip_together() {
 
 #[tokio::test]
 async fn metrics_count_requests_tokens_and_failures() {
-    let app = spawn_app_with(|c| c.metrics_client_label = Some(true)).await;
+    let app = spawn_app_with(|c| c.telemetry.metrics_client_label = Some(true)).await;
     let svc = app.create_client(&[]).await;
     for _ in 0..3 {
         assert_eq!(

@@ -294,7 +294,7 @@ async fn a_nul_character_inside_a_jwt_is_a_bad_credential_on_every_database() {
     use crate::jose::{assertion_claims, DpopKey, TestKey, ISSUER};
     use jsonwebtoken::Algorithm;
     use serde_json::json;
-    let app = crate::helpers::spawn_app_with(|c| c.issuer = Some(ISSUER.into())).await;
+    let app = crate::helpers::spawn_app_with(|c| c.server.issuer = Some(ISSUER.into())).await;
     let client = app.create_client(&[]).await;
     let key = TestKey::generate(Algorithm::ES256);
     let assertion_form = |assertion_type: &str, assertion: &str| {

@@ -281,7 +281,7 @@ async fn cached_app(
     tweak: impl FnOnce(&mut tessera::config::ConfigArgs),
 ) -> crate::helpers::TestApp {
     crate::helpers::spawn_app_with(|c| {
-        c.client_cache_ttl = Some(5);
+        c.clients.client_cache_ttl = Some(5);
         tweak(c);
     })
     .await
@@ -340,8 +340,8 @@ async fn a_flood_of_wrong_secrets_reads_the_database_at_most_once_a_second() {
     let receiver = OtlpReceiver::start(Collect::Accept).await;
     let endpoint = receiver.endpoint.clone();
     let app = cached_app(|c| {
-        c.otlp_endpoint = Some(endpoint);
-        c.otlp_batch_delay_ms = Some(20);
+        c.telemetry.otlp_endpoint = Some(endpoint);
+        c.telemetry.otlp_batch_delay_ms = Some(20);
     })
     .await;
     let client = app.create_client(&[]).await;
@@ -672,7 +672,7 @@ async fn a_configuration_mistake_is_one_line_naming_the_variable_the_flag_or_the
 async fn a_token_of_a_client_made_elsewhere_is_active_at_once() {
     use crate::helpers::{form, serve_process, TestClient};
     const ISSUER: &str = "http://tessera.test";
-    let app = cached_app(|c| c.issuer = Some(ISSUER.into())).await;
+    let app = cached_app(|c| c.server.issuer = Some(ISSUER.into())).await;
     let introspector = app.create_client(&["--scope", "tessera:introspect"]).await;
     // This server remembers that "made-elsewhere" is no client.
     let probe = TestClient {

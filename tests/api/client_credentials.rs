@@ -151,7 +151,7 @@ async fn resource_and_audience_choose_among_the_clients_audiences() {
 
 #[tokio::test]
 async fn lifetimes_come_from_the_client_then_the_server() {
-    let app = spawn_app_with(|c| c.access_token_ttl = Some(120)).await;
+    let app = spawn_app_with(|c| c.tokens.access_token_ttl = Some(120)).await;
     let default = app.create_client(&[]).await;
     let short = app.create_client(&["--access-token-ttl", "30"]).await;
     assert_eq!(

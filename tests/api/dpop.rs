@@ -20,7 +20,7 @@ async fn with_proof(
 }
 
 async fn dpop_app() -> TestApp {
-    spawn_app_with(|c| c.issuer = Some(ISSUER.into())).await
+    spawn_app_with(|c| c.server.issuer = Some(ISSUER.into())).await
 }
 
 fn cnf_jkt(token: &str) -> Value {
@@ -47,7 +47,7 @@ async fn a_dpop_proof_binds_the_token_and_cannot_be_replayed_on_another_server()
 
     // A second server on the same database refuses a proof the first one accepted.
     let second = tessera::startup::Application::build(test_settings(&app.db, |c| {
-        c.issuer = Some(ISSUER.into())
+        c.server.issuer = Some(ISSUER.into())
     }))
     .await
     .expect("second server");

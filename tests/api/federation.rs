@@ -17,9 +17,9 @@ pub const JWT_SPIFFE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-sp
 /// A server at `ISSUER` that may fetch plain-http issuer keys (the test issuers').
 pub async fn federation_app() -> TestApp {
     spawn_app_with(|c| {
-        c.issuer = Some(ISSUER.into());
-        c.jwks_uri_allow_http = Some(true);
-        c.jwks_uri_timeout = Some(1);
+        c.server.issuer = Some(ISSUER.into());
+        c.clients.jwks_uri_allow_http = Some(true);
+        c.clients.jwks_uri_timeout = Some(1);
     })
     .await
 }
@@ -1125,10 +1125,10 @@ async fn a_discovered_jwks_uri_and_redirects_never_reach_a_private_address_the_i
 
     // With jwks_uri_allow_private the discovered URL is fetched like a client's.
     let open = spawn_app_with(|c| {
-        c.issuer = Some(ISSUER.into());
-        c.jwks_uri_allow_http = Some(true);
-        c.jwks_uri_allow_private = Some(true);
-        c.jwks_uri_timeout = Some(1);
+        c.server.issuer = Some(ISSUER.into());
+        c.clients.jwks_uri_allow_http = Some(true);
+        c.clients.jwks_uri_allow_private = Some(true);
+        c.clients.jwks_uri_timeout = Some(1);
     })
     .await;
     let chooser = &refused[0];
@@ -1182,9 +1182,9 @@ async fn a_hanging_discovery_costs_one_time_limit_and_delays_no_other_issuer() {
     // A 3 s time limit: one wait is 3 s, six in a row would be 18 s, and the other
     // issuer's token, if it waited behind the hanging one, would take 3 s.
     let app = spawn_app_with(|c| {
-        c.issuer = Some(ISSUER.into());
-        c.jwks_uri_allow_http = Some(true);
-        c.jwks_uri_timeout = Some(3);
+        c.server.issuer = Some(ISSUER.into());
+        c.clients.jwks_uri_allow_http = Some(true);
+        c.clients.jwks_uri_timeout = Some(3);
     })
     .await;
     let key = TestKey::generate(Algorithm::RS256);
@@ -1248,10 +1248,10 @@ async fn a_hanging_discovery_costs_one_time_limit_and_delays_no_other_issuer() {
 /// production: what it remembers must not refuse what was made since.
 async fn cached_federation_app() -> TestApp {
     spawn_app_with(|c| {
-        c.issuer = Some(ISSUER.into());
-        c.jwks_uri_allow_http = Some(true);
-        c.jwks_uri_timeout = Some(1);
-        c.client_cache_ttl = Some(5);
+        c.server.issuer = Some(ISSUER.into());
+        c.clients.jwks_uri_allow_http = Some(true);
+        c.clients.jwks_uri_timeout = Some(1);
+        c.clients.client_cache_ttl = Some(5);
     })
     .await
 }

@@ -178,7 +178,7 @@ async fn a_first_start_refused_after_the_database_is_made_still_leaves_the_admin
 #[tokio::test]
 async fn key_commands_on_an_encrypted_database_need_the_kek() {
     let db = TestDb::new();
-    let app = spawn_app_on(db, |c| c.key_encryption_key = Some(KEK.into())).await;
+    let app = spawn_app_on(db, |c| c.signing.key_encryption_key = Some(KEK.into())).await;
     let before = app.raw_signing_keys();
     assert!(before.iter().all(|(_, _, encrypted)| *encrypted));
     let out = app.cli(&["key", "rotate"]).await;
@@ -246,7 +246,7 @@ async fn a_wrong_simplejwt_client_stops_the_start_with_one_line() {
         ("no-such-client".to_string(), "there is no client"),
         (machine.id.clone(), "password grant"),
     ] {
-        let settings = test_settings(&db, |c| c.simplejwt_client = Some(id.clone()));
+        let settings = test_settings(&db, |c| c.tokens.simplejwt_client = Some(id.clone()));
         let err = match tessera::startup::Application::build(settings).await {
             Ok(_) => panic!("started with simplejwt_client {id}"),
             Err(e) => format!("{e:#}"),

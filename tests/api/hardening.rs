@@ -18,7 +18,7 @@ async fn simplejwt_app(require_dpop: bool) -> (TestApp, TestClient) {
     } else {
         &[]
     };
-    let (app, client) = spawn_simplejwt_app(extra, |c| c.issuer = Some(ISSUER.into())).await;
+    let (app, client) = spawn_simplejwt_app(extra, |c| c.server.issuer = Some(ISSUER.into())).await;
     app.create_user("django", "django's password").await;
     (app, client)
 }
@@ -218,7 +218,7 @@ async fn register_with(app: &TestApp, authorization: &str, proof: Option<&str>) 
 
 #[tokio::test]
 async fn a_dpop_bound_admin_token_needs_the_dpop_scheme_and_a_proof_for_the_call() {
-    let app = spawn_app_with(|c| c.issuer = Some(ISSUER.into())).await;
+    let app = spawn_app_with(|c| c.server.issuer = Some(ISSUER.into())).await;
     let key = DpopKey::new();
     let issued = app
         .http
@@ -320,9 +320,9 @@ async fn counting_listener() -> (u16, std::sync::Arc<std::sync::atomic::AtomicUs
 #[tokio::test]
 async fn client_jwks_uris_cannot_reach_loopback_or_private_addresses() {
     let app = spawn_app_with(|c| {
-        c.issuer = Some(ISSUER.into());
-        c.jwks_uri_allow_http = Some(true);
-        c.jwks_uri_timeout = Some(2);
+        c.server.issuer = Some(ISSUER.into());
+        c.clients.jwks_uri_allow_http = Some(true);
+        c.clients.jwks_uri_timeout = Some(2);
     })
     .await;
     let admin = app.admin_token().await;
@@ -447,7 +447,7 @@ async fn a_new_sqlite_database_and_its_directory_are_private_to_their_owner() {
     let data = dir.path().join("data");
     let file = data.join("tessera.db");
     let path = file.display().to_string();
-    let app = spawn_app_with(|c| c.database_url = Some(path)).await;
+    let app = spawn_app_with(|c| c.database.database_url = Some(path)).await;
     assert_eq!(app.get("/readyz").await.status(), 200);
     let mode =
         |p: &std::path::Path| std::fs::metadata(p).expect("exists").permissions().mode() & 0o777;

@@ -16,11 +16,11 @@ const OTHER_KEK: &str = "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554
 #[tokio::test]
 async fn rotation_prepublishes_new_keys_and_never_breaks_a_valid_token() {
     let app = spawn_app_with(|c| {
-        c.key_rotation_period = Some(6);
-        c.key_prepublish = Some(3);
-        c.key_refresh_interval = Some(1);
-        c.key_retention = Some(4);
-        c.access_token_ttl = Some(3);
+        c.signing.key_rotation_period = Some(6);
+        c.signing.key_prepublish = Some(3);
+        c.signing.key_refresh_interval = Some(1);
+        c.signing.key_retention = Some(4);
+        c.tokens.access_token_ttl = Some(3);
     })
     .await;
     let client = app.create_client(&[]).await;
@@ -174,8 +174,8 @@ async fn three_serve_processes_on_one_database_rotate_once_per_period_and_agree(
 async fn private_keys_are_sealed_at_rest_and_a_wrong_kek_stops_startup() {
     let port = crate::helpers::free_port();
     let bind = move |c: &mut tessera::config::ConfigArgs| {
-        c.bind = Some(format!("127.0.0.1:{port}"));
-        c.key_encryption_key = Some(KEK.into());
+        c.server.bind = Some(format!("127.0.0.1:{port}"));
+        c.signing.key_encryption_key = Some(KEK.into());
     };
     let app = spawn_app_with(bind).await;
     let client = app.create_client(&[]).await;
@@ -193,7 +193,7 @@ async fn private_keys_are_sealed_at_rest_and_a_wrong_kek_stops_startup() {
     let db = app.stop().await;
 
     let wrong = tessera::startup::Application::build(crate::helpers::test_settings(&db, |c| {
-        c.key_encryption_key = Some(OTHER_KEK.into())
+        c.signing.key_encryption_key = Some(OTHER_KEK.into())
     }))
     .await;
     let err = format!("{:#}", wrong.err().expect("a wrong KEK must not start"));
@@ -217,25 +217,28 @@ async fn setting_a_kek_seals_existing_keys_and_the_previous_kek_lets_it_rotate()
     let app = spawn_app_with(|_| {}).await;
     assert!(!app.raw_signing_keys()[0].2, "plaintext without a KEK");
     let db = app.stop().await;
-    let app = spawn_app_on(db, |c| c.key_encryption_key = Some(KEK.into())).await;
+    let app = spawn_app_on(db, |c| c.signing.key_encryption_key = Some(KEK.into())).await;
     let sealed = app.raw_signing_keys()[0].clone();
     assert!(sealed.2, "sealed once a KEK is set");
     let db = app.stop().await;
     let app = spawn_app_on(db, |c| {
-        c.key_encryption_key = Some(OTHER_KEK.into());
-        c.previous_key_encryption_key = Some(KEK.into());
+        c.signing.key_encryption_key = Some(OTHER_KEK.into());
+        c.signing.previous_key_encryption_key = Some(KEK.into());
     })
     .await;
     let resealed = app.raw_signing_keys()[0].clone();
     assert_ne!(resealed.1, sealed.1, "re-sealed under the new KEK");
     let db = app.stop().await;
-    let app = spawn_app_on(db, |c| c.key_encryption_key = Some(OTHER_KEK.into())).await;
+    let app = spawn_app_on(db, |c| {
+        c.signing.key_encryption_key = Some(OTHER_KEK.into())
+    })
+    .await;
     assert_eq!(app.raw_signing_keys()[0].0, sealed.0, "same key throughout");
 }
 
 #[tokio::test]
 async fn key_commands_rotate_import_and_export() {
-    let app = spawn_app_with(|c| c.key_refresh_interval = Some(1)).await;
+    let app = spawn_app_with(|c| c.signing.key_refresh_interval = Some(1)).await;
     let client = app.create_client(&[]).await;
     let list = app.cli(&["key", "list"]).await.json();
     assert_eq!(list.as_array().expect("array").len(), 1);
@@ -310,7 +313,7 @@ async fn every_signing_algorithm_issues_tokens_that_verify_against_the_jwks() {
         ("ES256", "EC", Some("P-256")),
         ("EdDSA", "OKP", Some("Ed25519")),
     ] {
-        let app = spawn_app_with(|c| c.signing_alg = Some(alg.into())).await;
+        let app = spawn_app_with(|c| c.signing.signing_alg = Some(alg.into())).await;
         let client = app.create_client(&[]).await;
         let a = app
             .token_basic(&client, "grant_type=client_credentials")
@@ -345,9 +348,9 @@ async fn every_signing_algorithm_issues_tokens_that_verify_against_the_jwks() {
 async fn switching_the_signing_algorithm_is_a_rotation_that_keeps_old_tokens_valid() {
     let port = crate::helpers::free_port();
     let base = move |c: &mut tessera::config::ConfigArgs| {
-        c.bind = Some(format!("127.0.0.1:{port}"));
-        c.key_prepublish = Some(2);
-        c.key_refresh_interval = Some(1);
+        c.server.bind = Some(format!("127.0.0.1:{port}"));
+        c.signing.key_prepublish = Some(2);
+        c.signing.key_refresh_interval = Some(1);
     };
     let app = spawn_app_with(base).await;
     let client = app.create_client(&[]).await;
@@ -355,7 +358,7 @@ async fn switching_the_signing_algorithm_is_a_rotation_that_keeps_old_tokens_val
     let db = app.stop().await;
     let app = spawn_app_on(db, move |c| {
         base(c);
-        c.signing_alg = Some("ES256".into());
+        c.signing.signing_alg = Some("ES256".into());
     })
     .await;
     // Published at once, signing only after the pre-publication window.
@@ -389,7 +392,7 @@ async fn key_export_writes_every_published_key_type_as_pem_that_verifies_tokens(
         ("EdDSA", jsonwebtoken::Algorithm::EdDSA),
         ("RS256", jsonwebtoken::Algorithm::RS256),
     ] {
-        let app = spawn_app_with(|c| c.signing_alg = Some(alg.into())).await;
+        let app = spawn_app_with(|c| c.signing.signing_alg = Some(alg.into())).await;
         let client = app.create_client(&[]).await;
         let token = app.client_credentials_token(&client).await;
         let out = tempfile::tempdir().expect("tempdir");

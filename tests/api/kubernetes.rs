@@ -153,11 +153,9 @@ fn the_manifests_parse_and_the_deployment_is_hardened() {
         .as_str()
         .expect("otlp endpoint")
         .to_string();
-    tessera::config::Settings::resolve(tessera::config::ConfigArgs {
-        otlp_endpoint: Some(otlp),
-        ..Default::default()
-    })
-    .expect("tessera takes the manifest's otlp endpoint");
+    let mut args = tessera::config::ConfigArgs::default();
+    args.telemetry.otlp_endpoint = Some(otlp);
+    tessera::config::Settings::resolve(args).expect("tessera takes the manifest's otlp endpoint");
     let names: Vec<&str> = c["env"]
         .as_array()
         .expect("env")
@@ -400,13 +398,14 @@ fn the_deployment_migrates_with_each_new_image_fits_its_limits_and_is_reachable_
         "workers follow the CPU limit"
     );
     // tessera takes every value the manifest sets.
-    let settings = tessera::config::Settings::resolve(tessera::config::ConfigArgs {
-        password_hash_concurrency: Some(concurrency as usize),
-        workers: Some(workers as usize),
-        ..Default::default()
-    })
-    .expect("valid settings");
-    assert_eq!(settings.password_hash_concurrency as u64, concurrency);
+    let mut args = tessera::config::ConfigArgs::default();
+    args.passwords.password_hash_concurrency = Some(concurrency as usize);
+    args.server.workers = Some(workers as usize);
+    let settings = tessera::config::Settings::resolve(args).expect("valid settings");
+    assert_eq!(
+        settings.passwords.password_hash_concurrency as u64,
+        concurrency
+    );
 
     // An Ingress with TLS for the issuer's host, to the Service's port.
     let issuer = env("TESSERA_ISSUER").expect("issuer");
@@ -476,10 +475,9 @@ fn the_readme_steps_make_the_kek_before_using_it_and_tessera_takes_it() {
         .status()
         .expect("sh");
     assert!(ok.success(), "{}", steps[made]);
-    let settings = tessera::config::Settings::resolve(tessera::config::ConfigArgs {
-        key_encryption_key_file: Some(dir.path().join("kek")),
-        ..Default::default()
-    })
-    .expect("tessera takes the KEK the README makes");
-    assert!(settings.key_encryption_key.is_some());
+    let mut args = tessera::config::ConfigArgs::default();
+    args.signing.key_encryption_key_file = Some(dir.path().join("kek"));
+    let settings =
+        tessera::config::Settings::resolve(args).expect("tessera takes the KEK the README makes");
+    assert!(settings.signing.key_encryption_key.is_some());
 }

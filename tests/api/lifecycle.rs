@@ -65,8 +65,9 @@ async fn zero_config_serve_creates_its_database_key_and_admin_once() {
 async fn a_restart_keeps_the_key_the_clients_and_old_tokens() {
     // A restarted server keeps its address, and so its issuer.
     let port = free_port();
-    let same_bind =
-        move |c: &mut tessera::config::ConfigArgs| c.bind = Some(format!("127.0.0.1:{port}"));
+    let same_bind = move |c: &mut tessera::config::ConfigArgs| {
+        c.server.bind = Some(format!("127.0.0.1:{port}"))
+    };
     let app = crate::helpers::spawn_app_with(same_bind).await;
     let client = app.create_client(&["--scope", "s"]).await;
     let token = app.client_credentials_token(&client).await;

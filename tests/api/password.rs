@@ -86,8 +86,8 @@ async fn wrong_password_and_unknown_user_get_the_same_answer() {
 #[tokio::test]
 async fn repeated_failures_lock_the_username_until_the_window_ends() {
     let app = spawn_app_with(|c| {
-        c.login_max_failures = Some(3);
-        c.login_lockout = Some(2);
+        c.logins.login_max_failures = Some(3);
+        c.logins.login_lockout = Some(2);
     })
     .await;
     let client = app.create_app_client(&[]).await;
@@ -123,8 +123,8 @@ async fn repeated_failures_lock_the_username_until_the_window_ends() {
 #[tokio::test]
 async fn repeated_failures_from_one_address_lock_it_for_every_username() {
     let app = spawn_app_with(|c| {
-        c.login_max_failures_per_addr = Some(4);
-        c.login_lockout = Some(60);
+        c.logins.login_max_failures_per_addr = Some(4);
+        c.logins.login_lockout = Some(60);
     })
     .await;
     let client = app.create_app_client(&[]).await;
@@ -139,7 +139,7 @@ async fn repeated_failures_from_one_address_lock_it_for_every_username() {
 
 #[tokio::test]
 async fn bad_password_requests_get_clear_errors_and_count_nothing() {
-    let app = spawn_app_with(|c| c.login_max_failures = Some(2)).await;
+    let app = spawn_app_with(|c| c.logins.login_max_failures = Some(2)).await;
     let client = app.create_app_client(&[]).await;
     let cc_only = app.create_client(&[]).await;
     app.create_user("erin", "erin's password").await;
@@ -302,9 +302,9 @@ async fn login_failures_metric(app: &TestApp) -> usize {
 #[tokio::test]
 async fn simultaneous_wrong_passwords_for_one_username_get_at_most_the_limit_of_checks() {
     let app = spawn_app_with(|c| {
-        c.login_max_failures = Some(5);
-        c.login_max_failures_per_addr = Some(100_000);
-        c.login_lockout = Some(300);
+        c.logins.login_max_failures = Some(5);
+        c.logins.login_max_failures_per_addr = Some(100_000);
+        c.logins.login_lockout = Some(300);
     })
     .await;
     let client = app.create_app_client(&[]).await;
@@ -343,8 +343,8 @@ async fn simultaneous_wrong_passwords_for_one_username_get_at_most_the_limit_of_
 #[tokio::test]
 async fn simultaneous_wrong_passwords_from_one_address_get_at_most_its_limit_of_checks() {
     let app = spawn_app_with(|c| {
-        c.login_max_failures_per_addr = Some(4);
-        c.login_lockout = Some(300);
+        c.logins.login_max_failures_per_addr = Some(4);
+        c.logins.login_lockout = Some(300);
     })
     .await;
     let client = app.create_app_client(&[]).await;
@@ -365,8 +365,8 @@ async fn simultaneous_wrong_passwords_from_one_address_get_at_most_its_limit_of_
 #[tokio::test]
 async fn correct_logins_do_not_count_against_their_address() {
     let app = spawn_app_with(|c| {
-        c.login_max_failures_per_addr = Some(3);
-        c.login_lockout = Some(300);
+        c.logins.login_max_failures_per_addr = Some(3);
+        c.logins.login_lockout = Some(300);
     })
     .await;
     let client = app.create_app_client(&[]).await;

@@ -21,11 +21,11 @@ pub const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jw
 /// A server with a fixed issuer whose clients' `jwks_uri`s may be plain-http loopback.
 pub async fn app_with_issuer(tweak: impl FnOnce(&mut tessera::config::ConfigArgs)) -> TestApp {
     spawn_app_with(|c| {
-        c.issuer = Some(ISSUER.into());
-        c.jwks_uri_allow_http = Some(true);
+        c.server.issuer = Some(ISSUER.into());
+        c.clients.jwks_uri_allow_http = Some(true);
         // The test jwks_uri server listens on loopback.
-        c.jwks_uri_allow_private = Some(true);
-        c.jwks_uri_timeout = Some(1);
+        c.clients.jwks_uri_allow_private = Some(true);
+        c.clients.jwks_uri_timeout = Some(1);
         tweak(c);
     })
     .await
@@ -118,7 +118,7 @@ async fn every_algorithm_authenticates_and_its_tokens_verify_against_the_jwks() 
         Algorithm::EdDSA,
     ] {
         let name = format!("{alg:?}");
-        let app = app_with_issuer(|c| c.signing_alg = Some(name.clone())).await;
+        let app = app_with_issuer(|c| c.signing.signing_alg = Some(name.clone())).await;
         let key = TestKey::generate(alg);
         let client_id = register(&app, json!({"jwks": TestKey::jwks(&[&key])})).await;
 
@@ -191,7 +191,7 @@ async fn an_assertion_that_lives_an_hour_as_authlibs_do_is_accepted_and_its_jti_
     assert_eq!(expires, now + 3600);
 
     // The bound is the server's to set.
-    let strict = app_with_issuer(|c| c.client_assertion_max_lifetime = Some(300)).await;
+    let strict = app_with_issuer(|c| c.clients.client_assertion_max_lifetime = Some(300)).await;
     let client_id = register(&strict, json!({"jwks": TestKey::jwks(&[&key])})).await;
     let mut claims = assertion_claims(&client_id, ISSUER);
     claims["exp"] = json!(now + 3600);
@@ -439,7 +439,7 @@ async fn a_jwks_uri_that_hangs_loops_or_floods_is_invalid_client_and_the_server_
 
 #[tokio::test]
 async fn registration_and_the_cli_check_keys_and_keep_one_auth_method() {
-    let app = app_with_issuer(|c| c.jwks_uri_allow_http = Some(false)).await;
+    let app = app_with_issuer(|c| c.clients.jwks_uri_allow_http = Some(false)).await;
     let key = TestKey::generate(Algorithm::RS256);
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("jwks.json");
@@ -673,7 +673,7 @@ async fn assertion_and_dpop_replays_are_refused_by_a_second_serve_process() {
 
 #[tokio::test]
 async fn legacy_assertion_audience_also_accepts_endpoint_urls() {
-    let app = app_with_issuer(|c| c.assertion_audience = Some("legacy".into())).await;
+    let app = app_with_issuer(|c| c.clients.assertion_audience = Some("legacy".into())).await;
     let key = TestKey::generate(Algorithm::ES256);
     let client_id = register(&app, json!({"jwks": TestKey::jwks(&[&key])})).await;
     for aud in [
@@ -707,19 +707,17 @@ async fn legacy_assertion_audience_also_accepts_endpoint_urls() {
 #[tokio::test]
 async fn a_bad_assertion_audience_setting_stops_the_start() {
     let db = crate::helpers::TestDb::new();
-    let mut args = tessera::config::ConfigArgs {
-        database_url: Some(db.url()),
-        assertion_audience: Some("loose".into()),
-        ..Default::default()
-    };
-    args.bind = Some("127.0.0.1:0".into());
+    let mut args = tessera::config::ConfigArgs::default();
+    args.database.database_url = Some(db.url());
+    args.clients.assertion_audience = Some("loose".into());
+    args.server.bind = Some("127.0.0.1:0".into());
     let err = tessera::config::Settings::resolve(args).expect_err("refused");
     assert!(err.to_string().contains("assertion_audience"), "{err}");
 }
 
 #[tokio::test]
 async fn new_keys_work_at_once_while_the_server_has_the_client_cached() {
-    let app = app_with_issuer(|c| c.client_cache_ttl = Some(5)).await;
+    let app = app_with_issuer(|c| c.clients.client_cache_ttl = Some(5)).await;
     let key = TestKey::generate(Algorithm::RS256);
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("jwks.json");

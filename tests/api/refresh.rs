@@ -83,7 +83,7 @@ async fn within_the_reuse_grace_a_replay_gets_a_fresh_pair_and_after_it_revokes(
 
 #[tokio::test]
 async fn the_global_reuse_grace_applies_to_clients_without_their_own() {
-    let app = spawn_app_with(|c| c.refresh_reuse_grace = Some(30)).await;
+    let app = spawn_app_with(|c| c.tokens.refresh_reuse_grace = Some(30)).await;
     let (client, token) = logged_in(&app, &[]).await;
     let first = app.refresh(&client, &token, &[]).await;
     assert_eq!(first.status, 200);
@@ -148,7 +148,7 @@ async fn foreign_garbage_and_expired_refresh_tokens_are_refused() {
 
 #[tokio::test]
 async fn ended_families_are_purged_in_the_background() {
-    let app = spawn_app_with(|c| c.purge_interval = Some(1)).await;
+    let app = spawn_app_with(|c| c.database.purge_interval = Some(1)).await;
     // Two seconds, not one: under a loaded test run the login and the refresh below
     // can straddle a one-second lifetime, and the refresh would find the family ended.
     let (client, token) = logged_in(&app, &["--refresh-token-ttl", "2"]).await;

@@ -298,8 +298,8 @@ async fn simplejwt_errors_have_simplejwt_shapes() {
 #[tokio::test]
 async fn simultaneous_wrong_passwords_at_api_token_are_checked_at_most_the_limit() {
     let (app, _) = spawn_simplejwt_app(&[], |c| {
-        c.login_max_failures = Some(5);
-        c.login_max_failures_per_addr = Some(100_000);
+        c.logins.login_max_failures = Some(5);
+        c.logins.login_max_failures_per_addr = Some(100_000);
     })
     .await;
     app.create_user("django", "django's password").await;

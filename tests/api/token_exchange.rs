@@ -164,7 +164,7 @@ async fn three_hops_keep_the_user_and_nest_the_actors() {
 
 #[tokio::test]
 async fn the_callers_own_actor_token_names_the_actor_and_dpop_binds_the_result() {
-    let app = spawn_app_with(|c| c.issuer = Some(ISSUER.into())).await;
+    let app = spawn_app_with(|c| c.server.issuer = Some(ISSUER.into())).await;
     // A support tool that exchanges users' tokens and logs its operators in itself.
     let caller = app
         .create_client(&[
@@ -636,7 +636,7 @@ async fn admin_get(app: &TestApp, id: &str, authorization: &str, proof: Option<S
 
 #[tokio::test]
 async fn a_dpop_bound_subject_token_is_exchanged_only_with_the_callers_proof_and_stays_bound() {
-    let app = spawn_app_with(|c| c.issuer = Some(ISSUER.into())).await;
+    let app = spawn_app_with(|c| c.server.issuer = Some(ISSUER.into())).await;
     let orders = service(&app, &["https://billing.example"], "orders:read").await;
     let alice_key = DpopKey::new();
     let (_, login) = alice_token_for(&app, &orders.id, Some(alice_key.proof())).await;
@@ -689,7 +689,7 @@ async fn a_dpop_bound_subject_token_is_exchanged_only_with_the_callers_proof_and
 
 #[tokio::test]
 async fn actor_tokens_of_other_clients_or_bound_without_their_proof_are_refused() {
-    let app = spawn_app_with(|c| c.issuer = Some(ISSUER.into())).await;
+    let app = spawn_app_with(|c| c.server.issuer = Some(ISSUER.into())).await;
     let caller = service(&app, &["https://next"], "a").await;
     let subject_client = app
         .create_client(&["--scope", "a", "--audience", &caller.id])
@@ -768,7 +768,7 @@ async fn actor_tokens_of_other_clients_or_bound_without_their_proof_are_refused(
 
 #[tokio::test]
 async fn a_bound_chain_stays_bound_at_every_hop() {
-    let app = spawn_app_with(|c| c.issuer = Some(ISSUER.into())).await;
+    let app = spawn_app_with(|c| c.server.issuer = Some(ISSUER.into())).await;
     let ledger = service(&app, &["https://ledger"], "orders:read").await;
     let billing = service(&app, &[&ledger.id], "orders:read").await;
     let orders = service(&app, &[&billing.id], "orders:read").await;

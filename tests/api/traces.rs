@@ -22,8 +22,8 @@ async fn traced_app(
 ) -> TestApp {
     let endpoint = endpoint.to_string();
     spawn_app_with(|c| {
-        c.otlp_endpoint = Some(endpoint);
-        c.otlp_batch_delay_ms = Some(20);
+        c.telemetry.otlp_endpoint = Some(endpoint);
+        c.telemetry.otlp_batch_delay_ms = Some(20);
         tweak(c);
     })
     .await
@@ -346,7 +346,10 @@ async fn a_server_without_otlp_endpoint_exports_nothing_even_beside_one_with_it(
 #[tokio::test]
 async fn sampling_records_a_share_of_new_traces_and_follows_a_traced_caller() {
     let receiver = OtlpReceiver::start(Collect::Accept).await;
-    let app = traced_app(&receiver.endpoint, |c| c.otlp_sample_ratio = Some(0.0)).await;
+    let app = traced_app(&receiver.endpoint, |c| {
+        c.telemetry.otlp_sample_ratio = Some(0.0)
+    })
+    .await;
     let client = app.create_client(&[]).await;
     let token = |tp: Option<String>| {
         let (app, client) = (&app, &client);
@@ -408,7 +411,7 @@ async fn a_collector_that_hangs_or_is_down_never_slows_token_requests() {
     // would take at least that long. 800 requests make more spans than the queue
     // holds, so spans are dropped rather than waited for.
     let hanging = OtlpReceiver::start(Collect::Hang).await;
-    let app = traced_app(&hanging.endpoint, |c| c.otlp_timeout = Some(30)).await;
+    let app = traced_app(&hanging.endpoint, |c| c.telemetry.otlp_timeout = Some(30)).await;
     let client = app.create_client(&[]).await;
     let slowest = many_tokens(&app, &client, 800).await;
     assert!(
@@ -510,8 +513,8 @@ async fn a_jwks_uri_fetch_is_a_client_span_that_passes_the_trace_on() {
     let receiver = OtlpReceiver::start(Collect::Accept).await;
     let endpoint = receiver.endpoint.clone();
     let app = app_with_issuer(|c| {
-        c.otlp_endpoint = Some(endpoint);
-        c.otlp_batch_delay_ms = Some(20);
+        c.telemetry.otlp_endpoint = Some(endpoint);
+        c.telemetry.otlp_batch_delay_ms = Some(20);
     })
     .await;
     let key = TestKey::generate(jsonwebtoken::Algorithm::ES256);

@@ -389,8 +389,8 @@ async fn bad_files_are_one_line_and_write_nothing() {
 #[tokio::test]
 async fn argon2id_hashes_below_the_configured_cost_are_upgraded_at_login() {
     let weak = |c: &mut tessera::config::ConfigArgs| {
-        c.argon2_memory_kib = Some(1024);
-        c.argon2_iterations = Some(1);
+        c.passwords.argon2_memory_kib = Some(1024);
+        c.passwords.argon2_iterations = Some(1);
     };
     let (app, client) = spawn_simplejwt_app(&[], weak).await;
     let out = run_cli_env(
@@ -414,9 +414,9 @@ async fn argon2id_hashes_below_the_configured_cost_are_upgraded_at_login() {
     // A server configured for more: the next login stores the higher cost.
     let db = app.stop().await;
     let app = spawn_app_on(db, |c| {
-        c.simplejwt_client = Some(client.id.clone());
-        c.argon2_memory_kib = Some(2048);
-        c.argon2_iterations = Some(2);
+        c.tokens.simplejwt_client = Some(client.id.clone());
+        c.passwords.argon2_memory_kib = Some(2048);
+        c.passwords.argon2_iterations = Some(2);
     })
     .await;
     assert_eq!(login(&app, "ivan", "ivan's password").await.status, 200);
@@ -561,7 +561,7 @@ const BEYOND_THE_CEILINGS: [(&str, &str); 5] = [
 const CONFIGURED_KIB: &str = "2048";
 
 async fn ceiling_app() -> TestApp {
-    let (app, _) = spawn_simplejwt_app(&[], |c| c.argon2_memory_kib = Some(2048)).await;
+    let (app, _) = spawn_simplejwt_app(&[], |c| c.passwords.argon2_memory_kib = Some(2048)).await;
     app
 }
 
@@ -919,7 +919,7 @@ async fn a_wrong_password_for_a_cheaply_hashed_user_takes_as_long_as_for_an_unkn
     // an unknown user's check costs the configured argon2id (made costly here, so the
     // difference stands out of the noise). Before, the known user's failure came back
     // at once and told a stranger the username exists.
-    let (app, _) = spawn_simplejwt_app(&[], |c| c.argon2_iterations = Some(8)).await;
+    let (app, _) = spawn_simplejwt_app(&[], |c| c.passwords.argon2_iterations = Some(8)).await;
     summary(&import(&app, &json!([user(1, "cheap", PBKDF2_SHA256, true)]), &[]).await);
     let unknown = wrong_password_times(&app, "nobody-at-all", 4).await;
     let cheap = wrong_password_times(&app, "cheap", 4).await;

@@ -14,7 +14,7 @@ async fn a_panicking_write_fails_alone_and_the_writer_goes_on() {
     // A writer over the server's database, started the way the server starts its own.
     let settings = test_settings(&app.db, |_| {});
     let pool = tessera::startup::pool_for(&settings, false).expect("pool");
-    let writer = Writer::start(pool, settings.database_url.is_sqlite()).expect("writer");
+    let writer = Writer::start(pool, settings.database.database_url.is_sqlite()).expect("writer");
 
     // Twenty writes queued at once (on SQLite they commit as groups): one of them opens
     // a transaction, writes, and panics inside it.

@@ -6,7 +6,8 @@
 use super::fields::{ClientFields, ClientPatch};
 use super::validate::{self, validate, Context, Policy, ValidClient};
 use super::view::{ClientView, CreatedClient};
-use crate::admin::{audit, AdminError};
+use crate::admin::AdminError;
+use crate::db::audit;
 use crate::db::models::{Client, ClientChanges, TrustedIssuer};
 use crate::db::DbConnection;
 use crate::oauth::secret::{generate_client_secret, hash_secret, verify_secret};
@@ -346,7 +347,8 @@ pub fn set_keys(
 /// Deletes a client (its refresh-token families go with it).
 pub fn delete(conn: &mut DbConnection, actor: &str, id: &str, now: i64) -> Result<(), AdminError> {
     if Client::delete(conn, id)? {
-        audit::record(conn, actor, "client.delete", id, serde_json::json!({}), now)
+        audit::record(conn, actor, "client.delete", id, serde_json::json!({}), now)?;
+        Ok(())
     } else {
         Err(not_found(id))
     }

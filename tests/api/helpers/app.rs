@@ -35,14 +35,12 @@ fn init_logging() {
 
 /// Settings for a test server on `db`, adjusted by `tweak`.
 pub fn test_settings(db: &TestDb, tweak: impl FnOnce(&mut ConfigArgs)) -> Settings {
-    let mut args = ConfigArgs {
-        bind: Some("127.0.0.1:0".into()),
-        database_url: Some(db.url()),
-        workers: Some(2),
-        db_pool_size: Some(4),
-        client_cache_ttl: Some(0),
-        ..Default::default()
-    };
+    let mut args = ConfigArgs::default();
+    args.server.bind = Some("127.0.0.1:0".into());
+    args.database.database_url = Some(db.url());
+    args.server.workers = Some(2);
+    args.database.db_pool_size = Some(4);
+    args.clients.client_cache_ttl = Some(0);
     tweak(&mut args);
     Settings::resolve(args).expect("valid test settings")
 }
@@ -99,7 +97,7 @@ pub async fn spawn_simplejwt_app(
     let id = client.id.clone();
     let app = spawn_app_on(db, |c| {
         tweak(c);
-        c.simplejwt_client = Some(id);
+        c.tokens.simplejwt_client = Some(id);
     })
     .await;
     (app, client)

@@ -226,7 +226,7 @@ pub fn changes(
 /// Server settings every invariant test shares: the DPoP tests' issuer (proofs name
 /// its URLs), and no background job that could write while a test compares snapshots.
 pub fn quiet(c: &mut tessera::config::ConfigArgs) {
-    c.issuer = Some(crate::jose::ISSUER.into());
-    c.key_refresh_interval = Some(600);
-    c.purge_interval = Some(3_600);
+    c.server.issuer = Some(crate::jose::ISSUER.into());
+    c.signing.key_refresh_interval = Some(600);
+    c.database.purge_interval = Some(3_600);
 }

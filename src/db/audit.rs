@@ -1,4 +1,5 @@
-//! Recording administrative events: in the `audit_log` table (so every replica's and
+//! The one audit path: every audited change (the operators' through `admin/`, a
+//! revocation, a key lifecycle step) is recorded here, in the `audit_log` table (so every replica's and
 //! the CLI's changes are in one place) and as a log line. Never a secret.
 //!
 //! The row is written in the change's own transaction, so it exists exactly when the
@@ -11,8 +12,9 @@
 //! change — a dry run, a failed apply, an `apply` update found to change nothing —
 //! logs nothing.
 
-use crate::db::models::audit;
-use crate::db::DbConnection;
+use super::models::audit as rows;
+use super::DbConnection;
+use diesel::QueryResult;
 use std::cell::{Cell, RefCell};
 
 thread_local! {
@@ -30,14 +32,14 @@ pub fn record(
     target: &str,
     details: serde_json::Value,
     now: i64,
-) -> Result<(), super::AdminError> {
+) -> QueryResult<()> {
     let details = details.to_string();
-    audit::record(conn, now, actor, action, target, &details)?;
+    rows::record(conn, now, actor, action, target, &details)?;
     let line = format!("audit: actor={actor} action={action} target={target} details={details}");
-    if crate::db::in_transaction(conn) {
+    if super::in_transaction(conn) {
         debug_assert!(
             SCOPES.get() > 0,
-            "an audited change inside a transaction must run through admin::audit::transaction \
+            "an audited change inside a transaction must run through db::audit::transaction \
              (or committed/captured), or its log line is never written"
         );
         PENDING.with_borrow_mut(|p| p.push(line));
@@ -124,7 +126,7 @@ pub fn committed<T, E>(
     let out = f(conn);
     match &out {
         Err(_) => scope.end(false).log(),
-        Ok(_) if crate::db::in_transaction(conn) => scope.defer(),
+        Ok(_) if super::in_transaction(conn) => scope.defer(),
         Ok(_) => scope.end(true).log(),
     }
     out
@@ -138,9 +140,9 @@ pub fn transaction<T, E>(
     f: impl FnOnce(&mut DbConnection) -> Result<T, E>,
 ) -> Result<T, E>
 where
-    E: From<diesel::result::Error>,
+    E: From<super::QueryError>,
 {
-    committed(conn, |conn| crate::db::immediate_transaction(conn, f))
+    committed(conn, |conn| super::immediate_transaction(conn, f))
 }
 
 /// Runs `f` for a caller that commits later (the SQLite writer commits a group of
@@ -163,17 +165,19 @@ pub fn captured<T, E>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::admin::AdminError;
+    use crate::db::DbError;
     use diesel::Connection;
 
-    fn conn() -> DbConnection {
-        let c = diesel::SqliteConnection::establish(":memory:").expect("sqlite");
-        let mut conn = DbConnection::Sqlite(c);
-        crate::db::run_migrations(&mut conn).expect("migrations");
-        conn
+    /// A failure of the change under test (any error its caller's type converts).
+    fn refused() -> DbError {
+        DbError::Migration("refused".into())
     }
 
-    fn change(conn: &mut DbConnection, target: &str) -> Result<(), AdminError> {
+    fn conn() -> DbConnection {
+        crate::db::memory_connection()
+    }
+
+    fn change(conn: &mut DbConnection, target: &str) -> QueryResult<()> {
         record(
             conn,
             "test",
@@ -185,7 +189,7 @@ mod tests {
     }
 
     fn rows(conn: &mut DbConnection) -> usize {
-        audit::recent(conn, 100).expect("rows").len()
+        rows::recent(conn, 100).expect("rows").len()
     }
 
     fn pending() -> usize {
@@ -207,7 +211,7 @@ mod tests {
         let out = captured(&mut c, |c| {
             crate::db::immediate_transaction(c, |c| {
                 transaction(c, |c| change(c, "undone"))?;
-                Err::<(), AdminError>(AdminError::Invalid("no".into()))
+                Err::<(), DbError>(refused())
             })
         });
         assert!(out.is_err());
@@ -219,7 +223,7 @@ mod tests {
             crate::db::immediate_transaction(c, |c| {
                 let _ = transaction(c, |c| {
                     change(c, "inner")?;
-                    Err::<(), AdminError>(AdminError::Invalid("undo".into()))
+                    Err::<(), DbError>(refused())
                 });
                 change(c, "outer")
             })
@@ -244,9 +248,9 @@ mod tests {
         // A transaction opened without a scope leaves lines that the next outermost
         // scope clears rather than logs.
         let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            let _ = c.transaction::<(), AdminError, _>(|c| change(c, "unscoped"));
+            let _ = c.transaction::<(), DbError, _>(|c| Ok(change(c, "unscoped")?));
         }));
-        let (_, lines) = captured(&mut c, |_| Ok::<(), AdminError>(())).expect("ok");
+        let (_, lines) = captured(&mut c, |_| Ok::<(), DbError>(())).expect("ok");
         assert!(lines.0.is_empty());
         assert_eq!(pending(), 0);
     }
