@@ -204,10 +204,8 @@ impl<T: Clone, E: Clone> Cache<T, E> {
         if let Some(hit) = self.fresh(key) {
             return Ok(hit);
         }
-        if !self.remembers() {
-            return load().await.map(Found::fresh);
-        }
-        self.miss(key, load).await
+        // Boxed: the hit above, the hot path, keeps a small future.
+        Box::pin(self.miss(key, load)).await
     }
 
     /// Before refusing a request on `found`: the source's answer now, when `found`
@@ -254,11 +252,15 @@ impl<T: Clone, E: Clone> Cache<T, E> {
         !matches!(self.policy.lifetime, Lifetime::Fixed(ttl) if ttl.is_zero())
     }
 
-    /// A miss: wait for the load under way, if any, and take its result; else load.
+    /// A miss: wait for the load under way, if any, and take its result; else load
+    /// (without remembering anything under a zero lifetime).
     async fn miss<Fut>(&self, key: &str, load: impl FnOnce() -> Fut) -> Result<Found<T>, E>
     where
         Fut: Future<Output = Result<T, E>>,
     {
+        if !self.remembers() {
+            return load().await.map(Found::fresh);
+        }
         let loaded = self.entries.get(key).map(|e| e.loaded_at);
         let failed = self.failures.get(key).map(|f| f.at);
         let flight = self.flight(key);
@@ -440,7 +442,7 @@ mod tests {
             lifetime: Lifetime::Fixed(Duration::from_millis(50)),
             capacity: 100,
             backoff: Duration::from_millis(300),
-            stale_for: Duration::from_millis(700),
+            stale_for: Duration::from_millis(1_500),
             reread: Reread::IfOlder(Duration::from_secs(10)),
         });
         let loads = AtomicUsize::new(0);
@@ -481,7 +483,7 @@ mod tests {
             3,
             "loaded again after the back-off"
         );
-        tokio::time::sleep(Duration::from_millis(350)).await;
+        tokio::time::sleep(Duration::from_millis(1_200)).await;
         assert_eq!(
             cache.get("k", fail).await.map(|f| f.value),
             Err("down"),
@@ -546,15 +548,15 @@ mod tests {
             capacity: 100,
             backoff: Duration::from_secs(10),
             stale_for: Duration::MAX,
-            reread: Reread::IfOlder(Duration::from_millis(200)),
+            reread: Reread::IfOlder(Duration::from_millis(500)),
         });
         cache.get("k", || async { Ok(1) }).await.expect("load");
         let cached = cache.get("k", || async { Ok(2) }).await.expect("cached");
         let started = Instant::now();
         let young = cache.reread("k", &cached, || async { Ok(3) }).await;
         assert_eq!(young, Ok(None), "too young: the entry stands");
-        assert!(started.elapsed() < Duration::from_millis(100), "no wait");
-        tokio::time::sleep(Duration::from_millis(250)).await;
+        assert!(started.elapsed() < Duration::from_millis(400), "no wait");
+        tokio::time::sleep(Duration::from_millis(550)).await;
         assert_eq!(
             cache.reread("k", &cached, || async { Ok(4) }).await,
             Ok(Some(4))
