@@ -360,23 +360,37 @@ mod tests {
         Cache::new(Policy::database(ttl, 100))
     }
 
+    /// A source that counts the loads it answers.
+    #[derive(Default)]
+    struct Source {
+        loads: AtomicUsize,
+    }
+
+    impl Source {
+        /// A load answering `v`.
+        fn answer(&self, v: u32) -> impl FnOnce() -> std::future::Ready<Result<u32, ()>> + '_ {
+            move || {
+                self.loads.fetch_add(1, Ordering::SeqCst);
+                std::future::ready(Ok(v))
+            }
+        }
+
+        fn loads(&self) -> usize {
+            self.loads.load(Ordering::SeqCst)
+        }
+    }
+
     #[tokio::test]
     async fn an_entry_is_served_for_its_lifetime_then_loaded_again() {
         let cache = database(Duration::from_millis(300));
-        let reads = AtomicUsize::new(0);
-        let read = |v: u32| {
-            let reads = &reads;
-            move || async move {
-                reads.fetch_add(1, Ordering::SeqCst);
-                Ok::<u32, ()>(v)
-            }
-        };
+        let source = Source::default();
+        let read = |v: u32| source.answer(v);
         assert_eq!(cache.get("k", read(1)).await.map(|f| f.value), Ok(1));
         assert_eq!(cache.get("k", read(2)).await.map(|f| f.value), Ok(1));
-        assert_eq!(reads.load(Ordering::SeqCst), 1);
+        assert_eq!(source.loads(), 1);
         tokio::time::sleep(Duration::from_millis(350)).await;
         assert_eq!(cache.get("k", read(3)).await.map(|f| f.value), Ok(3));
-        assert_eq!(reads.load(Ordering::SeqCst), 2);
+        assert_eq!(source.loads(), 2);
     }
 
     #[tokio::test]
@@ -494,16 +508,10 @@ mod tests {
     #[tokio::test]
     async fn refusals_read_at_most_once_a_second_and_share_the_read() {
         let cache = database(Duration::from_secs(5));
-        let reads = AtomicUsize::new(0);
-        let read = |v: u32| {
-            let reads = &reads;
-            move || async move {
-                reads.fetch_add(1, Ordering::SeqCst);
-                Ok::<u32, ()>(v)
-            }
-        };
+        let source = Source::default();
+        let read = |v: u32| source.answer(v);
         let first = cache.get("k", read(1)).await.expect("read");
-        assert_eq!(reads.load(Ordering::SeqCst), 1);
+        assert_eq!(source.loads(), 1);
         let nothing_newer = cache.reread("k", &first, read(9)).await;
         assert_eq!(
             nothing_newer,
@@ -520,11 +528,7 @@ mod tests {
             cache.reread("k", &cached, read(4)),
             cache.reread("k", &cached, read(5)),
         );
-        assert_eq!(
-            reads.load(Ordering::SeqCst),
-            2,
-            "one read for three refusals"
-        );
+        assert_eq!(source.loads(), 2, "one read for three refusals");
         assert_eq!([a, b, c], [Ok(Some(3)), Ok(Some(3)), Ok(Some(3))]);
         let waited = started.elapsed();
         assert!(
@@ -538,7 +542,7 @@ mod tests {
         let before = Instant::now();
         assert_eq!(cache.reread("k", &again, read(7)).await, Ok(Some(7)));
         assert!(before.elapsed() >= Duration::from_millis(950));
-        assert_eq!(reads.load(Ordering::SeqCst), 3);
+        assert_eq!(source.loads(), 3);
     }
 
     #[tokio::test]

@@ -176,22 +176,37 @@ impl ClientJwks {
         Ok(found.value.keys)
     }
 
-    /// Fetches and parses the key set at `uri`; a failure is logged.
+    /// Fetches and parses the key set at `uri`.
     async fn fetch_keys(&self, uri: &str, named: Option<&Origin>) -> Result<Published, FetchError> {
+        self.fetch_parsed(uri, named, ("jwks_uri", uri), |body, ttl| {
+            let keys = ClientKeySet::parse(body, Strictness::Fetched).map_err(FetchError)?;
+            Ok(Published {
+                keys: Arc::new(keys),
+                ttl,
+            })
+        })
+        .await
+    }
+
+    /// [`ClientJwks::fetch_bytes_named`], the body read by `parse` (with the lifetime
+    /// its response gave it); a failure is logged as `about`'s: a label and the URL it
+    /// concerns (printed redacted).
+    pub async fn fetch_parsed<T>(
+        &self,
+        uri: &str,
+        named: Option<&Origin>,
+        about: (&str, &str),
+        parse: impl FnOnce(&[u8], Duration) -> Result<T, FetchError>,
+    ) -> Result<T, FetchError> {
         let fetched = self
             .fetch_bytes_named(uri, named)
             .await
-            .and_then(|(body, ttl)| {
-                let keys = ClientKeySet::parse(&body, Strictness::Fetched).map_err(FetchError)?;
-                Ok(Published {
-                    keys: Arc::new(keys),
-                    ttl,
-                })
-            });
+            .and_then(|(body, ttl)| parse(&body, ttl));
         if let Err(err) = &fetched {
+            let (label, url) = about;
             log::warn!(
-                "jwks_uri {}: {}",
-                crate::telemetry::redact::url(uri),
+                "{label} {}: {}",
+                crate::telemetry::redact::url(url),
                 crate::telemetry::redact::urls_in(&err.0)
             );
         }

@@ -164,31 +164,22 @@ impl Federation {
         Ok(found.value.jwks_uri)
     }
 
-    /// Fetches the discovery document of `issuer`; a failure is logged.
+    /// Fetches the discovery document of `issuer`.
     async fn fetch_discovery(&self, issuer: &str) -> Result<Discovered, FetchError> {
         let url = format!(
             "{}/.well-known/openid-configuration",
             issuer.trim_end_matches('/')
         );
+        let about = ("discovery of trusted issuer", issuer);
         let named = origin_of(issuer);
-        let found = self
-            .keys
-            .fetch_bytes_named(&url, named.as_ref())
-            .await
-            .and_then(|(body, ttl)| {
+        self.keys
+            .fetch_parsed(&url, named.as_ref(), about, |body, ttl| {
                 Ok(Discovered {
-                    jwks_uri: jwks_uri_of(&body, issuer)?,
+                    jwks_uri: jwks_uri_of(body, issuer)?,
                     ttl,
                 })
-            });
-        if let Err(e) = &found {
-            log::warn!(
-                "discovery of trusted issuer {}: {}",
-                crate::telemetry::redact::url(issuer),
-                crate::telemetry::redact::urls_in(&e.0)
-            );
-        }
-        found
+            })
+            .await
     }
 
     async fn verify_signature(&self, issuer: &Issuer, token: &str) -> Result<(), Refusal> {

@@ -5,7 +5,9 @@
 use crate::oauth::binding;
 use crate::oauth::dpop::{self, Proof};
 use crate::oauth::form::FormParams;
-use crate::oauth::grant::{client_credentials, password, refresh_token, token_exchange};
+use crate::oauth::grant::{
+    client_credentials, password, refresh_token, token_exchange, user_claims,
+};
 use crate::oauth::secret::random_token;
 use crate::oauth::simplejwt;
 use crate::oauth::token::{encode_jwt, AccessTokenClaims, TokenContext};
@@ -114,7 +116,7 @@ pub async fn grant(state: &AppState, req: TokenRequest<'_>) -> Result<Issued, OA
             let cnf = binding::issued(&[], jkt.as_deref(), code)?;
             claim_jtis(state, jtis).await?;
             let logged_in = login::authenticate(state, &login, &client_addr()).await?;
-            let claims = password::user_claims(
+            let claims = user_claims(
                 client,
                 params,
                 &logged_in.id,

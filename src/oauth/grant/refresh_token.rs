@@ -3,7 +3,7 @@
 //! stored state. The storage layer applies the decision inside one transaction.
 
 use crate::oauth::form::FormParams;
-use crate::oauth::grant::resolve_audience;
+use crate::oauth::grant::user_claims;
 use crate::oauth::scope::{self, Scope};
 use crate::oauth::token::{AccessTokenClaims, TokenContext};
 use crate::oauth::{ErrorCode, GrantType, OAuthError, RegisteredClient};
@@ -118,7 +118,8 @@ pub fn narrow(
 }
 
 /// Claims of the access token a refresh issues for the family's user `user_id`: the
-/// scope at most what the family was `granted` ([`narrow`]), the audience the client's.
+/// scope at most what the family was `granted` ([`narrow`]), the rest as any user's
+/// ([`user_claims`]).
 pub fn claims(
     client: &RegisteredClient,
     params: &FormParams,
@@ -128,17 +129,7 @@ pub fn claims(
     jti: String,
 ) -> Result<AccessTokenClaims, OAuthError> {
     let scope = narrow(params.get("scope"), granted, client)?;
-    let aud = resolve_audience(client, params, ctx.issuer)?;
-    let ttl = client.access_token_ttl.unwrap_or(ctx.default_access_ttl);
-    Ok(AccessTokenClaims::new(
-        ctx,
-        user_id.to_string(),
-        client.client_id.clone(),
-        aud,
-        &scope,
-        ttl,
-        jti,
-    ))
+    user_claims(client, params, user_id, &scope, ctx, jti)
 }
 
 /// The one answer for every refused refresh token, so none reveals why.
