@@ -239,6 +239,8 @@ impl Application {
             )
             .context("cannot set up the HTTP client for jwks_uri")?,
             federation: crate::service::federation::Federation::new(
+                pool.clone(),
+                issuer.clone(),
                 settings.clients.client_cache_ttl,
                 settings.clients.jwks_uri_timeout,
                 settings.jwks_uri_policy(),

@@ -15,7 +15,7 @@ use crate::oauth::password::MAX_PASSWORD_BYTES;
 use crate::oauth::{ErrorCode, GrantType, OAuthError, RegisteredClient};
 use crate::service::access::{self, AccessToken};
 use crate::service::issue::{self, TokenRequest};
-use crate::service::revocation::{self, Logout};
+use crate::service::sessions::{self, Logout};
 use crate::service::AppState;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
@@ -168,7 +168,7 @@ pub async fn blacklist(
             Ok(found) => found,
             Err(res) => return res,
         };
-    match revocation::logout(&state, &client.client_id, &refresh).await {
+    match sessions::logout(&state, &client.client_id, &refresh).await {
         Ok(Logout::Ended) => no_store(StatusCode::OK).json(json!({})),
         Ok(Logout::AlreadyEnded) => detail(
             StatusCode::UNAUTHORIZED,
@@ -243,7 +243,7 @@ async fn first_party_client(
         .clients
         .lookup(&state.pool, id)
         .await
-        .map_err(|e| other_error(e.into()))?;
+        .map_err(other_error)?;
     match found {
         Some(c) if !c.disabled && c.allows(grant) => {
             req.extensions_mut()

@@ -10,7 +10,7 @@ use crate::oauth::token::AccessTokenClaims;
 pub use crate::oauth::token::MAX_PRESENTED_TOKEN;
 use crate::oauth::OAuthError;
 use crate::oauth::{ErrorCode, RegisteredClient};
-use crate::service::login::refresh_state;
+use crate::service::sessions::refresh_state;
 use crate::service::{now, AppState};
 
 /// What an access token presented to us turned out to be.

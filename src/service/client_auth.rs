@@ -13,7 +13,7 @@ use crate::oauth::client_auth::{
 use crate::oauth::client_keys::ClientKeySet;
 use crate::oauth::form::FormParams;
 use crate::oauth::{ClientKeys, ErrorCode, OAuthError, RegisteredClient};
-use crate::service::federation::{self, OutsideIdentity};
+use crate::service::federation::OutsideIdentity;
 use crate::service::{now, AppState};
 use crate::telemetry::span;
 use std::sync::Arc;
@@ -66,7 +66,7 @@ async fn check_credentials(
     span::annotate("tessera.client_auth.method", presented.method.as_str());
     if let Credential::Platform { token, spiffe } = &presented.credential {
         let id = Some(presented.client_id.as_str()).filter(|id| !id.is_empty());
-        let (client, outside) = federation::authenticate(state, token, *spiffe, id).await?;
+        let (client, outside) = state.federation.authenticate(token, *spiffe, id).await?;
         return Ok(Authenticated {
             client,
             pending_jti: None,

@@ -14,15 +14,15 @@
 //! early refetch, at most every 10 seconds per URL. When a fetch fails, keys fetched
 //! less than an hour ago stay in use; without them the client cannot authenticate until
 //! a later fetch succeeds (retried at most every 10 seconds, so a hanging URL does not
-//! hold up every request).
+//! hold up every request). The caching is [`super::cache`]'s, with these bounds.
 
+use super::cache::{Cache, Lifetime, Policy, Reread};
 use crate::oauth::client_keys::{ClientKeySet, Strictness, MAX_JWKS_BYTES};
 use crate::outbound::{FetchPolicy, FilteringResolver};
 use crate::telemetry::span::{self, Span};
 use futures_util::StreamExt;
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 use url::{Origin, Url};
 
 /// Lifetime of a response without `Cache-Control: max-age`.
@@ -45,17 +45,37 @@ const MAX_ENTRIES: usize = 10_000;
 #[error("the client's jwks_uri could not be used: {0}")]
 pub struct FetchError(pub String);
 
-#[derive(Default)]
-struct Entry {
-    keys: Option<Arc<ClientKeySet>>,
-    fetched_at: Option<Instant>,
-    fresh_until: Option<Instant>,
-    failed: Option<(Instant, FetchError)>,
+/// A key set as published, with the lifetime its response gave it.
+#[derive(Debug, Clone)]
+struct Published {
+    keys: Arc<ClientKeySet>,
+    ttl: Duration,
+}
+
+/// How fetched documents are cached: for the lifetime their response states, a failed
+/// fetch retried after [`MIN_REFETCH`] (last good value served meanwhile, for up to
+/// `stale_for`), an early refetch on a refusal at most every [`MIN_REFETCH`].
+pub fn fetched_policy<T>(
+    capacity: usize,
+    lifetime: fn(&T) -> Duration,
+    stale_for: Duration,
+) -> Policy<T> {
+    Policy {
+        lifetime: Lifetime::Stated(lifetime),
+        capacity,
+        backoff: MIN_REFETCH,
+        stale_for,
+        reread: Reread::IfOlder(MIN_REFETCH),
+    }
 }
 
 /// An entry's key: the URL, and the origin an operator named for it (if any), since
-/// that decides what the fetch may reach.
-type EntryKey = (Option<String>, String);
+/// that decides what the fetch may reach. An origin's serialisation never holds a line
+/// break, so the two cannot run into each other.
+fn entry_key(named: Option<&Origin>, uri: &str) -> String {
+    let origin = named.map(Origin::ascii_serialization).unwrap_or_default();
+    format!("{origin}\n{uri}")
+}
 
 /// An HTTP client that connects only where its policy allows.
 struct Reach {
@@ -85,7 +105,7 @@ pub struct ClientJwks {
     /// What an operator-named origin may reach (private addresses too); `None` for
     /// clients' keys, where nothing is operator-named.
     named: Option<Reach>,
-    entries: Mutex<HashMap<EntryKey, Arc<tokio::sync::Mutex<Entry>>>>,
+    entries: Cache<Published, FetchError>,
 }
 
 impl std::fmt::Debug for ClientJwks {
@@ -102,7 +122,11 @@ impl ClientJwks {
             timeout,
             chosen: Reach::new(timeout, policy)?,
             named: None,
-            entries: Mutex::new(HashMap::new()),
+            entries: Cache::new(fetched_policy(
+                MAX_ENTRIES,
+                |p: &Published| p.ttl,
+                MAX_STALE,
+            )),
         })
     }
 
@@ -120,17 +144,6 @@ impl ClientJwks {
             named: Some(Reach::new(timeout, operator)?),
             ..ClientJwks::new(timeout, policy)?
         })
-    }
-
-    fn entry(&self, key: EntryKey) -> Arc<tokio::sync::Mutex<Entry>> {
-        let mut map = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        if map.len() >= MAX_ENTRIES && !map.contains_key(&key) {
-            map.retain(|_, e| Arc::strong_count(e) > 1);
-            if map.len() >= MAX_ENTRIES {
-                map.clear();
-            }
-        }
-        map.entry(key).or_default().clone()
     }
 
     /// The keys published at `uri`: cached while fresh, fetched otherwise.
@@ -152,55 +165,52 @@ impl ClientJwks {
         missing_kid: bool,
         named: Option<&Origin>,
     ) -> Result<Arc<ClientKeySet>, FetchError> {
-        let entry = self.entry((named.map(Origin::ascii_serialization), uri.to_string()));
-        let mut e = entry.lock().await;
-        let now = Instant::now();
-        let since_fetch = e.fetched_at.map(|t| now.saturating_duration_since(t));
-        if let Some(keys) = &e.keys {
-            let fresh = e.fresh_until.is_some_and(|t| now < t);
-            let early = missing_kid && since_fetch.is_some_and(|d| d >= MIN_REFETCH);
-            if fresh && !early {
-                return Ok(keys.clone());
+        let key = entry_key(named, uri);
+        let fetch = || self.fetch_keys(uri, named);
+        let found = self.entries.get(&key, fetch).await?;
+        if missing_kid {
+            if let Some(newer) = self.entries.reread(&key, &found, fetch).await? {
+                return Ok(newer.keys);
             }
         }
-        if let Some((at, err)) = &e.failed {
-            if now.saturating_duration_since(*at) < MIN_REFETCH {
-                return match (&e.keys, since_fetch) {
-                    (Some(k), Some(d)) if d < MAX_STALE => Ok(k.clone()),
-                    _ => Err(err.clone()),
-                };
-            }
-        }
+        Ok(found.value.keys)
+    }
+
+    /// Fetches and parses the key set at `uri`.
+    async fn fetch_keys(&self, uri: &str, named: Option<&Origin>) -> Result<Published, FetchError> {
+        self.fetch_parsed(uri, named, ("jwks_uri", uri), |body, ttl| {
+            let keys = ClientKeySet::parse(body, Strictness::Fetched).map_err(FetchError)?;
+            Ok(Published {
+                keys: Arc::new(keys),
+                ttl,
+            })
+        })
+        .await
+    }
+
+    /// [`ClientJwks::fetch_bytes_named`], the body read by `parse` (with the lifetime
+    /// its response gave it); a failure is logged as `about`'s: a label and the URL it
+    /// concerns (printed redacted).
+    pub async fn fetch_parsed<T>(
+        &self,
+        uri: &str,
+        named: Option<&Origin>,
+        about: (&str, &str),
+        parse: impl FnOnce(&[u8], Duration) -> Result<T, FetchError>,
+    ) -> Result<T, FetchError> {
         let fetched = self
             .fetch_bytes_named(uri, named)
             .await
-            .and_then(|(body, ttl)| {
-                let keys = ClientKeySet::parse(&body, Strictness::Fetched).map_err(FetchError)?;
-                Ok((keys, ttl))
-            });
-        match fetched {
-            Ok((keys, ttl)) => {
-                let keys = Arc::new(keys);
-                let t = Instant::now();
-                e.keys = Some(keys.clone());
-                e.fetched_at = Some(t);
-                e.fresh_until = t.checked_add(ttl);
-                e.failed = None;
-                Ok(keys)
-            }
-            Err(err) => {
-                log::warn!(
-                    "jwks_uri {}: {}",
-                    crate::telemetry::redact::url(uri),
-                    crate::telemetry::redact::urls_in(&err.0)
-                );
-                e.failed = Some((Instant::now(), err.clone()));
-                match (&e.keys, since_fetch) {
-                    (Some(k), Some(d)) if d < MAX_STALE => Ok(k.clone()),
-                    _ => Err(err),
-                }
-            }
+            .and_then(|(body, ttl)| parse(&body, ttl));
+        if let Err(err) = &fetched {
+            let (label, url) = about;
+            log::warn!(
+                "{label} {}: {}",
+                crate::telemetry::redact::url(url),
+                crate::telemetry::redact::urls_in(&err.0)
+            );
         }
+        fetched
     }
 
     /// GETs `uri` under this fetcher's rules (policy on every hop, one time limit for

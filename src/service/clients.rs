@@ -4,21 +4,21 @@
 //! latest `client_cache_ttl` seconds later (default 5). Changes made through this
 //! process invalidate its entry at once. Before a request is refused on what the cache
 //! says — no such client, another secret, no key with the assertion's `kid` — the
-//! client is read again (at most once a second per id, see [`super::cache`]), so a
-//! client created, given a new secret or new keys anywhere works at once; a removal
-//! takes up to the bound.
+//! client is read again (at most once a second per id), so a client created, given a
+//! new secret or new keys anywhere works at once; a removal takes up to the bound.
+//! Concurrent misses of one id share one read. All of this is [`super::cache`]'s.
 //!
 //! The cache holds at most `MAX_ENTRIES` lookups (known clients and unknown ids alike)
-//! and evicts the least useful ones beyond that (`quick_cache`'s S3-FIFO), and ids
-//! longer than `MAX_CLIENT_ID_LEN` never reach it: made-up ids cannot grow memory.
+//! and evicts the least useful ones beyond that, and ids longer than
+//! `MAX_CLIENT_ID_LEN` never reach it: made-up ids cannot grow memory.
 
-use super::cache::{Found, ReadCache};
+use super::cache::{Cache, Found, Policy};
 use crate::db::models::Client;
 use crate::db::{pool, DbError, DbPool};
 use crate::oauth::client::MAX_CLIENT_ID_LEN;
 use crate::oauth::client_keys::{ClientKeySet, Strictness};
 use crate::oauth::federation::Binding;
-use crate::oauth::{AuthMethod, ClientKeys, GrantType, RegisteredClient, Scope};
+use crate::oauth::{AuthMethod, ClientKeys, GrantType, OAuthError, RegisteredClient, Scope};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -31,14 +31,14 @@ pub type Lookup = Found<Option<Arc<RegisteredClient>>>;
 /// The cache.
 #[derive(Debug)]
 pub struct ClientCache {
-    entries: ReadCache<Option<Arc<RegisteredClient>>>,
+    entries: Cache<Option<Arc<RegisteredClient>>, OAuthError>,
 }
 
 impl ClientCache {
     /// A cache whose entries are trusted for `ttl` (zero: never cached).
     pub fn new(ttl: Duration) -> ClientCache {
         ClientCache {
-            entries: ReadCache::new(ttl, MAX_ENTRIES),
+            entries: Cache::new(Policy::database(ttl, MAX_ENTRIES)),
         }
     }
 
@@ -64,13 +64,13 @@ impl ClientCache {
         &self,
         pool: &DbPool,
         id: &str,
-    ) -> Result<Option<Arc<RegisteredClient>>, DbError> {
+    ) -> Result<Option<Arc<RegisteredClient>>, OAuthError> {
         Ok(self.find(pool, id).await?.value)
     }
 
     /// Like [`ClientCache::lookup`], remembering whether the answer came from the cache,
     /// for [`ClientCache::reread`].
-    pub async fn find(&self, pool: &DbPool, id: &str) -> Result<Lookup, DbError> {
+    pub async fn find(&self, pool: &DbPool, id: &str) -> Result<Lookup, OAuthError> {
         if id.len() > MAX_CLIENT_ID_LEN {
             return Ok(Found::fresh(None));
         }
@@ -85,13 +85,14 @@ impl ClientCache {
         pool: &DbPool,
         id: &str,
         found: &Lookup,
-    ) -> Result<Option<Option<Arc<RegisteredClient>>>, DbError> {
+    ) -> Result<Option<Option<Arc<RegisteredClient>>>, OAuthError> {
         self.entries.reread(id, found, || read(pool, id)).await
     }
 }
 
-/// Reads one client, in the span `find client`.
-async fn read(pool: &DbPool, id: &str) -> Result<Option<Arc<RegisteredClient>>, DbError> {
+/// Reads one client, in the span `find client`. A failure is the request's answer (503
+/// when the database is away), shared with the lookups that waited for this read.
+async fn read(pool: &DbPool, id: &str) -> Result<Option<Arc<RegisteredClient>>, OAuthError> {
     let pool = pool.clone();
     let key = id.to_string();
     let find = async move {

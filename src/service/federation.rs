@@ -6,9 +6,9 @@
 //! `client_cache_ttl`), so an issuer deleted through one replica stops working on the
 //! others within that bound; before a token is refused because the cache does not know
 //! its issuer, its client or its key, the database is read again (at most once a second
-//! per issuer, see [`super::cache`]), so what was added anywhere works at once. Issuer
-//! keys are fetched like a client's `jwks_uri` (the same limits, Cache-Control, one
-//! early refetch on an unknown `kid`, last good keys through a failed refetch). The
+//! per issuer), so what was added anywhere works at once. Issuer keys are fetched like
+//! a client's `jwks_uri` (the same limits, Cache-Control, one early refetch on an
+//! unknown `kid`, last good keys through a failed refetch). The
 //! URL an operator gave (`--issuer`, for discovery, or `--jwks-uri`) may be internal;
 //! a `jwks_uri` a discovery document names elsewhere, and every redirect elsewhere,
 //! follow the client `jwks_uri` rules (`jwks_uri_allow_private`). An issuer given
@@ -16,28 +16,26 @@
 //! `/.well-known/openid-configuration`; a failed discovery is retried at most every
 //! 10 s (requests meanwhile are refused without a fetch), concurrent requests share one
 //! discovery, and each issuer has its own, so a hanging one delays no other. Inline
-//! key sets are parsed once.
+//! key sets are parsed once. All of these caches are [`super::cache`]'s.
 //!
 //! Every refusal is `401 invalid_client` with one answer; the reason goes to the log.
 
-use super::cache::{Found, ReadCache};
-use super::client_jwks::{ClientJwks, FetchError};
-use super::{now, read, AppState};
+use super::cache::{Cache, Found, Policy};
+use super::client_jwks::{self, ClientJwks, FetchError};
+use super::{now, read};
 use crate::db::models::{Client, TrustedIssuer};
+use crate::db::DbPool;
 use crate::oauth::client_keys::{verify_compact, ClientKeySet, Strictness};
 use crate::oauth::federation::{self, PlatformToken};
 use crate::oauth::{AuthMethod, OAuthError, RegisteredClient};
 use crate::outbound::FetchPolicy;
 use serde_json::Value;
-use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use url::{Origin, Url};
 
 /// Issuers and bindings remembered at most.
 const MAX_ENTRIES: usize = 1_000;
-/// Least time between two discoveries of one issuer after a failure.
-pub const REDISCOVER_AFTER_FAILURE: Duration = Duration::from_secs(10);
 
 /// A trusted issuer, ready to verify with.
 #[derive(Debug)]
@@ -78,22 +76,26 @@ impl OutsideIdentity {
     }
 }
 
-/// Issuers, bindings, keys and discovery results.
+/// Issuers, bindings, keys and discovery results, and where to read them.
 pub struct Federation {
-    issuers: ReadCache<Option<Arc<Issuer>>>,
-    bound: ReadCache<Bound>,
+    pool: DbPool,
+    /// This server's issuer identifier: the audience a platform token must name.
+    audience: String,
+    issuers: Cache<Option<Arc<Issuer>>, OAuthError>,
+    bound: Cache<Bound, OAuthError>,
     keys: ClientJwks,
-    /// One entry per issuer, each behind its own lock: one discovery at a time per
-    /// issuer (the others wait for it and take its result), and a hanging one holds up
-    /// no other issuer.
-    discovered: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<Discovery>>>>,
+    /// The `jwks_uri` of each issuer given without keys, from its discovery document:
+    /// one discovery at a time per issuer (the others wait for it and take its result),
+    /// a hanging one holds up no other issuer, and the last good one stays in use
+    /// while discovery fails.
+    discovered: Cache<Discovered, FetchError>,
 }
 
-#[derive(Debug, Clone, Default)]
-struct Discovery {
-    jwks_uri: Option<String>,
-    fresh_until: Option<Instant>,
-    failed: Option<(Instant, FetchError)>,
+/// What an issuer's discovery document named, and how long the answer holds.
+#[derive(Debug, Clone)]
+struct Discovered {
+    jwks_uri: String,
+    ttl: Duration,
 }
 
 impl std::fmt::Debug for Federation {
@@ -110,104 +112,74 @@ fn origin_of(uri: &str) -> Option<Origin> {
 }
 
 impl Federation {
-    /// Caches trusted for `ttl` (the client cache's); fetches with `timeout`; what an
-    /// issuer's remote side chooses (a discovered `jwks_uri`, redirects) may reach only
-    /// what `policy` allows (the client `jwks_uri` rules), what the operator gave may
-    /// also be private.
+    /// Reads trusted issuers and bound clients from `pool`, caching them for `ttl` (the
+    /// client cache's); accepts platform tokens for `audience` (this server's issuer
+    /// identifier); fetches with `timeout`; what an issuer's remote side chooses (a
+    /// discovered `jwks_uri`, redirects) may reach only what `policy` allows (the
+    /// client `jwks_uri` rules), what the operator gave may also be private.
     pub fn new(
+        pool: DbPool,
+        audience: String,
         ttl: Duration,
         timeout: Duration,
         policy: FetchPolicy,
     ) -> Result<Federation, reqwest::Error> {
         Ok(Federation {
-            issuers: ReadCache::new(ttl, MAX_ENTRIES),
-            bound: ReadCache::new(ttl, MAX_ENTRIES),
+            pool,
+            audience,
+            issuers: Cache::new(Policy::database(ttl, MAX_ENTRIES)),
+            bound: Cache::new(Policy::database(ttl, MAX_ENTRIES)),
             keys: ClientJwks::for_operators(timeout, policy)?,
-            discovered: std::sync::Mutex::new(HashMap::new()),
+            discovered: Cache::new(client_jwks::fetched_policy(
+                MAX_ENTRIES,
+                |d: &Discovered| d.ttl,
+                Duration::MAX,
+            )),
         })
     }
 
-    async fn issuer(
-        &self,
-        state: &AppState,
-        key: &IssuerKey,
-    ) -> Result<Found<Option<Arc<Issuer>>>, OAuthError> {
+    async fn issuer(&self, key: &IssuerKey) -> Result<Found<Option<Arc<Issuer>>>, OAuthError> {
         self.issuers
-            .get(&key.cache_key(), || read_issuer(state, key))
+            .get(&key.cache_key(), || read_issuer(&self.pool, key))
             .await
     }
 
     /// The issuer as the database has it now, when `found` came from the cache.
     async fn reread_issuer(
         &self,
-        state: &AppState,
         key: &IssuerKey,
         found: &Found<Option<Arc<Issuer>>>,
     ) -> Result<Option<Option<Arc<Issuer>>>, OAuthError> {
         self.issuers
-            .reread(&key.cache_key(), found, || read_issuer(state, key))
+            .reread(&key.cache_key(), found, || read_issuer(&self.pool, key))
             .await
-    }
-
-    async fn bound_clients(
-        &self,
-        state: &AppState,
-        issuer: &str,
-    ) -> Result<Found<Bound>, OAuthError> {
-        self.bound.get(issuer, || read_bound(state, issuer)).await
     }
 
     /// The `jwks_uri` of an issuer given without keys, from its discovery document.
     async fn discover(&self, issuer: &str) -> Result<String, FetchError> {
-        let slot = {
-            let mut map = self.discovered.lock().unwrap_or_else(|p| p.into_inner());
-            if map.len() >= MAX_ENTRIES && !map.contains_key(issuer) {
-                map.retain(|_, e| Arc::strong_count(e) > 1);
-            }
-            map.entry(issuer.to_string()).or_default().clone()
-        };
-        // Whoever holds the lock is fetching; the others wait for that one fetch and
-        // then take its result (or its failure) below, without a fetch of their own.
-        let mut entry = slot.lock().await;
-        let now = Instant::now();
-        if let Some(uri) = &entry.jwks_uri {
-            if entry.fresh_until.is_some_and(|t| now < t) {
-                return Ok(uri.clone());
-            }
-        }
-        if let Some((at, err)) = &entry.failed {
-            if now.saturating_duration_since(*at) < REDISCOVER_AFTER_FAILURE {
-                // The last good jwks_uri stays in use while discovery fails.
-                return entry.jwks_uri.clone().ok_or_else(|| err.clone());
-            }
-        }
+        let found = self
+            .discovered
+            .get(issuer, || self.fetch_discovery(issuer))
+            .await?;
+        Ok(found.value.jwks_uri)
+    }
+
+    /// Fetches the discovery document of `issuer`.
+    async fn fetch_discovery(&self, issuer: &str) -> Result<Discovered, FetchError> {
         let url = format!(
             "{}/.well-known/openid-configuration",
             issuer.trim_end_matches('/')
         );
+        let about = ("discovery of trusted issuer", issuer);
         let named = origin_of(issuer);
-        let found = self
-            .keys
-            .fetch_bytes_named(&url, named.as_ref())
+        self.keys
+            .fetch_parsed(&url, named.as_ref(), about, |body, ttl| {
+                Ok(Discovered {
+                    jwks_uri: jwks_uri_of(body, issuer)?,
+                    ttl,
+                })
+            })
             .await
-            .and_then(|(body, ttl)| Ok((jwks_uri_of(&body, issuer)?, ttl)));
-        match found {
-            Ok((uri, ttl)) => {
-                entry.jwks_uri = Some(uri.clone());
-                entry.fresh_until = Instant::now().checked_add(ttl);
-                entry.failed = None;
-                Ok(uri)
-            }
-            Err(e) => {
-                log::warn!(
-                    "discovery of trusted issuer {}: {}",
-                    crate::telemetry::redact::url(issuer),
-                    crate::telemetry::redact::urls_in(&e.0)
-                );
-                entry.failed = Some((Instant::now(), e.clone()));
-                entry.jwks_uri.clone().ok_or(e)
-            }
-        }
     }
 
     async fn verify_signature(&self, issuer: &Issuer, token: &str) -> Result<(), Refusal> {
@@ -277,9 +249,9 @@ fn jwks_uri_of(body: &[u8], issuer: &str) -> Result<String, FetchError> {
         .ok_or_else(|| FetchError("the discovery document has no jwks_uri".into()))
 }
 
-async fn read_issuer(state: &AppState, key: &IssuerKey) -> Result<Option<Arc<Issuer>>, OAuthError> {
+async fn read_issuer(pool: &DbPool, key: &IssuerKey) -> Result<Option<Arc<Issuer>>, OAuthError> {
     let key = key.clone();
-    let row = read(&state.pool, "find trusted issuer", move |conn| {
+    let row = read(pool, "find trusted issuer", move |conn| {
         Ok(match &key {
             IssuerKey::Iss(i) => TrustedIssuer::find_by_issuer(conn, i)?,
             IssuerKey::TrustDomain(td) => TrustedIssuer::find_by_trust_domain(conn, td)?,
@@ -289,9 +261,9 @@ async fn read_issuer(state: &AppState, key: &IssuerKey) -> Result<Option<Arc<Iss
     Ok(row.map(|row| Arc::new(Issuer::new(row))))
 }
 
-async fn read_bound(state: &AppState, issuer: &str) -> Result<Bound, OAuthError> {
+async fn read_bound(pool: &DbPool, issuer: &str) -> Result<Bound, OAuthError> {
     let name = issuer.to_string();
-    let rows = read(&state.pool, "find bound clients", move |conn| {
+    let rows = read(pool, "find bound clients", move |conn| {
         Ok(Client::bound_to_issuer(conn, &name)?)
     })
     .await?;
@@ -354,93 +326,91 @@ fn refused(reason: impl std::fmt::Display) -> OAuthError {
     OAuthError::invalid_client("client authentication failed")
 }
 
-/// Authenticates a federated client by its platform `token` (`spiffe`: sent as a
-/// JWT-SVID), for `client_id` when the request named one. Returns the client and the
-/// outside identity.
-pub async fn authenticate(
-    state: &AppState,
-    token: &str,
-    spiffe: bool,
-    client_id: Option<&str>,
-) -> Result<(Arc<RegisteredClient>, OutsideIdentity), OAuthError> {
-    let fed = &state.federation;
-    let claimed = PlatformToken::read(token).map_err(refused)?;
-    let spiffe_td = federation::trust_domain(&claimed.sub).map(str::to_string);
-    // A jwt-bearer token with an iss names its issuer by it, and an iss that is no
-    // trusted issuer's is refused, whatever its sub; a JWT-SVID (or a token without
-    // iss) names it by the trust domain of its spiffe:// sub.
-    let key = match (&claimed.iss, spiffe, &spiffe_td) {
-        (Some(iss), false, _) => IssuerKey::Iss(iss.clone()),
-        (_, _, Some(td)) => IssuerKey::TrustDomain(td.clone()),
-        (_, true, None) => return Err(refused("a JWT-SVID's sub is not a spiffe:// id")),
-        (None, false, None) => return Err(not_a_client_assertion(None)),
-    };
-    let mut found = fed.issuer(state, &key).await?;
-    if found.value.is_none() {
-        // Perhaps added since the cache read it.
-        if let Some(current) = fed.reread_issuer(state, &key, &found).await? {
-            found = Found::fresh(current);
-        }
-    }
-    let Some(issuer) = found.value.clone() else {
-        return Err(match key {
-            IssuerKey::Iss(iss) if spiffe_td.is_none() => not_a_client_assertion(Some(&iss)),
-            IssuerKey::Iss(iss) => refused(format!("iss {iss:?} is no trusted issuer")),
-            IssuerKey::TrustDomain(td) => {
-                refused(format!("no trusted issuer for SPIFFE trust domain {td:?}"))
+impl Federation {
+    /// Authenticates a federated client by its platform `token` (`spiffe`: sent as a
+    /// JWT-SVID), for `client_id` when the request named one. Returns the client and
+    /// the outside identity.
+    pub async fn authenticate(
+        &self,
+        token: &str,
+        spiffe: bool,
+        client_id: Option<&str>,
+    ) -> Result<(Arc<RegisteredClient>, OutsideIdentity), OAuthError> {
+        let claimed = PlatformToken::read(token).map_err(refused)?;
+        let spiffe_td = federation::trust_domain(&claimed.sub).map(str::to_string);
+        // A jwt-bearer token with an iss names its issuer by it, and an iss that is no
+        // trusted issuer's is refused, whatever its sub; a JWT-SVID (or a token without
+        // iss) names it by the trust domain of its spiffe:// sub.
+        let key = match (&claimed.iss, spiffe, &spiffe_td) {
+            (Some(iss), false, _) => IssuerKey::Iss(iss.clone()),
+            (_, _, Some(td)) => IssuerKey::TrustDomain(td.clone()),
+            (_, true, None) => return Err(refused("a JWT-SVID's sub is not a spiffe:// id")),
+            (None, false, None) => return Err(not_a_client_assertion(None)),
+        };
+        let mut found = self.issuer(&key).await?;
+        if found.value.is_none() {
+            // Perhaps added since the cache read it.
+            if let Some(current) = self.reread_issuer(&key, &found).await? {
+                found = Found::fresh(current);
             }
-        });
-    };
-    let issuer = match fed.verify_signature(&issuer, token).await {
-        Ok(()) => issuer,
-        // The cache's issuer may have had other keys: look at the database once more.
-        Err(Refusal::Keys(why)) => {
-            let current = fed.reread_issuer(state, &key, &found).await?;
-            match current.flatten() {
-                Some(now) if now.row != issuer.row => {
-                    fed.verify_signature(&now, token)
-                        .await
-                        .map_err(|r| refused(format!("issuer {}: {}", now.row.name, r.reason())))?;
-                    now
+        }
+        let Some(issuer) = found.value.clone() else {
+            return Err(match key {
+                IssuerKey::Iss(iss) if spiffe_td.is_none() => not_a_client_assertion(Some(&iss)),
+                IssuerKey::Iss(iss) => refused(format!("iss {iss:?} is no trusted issuer")),
+                IssuerKey::TrustDomain(td) => {
+                    refused(format!("no trusted issuer for SPIFFE trust domain {td:?}"))
                 }
-                _ => return Err(refused(format!("issuer {}: {why}", issuer.row.name))),
+            });
+        };
+        let issuer = match self.verify_signature(&issuer, token).await {
+            Ok(()) => issuer,
+            // The cache's issuer may have had other keys: look at the database once more.
+            Err(Refusal::Keys(why)) => {
+                let current = self.reread_issuer(&key, &found).await?;
+                match current.flatten() {
+                    Some(now) if now.row != issuer.row => {
+                        self.verify_signature(&now, token).await.map_err(|r| {
+                            refused(format!("issuer {}: {}", now.row.name, r.reason()))
+                        })?;
+                        now
+                    }
+                    _ => return Err(refused(format!("issuer {}: {why}", issuer.row.name))),
+                }
             }
-        }
-        Err(r) => {
-            return Err(refused(format!(
-                "issuer {}: {}",
-                issuer.row.name,
-                r.reason()
-            )))
-        }
-    };
-    let name = &issuer.row.name;
-    claimed
-        .check_issuer(
-            &issuer.row.issuer,
-            issuer.row.spiffe_trust_domain.as_deref(),
-        )
-        .map_err(|why| refused(format!("issuer {name}: {why}")))?;
-    claimed
-        .check(&state.issuer, issuer.row.max_token_age, now())
-        .map_err(|why| refused(format!("issuer {name}: {why}")))?;
-    let bound = fed.bound_clients(state, name).await?;
-    let client = match federation::choose(&bound.value, &claimed, client_id) {
-        Ok(c) => c,
-        Err(why) => match fed
-            .bound
-            .reread(name, &bound, || read_bound(state, name))
-            .await?
-        {
-            // Bound, enabled or changed elsewhere since the cache read them.
-            Some(current) => federation::choose(&current, &claimed, client_id),
-            None => Err(why),
-        }
-        .map_err(|why| refused(format!("issuer {name}: {why}")))?,
-    };
-    let outside = OutsideIdentity {
-        iss: issuer.row.issuer.clone(),
-        sub: claimed.sub.clone(),
-    };
-    Ok((client, outside))
+            Err(r) => {
+                return Err(refused(format!(
+                    "issuer {}: {}",
+                    issuer.row.name,
+                    r.reason()
+                )))
+            }
+        };
+        let name = &issuer.row.name;
+        claimed
+            .check_issuer(
+                &issuer.row.issuer,
+                issuer.row.spiffe_trust_domain.as_deref(),
+            )
+            .map_err(|why| refused(format!("issuer {name}: {why}")))?;
+        claimed
+            .check(&self.audience, issuer.row.max_token_age, now())
+            .map_err(|why| refused(format!("issuer {name}: {why}")))?;
+        let read_bound = || read_bound(&self.pool, name);
+        let bound = self.bound.get(name, read_bound).await?;
+        let client = match federation::choose(&bound.value, &claimed, client_id) {
+            Ok(c) => c,
+            Err(why) => match self.bound.reread(name, &bound, read_bound).await? {
+                // Bound, enabled or changed elsewhere since the cache read them.
+                Some(current) => federation::choose(&current, &claimed, client_id),
+                None => Err(why),
+            }
+            .map_err(|why| refused(format!("issuer {name}: {why}")))?,
+        };
+        let outside = OutsideIdentity {
+            iss: issuer.row.issuer.clone(),
+            sub: claimed.sub.clone(),
+        };
+        Ok((client, outside))
+    }
 }

@@ -6,7 +6,7 @@ use crate::oauth::binding;
 use crate::oauth::dpop::{self, Proof};
 use crate::oauth::form::FormParams;
 use crate::oauth::grant::{
-    self as grants, client_credentials, password, refresh_token, token_exchange,
+    self as grants, client_credentials, password, refresh_token, token_exchange, user_claims,
 };
 use crate::oauth::secret::random_token;
 use crate::oauth::simplejwt;
@@ -15,7 +15,7 @@ use crate::oauth::{ErrorCode, GrantType, OAuthError, RegisteredClient};
 use crate::service::access::{self, AccessToken};
 use crate::service::client_auth::claim_jtis;
 use crate::service::federation::OutsideIdentity;
-use crate::service::login;
+use crate::service::{login, sessions};
 use crate::service::{now, AppState};
 
 /// The context a grant builds claims in, now.
@@ -117,7 +117,7 @@ pub async fn grant(state: &AppState, req: TokenRequest<'_>) -> Result<Issued, OA
             let cnf = binding::issued(&[], jkt.as_deref(), code)?;
             claim_jtis(state, jtis).await?;
             let logged_in = login::authenticate(state, &login, &client_addr()).await?;
-            let claims = password::user_claims(
+            let claims = user_claims(
                 client,
                 params,
                 &logged_in.id,
@@ -128,7 +128,7 @@ pub async fn grant(state: &AppState, req: TokenRequest<'_>) -> Result<Issued, OA
             let refresh = if client.allows(GrantType::RefreshToken) {
                 // The family is bound as its first access token is.
                 let bound = cnf.as_ref().and_then(|c| c.jkt.as_deref());
-                Some(login::start_family(state, client, &logged_in.id, &login.scope, bound).await?)
+                Some(sessions::start(state, client, &logged_in.id, &login.scope, bound).await?)
             } else {
                 None
             };
@@ -140,12 +140,12 @@ pub async fn grant(state: &AppState, req: TokenRequest<'_>) -> Result<Issued, OA
             if !jtis.is_empty() {
                 // Before the proof or assertion is used up: a refresh that will be
                 // refused (wrong key, unknown token, wider scope…) costs nothing.
-                let check = login::claims_on_refresh(client.clone(), params.clone(), state);
-                login::check_before_use(state, client, presented, jkt.as_deref(), check).await?;
+                let check = sessions::claims_on_refresh(client.clone(), params.clone(), state);
+                sessions::check_before_use(state, client, presented, jkt.as_deref(), check).await?;
             }
             claim_jtis(state, jtis).await?;
-            let check = login::claims_on_refresh(client.clone(), params.clone(), state);
-            let rotated = login::rotate(state, client, presented, jkt.as_deref(), check).await?;
+            let check = sessions::claims_on_refresh(client.clone(), params.clone(), state);
+            let rotated = sessions::rotate(state, client, presented, jkt.as_deref(), check).await?;
             let family = rotated.family;
             user = Some((family.user_id, family.user_external_id));
             (rotated.decided, Some(rotated.successor), rotated.cnf)

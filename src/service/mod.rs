@@ -1,7 +1,7 @@
 //! What one request does, and in which units of work: client lookup and its cache,
 //! `jwks_uri` fetching, client authentication, issuing (grant → claims → signature),
-//! logins and refresh-token families, the password-hash pool, revocation, the access
-//! check of presented tokens, and the background jobs. It calls `oauth/` for the rules
+//! logins, refresh sessions (refresh-token families), the password-hash pool,
+//! revocation, the access check of presented tokens, and the background jobs. It calls `oauth/` for the rules
 //! and `db/` for the rows; `http/` calls it and renders what it returns.
 //!
 //! Storage errors become protocol errors here: a database that is away is
@@ -18,12 +18,18 @@ pub mod issue;
 pub mod jobs;
 pub mod login;
 pub mod revocation;
+pub mod sessions;
 pub mod state;
 
-pub use state::{now, AppState};
+pub use state::AppState;
 
 use crate::db::{pool, DbConnection, DbError, DbPool};
 use crate::oauth::{ErrorCode, OAuthError};
+
+/// Current time, Unix seconds.
+pub fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
 
 impl From<DbError> for OAuthError {
     fn from(e: DbError) -> Self {

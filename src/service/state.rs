@@ -68,8 +68,3 @@ impl AppState {
         Ok(value)
     }
 }
-
-/// Current time, Unix seconds.
-pub fn now() -> i64 {
-    chrono::Utc::now().timestamp()
-}

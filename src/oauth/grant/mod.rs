@@ -8,7 +8,8 @@ pub mod token_exchange;
 
 use super::client::{GrantType, RegisteredClient};
 use super::form::FormParams;
-use super::token::Audience;
+use super::scope::Scope;
+use super::token::{AccessTokenClaims, Audience, TokenContext};
 use super::ErrorCode;
 use super::OAuthError;
 
@@ -60,6 +61,29 @@ pub fn resolve_audience(
         ));
     }
     Ok(Audience::from_list(requested))
+}
+
+/// Claims of an access token for user `user_id` through `client` (the password and
+/// refresh grants): the audience as [`resolve_audience`] decides, the client's lifetime.
+pub fn user_claims(
+    client: &RegisteredClient,
+    params: &FormParams,
+    user_id: &str,
+    scope: &Scope,
+    ctx: &TokenContext<'_>,
+    jti: String,
+) -> Result<AccessTokenClaims, OAuthError> {
+    let aud = resolve_audience(client, params, ctx.issuer)?;
+    let ttl = client.access_token_ttl.unwrap_or(ctx.default_access_ttl);
+    Ok(AccessTokenClaims::new(
+        ctx,
+        user_id.to_string(),
+        client.client_id.clone(),
+        aud,
+        scope,
+        ttl,
+        jti,
+    ))
 }
 
 #[cfg(test)]

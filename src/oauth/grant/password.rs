@@ -4,10 +4,8 @@
 //! and storing the refresh token happen outside the pure protocol layer.
 
 use crate::oauth::form::FormParams;
-use crate::oauth::grant::resolve_audience;
 use crate::oauth::password::{normalize_username, MAX_PASSWORD_BYTES};
 use crate::oauth::scope::{self, Scope};
-use crate::oauth::token::{AccessTokenClaims, TokenContext};
 use crate::oauth::{OAuthError, RegisteredClient};
 
 /// A checked login request.
@@ -48,28 +46,6 @@ pub fn request<'a>(
 /// The one answer to a wrong username or password, whichever it was.
 pub fn bad_credentials() -> OAuthError {
     OAuthError::invalid_grant("invalid username or password")
-}
-
-/// Claims of an access token for user `user_id` through `client`.
-pub fn user_claims(
-    client: &RegisteredClient,
-    params: &FormParams,
-    user_id: &str,
-    scope: &Scope,
-    ctx: &TokenContext<'_>,
-    jti: String,
-) -> Result<AccessTokenClaims, OAuthError> {
-    let aud = resolve_audience(client, params, ctx.issuer)?;
-    let ttl = client.access_token_ttl.unwrap_or(ctx.default_access_ttl);
-    Ok(AccessTokenClaims::new(
-        ctx,
-        user_id.to_string(),
-        client.client_id.clone(),
-        aud,
-        scope,
-        ttl,
-        jti,
-    ))
 }
 
 #[cfg(test)]

@@ -3,7 +3,9 @@
 //! stored state. The storage layer applies the decision inside one transaction.
 
 use crate::oauth::form::FormParams;
+use crate::oauth::grant::user_claims;
 use crate::oauth::scope::{self, Scope};
+use crate::oauth::token::{AccessTokenClaims, TokenContext};
 use crate::oauth::{OAuthError, RegisteredClient};
 
 /// The stored state of a presented refresh token and its family.
@@ -31,22 +33,46 @@ pub enum Decision {
     /// Presented again after rotation: revoke the whole family, refuse.
     Reuse,
     /// Refuse without changing anything (the reason is for the log, not the client).
-    Refuse(&'static str),
+    Refuse(Refused),
+}
+
+/// Why a refresh token is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// It was issued to another client.
+    OtherClient,
+    /// Its family was revoked (logout, reuse, a password change, a disabled user).
+    Revoked,
+    /// Its family is past its absolute end.
+    Expired,
+    /// Its user is disabled.
+    UserDisabled,
+}
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Refused::OtherClient => "issued to another client",
+            Refused::Revoked => "family revoked",
+            Refused::Expired => "family expired",
+            Refused::UserDisabled => "user disabled",
+        })
+    }
 }
 
 /// Decides for `stored`, presented by `client_id` at `now` with reuse grace `grace`.
 pub fn decide(stored: &StoredRefresh<'_>, client_id: &str, now: i64, grace: i64) -> Decision {
     if stored.client_id != client_id {
-        return Decision::Refuse("issued to another client");
+        return Decision::Refuse(Refused::OtherClient);
     }
     if stored.revoked_at.is_some() {
-        return Decision::Refuse("family revoked");
+        return Decision::Refuse(Refused::Revoked);
     }
     if stored.expires_at <= now {
-        return Decision::Refuse("family expired");
+        return Decision::Refuse(Refused::Expired);
     }
     if stored.user_disabled {
-        return Decision::Refuse("user disabled");
+        return Decision::Refuse(Refused::UserDisabled);
     }
     match stored.used_at {
         None => Decision::Rotate,
@@ -83,6 +109,21 @@ pub fn narrow(
     scope::resolve(requested, &granted.intersection(&client.scope))
 }
 
+/// Claims of the access token a refresh issues for the family's user `user_id`: the
+/// scope at most what the family was `granted` ([`narrow`]), the rest as any user's
+/// ([`user_claims`]).
+pub fn claims(
+    client: &RegisteredClient,
+    params: &FormParams,
+    granted: &Scope,
+    user_id: &str,
+    ctx: &TokenContext<'_>,
+    jti: String,
+) -> Result<AccessTokenClaims, OAuthError> {
+    let scope = narrow(params.get("scope"), granted, client)?;
+    user_claims(client, params, user_id, &scope, ctx, jti)
+}
+
 /// The one answer for every refused refresh token, so none reveals why.
 pub fn refused() -> OAuthError {
     OAuthError::invalid_grant("refresh token is invalid, expired or revoked")
@@ -91,6 +132,7 @@ pub fn refused() -> OAuthError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::oauth::{ErrorCode, GrantType};
 
     fn stored(used_at: Option<i64>) -> StoredRefresh<'static> {
         StoredRefresh {
@@ -122,6 +164,43 @@ mod tests {
             decide(&stored(Some(989)), "app", 1_000, 10),
             Decision::Reuse
         );
+    }
+
+    #[test]
+    fn a_refresh_is_for_the_familys_user_and_only_narrows_its_scope() {
+        let client = RegisteredClient {
+            access_token_ttl: Some(60),
+            ..RegisteredClient::for_tests("app", "profile orders", vec![GrantType::RefreshToken])
+        };
+        let ctx = TokenContext {
+            issuer: "http://issuer",
+            now: 1_700_000_000,
+            default_access_ttl: 300,
+        };
+        let granted = Scope::parse("profile orders").expect("scope");
+        let form = |body: &str| FormParams::parse(body.as_bytes()).expect("form");
+        let c = claims(&client, &form(""), &granted, "user-1", &ctx, "j".into()).expect("claims");
+        assert_eq!((c.sub.as_str(), c.client_id.as_str()), ("user-1", "app"));
+        assert_eq!((c.scope.as_str(), c.exp - c.iat), ("orders profile", 60));
+        let narrowed = claims(
+            &client,
+            &form("scope=orders"),
+            &granted,
+            "u",
+            &ctx,
+            "j".into(),
+        );
+        assert_eq!(narrowed.expect("narrower").scope, "orders");
+        let only_profile = Scope::parse("profile").expect("scope");
+        let wider = claims(
+            &client,
+            &form("scope=orders"),
+            &only_profile,
+            "u",
+            &ctx,
+            "j".into(),
+        );
+        assert_eq!(wider.expect_err("wider").code, ErrorCode::InvalidScope);
     }
 
     #[test]
