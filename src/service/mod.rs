@@ -20,6 +20,7 @@ pub mod login;
 pub mod revocation;
 pub mod sessions;
 pub mod state;
+pub mod usage;
 
 pub use state::AppState;
 
