@@ -6,11 +6,13 @@
 //!
 //! [`AdminError::InvalidField`]: crate::admin::AdminError::InvalidField
 
+pub mod detail;
 pub mod fields;
 pub mod ops;
 pub mod validate;
 pub mod view;
 
+pub use detail::{detail, revoke_sessions, ClientDetail};
 pub use fields::{ClientFields, ClientPatch};
 pub use ops::{
     create, delete, list, patch, provide_secret, rotate_secret, set_disabled, set_keys, show,
