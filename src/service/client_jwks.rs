@@ -45,6 +45,15 @@ const MAX_ENTRIES: usize = 10_000;
 #[error("the client's jwks_uri could not be used: {0}")]
 pub struct FetchError(pub String);
 
+/// What one replica knows of a `jwks_uri` ([`ClientJwks::status`]).
+#[derive(Debug, Clone, Default)]
+pub struct JwksStatus {
+    /// The last good fetch: how many keys it held, how long ago.
+    pub fetched: Option<(usize, Duration)>,
+    /// The last failed fetch: why, how long ago.
+    pub failed: Option<(String, Duration)>,
+}
+
 /// A key set as published, with the lifetime its response gave it.
 #[derive(Debug, Clone)]
 struct Published {
@@ -174,6 +183,17 @@ impl ClientJwks {
             }
         }
         Ok(found.value.keys)
+    }
+
+    /// What this replica knows of the keys at a client's `jwks_uri`, fetching nothing:
+    /// the last good fetch (how many keys, how long ago) and the last failure (why, how
+    /// long ago). Both `None` when no request has needed them here yet.
+    pub fn status(&self, uri: &str) -> JwksStatus {
+        let peek = self.entries.peek(&entry_key(None, uri));
+        JwksStatus {
+            fetched: peek.value.map(|(p, age)| (p.keys.len(), age)),
+            failed: peek.failure.map(|(e, age)| (e.0, age)),
+        }
     }
 
     /// Fetches and parses the key set at `uri`.
