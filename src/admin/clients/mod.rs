@@ -8,6 +8,7 @@
 
 pub mod fields;
 pub mod ops;
+pub mod overlap;
 pub mod validate;
 pub mod view;
 
