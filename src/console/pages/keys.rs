@@ -15,7 +15,6 @@ use crate::console::when::{when, When};
 use crate::keys::KeyError;
 use crate::service::state::AppState;
 use crate::service::{blocking, jobs, now, read};
-use crate::startup::key_policy;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use askama::Template;
@@ -134,10 +133,10 @@ fn pending(e: AdminError) -> Result<Refusal, HttpResponse> {
 }
 
 async fn rotate(state: web::Data<AppState>, Posted(op, form): Posted<RotateForm>) -> HttpResponse {
-    let policy = match key_policy(&state.settings) {
+    let policy = match state.settings.key_policy() {
         Ok(p) => p,
         Err(e) => {
-            log::error!("key rotation from the console: {e:#}");
+            log::error!("key rotation from the console: {e}");
             return outcome::failed(&crate::oauth::OAuthError::server_error());
         }
     };
