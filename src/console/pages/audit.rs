@@ -2,7 +2,7 @@
 //! (in SQL, through `admin::audit::search`), a page at a time.
 
 use super::outcome;
-use crate::admin::audit::{self, AuditQuery};
+use crate::admin::audit::{self, AuditPage, AuditQuery};
 use crate::console::page::{self, Nav};
 use crate::console::session::Operator;
 use crate::console::when::{when, When};
@@ -44,7 +44,7 @@ struct Row {
 
 #[derive(Template)]
 #[template(path = "console/audit.html")]
-struct AuditPage<'a> {
+struct AuditView<'a> {
     nav: Nav<'a>,
     actor: String,
     action: String,
@@ -89,9 +89,12 @@ async fn show(
     let too_long = [&actor, &action, &client]
         .iter()
         .any(|f| f.chars().count() > MAX_FILTER_CHARS);
-    let (rows, error) = if too_long {
+    let (found, error) = if too_long {
         (
-            Vec::new(),
+            AuditPage {
+                entries: Vec::new(),
+                next_before: None,
+            },
             Some(format!("a filter is at most {MAX_FILTER_CHARS} characters")),
         )
     } else {
@@ -107,19 +110,24 @@ async fn show(
         })
         .await;
         match outcome::settle(found) {
-            Ok(Ok(rows)) => (rows, None),
-            Ok(Err(refusal)) => (Vec::new(), Some(refusal.message)),
+            Ok(Ok(found)) => (found, None),
+            Ok(Err(refusal)) => (
+                AuditPage {
+                    entries: Vec::new(),
+                    next_before: None,
+                },
+                Some(refusal.message),
+            ),
             Err(page) => return page,
         }
     };
     let t = now();
-    let full = rows.len() >= usize::try_from(PER_PAGE).unwrap_or(usize::MAX);
-    let older = rows
-        .last()
-        .filter(|_| full)
-        .map(|last| url(&actor, &action, &client, Some(last.id)));
+    let older = found
+        .next_before
+        .map(|b| url(&actor, &action, &client, Some(b)));
     let newest = before.map(|_| url(&actor, &action, &client, None));
-    let rows = rows
+    let rows = found
+        .entries
         .into_iter()
         .map(|e| Row {
             at: when(Some(e.at), t),
@@ -136,7 +144,7 @@ async fn show(
     };
     page::render(
         status,
-        &AuditPage {
+        &AuditView {
             nav: Nav {
                 op: &op,
                 current: "audit",

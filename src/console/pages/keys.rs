@@ -71,8 +71,15 @@ async fn render(
     error: Option<String>,
 ) -> HttpResponse {
     let t = now();
+    let policy = match state.settings.key_policy() {
+        Ok(p) => p,
+        Err(e) => {
+            log::error!("signing keys page: {e}");
+            return outcome::failed(&crate::oauth::OAuthError::server_error());
+        }
+    };
     let found = read(&state.pool, "list signing keys", move |conn| {
-        Ok(keys::list(conn).and_then(|list| Ok((list, keys::timeline(conn, t)?))))
+        Ok(keys::list(conn).and_then(|list| Ok((list, keys::timeline(conn, &policy, t)?))))
     })
     .await;
     let (list, timeline) = match outcome::settle(found) {

@@ -11,6 +11,7 @@ use crate::console::page::{self, Nav};
 use crate::console::session::Operator;
 use crate::console::svg::{self, Svg};
 use crate::console::when::{when, When};
+use crate::oauth::OAuthError;
 use crate::service::state::AppState;
 use crate::service::{now, read, usage};
 use actix_web::http::StatusCode;
@@ -76,21 +77,34 @@ fn totals(series: &[(String, Vec<u64>)]) -> (u64, Vec<Total>) {
 
 async fn show(state: web::Data<AppState>, op: Operator) -> HttpResponse {
     let t = now();
-    let series = match usage::last_hour(&state, t).await {
-        Ok(series) => series,
-        Err(e) => return outcome::failed(&e),
+    let policy = match state.settings.key_policy() {
+        Ok(p) => p,
+        Err(e) => {
+            log::error!("overview: {e}");
+            return outcome::failed(&OAuthError::server_error());
+        }
     };
+    let counted = state.usage.clone();
     let found = read(&state.pool, "overview", move |conn| {
+        let series = usage::last_hour(conn, &counted, t).map_err(OAuthError::from)?;
         Ok((|| {
             let keys = keys::list(conn)?;
-            let timeline = keys::timeline(conn, t)?;
+            let timeline = keys::timeline(conn, &policy, t)?;
             let (unused_30, unused_90) = clients::stale_counts(conn, t)?;
             let overlaps = secret_overlaps(conn, t)?;
-            Ok((keys, timeline.next_rotation, unused_30, unused_90, overlaps))
+            Ok((
+                series,
+                keys,
+                timeline.next_rotation,
+                unused_30,
+                unused_90,
+                overlaps,
+            ))
         })())
     })
     .await;
-    let (keys, next_rotation, unused_30, unused_90, overlaps) = match outcome::settle(found) {
+    let (series, keys, next_rotation, unused_30, unused_90, overlaps) = match outcome::settle(found)
+    {
         Ok(Ok(found)) => found,
         Ok(Err(refusal)) => {
             return page::error_page(StatusCode::INTERNAL_SERVER_ERROR, &refusal.message)
