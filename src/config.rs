@@ -1,7 +1,7 @@
 //! Typed settings: defaults < TOML file < `TESSERA_*` environment < command-line flags.
 //!
 //! The keys live in sections, one file each (`server`, `database`, `tokens`,
-//! `signing`, `clients`, `passwords`, `logins`, `telemetry`): a section declares each
+//! `signing`, `clients`, `passwords`, `logins`, `telemetry`, `console`): a section declares each
 //! of its keys once (`section!`: flag, variable, file key, doc line, default, check)
 //! and holds its rules over several keys. [`ConfigArgs`] is every section's raw layer
 //! (clap reads the flags and variables; the file is read key by key, each by its
@@ -12,6 +12,7 @@
 //! that are no setting; `log_filter` checks the `log` filter.
 
 pub mod clients;
+pub mod console;
 pub mod database;
 mod environment;
 pub mod log_filter;
@@ -128,6 +129,8 @@ sections! {
     logins: logins::Logins, logins::LoginsArgs;
     /// Logs, traces and metrics.
     telemetry: telemetry::Telemetry, telemetry::TelemetryArgs;
+    /// The admin console.
+    console: console::Console, console::ConsoleArgs;
 }
 
 /// The file layer: a table whose keys are the sections' keys, each read by its

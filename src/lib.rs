@@ -3,7 +3,8 @@
 //! The crate is a library shared by the binary and the integration tests. Layers:
 //! `oauth` (the protocol, pure), `service` (what one request does, in which units of
 //! work), `http` (actix handlers), `db` (Diesel, the only SQL), `keys` (signing keys),
-//! `admin` (operations shared by CLI and admin API), `cli`.
+//! `admin` (operations shared by CLI and admin API), `console` (the admin console's
+//! pages, above `service` and `admin` like `http`), `cli`.
 //!
 //! Outside tests, no code of the library may panic on what it reads: a byte index
 //! into text, an index or slice out of bounds, an overflow, an `unwrap` or `expect`
@@ -23,6 +24,7 @@
 pub mod admin;
 pub mod cli;
 pub mod config;
+pub mod console;
 pub mod db;
 pub mod http;
 pub mod keys;

@@ -31,6 +31,9 @@ pub struct Application {
     pub issuer: String,
     /// The bootstrap admin client, when this start created it (shown once).
     pub bootstrap_admin: Option<CreatedClient>,
+    /// The one-time link that creates the console's first operator, when the console
+    /// is on and there is no operator yet (shown once; valid an hour).
+    pub console_setup_link: Option<String>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     traces: Option<Traces>,
 }
@@ -178,7 +181,7 @@ impl Application {
         let pool = pool_for(&settings, true)?;
         let policy = Arc::new(key_policy(&settings)?);
         let traces = start_traces(&settings)?;
-        let (bootstrap_admin, (key_set, key_marker)) = {
+        let (bootstrap_admin, (key_set, key_marker), setup_code) = {
             let (pool, settings, policy) = (pool.clone(), settings.clone(), policy.clone());
             tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
                 let mut conn = db::pool::get(&pool).with_context(|| {
@@ -199,11 +202,18 @@ impl Application {
                     anyhow::bail!("no usable signing key in the database");
                 }
                 let admin = ensure_admin_client(&mut conn, now())?;
-                Ok((admin, (keys, marker)))
+                let setup = if settings.console.console {
+                    crate::admin::console::new_setup_code(&mut conn, now())?
+                } else {
+                    None
+                };
+                Ok((admin, (keys, marker), setup))
             })
             .await??
         };
 
+        let console_setup_link =
+            setup_code.map(|code| format!("{issuer}/console/setup?code={code}"));
         let keys = Arc::new(KeyStore::new(key_set));
         let state = web::Data::new(AppState {
             issuer: issuer.clone(),
@@ -245,6 +255,7 @@ impl Application {
         let traced = traces.is_some();
 
         let simplejwt = settings.tokens.simplejwt_client.is_some();
+        let console = settings.console.console;
         let server = HttpServer::new(move || {
             App::new()
                 // The request log costs a few allocations per request: only when it is on.
@@ -259,6 +270,10 @@ impl Application {
                                 .map_or_else(|| "-".to_string(), |c| c.0.clone())
                         }),
                 ))
+                .wrap(Condition::new(
+                    console,
+                    actix_web::middleware::from_fn(crate::console::headers),
+                ))
                 .wrap(actix_web::middleware::from_fn(http::metrics::record))
                 // Outermost, so the request's span covers the other middleware too.
                 .wrap(Condition::new(
@@ -271,6 +286,9 @@ impl Application {
                     if simplejwt {
                         http::simplejwt_routes(cfg);
                     }
+                    if console {
+                        crate::console::routes(cfg);
+                    }
                 })
                 .default_service(web::to(not_found))
         })
@@ -282,6 +300,7 @@ impl Application {
         let (watch_pool, watch_policy, watch_keys) = (pool.clone(), policy.clone(), keys.clone());
         let seen = std::sync::Mutex::new(key_marker);
         let login_window = settings.logins.user_limit().window;
+        let console_idle = settings.console.console_idle_timeout;
         let tasks = vec![
             jobs::every(
                 "key lifecycle",
@@ -292,7 +311,7 @@ impl Application {
                 jobs::reload_keys_if_changed(&watch_pool, &watch_policy, &watch_keys, &seen)
             }),
             jobs::every("purge", settings.database.purge_interval, move || {
-                jobs::purge(&pool, login_window)
+                jobs::purge(&pool, login_window, console_idle)
             }),
             jobs::every(
                 "wal checkpoint",
@@ -305,6 +324,7 @@ impl Application {
             server,
             issuer,
             bootstrap_admin,
+            console_setup_link,
             tasks,
             traces,
         })

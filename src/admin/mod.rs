@@ -4,8 +4,10 @@
 pub mod apply;
 pub mod bootstrap;
 pub mod clients;
+pub mod console;
 pub mod issuers;
 pub mod keys;
+pub mod operators;
 pub mod user_import;
 pub mod users;
 

@@ -9,6 +9,7 @@ pub mod client;
 pub mod issuer;
 pub mod key;
 pub mod migrate;
+pub mod operator;
 pub mod serve;
 pub mod user;
 
@@ -61,6 +62,9 @@ enum Command {
     /// Manage users of the password grant
     #[command(subcommand)]
     User(user::UserCommand),
+    /// Manage the admin console's operators (not users of the password grant)
+    #[command(subcommand)]
+    Operator(operator::OperatorCommand),
     /// Manage trusted issuers (outside token issuers for federated clients)
     #[command(subcommand)]
     Issuer(issuer::IssuerCommand),
@@ -104,6 +108,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Migrate) => migrate::run(&settings),
         Some(Command::Client(cmd)) => client::run(&settings, cmd),
         Some(Command::User(cmd)) => user::run(&settings, cmd),
+        Some(Command::Operator(cmd)) => operator::run(&settings, cmd),
         Some(Command::Issuer(cmd)) => issuer::run(&settings, cmd),
         Some(Command::Key(cmd)) => key::run(&settings, cmd),
         Some(Command::Audit { limit }) => audit::run(&settings, limit),

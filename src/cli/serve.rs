@@ -17,6 +17,14 @@ pub fn run(settings: Settings) -> anyhow::Result<()> {
                 admin.client_secret.as_deref().unwrap_or_default()
             );
         }
+        if let Some(link) = &app.console_setup_link {
+            // Like the admin secret: shown once, never logged.
+            eprintln!(
+                "\ntessera: the console has no operator yet. Create the first one within \
+                 an hour at this one-time link:\n  {link}\n(or run `tessera operator add \
+                 --username NAME`)\n"
+            );
+        }
         app.run_until_stopped().await?;
         Ok(())
     })

@@ -164,7 +164,7 @@ fn read_import_file(path: &Path) -> anyhow::Result<Vec<u8>> {
 /// The new password: prompted twice on a terminal; otherwise the first line of stdin,
 /// and the second line, when present, must repeat it. It must be at least `min_chars`
 /// characters long (`password_min_length`).
-fn read_password(min_chars: usize) -> anyhow::Result<String> {
+pub(crate) fn read_password(min_chars: usize) -> anyhow::Result<String> {
     let (pw, repeat) = if std::io::stdin().is_terminal() {
         let pw = rpassword::prompt_password("Password: ").context("cannot read the password")?;
         let again =

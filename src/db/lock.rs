@@ -21,6 +21,8 @@ pub enum WriteLock {
     SigningKeys,
     /// `tessera apply` (also at start, on every replica).
     Apply,
+    /// Creating the first console operator through a setup link.
+    ConsoleSetup,
 }
 
 impl WriteLock {
@@ -29,6 +31,7 @@ impl WriteLock {
             WriteLock::Bootstrap => 0x7465_7373_0002,
             WriteLock::SigningKeys => 0x7465_7373_0003,
             WriteLock::Apply => 0x7465_7373_0004,
+            WriteLock::ConsoleSetup => 0x7465_7373_0005,
         }
     }
 }

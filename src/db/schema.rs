@@ -151,7 +151,41 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// Admin console operators (never password-grant users).
+    operators (id) {
+        id -> Text,
+        username -> Text,
+        password_hash -> Text,
+        disabled -> Bool,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    /// Console sessions, keyed by the hash of the cookie value.
+    console_sessions (id_hash) {
+        id_hash -> Text,
+        operator_id -> Text,
+        csrf -> Text,
+        created_at -> BigInt,
+        last_seen_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    /// One-time codes of the console's setup link, hashed.
+    console_setup_codes (code_hash) {
+        code_hash -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        used_at -> Nullable<BigInt>,
+    }
+}
+
 diesel::joinable!(refresh_tokens -> refresh_families (family_id));
+diesel::joinable!(console_sessions -> operators (operator_id));
 diesel::joinable!(refresh_families -> users (user_id));
 diesel::joinable!(refresh_families -> clients (client_id));
 
@@ -166,5 +200,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     revoked_tokens,
     audit_log,
     used_jtis,
-    trusted_issuers
+    trusted_issuers,
+    operators,
+    console_sessions,
+    console_setup_codes
 );

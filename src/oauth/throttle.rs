@@ -32,6 +32,12 @@ pub fn user_key(username: &str) -> String {
     format!("user:{username}")
 }
 
+/// The counter key of a console operator's name (its first 64 characters, as typed):
+/// apart from the users' keys, so a console attack never locks a user out.
+pub fn operator_key(username: &str) -> String {
+    format!("operator:{}", username.chars().take(64).collect::<String>())
+}
+
 /// The counter key of a client address.
 pub fn addr_key(addr: &str) -> String {
     format!("addr:{addr}")

@@ -151,6 +151,19 @@ impl HashPool {
         span.run_result(done, |_| Some("busy")).await
     }
 
+    /// An argon2id hash of a new `password` with the configured cost, computed on a
+    /// hashing thread (`Err(Busy)` when the pool is full or the hash failed).
+    pub async fn hash(&self, password: String) -> Result<String, Busy> {
+        let params = self.params;
+        let span = span::internal("hash password");
+        self.run(&span, false, move || hash_password(&password, params))
+            .await?
+            .map_err(|e| {
+                log::error!("{e}");
+                Busy
+            })
+    }
+
     /// Whether `password` matches `stored`, and the hash to store instead when it did
     /// and `stored` is weaker than the configured argon2id. With no usable stored hash
     /// (unknown user, no password, a hash costlier than the ceilings) it is checked

@@ -8,7 +8,7 @@
 //! only when the marker moved. The full lifecycle step still runs every
 //! `key_refresh_interval`.
 
-use crate::db::models::{login_failure, refresh_token, revoked_token, used_jti};
+use crate::db::models::{login_failure, operator, refresh_token, revoked_token, used_jti};
 use crate::db::{self, DbPool};
 use crate::keys::lifecycle::{self, load_key_set, KeyPolicy};
 use crate::keys::KeyStore;
@@ -119,13 +119,22 @@ pub fn reload_keys(
 const REVOKED_FAMILY_RETENTION: i64 = 3_600;
 
 /// Deletes ended refresh-token families and closed login-failure windows.
-pub fn purge(pool: &DbPool, login_window: i64) -> anyhow::Result<()> {
+pub fn purge(pool: &DbPool, login_window: i64, console_idle: i64) -> anyhow::Result<()> {
     let mut conn = db::pool::get_for_write(pool)?;
     let t = now();
     let families = refresh_token::purge(&mut conn, t, REVOKED_FAMILY_RETENTION)?;
     let counters = login_failure::purge(&mut conn, t, login_window)?;
     let revoked =
         revoked_token::purge(&mut conn, t)?.saturating_add(used_jti::purge(&mut conn, t)?);
+    let console = operator::SessionRow::purge(
+        &mut conn,
+        t.saturating_sub(console_idle),
+        t.saturating_sub(super::console::ABSOLUTE_LIFETIME),
+    )?
+    .saturating_add(operator::purge_setup_codes(&mut conn, t)?);
+    if console > 0 {
+        log::info!("purged {console} ended console sessions and expired setup codes");
+    }
     if families > 0 || counters > 0 || revoked > 0 {
         log::info!(
             "purged {families} refresh-token families, {counters} login counters, \

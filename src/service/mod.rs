@@ -12,6 +12,7 @@ pub mod cache;
 pub mod client_auth;
 pub mod client_jwks;
 pub mod clients;
+pub mod console;
 pub mod federation;
 pub mod hash_pool;
 pub mod issue;

@@ -131,6 +131,11 @@ impl Client {
         }
     }
 
+    /// How many clients there are.
+    pub fn count(conn: &mut DbConnection) -> QueryResult<i64> {
+        clients::table.count().get_result(conn)
+    }
+
     /// Every client, oldest first.
     pub fn list(conn: &mut DbConnection) -> QueryResult<Vec<Client>> {
         clients::table

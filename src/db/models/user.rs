@@ -98,6 +98,11 @@ impl User {
             .optional()
     }
 
+    /// How many users there are.
+    pub fn count(conn: &mut DbConnection) -> QueryResult<i64> {
+        users::table.count().get_result(conn)
+    }
+
     /// Every user, by username.
     pub fn list(conn: &mut DbConnection) -> QueryResult<Vec<User>> {
         users::table

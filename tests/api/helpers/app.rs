@@ -21,6 +21,8 @@ pub struct TestApp {
     pub db: TestDb,
     pub http: reqwest::Client,
     pub admin: TestClient,
+    /// The console's one-time setup link, when this start made one.
+    pub console_setup_link: Option<String>,
     handle: actix_web::dev::ServerHandle,
 }
 
@@ -67,6 +69,7 @@ pub async fn spawn_app_on(db: TestDb, tweak: impl FnOnce(&mut ConfigArgs)) -> Te
         secret: c.client_secret.clone().unwrap_or_default(),
         json: serde_json::to_value(&c).expect("json"),
     });
+    let console_setup_link = app.console_setup_link.clone();
     tokio::spawn(app.run_until_stopped());
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
@@ -75,6 +78,7 @@ pub async fn spawn_app_on(db: TestDb, tweak: impl FnOnce(&mut ConfigArgs)) -> Te
             secret: String::new(),
             json: Value::Null,
         }),
+        console_setup_link,
         db,
         http: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
