@@ -90,8 +90,27 @@ pub fn rotate(
     options: AddOptions,
     now: i64,
 ) -> Result<AddedKey, AdminError> {
-    let pkcs8 = generate(&policy.alg, policy.rsa_bits)?;
-    add(conn, actor, "key.rotate", policy, &pkcs8, options, now)
+    let pkcs8 = new_key(policy)?;
+    rotate_with(conn, actor, policy, &pkcs8, options, now)
+}
+
+/// A new private key (PKCS#8 DER) of the policy's algorithm, for [`rotate_with`]:
+/// generating one takes a while (an RSA key about a second), so a caller that holds a
+/// shared writer turn generates it first, apart from the write.
+pub fn new_key(policy: &KeyPolicy) -> Result<Vec<u8>, AdminError> {
+    Ok(generate(&policy.alg, policy.rsa_bits)?)
+}
+
+/// [`rotate`] with a key made by [`new_key`]: the same rules and audit action.
+pub fn rotate_with(
+    conn: &mut DbConnection,
+    actor: &str,
+    policy: &KeyPolicy,
+    pkcs8: &[u8],
+    options: AddOptions,
+    now: i64,
+) -> Result<AddedKey, AdminError> {
+    add(conn, actor, "key.rotate", policy, pkcs8, options, now)
 }
 
 /// Adds an operator's private key (PKCS#8 DER) under the same rules.

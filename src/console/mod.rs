@@ -27,6 +27,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     signin::routes(cfg);
     setup::routes(cfg);
     pages::overview::routes(cfg);
+    pages::issuers::routes(cfg);
+    pages::explain::routes(cfg);
+    pages::users::routes(cfg);
+    pages::keys::routes(cfg);
+    pages::audit::routes(cfg);
 }
 
 /// Middleware: every response under `/console` gets the console's headers, those of

@@ -78,6 +78,20 @@ pub fn fetched_policy<T>(
     }
 }
 
+/// What one replica knows of a fetched key set ([`ClientJwks::last_fetch`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LastFetch {
+    /// How many keys the last good fetch gave.
+    pub keys: Option<usize>,
+    /// How long ago that fetch was.
+    pub fetched_ago: Option<Duration>,
+    /// Why the last failed fetch failed, while that failure is remembered (a later
+    /// good fetch forgets it).
+    pub error: Option<String>,
+    /// How long ago it failed.
+    pub failed_ago: Option<Duration>,
+}
+
 /// An entry's key: the URL, and the origin an operator named for it (if any), since
 /// that decides what the fetch may reach. An origin's serialisation never holds a line
 /// break, so the two cannot run into each other.
@@ -193,6 +207,24 @@ impl ClientJwks {
         JwksStatus {
             fetched: peek.value.map(|(p, age)| (p.keys.len(), age)),
             failed: peek.failure.map(|(e, age)| (e.0, age)),
+        }
+    }
+
+    /// What this replica last learnt from `uri` (fetched for `named`, as in
+    /// [`ClientJwks::keys_named`]), without fetching: for operators' views.
+    pub fn last_fetch(&self, uri: &str, named: Option<&Origin>) -> LastFetch {
+        let peek = self.entries.peek(&entry_key(named, uri));
+        let (keys, fetched_ago) = peek
+            .value
+            .map_or((None, None), |(p, age)| (Some(p.keys.len()), Some(age)));
+        let (error, failed_ago) = peek
+            .failure
+            .map_or((None, None), |(e, age)| (Some(e.0), Some(age)));
+        LastFetch {
+            keys,
+            fetched_ago,
+            error,
+            failed_ago,
         }
     }
 

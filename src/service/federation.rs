@@ -21,7 +21,7 @@
 //! Every refusal is `401 invalid_client` with one answer; the reason goes to the log.
 
 use super::cache::{Cache, Found, Policy};
-use super::client_jwks::{self, ClientJwks, FetchError};
+use super::client_jwks::{self, ClientJwks, FetchError, LastFetch};
 use super::{now, read};
 use crate::db::models::{Client, TrustedIssuer};
 use crate::db::DbPool;
@@ -412,5 +412,63 @@ impl Federation {
             sub: claimed.sub.clone(),
         };
         Ok((client, outside))
+    }
+}
+
+/// Where a trusted issuer's keys come from and what this replica last learnt there
+/// ([`Federation::key_state`]). Each replica fetches on its own; this is one replica's
+/// view.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IssuerKeyState {
+    /// The key set's URL: the `jwks_uri` given, or the one discovery named (`None`
+    /// for inline keys, or before discovery answered).
+    pub jwks_uri: Option<String>,
+    /// The last fetch of that URL (for inline keys: `keys` is how many are stored).
+    pub fetch: LastFetch,
+    /// Why discovery last failed, while that failure is remembered.
+    pub discovery_error: Option<String>,
+}
+
+impl Federation {
+    /// What this replica knows of an issuer's keys, without fetching: `issuer` its
+    /// identifier, `jwks_uri` and `inline` (a JWK Set's JSON) as registered.
+    pub fn key_state(
+        &self,
+        issuer: &str,
+        jwks_uri: Option<&str>,
+        inline: Option<&str>,
+    ) -> IssuerKeyState {
+        if let Some(jwks) = inline {
+            let keys = ClientKeySet::parse(jwks.as_bytes(), Strictness::Fetched)
+                .ok()
+                .map(|k| k.len());
+            return IssuerKeyState {
+                fetch: LastFetch {
+                    keys,
+                    ..LastFetch::default()
+                },
+                ..IssuerKeyState::default()
+            };
+        }
+        let (uri, named, discovery_error) = match jwks_uri {
+            Some(u) => (Some(u.to_string()), origin_of(u), None),
+            None => {
+                let peek = self.discovered.peek(issuer);
+                (
+                    peek.value.map(|(d, _)| d.jwks_uri),
+                    origin_of(issuer),
+                    peek.failure.map(|(e, _)| e.0),
+                )
+            }
+        };
+        let fetch = uri
+            .as_deref()
+            .map(|u| self.keys.last_fetch(u, named.as_ref()))
+            .unwrap_or_default();
+        IssuerKeyState {
+            jwks_uri: uri,
+            fetch,
+            discovery_error,
+        }
     }
 }

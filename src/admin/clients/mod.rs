@@ -10,6 +10,7 @@ pub mod detail;
 pub mod fields;
 pub mod inventory;
 pub mod ops;
+pub mod overlap;
 pub mod validate;
 pub mod view;
 
