@@ -134,15 +134,6 @@ struct Failure<E> {
     at: Instant,
 }
 
-/// What a cache remembers of one key ([`Cache::peek`]).
-#[derive(Debug, Clone)]
-pub struct Peek<T, E> {
-    /// The last good value and its age.
-    pub value: Option<(T, Duration)>,
-    /// The last failure (kept for the back-off) and its age.
-    pub failure: Option<(E, Duration)>,
-}
-
 /// A cache of loads keyed by text (see the module documentation).
 pub struct Cache<T, E> {
     policy: Policy<T>,
@@ -222,23 +213,6 @@ impl<T: Clone, E: Clone> Cache<T, E> {
     /// How many entries are remembered now.
     pub fn len(&self) -> usize {
         self.entries.len()
-    }
-
-    /// What is remembered for `key`, loading nothing (for operators' pages): the value
-    /// with how long ago it was loaded, and the last failure with how long ago it
-    /// happened.
-    pub fn peek(&self, key: &str) -> Peek<T, E> {
-        let now = Instant::now();
-        Peek {
-            value: self
-                .entries
-                .get(key)
-                .map(|e| (e.value, now.saturating_duration_since(e.loaded_at))),
-            failure: self
-                .failures
-                .get(key)
-                .map(|f| (f.error, now.saturating_duration_since(f.at))),
-        }
     }
 
     /// Whether nothing is remembered.
