@@ -401,7 +401,7 @@ impl Browser {
     }
 
     /// The visible buttons whose text is `text` (`<button>` or a submit `<input>`).
-    async fn buttons(&self, text: &str) -> Vec<Element> {
+    pub async fn buttons_named(&self, text: &str) -> Vec<Element> {
         let lit = xpath_literal(text);
         let xpath = format!(
             "//button[normalize-space(.)={lit}] | //input[@type='submit' and @value={lit}]"
@@ -422,7 +422,7 @@ impl Browser {
 
     /// Clicks the button labelled `text` (the first shown, when several are).
     pub async fn press(&self, text: &str) {
-        let Some(button) = self.buttons(text).await.into_iter().next() else {
+        let Some(button) = self.buttons_named(text).await.into_iter().next() else {
             let all = self.button_texts().await;
             panic!("no button {text:?} is shown; the buttons here: {all:?}");
         };
