@@ -114,7 +114,7 @@ async fn an_operator_runs_a_client_through_the_console_in_chromium() {
 
     b.step("sign-in-by-keyboard", async {
         // A console page without a session leads to the sign-in form, then back.
-        b.goto(&format!("{base}/console/clients")).await;
+        b.goto(&format!("{base}/console/")).await;
         assert!(
             b.path().await.starts_with("/console/signin"),
             "{}",
@@ -132,20 +132,18 @@ async fn an_operator_runs_a_client_through_the_console_in_chromium() {
         b.keys(&Key::Tab.to_string()).await;
         assert_eq!(b.focused_name().await.as_deref(), Some("password"));
         b.keys(PASSWORD).await;
+        b.mark_page().await;
         b.keys(&Key::Enter.to_string()).await;
-        b.client
-            .wait()
-            .at_most(Duration::from_secs(10))
-            .for_url(url::Url::parse(&format!("{base}/console/clients")).expect("url"))
-            .await
-            .expect("back at the clients page after signing in");
+        b.wait_new_page().await;
+        assert_eq!(b.path().await, "/console/", "back where the operator was going");
         b.expect_text(&format!("Signed in as {OPERATOR}")).await;
     })
     .await;
 
     let (id, first) = b
         .step("create-client", async {
-            b.follow("New client").await;
+            b.follow("Clients").await;
+        b.follow("New client").await;
             assert_eq!(b.heading().await, "New client");
             b.fill("Name", "Orders bot ☕").await;
             b.choose("Authentication method", "client_secret_basic").await;

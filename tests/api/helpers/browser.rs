@@ -420,16 +420,48 @@ impl Browser {
         shown
     }
 
-    /// Clicks the button labelled `text` (the first shown, when several are).
+    /// Marks the current document, so [`Browser::wait_new_page`] can tell when another
+    /// has replaced it.
+    pub async fn mark_page(&self) {
+        self.js("window.__tesseraOldPage = true; return null;").await;
+    }
+
+    /// Waits (up to 15 s) until the marked document is replaced by a loaded one: what
+    /// a person waits for after pressing a button or following a link.
+    pub async fn wait_new_page(&self) {
+        let start = Instant::now();
+        loop {
+            let now = self
+                .client
+                .execute(
+                    "return window.__tesseraOldPage === undefined && document.readyState === 'complete';",
+                    Vec::new(),
+                )
+                .await;
+            if let Ok(Value::Bool(true)) = now {
+                return;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(15),
+                "no new page within 15 s"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Clicks the button labelled `text` (the first shown, when several are) and waits
+    /// for the page it leads to.
     pub async fn press(&self, text: &str) {
         let Some(button) = self.buttons_named(text).await.into_iter().next() else {
             let all = self.button_texts().await;
             panic!("no button {text:?} is shown; the buttons here: {all:?}");
         };
+        self.mark_page().await;
         button
             .click()
             .await
             .unwrap_or_else(|e| panic!("cannot press {text:?}: {e}"));
+        self.wait_new_page().await;
     }
 
     /// Clicks the button labelled `text` inside the form that holds the field labelled
@@ -444,10 +476,12 @@ impl Browser {
             )))
             .await
             .unwrap_or_else(|e| panic!("the form of {label:?} has no button {text:?}: {e}"));
+        self.mark_page().await;
         button
             .click()
             .await
             .unwrap_or_else(|e| panic!("cannot press {text:?}: {e}"));
+        self.wait_new_page().await;
     }
 
     /// The texts of every shown button (for failure messages).
@@ -468,7 +502,7 @@ impl Browser {
         out
     }
 
-    /// Follows the link whose text is `text`.
+    /// Follows the link whose text is `text` and waits for its page.
     pub async fn follow(&self, text: &str) {
         let lit = xpath_literal(text);
         let link = self
@@ -476,9 +510,11 @@ impl Browser {
             .find(Locator::XPath(&format!("//a[normalize-space(.)={lit}]")))
             .await
             .unwrap_or_else(|e| panic!("no link {text:?}: {e}"));
+        self.mark_page().await;
         link.click()
             .await
             .unwrap_or_else(|e| panic!("cannot follow {text:?}: {e}"));
+        self.wait_new_page().await;
     }
 
     /// Sends keys to whatever has the focus (Tab, Enter, typed text).
