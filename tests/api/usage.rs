@@ -49,7 +49,10 @@ async fn issued_tokens_show_as_last_used_and_daily_counts_after_the_flush() {
             .await;
         assert_eq!(a.status, 200, "{}", a.body);
     }
-    eventually("three tokens counted today", || today(&app.db, &client.id) == 3).await;
+    eventually("three tokens counted today", || {
+        today(&app.db, &client.id) == 3
+    })
+    .await;
     let shown = app.cli(&["client", "show", &client.id]).await.json();
     let last = shown["last_used_at"].as_i64().expect("last_used_at");
     assert!(last >= before && last <= now(), "{shown}");
@@ -86,15 +89,21 @@ async fn tokens_are_written_by_the_flush_not_one_write_per_token() {
         assert_eq!(a.status, 200);
     }
     // Nothing written while the tokens were issued…
-    assert_eq!(count_sql(&app.db, "SELECT COUNT(*) AS n FROM client_usage"), 0);
-    assert_eq!(count_sql(&app.db, "SELECT COUNT(*) AS n FROM token_outcomes"), 0);
+    assert_eq!(
+        count_sql(&app.db, "SELECT COUNT(*) AS n FROM client_usage"),
+        0
+    );
+    assert_eq!(
+        count_sql(&app.db, "SELECT COUNT(*) AS n FROM token_outcomes"),
+        0
+    );
     let db = app.stop().await;
     // …and one row with all 50 once the server stops (its final flush).
     let id = client.id.clone();
     eventually("the final flush", || {
         count_sql(
             &db,
-            &format!("SELECT COALESCE(SUM(tokens), 0) AS n FROM client_usage WHERE client_id = '{id}'"),
+            &format!("SELECT CAST(COALESCE(SUM(tokens), 0) AS BIGINT) AS n FROM client_usage WHERE client_id = '{id}'"),
         ) == 50
     })
     .await;
@@ -132,7 +141,10 @@ async fn two_replicas_on_one_database_sum_their_counts() {
             .expect("sent");
         assert_eq!(res.status(), 200);
     }
-    eventually("12 tokens from two replicas", || today(&app.db, &client.id) == 12).await;
+    eventually("12 tokens from two replicas", || {
+        today(&app.db, &client.id) == 12
+    })
+    .await;
     tokio::time::sleep(Duration::from_millis(2500)).await;
     assert_eq!(today(&app.db, &client.id), 12, "counts are added once");
 }
@@ -144,7 +156,9 @@ async fn failed_token_requests_are_counted_by_outcome() {
     let mut wrong = client.clone();
     wrong.secret = "not-the-secret-é".into();
     for _ in 0..2 {
-        let a = app.token_basic(&wrong, "grant_type=client_credentials").await;
+        let a = app
+            .token_basic(&wrong, "grant_type=client_credentials")
+            .await;
         assert_eq!(a.status, 401);
     }
     let a = app.token_basic(&client, "grant_type=bogus").await;
@@ -298,12 +312,21 @@ async fn the_inventory_pages_ten_thousand_clients_in_the_database() {
     );
     let mut c = conn(&app.db);
     let queries = [
-        ("first page by id", InventoryQuery { per_page: 50, ..Default::default() }),
+        (
+            "first page by id",
+            InventoryQuery {
+                per_page: 50,
+                ..Default::default()
+            },
+        ),
         (
             "search, sorted by last use",
             InventoryQuery {
                 search: Some("service 12".into()),
-                sort: Sort { key: SortKey::LastUsed, descending: true },
+                sort: Sort {
+                    key: SortKey::LastUsed,
+                    descending: true,
+                },
                 per_page: 50,
                 ..Default::default()
             },
@@ -311,7 +334,10 @@ async fn the_inventory_pages_ten_thousand_clients_in_the_database() {
         (
             "tokens, page 20",
             InventoryQuery {
-                sort: Sort { key: SortKey::Tokens24h, descending: true },
+                sort: Sort {
+                    key: SortKey::Tokens24h,
+                    descending: true,
+                },
                 page: 20,
                 per_page: 50,
                 ..Default::default()
@@ -321,7 +347,10 @@ async fn the_inventory_pages_ten_thousand_clients_in_the_database() {
             "stale for 30 days, by secret age",
             InventoryQuery {
                 state: Filter::Stale30,
-                sort: Sort { key: SortKey::SecretAge, descending: true },
+                sort: Sort {
+                    key: SortKey::SecretAge,
+                    descending: true,
+                },
                 per_page: 100,
                 ..Default::default()
             },
@@ -329,7 +358,10 @@ async fn the_inventory_pages_ten_thousand_clients_in_the_database() {
     ];
     for (what, q) in &queries {
         let (took, page) = p50(&mut c, q);
-        println!("inventory p50 with 10,000 clients, {what}: {took:?} ({} matching)", page.total);
+        println!(
+            "inventory p50 with 10,000 clients, {what}: {took:?} ({} matching)",
+            page.total
+        );
         assert!(took < Duration::from_millis(500), "{what}: {took:?}");
     }
     let (_, first) = p50(&mut c, &queries[0].1);
@@ -345,7 +377,10 @@ async fn the_inventory_pages_ten_thousand_clients_in_the_database() {
     let (_, by_tokens) = p50(
         &mut c,
         &InventoryQuery {
-            sort: Sort { key: SortKey::Tokens24h, descending: true },
+            sort: Sort {
+                key: SortKey::Tokens24h,
+                descending: true,
+            },
             per_page: 1,
             ..Default::default()
         },
@@ -356,7 +391,11 @@ async fn the_inventory_pages_ten_thousand_clients_in_the_database() {
     let mut search = |s: &str| {
         clients::inventory(
             &mut c,
-            &InventoryQuery { search: Some(s.into()), per_page: 10, ..Default::default() },
+            &InventoryQuery {
+                search: Some(s.into()),
+                per_page: 10,
+                ..Default::default()
+            },
             now(),
         )
         .expect("inventory")
@@ -369,19 +408,29 @@ async fn the_inventory_pages_ten_thousand_clients_in_the_database() {
     assert_eq!(search("zürich"), 1);
     assert!(clients::inventory(
         &mut c,
-        &InventoryQuery { search: Some("x".repeat(201)), ..Default::default() },
+        &InventoryQuery {
+            search: Some("x".repeat(201)),
+            ..Default::default()
+        },
         now(),
     )
     .is_err());
     let disabled = clients::inventory(
         &mut c,
-        &InventoryQuery { state: Filter::Disabled, ..Default::default() },
+        &InventoryQuery {
+            state: Filter::Disabled,
+            ..Default::default()
+        },
         now(),
     )
     .expect("inventory");
     assert_eq!(disabled.total, 1_000);
     let (s30, s90) = clients::stale_counts(&mut c, now()).expect("stale");
     // Unused: the odd ones (created i hours ago) older than 30/90 days, and odd_one.
-    let odd_older = |days: i64| (1..=10_000i64).filter(|i| i % 2 == 1 && i * 3600 > days * 86_400).count() as u64;
+    let odd_older = |days: i64| {
+        (1..=10_000i64)
+            .filter(|i| i % 2 == 1 && i * 3600 > days * 86_400)
+            .count() as u64
+    };
     assert_eq!((s30, s90), (odd_older(30) + 1, odd_older(90) + 1));
 }
