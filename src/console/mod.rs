@@ -27,6 +27,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     signin::routes(cfg);
     setup::routes(cfg);
     pages::overview::routes(cfg);
+    pages::clients::routes(cfg);
+    pages::client::routes(cfg);
 }
 
 /// Middleware: every response under `/console` gets the console's headers, those of

@@ -6,6 +6,7 @@ mod bad_input;
 mod cli;
 mod client_credentials;
 mod client_update;
+mod console_clients;
 mod console_rules;
 mod discovery;
 mod django;
