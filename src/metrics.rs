@@ -1,8 +1,8 @@
 //! Prometheus metrics (the `prometheus` crate): requests by endpoint and status, latency,
 //! tokens issued by grant (and by client only when `metrics_client_label` is on: client
 //! ids are not for everyone, and one series per client grows without bound),
-//! authentication failures, refresh-token reuse, signing-key age and database pool
-//! usage. Served as text at `GET /metrics`.
+//! authentication failures, refresh-token reuse, signing-key age, database pool
+//! usage and clients unused for 30 and 90 days. Served as text at `GET /metrics`.
 
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
@@ -33,6 +33,9 @@ pub struct Metrics {
     pub signing_key_age: IntGauge,
     /// Database pool connections by state (set at scrape).
     pub db_pool: IntGaugeVec,
+    /// Clients unused for `days` (30, 90) days, never-used ones by their age: counts
+    /// only, never ids (set by the usage job, not per scrape).
+    pub clients_unused: IntGaugeVec,
 }
 
 impl Metrics {
@@ -104,6 +107,14 @@ impl Metrics {
             &["state"],
         )
         .expect("metric");
+        let clients_unused = IntGaugeVec::new(
+            Opts::new(
+                "clients_unused",
+                "Clients without a token issued for this many days (never used: by age)",
+            ),
+            &["days"],
+        )
+        .expect("metric");
         for m in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(latency.clone()),
@@ -114,6 +125,7 @@ impl Metrics {
             Box::new(revocations.clone()),
             Box::new(signing_key_age.clone()),
             Box::new(db_pool.clone()),
+            Box::new(clients_unused.clone()),
         ] {
             registry.register(m).expect("unique metric names");
         }
@@ -129,6 +141,16 @@ impl Metrics {
             revocations,
             signing_key_age,
             db_pool,
+            clients_unused,
+        }
+    }
+
+    /// Sets the unused-clients gauges (30 and 90 days).
+    pub fn set_clients_unused(&self, unused_30: u64, unused_90: u64) {
+        for (days, n) in [("30", unused_30), ("90", unused_90)] {
+            self.clients_unused
+                .with_label_values(&[days])
+                .set(i64::try_from(n).unwrap_or(i64::MAX));
         }
     }
 

@@ -37,6 +37,21 @@ pub struct Application {
     pub console_setup_link: Option<String>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     traces: Option<Traces>,
+    final_flush: UsageFlush,
+}
+
+/// What the usage job needs, and the flush at shutdown.
+#[derive(Clone)]
+struct UsageFlush {
+    pool: DbPool,
+    usage: Arc<crate::service::usage::Usage>,
+    metrics: crate::metrics::Metrics,
+}
+
+impl UsageFlush {
+    fn run(&self) -> anyhow::Result<()> {
+        jobs::flush_usage(&self.pool, &self.usage, &self.metrics)
+    }
 }
 
 /// Opens the pool for `settings`; `create` lets a missing SQLite file be created (only
@@ -257,6 +272,7 @@ impl Application {
             )
             .context("cannot set up the HTTP client for trusted issuers")?,
             metrics: crate::metrics::Metrics::new(settings.telemetry.metrics_client_label),
+            usage: Default::default(),
             hash_pool: HashPool::start(
                 settings.passwords.password_hash_concurrency,
                 settings.passwords.hash_params(),
@@ -273,6 +289,12 @@ impl Application {
             traces: traces.clone(),
         });
         let traced = traces.is_some();
+        let final_flush = UsageFlush {
+            pool: pool.clone(),
+            usage: state.usage.clone(),
+            metrics: state.metrics.clone(),
+        };
+        let usage_flush = final_flush.clone();
 
         let simplejwt = settings.tokens.simplejwt_client.is_some();
         let console = settings.console.console;
@@ -334,6 +356,11 @@ impl Application {
                 jobs::purge(&pool, login_window, console_idle)
             }),
             jobs::every(
+                "usage flush",
+                settings.database.usage_flush_interval,
+                move || usage_flush.run(),
+            ),
+            jobs::every(
                 "wal checkpoint",
                 std::time::Duration::from_secs(1),
                 move || Ok(db::pool::checkpoint(&checkpoint_pool)?),
@@ -347,6 +374,7 @@ impl Application {
             console_setup_link,
             tasks,
             traces,
+            final_flush,
         })
     }
 
@@ -366,6 +394,13 @@ impl Application {
         let out = self.server.await;
         for task in &self.tasks {
             task.abort();
+        }
+        // What was counted since the last flush is written before the process ends.
+        let flush = self.final_flush;
+        match tokio::task::spawn_blocking(move || flush.run()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => log::warn!("usage flush at shutdown failed: {e:#}"),
+            Err(e) => log::warn!("usage flush at shutdown failed: {e}"),
         }
         if let Some(traces) = self.traces {
             // Sends the spans still queued; blocks up to the export timeout.

@@ -491,6 +491,7 @@ fn apply_client(
                 let unstamped = |view| match serde_json::to_value(view) {
                     Ok(serde_json::Value::Object(mut m)) => {
                         m.remove("updated_at");
+                        m.remove("last_used_at");
                         Some(m)
                     }
                     _ => None,

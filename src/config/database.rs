@@ -1,5 +1,5 @@
-//! The `database` section: which database, the pool and its timeouts, and how often
-//! rows that have ended are deleted.
+//! The `database` section: which database, the pool and its timeouts, how often rows
+//! that have ended are deleted and how often usage counts are written.
 
 use super::section::{millis, secs, section};
 use crate::db::DbUrl;
@@ -24,4 +24,7 @@ section! {
     /// How often ended refresh-token families and old login counters are deleted, seconds
     purge_interval: u64 = 600 => Duration: secs, "SECS" env "TESSERA_PURGE_INTERVAL",
         check |t| !t.is_zero(), "must be at least 1 second";
+    /// How often each replica writes the token counts it kept in memory, seconds
+    usage_flush_interval: u64 = 10 => Duration: secs, "SECS" env "TESSERA_USAGE_FLUSH_INTERVAL",
+        check |t| (1..=3600).contains(&t.as_secs()), "must be 1 to 3600 seconds";
 }

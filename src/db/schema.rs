@@ -31,6 +31,7 @@ diesel::table! {
         federated_claims -> Nullable<Text>,
         managed_by -> Nullable<Text>,
         resource_uris -> Text,
+        secret_created_at -> Nullable<BigInt>,
     }
 }
 
@@ -184,6 +185,25 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// Tokens issued per client and UTC day, summed over replicas' flushes.
+    client_usage (client_id, day) {
+        client_id -> Text,
+        day -> BigInt,
+        tokens -> BigInt,
+        last_used_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    /// Token endpoint outcomes per minute (`issued` or an error code).
+    token_outcomes (minute, outcome) {
+        minute -> BigInt,
+        outcome -> Text,
+        count -> BigInt,
+    }
+}
+
 diesel::joinable!(refresh_tokens -> refresh_families (family_id));
 diesel::joinable!(console_sessions -> operators (operator_id));
 diesel::joinable!(refresh_families -> users (user_id));
@@ -203,5 +223,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     trusted_issuers,
     operators,
     console_sessions,
-    console_setup_codes
+    console_setup_codes,
+    client_usage,
+    token_outcomes
 );

@@ -296,6 +296,7 @@ fn rendered(state: &AppState, view: &ClientView, secret: Option<&str>) -> Value 
         "registration_client_uri": format!("{}/oauth/register/{}", state.issuer, view.client_id),
         "disabled": view.disabled,
         "dpop_bound_access_tokens": view.require_dpop,
+        "last_used_at": view.last_used_at,
     }) else {
         unreachable!("json! of braces is an object")
     };

@@ -188,6 +188,23 @@ async fn issue_pair(
     grant: GrantType,
     params: &FormParams,
 ) -> Result<HttpResponse, OAuthError> {
+    let answer = issue_pair_counted(req, state, client, grant, params).await;
+    let outcome = match &answer {
+        Ok(_) => crate::service::usage::ISSUED,
+        Err(e) => e.code.as_str(),
+    };
+    state.usage.outcome(outcome, crate::service::now());
+    answer
+}
+
+/// [`issue_pair`]'s work, whose outcome it counts.
+async fn issue_pair_counted(
+    req: &HttpRequest,
+    state: &AppState,
+    client: &RegisteredClient,
+    grant: GrantType,
+    params: &FormParams,
+) -> Result<HttpResponse, OAuthError> {
     let proof = super::dpop::issuing_proof(req, state, client)?;
     let addr = || client_addr(req, state.settings.server.trust_forwarded_for);
     let issued = issue::grant(

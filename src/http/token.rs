@@ -69,7 +69,22 @@ pub async fn token(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, OAuthError> {
-    let params = read_form(&req, payload).await?;
+    let answer = issue_token(&req, payload, &state).await;
+    let outcome = match &answer {
+        Ok(_) => crate::service::usage::ISSUED,
+        Err(e) => e.code.as_str(),
+    };
+    state.usage.outcome(outcome, crate::service::now());
+    answer
+}
+
+/// The token endpoint's work, whose outcome [`token`] counts.
+async fn issue_token(
+    req: &HttpRequest,
+    payload: web::Payload,
+    state: &AppState,
+) -> Result<HttpResponse, OAuthError> {
+    let params = read_form(req, payload).await?;
     let grant = match params.get("grant_type") {
         None => return Err(OAuthError::invalid_request("missing parameter grant_type")),
         Some(g) => GrantType::parse(g).ok_or_else(|| {
@@ -85,11 +100,11 @@ pub async fn token(
         client,
         pending_jti,
         outside,
-    } = authenticate_request(&req, &params, &state).await?;
-    let proof = super::dpop::issuing_proof(&req, &state, &client)?;
-    let addr = || client_addr(&req, state.settings.server.trust_forwarded_for);
+    } = authenticate_request(req, &params, state).await?;
+    let proof = super::dpop::issuing_proof(req, state, &client)?;
+    let addr = || client_addr(req, state.settings.server.trust_forwarded_for);
     let issued = issue::grant(
-        &state,
+        state,
         TokenRequest {
             client: &client,
             grant,

@@ -182,6 +182,7 @@ pub async fn grant(state: &AppState, req: TokenRequest<'_>) -> Result<Issued, OA
     state
         .metrics
         .token_issued(grant.as_str(), &client.client_id);
+    state.usage.token_issued(&client.client_id, ctx.now);
     Ok(Issued {
         claims,
         access_token,

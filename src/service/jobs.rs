@@ -1,5 +1,5 @@
-//! Periodic background work of `serve`: key reloads, purges (and, with key rotation,
-//! the rotation check). Each job runs on the blocking pool; a failure is logged and
+//! Periodic background work of `serve`: key reloads, purges, usage counts written
+//! (and, with key rotation, the rotation check). Each job runs on the blocking pool; a failure is logged and
 //! retried at the next tick, never fatal.
 //!
 //! A key change made elsewhere (`key rotate --immediate` from the CLI, another
@@ -8,7 +8,7 @@
 //! only when the marker moved. The full lifecycle step still runs every
 //! `key_refresh_interval`.
 
-use crate::db::models::{login_failure, operator, refresh_token, revoked_token, used_jti};
+use crate::db::models::{login_failure, operator, refresh_token, revoked_token, usage, used_jti};
 use crate::db::{self, DbPool};
 use crate::keys::lifecycle::{self, load_key_set, KeyPolicy};
 use crate::keys::KeyStore;
@@ -133,11 +133,35 @@ pub fn purge(pool: &DbPool, login_window: i64, console_idle: i64) -> anyhow::Res
     if console > 0 {
         log::info!("purged {console} ended console sessions and expired setup codes");
     }
-    if families > 0 || counters > 0 || revoked > 0 {
+    let counts = usage::purge(
+        &mut conn,
+        crate::service::usage::day_of(t.saturating_sub(crate::service::usage::DAYS_KEPT)),
+        t.saturating_sub(crate::service::usage::MINUTES_KEPT),
+    )?;
+    if families > 0 || counters > 0 || revoked > 0 || counts > 0 {
         log::info!(
             "purged {families} refresh-token families, {counters} login counters, \
-             {revoked} expired revocations"
+             {revoked} expired revocations, {counts} old usage counts"
         );
     }
+    Ok(())
+}
+
+/// Writes this replica's usage counts (one upsert per table), then sets the
+/// unused-clients gauges from the database (so a scrape never queries it).
+pub fn flush_usage(
+    pool: &DbPool,
+    counted: &crate::service::usage::Usage,
+    metrics: &crate::metrics::Metrics,
+) -> anyhow::Result<()> {
+    let t = now();
+    {
+        let mut conn = db::pool::get_for_write(pool)?;
+        counted.flush(&mut conn, t)?;
+    }
+    // A plain connection: the count only reads, and must not hold the writer turn.
+    let mut conn = db::pool::get(pool)?;
+    let (unused_30, unused_90) = crate::service::usage::unused_counts(&mut conn, t)?;
+    metrics.set_clients_unused(unused_30, unused_90);
     Ok(())
 }

@@ -21,6 +21,7 @@ pub mod login;
 pub mod revocation;
 pub mod sessions;
 pub mod state;
+pub mod usage;
 
 pub use state::AppState;
 

@@ -32,6 +32,8 @@ pub struct AppState {
     pub federation: crate::service::federation::Federation,
     /// Prometheus metrics.
     pub metrics: crate::metrics::Metrics,
+    /// Tokens and token-request outcomes counted, not yet written (flushed by a job).
+    pub usage: Arc<crate::service::usage::Usage>,
     /// Password hashing threads.
     pub hash_pool: crate::service::hash_pool::HashPool,
     /// The OpenAPI document, serialised once.

@@ -8,12 +8,17 @@
 
 pub mod detail;
 pub mod fields;
+pub mod inventory;
 pub mod ops;
 pub mod validate;
 pub mod view;
 
 pub use detail::{detail, revoke_sessions, ClientDetail};
 pub use fields::{ClientFields, ClientPatch};
+pub use inventory::{
+    daily_usage, inventory, stale_counts, Filter, InventoryPage, InventoryQuery, InventoryRow,
+    Sort, SortKey,
+};
 pub use ops::{
     create, delete, list, patch, provide_secret, rotate_secret, set_disabled, set_keys, show,
     update, APPLY, MAX_KEEP_OLD_SECS,

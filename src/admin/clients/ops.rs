@@ -8,7 +8,7 @@ use super::validate::{self, validate, Context, Policy, ValidClient};
 use super::view::{ClientView, CreatedClient};
 use crate::admin::AdminError;
 use crate::db::audit;
-use crate::db::models::{Client, ClientChanges, TrustedIssuer};
+use crate::db::models::{usage, Client, ClientChanges, TrustedIssuer};
 use crate::db::DbConnection;
 use crate::oauth::secret::{generate_client_secret, hash_secret, verify_secret};
 use crate::oauth::AuthMethod;
@@ -67,6 +67,7 @@ pub fn create(
         Some((i, s, c)) => (Some(i), Some(s), Some(c)),
         None => (None, None, None),
     };
+    let secret_created_at = secret_hash.is_some().then_some(now);
     let new = Client {
         client_id,
         name: v.name,
@@ -90,6 +91,7 @@ pub fn create(
         federated_issuer,
         federated_subject,
         federated_claims,
+        secret_created_at,
         managed_by: (actor == APPLY).then(|| APPLY.to_string()),
     };
     Client::insert(conn, &new)?;
@@ -201,6 +203,7 @@ pub fn provide_secret(
         secret_hash: Some(Some(hash)),
         previous_secret_hash: Some(None),
         previous_secret_expires_at: Some(None),
+        secret_created_at: Some(Some(now)),
         ..Default::default()
     };
     if !Client::update(conn, id, changes, now)? {
@@ -213,14 +216,23 @@ pub fn provide_secret(
 
 /// One client.
 pub fn show(conn: &mut DbConnection, id: &str) -> Result<ClientView, AdminError> {
-    Client::find(conn, id)?
+    let mut view = Client::find(conn, id)?
         .map(|c| ClientView::from(&c))
-        .ok_or_else(|| not_found(id))
+        .ok_or_else(|| not_found(id))?;
+    view.last_used_at = usage::last_used(conn, &[view.client_id.clone()])?
+        .remove(&view.client_id);
+    Ok(view)
 }
 
 /// Every client.
 pub fn list(conn: &mut DbConnection) -> Result<Vec<ClientView>, AdminError> {
-    Ok(Client::list(conn)?.iter().map(ClientView::from).collect())
+    let mut views: Vec<ClientView> = Client::list(conn)?.iter().map(ClientView::from).collect();
+    let ids: Vec<String> = views.iter().map(|v| v.client_id.clone()).collect();
+    let mut last = usage::last_used(conn, &ids)?;
+    for v in &mut views {
+        v.last_used_at = last.remove(&v.client_id);
+    }
+    Ok(views)
 }
 
 /// Enables or disables a client.
@@ -293,6 +305,7 @@ pub fn rotate_secret(
         secret_hash: Some(Some(hash_secret(&secret))),
         previous_secret_hash: Some(stored.secret_hash.clone().filter(|_| overlap)),
         previous_secret_expires_at: Some(old_expires_at),
+        secret_created_at: Some(Some(now)),
         ..Default::default()
     };
     if !Client::update(conn, id, changes, now)? {
@@ -344,9 +357,10 @@ pub fn set_keys(
     Ok(view)
 }
 
-/// Deletes a client (its refresh-token families go with it).
+/// Deletes a client (its refresh-token families and usage counts go with it).
 pub fn delete(conn: &mut DbConnection, actor: &str, id: &str, now: i64) -> Result<(), AdminError> {
     if Client::delete(conn, id)? {
+        usage::delete_client(conn, id)?;
         audit::record(conn, actor, "client.delete", id, serde_json::json!({}), now)?;
         Ok(())
     } else {

@@ -619,6 +619,7 @@ mod tests {
             federated_claims: None,
             managed_by: None,
             resource_uris: v.resource_uris,
+            secret_created_at: None,
         };
         let same = ClientFields::of_stored(&stored);
         assert!(judged(&same, Some(&stored)).is_ok());

@@ -58,12 +58,20 @@ pub struct ClientView {
     pub created_at: i64,
     /// Unix seconds.
     pub updated_at: i64,
+    /// When a token was last issued to the client, Unix seconds, as the replicas have
+    /// written their counts so far (`null`: never). Filled by `show` and `list`.
+    pub last_used_at: Option<i64>,
 }
 
 impl ClientView {
     /// The view as audit-log details (it holds no secret).
     pub(super) fn details(&self) -> serde_json::Value {
-        serde_json::to_value(self).unwrap_or_default()
+        let mut v = serde_json::to_value(self).unwrap_or_default();
+        // Use is not a change: the audit log records what operators changed.
+        if let Some(m) = v.as_object_mut() {
+            m.remove("last_used_at");
+        }
+        v
     }
 }
 
@@ -95,6 +103,7 @@ impl From<&Client> for ClientView {
                 .filter(|t| *t > chrono::Utc::now().timestamp()),
             created_at: c.created_at,
             updated_at: c.updated_at,
+            last_used_at: None,
         }
     }
 }

@@ -57,6 +57,9 @@ pub struct Client {
     pub managed_by: Option<String>,
     /// Space-separated resource URIs: the client's own API, as tokens name it in `aud`.
     pub resource_uris: String,
+    /// Unix seconds when the current secret was set; `None` before this was kept (the
+    /// secret then dates from `created_at`) and for clients without a secret.
+    pub secret_created_at: Option<i64>,
 }
 
 /// Changes to a client; `None` leaves a column as it is.
@@ -101,6 +104,8 @@ pub struct ClientChanges {
     pub managed_by: Option<Option<String>>,
     /// New resource URIs.
     pub resource_uris: Option<String>,
+    /// When the new secret was set.
+    pub secret_created_at: Option<Option<i64>>,
     /// Always set by `update`.
     pub updated_at: Option<i64>,
 }

@@ -9,6 +9,7 @@ pub mod refresh_token;
 pub mod revoked_token;
 pub mod signing_key;
 pub mod trusted_issuer;
+pub mod usage;
 pub mod used_jti;
 pub mod user;
 
