@@ -32,6 +32,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     pages::users::routes(cfg);
     pages::keys::routes(cfg);
     pages::audit::routes(cfg);
+    pages::clients::routes(cfg);
+    pages::client::routes(cfg);
 }
 
 /// Middleware: every response under `/console` gets the console's headers, those of

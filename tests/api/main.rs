@@ -7,6 +7,7 @@ mod cli;
 mod client_credentials;
 mod client_update;
 mod console_browser;
+mod console_clients;
 mod console_pages;
 mod console_rules;
 mod discovery;

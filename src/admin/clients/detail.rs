@@ -35,7 +35,7 @@ pub fn detail(conn: &mut DbConnection, id: &str) -> Result<ClientDetail, AdminEr
         secret_set_at: stored
             .secret_hash
             .as_ref()
-            .map(|_| stored.created_at),
+            .map(|_| stored.secret_created_at.unwrap_or(stored.created_at)),
         previous_secret_works: stored.previous_secret_hash.is_some()
             && view.previous_secret_expires_at.is_some(),
         has_secret: stored.secret_hash.is_some(),

@@ -49,6 +49,13 @@ struct KeyRow {
     usage: String,
 }
 
+/// A federated client's binding: the trusted issuer, the subject, the claims.
+struct Binding {
+    issuer: String,
+    subject: String,
+    claims: Vec<(String, String)>,
+}
+
 /// One day of the chart's table.
 struct DayRow {
     day: String,
@@ -86,7 +93,7 @@ struct ClientPage<'a> {
     jwks_keys: Option<Vec<KeyRow>>,
     jwks_uri: Option<String>,
     jwks_status: Vec<FetchLine>,
-    federated: Option<(String, String, Vec<(String, String)>)>,
+    federated: Option<Binding>,
     chart: Svg,
     days: Vec<DayRow>,
     week_total: u64,
@@ -127,8 +134,7 @@ async fn read_client(state: &AppState, id: &str, now: i64) -> Result<Option<Show
             Ok(d) => d,
             Err(_) => return Ok(None),
         };
-        let days = clients::daily_usage(conn, &key, CHART_DAYS, now)
-            .map_err(OAuthError::from)?;
+        let days = clients::daily_usage(conn, &key, CHART_DAYS, now).map_err(OAuthError::from)?;
         Ok(Some(Shown { detail, days }))
     })
     .await
@@ -140,7 +146,10 @@ fn failed(e: &OAuthError) -> HttpResponse {
 }
 
 fn missing(id: &str) -> HttpResponse {
-    error_page(StatusCode::NOT_FOUND, &format!("There is no client {id:?}."))
+    error_page(
+        StatusCode::NOT_FOUND,
+        &format!("There is no client {id:?}."),
+    )
 }
 
 /// The keys of an inline JWK Set, for reading (not judged here: the validator did).
@@ -297,7 +306,11 @@ fn page<'a>(
                             .collect()
                     })
                     .unwrap_or_default();
-                Some((i.clone(), s.clone(), claims))
+                Some(Binding {
+                    issuer: i.clone(),
+                    subject: s.clone(),
+                    claims,
+                })
             }
             _ => None,
         },
@@ -537,12 +550,7 @@ async fn delete(
 
 /// Renders the secret page after a client was created (used by the clients list's
 /// create handler).
-pub fn created_page(
-    op: &Operator,
-    id: &str,
-    name: &str,
-    secret: String,
-) -> HttpResponse {
+pub fn created_page(op: &Operator, id: &str, name: &str, secret: String) -> HttpResponse {
     render(
         StatusCode::OK,
         &SecretPage {

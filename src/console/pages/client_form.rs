@@ -296,7 +296,9 @@ mod tests {
         };
         let errors = form.fields().expect_err("unreadable");
         assert!(errors.get("access_token_ttl").is_some());
-        assert!(errors.get("claims").is_some_and(|m| m.contains("KEY=VALUE")));
+        assert!(errors
+            .get("claims")
+            .is_some_and(|m| m.contains("KEY=VALUE")));
     }
 
     #[test]

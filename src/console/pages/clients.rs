@@ -5,9 +5,7 @@
 
 use super::client::{created_page, href};
 use super::client_form::{kept, policy, CreateForm, FieldErrors};
-use crate::admin::clients::{
-    self, Filter, InventoryQuery, InventoryRow, Sort, SortKey, APPLY,
-};
+use crate::admin::clients::{self, Filter, InventoryQuery, InventoryRow, Sort, SortKey, APPLY};
 use crate::console::form::Posted;
 use crate::console::page::{error_page, render, Nav};
 use crate::console::session::Operator;
@@ -333,7 +331,12 @@ impl NewPage<'_> {
     }
 }
 
-fn new_page(op: &Operator, status: StatusCode, form: CreateForm, errors: FieldErrors) -> HttpResponse {
+fn new_page(
+    op: &Operator,
+    status: StatusCode,
+    form: CreateForm,
+    errors: FieldErrors,
+) -> HttpResponse {
     render(
         status,
         &NewPage {
