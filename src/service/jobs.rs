@@ -8,9 +8,7 @@
 //! only when the marker moved. The full lifecycle step still runs every
 //! `key_refresh_interval`.
 
-use crate::db::models::{
-    login_failure, operator, refresh_token, revoked_token, usage, used_jti,
-};
+use crate::db::models::{login_failure, operator, refresh_token, revoked_token, usage, used_jti};
 use crate::db::{self, DbPool};
 use crate::keys::lifecycle::{self, load_key_set, KeyPolicy};
 use crate::keys::KeyStore;

@@ -7,8 +7,8 @@
 //! be shown are dropped). The hot path takes one short lock and, for a client already
 //! counted, allocates nothing.
 
-pub use crate::db::models::usage::{day_of, minute_of};
 use crate::db::models::usage::{self, UsageCount, DAY, MINUTE};
+pub use crate::db::models::usage::{day_of, minute_of};
 use crate::db::{DbConnection, DbError};
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
@@ -83,7 +83,6 @@ impl Pending {
         self.clients.is_empty() && self.outcomes.is_empty()
     }
 }
-
 
 /// This replica's counts not yet written.
 #[derive(Debug, Default)]
@@ -269,15 +268,17 @@ mod tests {
         let t = 1_764_950_400;
         u.token_issued("a", t);
         u.outcome(ISSUED, t);
-        usage::execute(&mut conn, "ALTER TABLE client_usage RENAME TO gone", &[])
-            .expect("rename");
+        usage::execute(&mut conn, "ALTER TABLE client_usage RENAME TO gone", &[]).expect("rename");
         assert!(u.flush(&mut conn, t).is_err());
         u.token_issued("a", t + 1);
         usage::execute(&mut conn, "ALTER TABLE gone RENAME TO client_usage", &[])
             .expect("rename back");
         let f = u.flush(&mut conn, t + 2).expect("flush");
         assert_eq!(f.client_days, 1);
-        assert_eq!(usage::days(&mut conn, "a", 0).expect("days"), [(day_of(t), 2)]);
+        assert_eq!(
+            usage::days(&mut conn, "a", 0).expect("days"),
+            [(day_of(t), 2)]
+        );
         // The outcome table was not written by the failed flush (one transaction).
         let hour = last_hour(&mut conn, &u, t + 2).expect("hour");
         assert_eq!(hour[0].0, ISSUED);
@@ -294,7 +295,10 @@ mod tests {
         two.token_issued("a", t + 3);
         one.flush(&mut conn, t).expect("flush");
         two.flush(&mut conn, t).expect("flush");
-        assert_eq!(usage::days(&mut conn, "a", 0).expect("days"), [(day_of(t), 3)]);
+        assert_eq!(
+            usage::days(&mut conn, "a", 0).expect("days"),
+            [(day_of(t), 3)]
+        );
         let last = usage::last_used(&mut conn, &["a".to_string()]).expect("last");
         assert_eq!(last.get("a"), Some(&(t + 9)));
     }

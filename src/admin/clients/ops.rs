@@ -219,8 +219,7 @@ pub fn show(conn: &mut DbConnection, id: &str) -> Result<ClientView, AdminError>
     let mut view = Client::find(conn, id)?
         .map(|c| ClientView::from(&c))
         .ok_or_else(|| not_found(id))?;
-    view.last_used_at = usage::last_used(conn, &[view.client_id.clone()])?
-        .remove(&view.client_id);
+    view.last_used_at = usage::last_used(conn, &[view.client_id.clone()])?.remove(&view.client_id);
     Ok(view)
 }
 

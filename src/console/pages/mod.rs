@@ -1,9 +1,9 @@
 //! The console's pages, one module each, every one registering its own routes.
 
-pub mod overview;
 pub mod audit;
 pub mod explain;
 pub mod issuers;
 pub mod keys;
 pub mod outcome;
+pub mod overview;
 pub mod users;

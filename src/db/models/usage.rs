@@ -168,11 +168,7 @@ pub fn add_outcomes(conn: &mut DbConnection, counts: &[(i64, String, i64)]) -> Q
 /// Deletes day rows before `days_before` except each client's latest (which holds its
 /// `last_used_at`), rows of clients that no longer exist, and outcome minutes before
 /// `minutes_before`.
-pub fn purge(
-    conn: &mut DbConnection,
-    days_before: i64,
-    minutes_before: i64,
-) -> QueryResult<usize> {
+pub fn purge(conn: &mut DbConnection, days_before: i64, minutes_before: i64) -> QueryResult<usize> {
     let days = execute(
         conn,
         "DELETE FROM client_usage WHERE day < ? AND day < \
@@ -186,10 +182,9 @@ pub fn purge(
          (SELECT 1 FROM clients c WHERE c.client_id = client_usage.client_id)",
         &[],
     )?;
-    let minutes = diesel::delete(
-        token_outcomes::table.filter(token_outcomes::minute.lt(minutes_before)),
-    )
-    .execute(conn)?;
+    let minutes =
+        diesel::delete(token_outcomes::table.filter(token_outcomes::minute.lt(minutes_before)))
+            .execute(conn)?;
     Ok(days.saturating_add(orphans).saturating_add(minutes))
 }
 
@@ -219,7 +214,11 @@ pub fn last_used(
 }
 
 /// A client's stored day counts from `from_day` on, `(day, tokens)` by day.
-pub fn days(conn: &mut DbConnection, client_id: &str, from_day: i64) -> QueryResult<Vec<(i64, i64)>> {
+pub fn days(
+    conn: &mut DbConnection,
+    client_id: &str,
+    from_day: i64,
+) -> QueryResult<Vec<(i64, i64)>> {
     client_usage::table
         .filter(client_usage::client_id.eq(client_id))
         .filter(client_usage::day.ge(from_day))
@@ -388,9 +387,7 @@ pub fn inventory(
     let mut binds = vec![Bind::Int(filter.tokens_from_day)];
     let mut where_binds = Vec::new();
     if let Some(p) = &filter.pattern {
-        cond.push(
-            "(lower(c.client_id) LIKE ? ESCAPE '\\' OR lower(c.name) LIKE ? ESCAPE '\\')",
-        );
+        cond.push("(lower(c.client_id) LIKE ? ESCAPE '\\' OR lower(c.name) LIKE ? ESCAPE '\\')");
         where_binds.push(Bind::Text(p.clone()));
         where_binds.push(Bind::Text(p.clone()));
     }
