@@ -174,7 +174,8 @@ async fn a_post_without_the_csrf_token_or_from_another_site_is_403_and_changes_n
     add_operator(&app, "ops").await;
     let (cookie, csrf) = signed_in(&app, "ops").await;
     let origin = app.address.clone();
-    let refused: [(&[(&str, &str)], Option<&str>, &str); 5] = [
+    type Case<'a> = (&'a [(&'a str, &'a str)], Option<&'a str>, &'a str);
+    let refused: [Case; 5] = [
         (&[], Some(&origin), "no csrf field"),
         (&[("csrf", "wrong")], Some(&origin), "a wrong csrf token"),
         (&[("csrf", "")], Some(&origin), "an empty csrf token"),
