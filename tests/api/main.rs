@@ -30,5 +30,6 @@ mod simplejwt;
 mod threats;
 mod token_exchange;
 mod traces;
+mod usage;
 mod user_import;
 mod workers;
