@@ -349,7 +349,8 @@ async fn users_are_searched_disabled_and_given_a_password_with_the_cli_rules() {
     let all = console.get("/console/users").await;
     assert!(!all.body.contains("<script>alert(1)"), "escaped");
     assert!(
-        all.body.contains("&#60;script&#62;alert(1)&#60;/script&#62;"),
+        all.body
+            .contains("&#60;script&#62;alert(1)&#60;/script&#62;"),
         "{}",
         all.body
     );
@@ -379,6 +380,11 @@ async fn users_are_searched_disabled_and_given_a_password_with_the_cli_rules() {
         )
         .await;
     assert_eq!(off.status, 303);
+    assert_eq!(
+        off.location.as_deref(),
+        Some("/console/users?q=bob"),
+        "back to the list, showing the user"
+    );
     assert_eq!(
         app.login(&client, "bob", "bob password 1").await.status,
         400

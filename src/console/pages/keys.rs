@@ -121,6 +121,10 @@ async fn show(state: web::Data<AppState>, op: Operator) -> HttpResponse {
 }
 
 /// A refused rotation in the CLI's words: which key is pending and what proceeds.
+#[expect(
+    clippy::result_large_err,
+    reason = "the error is the page answered at once, made once per request"
+)]
 fn pending(e: AdminError) -> Result<Refusal, HttpResponse> {
     match e {
         AdminError::Keys(KeyError::Pending { kid, activates_at }) => {

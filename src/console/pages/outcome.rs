@@ -82,6 +82,10 @@ impl FormErrors {
 /// The result of an operation run in a unit of work: `Ok(Ok(value))` done,
 /// `Ok(Err(refusal))` refused for the operator to fix, `Err(page)` the error page of
 /// the database's (or a bug's) fault.
+#[expect(
+    clippy::result_large_err,
+    reason = "the error is the page answered at once, made once per request"
+)]
 pub fn settle<T>(
     result: Result<Result<T, AdminError>, OAuthError>,
 ) -> Result<Result<T, Refusal>, HttpResponse> {
@@ -94,6 +98,10 @@ pub fn settle<T>(
 
 /// An administrative error as a refusal, or the error page when it is no input's
 /// fault.
+#[expect(
+    clippy::result_large_err,
+    reason = "the error is the page answered at once, made once per request"
+)]
 pub fn refusal(e: AdminError) -> Result<Refusal, HttpResponse> {
     match e {
         AdminError::Invalid(message) => Ok(Refusal::general(message)),
