@@ -23,6 +23,7 @@
 pub mod admin;
 pub mod cli;
 pub mod config;
+pub mod console;
 pub mod db;
 pub mod http;
 pub mod keys;
