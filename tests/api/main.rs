@@ -14,6 +14,7 @@ mod discovery;
 mod django;
 mod dpop;
 mod federation;
+mod federation_explain;
 mod first_use;
 mod hardening;
 mod helpers;
