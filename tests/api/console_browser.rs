@@ -15,8 +15,8 @@
 //! `TESSERA_UPDATE_SCREENSHOT=1` as `docs/console.png` (the README's picture).
 
 use crate::helpers::{
-    answer, form, kubernetes_claims, published, run_cli_env, screenshot_dir, serve_process,
-    Answer, Browser, TestDb, TestIssuer,
+    answer, form, kubernetes_claims, published, run_cli_env, screenshot_dir, serve_process, Answer,
+    Browser, TestDb, TestIssuer,
 };
 use crate::jose::TestKey;
 use fantoccini::key::Key;
@@ -135,7 +135,11 @@ async fn an_operator_runs_a_client_through_the_console_in_chromium() {
         b.mark_page().await;
         b.keys(&Key::Enter.to_string()).await;
         b.wait_new_page().await;
-        assert_eq!(b.path().await, "/console/", "back where the operator was going");
+        assert_eq!(
+            b.path().await,
+            "/console/",
+            "back where the operator was going"
+        );
         b.expect_text(&format!("Signed in as {OPERATOR}")).await;
     })
     .await;
@@ -143,10 +147,11 @@ async fn an_operator_runs_a_client_through_the_console_in_chromium() {
     let (id, first) = b
         .step("create-client", async {
             b.follow("Clients").await;
-        b.follow("New client").await;
+            b.follow("New client").await;
             assert_eq!(b.heading().await, "New client");
             b.fill("Name", "Orders bot ☕").await;
-            b.choose("Authentication method", "client_secret_basic").await;
+            b.choose("Authentication method", "client_secret_basic")
+                .await;
             b.fill("Scope", "orders:read").await;
             b.press("Create client").await;
             b.expect_text("Client secret — shown once").await;
@@ -182,7 +187,9 @@ async fn an_operator_runs_a_client_through_the_console_in_chromium() {
             tokio::time::sleep(Duration::from_millis(500)).await;
             b.client.refresh().await.expect("reload");
         }
-        // The picture for the README: the client with its 7-day chart.
+        // The picture for the README: the client's credentials and its 7-day chart.
+        b.js("document.getElementById('credentials-heading').scrollIntoView(); return null;")
+            .await;
         let shot = screenshot_dir().join("console.png");
         b.save_screenshot(&shot).await.expect("screenshot");
         if std::env::var_os("TESSERA_UPDATE_SCREENSHOT").is_some_and(|v| v == "1") {
@@ -197,7 +204,8 @@ async fn an_operator_runs_a_client_through_the_console_in_chromium() {
             b.choose("Old secret keeps working for", "1 hour").await;
             b.press("Rotate secret").await;
             b.expect_text("Secret rotated").await;
-            b.expect_text("The previous secret keeps working until").await;
+            b.expect_text("The previous secret keeps working until")
+                .await;
             let second = shown_secret(&b).await;
             assert_ne!(second, first);
             for (which, secret) in [("new", &second), ("old", &first)] {
@@ -288,7 +296,10 @@ async fn an_operator_runs_a_client_through_the_console_in_chromium() {
             .as_str()
             .expect("client_id")
             .to_string();
-        let platform = cluster.mint(&key, &kubernetes_claims(&cluster.url, &base, "shop", "orders"));
+        let platform = cluster.mint(
+            &key,
+            &kubernetes_claims(&cluster.url, &base, "shop", "orders"),
+        );
 
         b.follow("Explain").await;
         b.fill("Platform token (JWT)", &platform).await;

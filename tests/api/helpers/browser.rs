@@ -204,12 +204,7 @@ impl Browser {
             .capabilities(caps)
             .connect(&driver.url)
             .await
-            .unwrap_or_else(|e| {
-                panic!(
-                    "chromedriver could not start {}: {e}",
-                    chromium.display()
-                )
-            });
+            .unwrap_or_else(|e| panic!("chromedriver could not start {}: {e}", chromium.display()));
         client
             .set_window_size(1280, 900)
             .await
@@ -312,24 +307,6 @@ impl Browser {
         );
     }
 
-    /// Waits up to `limit` for the page to show `needle`, reloading it every `every`
-    /// (what a person does who waits for a number to change).
-    pub async fn reload_until_text(&self, needle: &str, every: Duration, limit: Duration) {
-        let start = Instant::now();
-        loop {
-            let text = self.text().await;
-            if text.contains(needle) {
-                return;
-            }
-            assert!(
-                start.elapsed() < limit,
-                "the page did not show {needle:?} within {limit:?}; it shows:\n{text}"
-            );
-            tokio::time::sleep(every).await;
-            self.client.refresh().await.expect("reload");
-        }
-    }
-
     /// Finds one element by CSS selector.
     pub async fn find(&self, css: &str) -> Element {
         self.client
@@ -423,7 +400,8 @@ impl Browser {
     /// Marks the current document, so [`Browser::wait_new_page`] can tell when another
     /// has replaced it.
     pub async fn mark_page(&self) {
-        self.js("window.__tesseraOldPage = true; return null;").await;
+        self.js("window.__tesseraOldPage = true; return null;")
+            .await;
     }
 
     /// Waits (up to 15 s) until the marked document is replaced by a loaded one: what
@@ -456,26 +434,6 @@ impl Browser {
             let all = self.button_texts().await;
             panic!("no button {text:?} is shown; the buttons here: {all:?}");
         };
-        self.mark_page().await;
-        button
-            .click()
-            .await
-            .unwrap_or_else(|e| panic!("cannot press {text:?}: {e}"));
-        self.wait_new_page().await;
-    }
-
-    /// Clicks the button labelled `text` inside the form that holds the field labelled
-    /// `label` (for pages with several forms whose buttons read alike).
-    pub async fn press_in_form_of(&self, label: &str, text: &str) {
-        let field = self.field(label).await;
-        let lit = xpath_literal(text);
-        let button = field
-            .find(Locator::XPath(&format!(
-                "ancestor::form//button[normalize-space(.)={lit}] | \
-                 ancestor::form//input[@type='submit' and @value={lit}]"
-            )))
-            .await
-            .unwrap_or_else(|e| panic!("the form of {label:?} has no button {text:?}: {e}"));
         self.mark_page().await;
         button
             .click()
