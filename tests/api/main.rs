@@ -2,6 +2,7 @@
 
 mod admin_api;
 mod apply;
+mod audit_search;
 mod bad_input;
 mod cli;
 mod client_credentials;
