@@ -16,6 +16,8 @@
 #                          # token-during-flood django-first-login django-second-login
 #                          # token-during-django-flood token-federated token-exchange
 #                          # token-traced (spans exported to bench/otlp_sink.py)
+#                          # console-clients (GET /console/clients, 10,000 clients,
+#                          # signed in as an operator; console-clients-search: a search)
 #   BENCH_POSTGRES=postgres://postgres@127.0.0.1:5432/postgres bench/run.sh
 #       # PostgreSQL: a fresh database is created through that URL and dropped after;
 #       # URL parameters (e.g. ?sslmode=disable) are passed on to tessera
@@ -239,6 +241,32 @@ RESULTS=$(
     kill "$TRACED_PID"; wait "$TRACED_PID" 2>/dev/null || true
     kill "$SINK_PID"; wait "$SINK_PID" 2>/dev/null || true
     cat "$WORK/sink.log" >&2
+  fi
+  # The console's clients inventory with 10,000 clients (seeded by SQL), as a
+  # signed-in operator sees it: the first page, and a search sorted by last use.
+  if want console-clients || want console-clients-search; then
+    NOW=$(date +%s)
+    SEED="WITH RECURSIVE seq(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < 10000)
+      INSERT INTO clients (client_id, name, secret_hash, auth_method, scope, grant_types,
+        audiences, disabled, created_at, updated_at)
+      SELECT 'bench-seed-' || i, CASE WHEN i % 10 = 0 THEN 'billing ' ELSE 'service ' END || i,
+        'x', 'client_secret_basic', 'read', 'client_credentials', '', (i % 7 = 0),
+        $NOW - i, $NOW - i FROM seq"
+    if [ -n "${BENCH_POSTGRES:-}" ]; then
+      psql "$TESSERA_DATABASE_URL" -qc "$SEED" >/dev/null
+    else
+      python3 -c 'import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute(sys.argv[2]); c.commit()' \
+        "$TESSERA_DATABASE_URL" "$SEED"
+    fi
+    printf '%s\n' "bench-operator-password" | "$BIN" operator add --username bench-operator >/dev/null
+    CONSOLE_COOKIE=$(curl -fs -o /dev/null -D - -H "Origin: $URL" \
+      --data-urlencode username=bench-operator --data-urlencode password=bench-operator-password \
+      --data-urlencode next=/console/ "$URL/console/signin" \
+      | awk 'tolower($1)=="set-cookie:" {split($2, c, ";"); print c[1]}' | grep console | head -1)
+    [ -n "$CONSOLE_COOKIE" ] || { echo "bench: console sign-in failed" >&2; exit 1; }
+    BENCH_COOKIE=$CONSOLE_COOKIE run console-clients get.lua 4 /console/clients
+    BENCH_COOKIE=$CONSOLE_COOKIE run console-clients-search get.lua 4 \
+      "/console/clients?q=billing&sort=last_used&dir=desc&page=3"
   fi
   # A login flood and machine tokens at the same time.
   if want password-flood; then

@@ -361,6 +361,33 @@ fn find_arg<'a>(cmd: &'a clap::Command, long: &str) -> Option<&'a clap::Arg> {
 }
 
 impl Settings {
+    /// The key lifecycle policy of these settings (KEKs parsed; `validate` checked
+    /// them): what `serve`, `tessera key` and the console's "rotate now" all use.
+    pub fn key_policy(&self) -> Result<crate::keys::lifecycle::KeyPolicy, String> {
+        use crate::keys::sealing::Kek;
+        let parse = |k: &Option<secrecy::SecretString>, name: &str| {
+            k.as_ref()
+                .map(|k| Kek::parse(k).map(std::sync::Arc::new))
+                .transpose()
+                .map_err(|e| format!("invalid {name}: {e}"))
+        };
+        Ok(crate::keys::lifecycle::KeyPolicy {
+            alg: self.signing.signing_alg.clone(),
+            rsa_bits: self.signing.rsa_key_bits,
+            period: self.signing.key_rotation_period,
+            prepublish: self.signing.key_prepublish,
+            retention: self.signing.key_retention,
+            access_token_ttl: self.tokens.access_token_ttl,
+            refresh_interval: i64::try_from(self.signing.key_refresh_interval.as_secs())
+                .unwrap_or(i64::MAX),
+            kek: parse(&self.signing.key_encryption_key, "key_encryption_key")?,
+            previous_kek: parse(
+                &self.signing.previous_key_encryption_key,
+                "previous_key_encryption_key",
+            )?,
+        })
+    }
+
     /// Resolves flags and environment (already merged by clap) over the file over defaults.
     pub fn load(args: &ConfigArgs) -> Result<Settings, ConfigError> {
         let file = match &args.config {

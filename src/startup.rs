@@ -9,7 +9,6 @@ use crate::db::pool::{build_pool, PoolOptions};
 use crate::db::{self, DbPool};
 use crate::http::{self, LoggedClientId};
 use crate::keys::lifecycle::{self, load_key_set, KeyPolicy};
-use crate::keys::sealing::Kek;
 use crate::keys::KeyStore;
 use crate::oauth::GrantType;
 use crate::service::clients::ClientCache;
@@ -70,26 +69,7 @@ pub fn pool_for(settings: &Settings, create: bool) -> anyhow::Result<DbPool> {
 
 /// The key lifecycle policy of these settings (KEKs parsed; `validate` checked them).
 pub fn key_policy(settings: &Settings) -> anyhow::Result<KeyPolicy> {
-    let parse = |k: &Option<secrecy::SecretString>, name: &str| -> anyhow::Result<_> {
-        k.as_ref()
-            .map(|k| Kek::parse(k).map(Arc::new))
-            .transpose()
-            .map_err(|e| anyhow::anyhow!("invalid {name}: {e}"))
-    };
-    Ok(KeyPolicy {
-        alg: settings.signing.signing_alg.clone(),
-        rsa_bits: settings.signing.rsa_key_bits,
-        period: settings.signing.key_rotation_period,
-        prepublish: settings.signing.key_prepublish,
-        retention: settings.signing.key_retention,
-        access_token_ttl: settings.tokens.access_token_ttl,
-        refresh_interval: settings.signing.key_refresh_interval.as_secs() as i64,
-        kek: parse(&settings.signing.key_encryption_key, "key_encryption_key")?,
-        previous_kek: parse(
-            &settings.signing.previous_key_encryption_key,
-            "previous_key_encryption_key",
-        )?,
-    })
+    settings.key_policy().map_err(anyhow::Error::msg)
 }
 
 /// Migrates and brings the signing keys up to date (sealed as configured, rotation

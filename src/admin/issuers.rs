@@ -295,6 +295,29 @@ pub fn list(conn: &mut DbConnection) -> Result<Vec<IssuerView>, AdminError> {
         .collect())
 }
 
+/// A client bound to an issuer, as an issuer's page lists it.
+#[derive(Debug, Clone, Serialize)]
+pub struct BoundClient {
+    /// Its id.
+    pub client_id: String,
+    /// Its name.
+    pub name: String,
+    /// Whether it is disabled (then no token of the issuer authenticates it).
+    pub disabled: bool,
+}
+
+/// The clients bound to the issuer `name`, by id.
+pub fn bound_clients(conn: &mut DbConnection, name: &str) -> Result<Vec<BoundClient>, AdminError> {
+    Ok(Client::bound_to_issuer(conn, name)?
+        .into_iter()
+        .map(|c| BoundClient {
+            client_id: c.client_id,
+            name: c.name,
+            disabled: c.disabled,
+        })
+        .collect())
+}
+
 /// Deletes an issuer; refused while clients are bound to it.
 pub fn delete(
     conn: &mut DbConnection,

@@ -4,7 +4,7 @@
 
 use super::AdminError;
 use crate::db::audit;
-use crate::db::models::refresh_token::{revoke, Families};
+use crate::db::models::refresh_token::{revoke, sessions_of_users, Families};
 use crate::db::models::{NewUser, User};
 use crate::db::DbConnection;
 use crate::oauth::password::{normalize_username, HashParams, StoredHash};
@@ -126,6 +126,113 @@ pub fn list(conn: &mut DbConnection, hashing: HashParams) -> Result<Vec<UserView
         .into_iter()
         .map(|u| UserView::new(u, hashing))
         .collect())
+}
+
+/// Most users one page lists.
+pub const MAX_PAGE_SIZE: u32 = 200;
+
+/// Longest search text, in characters (longer is refused, not cut).
+pub const MAX_SEARCH_CHARS: usize = 150;
+
+/// Which users to list: those whose username or external id contains `search` (case
+/// as usernames are stored: lower), page `page` (from 0) of `per_page` (1 to
+/// [`MAX_PAGE_SIZE`]).
+#[derive(Debug, Clone, Default)]
+pub struct UserQuery {
+    /// Text the username or external id contains, taken literally.
+    pub search: Option<String>,
+    /// Page number, from 0.
+    pub page: u32,
+    /// Users per page.
+    pub per_page: u32,
+}
+
+/// A listed user with what their sessions say.
+#[derive(Debug, Clone, Serialize)]
+pub struct UserRow {
+    /// The user (never their hash).
+    #[serde(flatten)]
+    pub view: UserView,
+    /// Refresh-token families still standing.
+    pub live_sessions: u64,
+    /// When their latest refresh-token family began (a login that kept a session), if
+    /// one is still stored.
+    pub last_login_at: Option<i64>,
+}
+
+/// One page of users.
+#[derive(Debug, Clone, Serialize)]
+pub struct UserPage {
+    /// The users on this page, by username.
+    pub rows: Vec<UserRow>,
+    /// How many users match in all.
+    pub total: u64,
+}
+
+/// One page of users, searched and counted in SQL.
+pub fn page(
+    conn: &mut DbConnection,
+    query: &UserQuery,
+    hashing: HashParams,
+    now: i64,
+) -> Result<UserPage, AdminError> {
+    let needle = match query.search.as_deref().map(str::trim) {
+        Some(s) if s.chars().count() > MAX_SEARCH_CHARS => {
+            return Err(AdminError::field(
+                "search",
+                format!("must be at most {MAX_SEARCH_CHARS} characters"),
+            ))
+        }
+        Some("") | None => None,
+        Some(s) => Some(s.to_lowercase()),
+    };
+    let per_page = query.per_page.clamp(1, MAX_PAGE_SIZE);
+    let offset = i64::from(query.page).saturating_mul(i64::from(per_page));
+    let (users, total) = User::page(conn, needle.as_deref(), offset, i64::from(per_page))?;
+    let ids: Vec<String> = users.iter().map(|u| u.id.clone()).collect();
+    let sessions = sessions_of_users(conn, &ids, now)?;
+    let rows = users
+        .into_iter()
+        .map(|user| {
+            let (live, last) = sessions
+                .iter()
+                .find(|(id, _, _)| *id == user.id)
+                .map_or((0, None), |(_, n, at)| (*n, *at));
+            UserRow {
+                view: UserView::new(user, hashing),
+                live_sessions: u64::try_from(live).unwrap_or(0),
+                last_login_at: last,
+            }
+        })
+        .collect();
+    Ok(UserPage {
+        rows,
+        total: u64::try_from(total).unwrap_or(0),
+    })
+}
+
+/// Ends every refresh-token family of a user (they must log in again once their
+/// access tokens expire); returns how many ended.
+pub fn end_sessions(
+    conn: &mut DbConnection,
+    actor: &str,
+    username: &str,
+    now: i64,
+) -> Result<usize, AdminError> {
+    let user = find(conn, username)?;
+    audit::transaction(conn, |conn| {
+        let ended = revoke(conn, Families::OfUser(&user.id), now)?;
+        let details = serde_json::json!({ "sessions_ended": ended });
+        audit::record(
+            conn,
+            actor,
+            "user.end_sessions",
+            &user.username,
+            details,
+            now,
+        )?;
+        Ok(ended)
+    })
 }
 
 /// Sets a new password; the user's refresh-token families end.

@@ -14,6 +14,8 @@ pub mod pages;
 pub mod session;
 pub mod setup;
 pub mod signin;
+pub mod svg;
+pub mod when;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -27,6 +29,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     signin::routes(cfg);
     setup::routes(cfg);
     pages::overview::routes(cfg);
+    pages::issuers::routes(cfg);
+    pages::explain::routes(cfg);
+    pages::users::routes(cfg);
+    pages::keys::routes(cfg);
+    pages::audit::routes(cfg);
+    pages::clients::routes(cfg);
+    pages::client::routes(cfg);
 }
 
 /// Middleware: every response under `/console` gets the console's headers, those of

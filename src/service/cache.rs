@@ -103,6 +103,15 @@ impl<T> Found<T> {
     }
 }
 
+/// What a cache remembers for one key ([`Cache::peek`]).
+#[derive(Debug, Clone)]
+pub struct Peek<T, E> {
+    /// The last good value and its age.
+    pub value: Option<(T, Duration)>,
+    /// The last failure remembered and its age.
+    pub failure: Option<(E, Duration)>,
+}
+
 #[derive(Debug, Clone)]
 struct Entry<T> {
     value: T,
@@ -182,6 +191,23 @@ impl<T: Clone, E: Clone> Cache<T, E> {
     pub fn invalidate(&self, key: &str) {
         self.entries.remove(key);
         self.failures.remove(key);
+    }
+
+    /// What is remembered for `key`, without loading: the last good value and how long
+    /// ago it was loaded, and the last failure (if one is remembered) and how long ago
+    /// it happened. For operators' views of a cache, never for deciding a request.
+    pub fn peek(&self, key: &str) -> Peek<T, E> {
+        let now = Instant::now();
+        Peek {
+            value: self
+                .entries
+                .get(key)
+                .map(|e| (e.value, now.saturating_duration_since(e.loaded_at))),
+            failure: self
+                .failures
+                .get(key)
+                .map(|f| (f.error, now.saturating_duration_since(f.at))),
+        }
     }
 
     /// How many entries are remembered now.

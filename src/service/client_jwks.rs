@@ -45,6 +45,15 @@ const MAX_ENTRIES: usize = 10_000;
 #[error("the client's jwks_uri could not be used: {0}")]
 pub struct FetchError(pub String);
 
+/// What one replica knows of a `jwks_uri` ([`ClientJwks::status`]).
+#[derive(Debug, Clone, Default)]
+pub struct JwksStatus {
+    /// The last good fetch: how many keys it held, how long ago.
+    pub fetched: Option<(usize, Duration)>,
+    /// The last failed fetch: why, how long ago.
+    pub failed: Option<(String, Duration)>,
+}
+
 /// A key set as published, with the lifetime its response gave it.
 #[derive(Debug, Clone)]
 struct Published {
@@ -67,6 +76,20 @@ pub fn fetched_policy<T>(
         stale_for,
         reread: Reread::IfOlder(MIN_REFETCH),
     }
+}
+
+/// What one replica knows of a fetched key set ([`ClientJwks::last_fetch`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LastFetch {
+    /// How many keys the last good fetch gave.
+    pub keys: Option<usize>,
+    /// How long ago that fetch was.
+    pub fetched_ago: Option<Duration>,
+    /// Why the last failed fetch failed, while that failure is remembered (a later
+    /// good fetch forgets it).
+    pub error: Option<String>,
+    /// How long ago it failed.
+    pub failed_ago: Option<Duration>,
 }
 
 /// An entry's key: the URL, and the origin an operator named for it (if any), since
@@ -174,6 +197,35 @@ impl ClientJwks {
             }
         }
         Ok(found.value.keys)
+    }
+
+    /// What this replica knows of the keys at a client's `jwks_uri`, fetching nothing:
+    /// the last good fetch (how many keys, how long ago) and the last failure (why, how
+    /// long ago). Both `None` when no request has needed them here yet.
+    pub fn status(&self, uri: &str) -> JwksStatus {
+        let peek = self.entries.peek(&entry_key(None, uri));
+        JwksStatus {
+            fetched: peek.value.map(|(p, age)| (p.keys.len(), age)),
+            failed: peek.failure.map(|(e, age)| (e.0, age)),
+        }
+    }
+
+    /// What this replica last learnt from `uri` (fetched for `named`, as in
+    /// [`ClientJwks::keys_named`]), without fetching: for operators' views.
+    pub fn last_fetch(&self, uri: &str, named: Option<&Origin>) -> LastFetch {
+        let peek = self.entries.peek(&entry_key(named, uri));
+        let (keys, fetched_ago) = peek
+            .value
+            .map_or((None, None), |(p, age)| (Some(p.keys.len()), Some(age)));
+        let (error, failed_ago) = peek
+            .failure
+            .map_or((None, None), |(e, age)| (Some(e.0), Some(age)));
+        LastFetch {
+            keys,
+            fetched_ago,
+            error,
+            failed_ago,
+        }
     }
 
     /// Fetches and parses the key set at `uri`.

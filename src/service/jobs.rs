@@ -91,8 +91,10 @@ pub fn reload_keys_if_changed(
     Ok(())
 }
 
-/// Rebuilds the key set from the database and serves it.
-fn reload_keys(
+/// Rebuilds the key set from the database and serves it (the console's "rotate now"
+/// calls it so the replica that rotated publishes at once; the others follow their
+/// change-marker poll).
+pub fn reload_keys(
     conn: &mut db::DbConnection,
     policy: &KeyPolicy,
     store: &KeyStore,

@@ -120,7 +120,7 @@ fn assert_console_headers(p: &Page, what: &str) {
     assert!(csp.contains("script-src 'self'"), "{what}: CSP {csp:?}");
     assert!(!csp.contains("unsafe-inline"), "{what}: CSP {csp:?}");
     assert_eq!(p.header("cache-control"), "no-store", "{what}");
-    assert_eq!(p.header("referrer-policy"), "no-referrer", "{what}");
+    assert_eq!(p.header("referrer-policy"), "same-origin", "{what}");
     assert_eq!(p.header("x-frame-options"), "DENY", "{what}");
 }
 

@@ -2,15 +2,20 @@
 
 mod admin_api;
 mod apply;
+mod audit_search;
 mod bad_input;
 mod cli;
 mod client_credentials;
 mod client_update;
+mod console_browser;
+mod console_clients;
+mod console_pages;
 mod console_rules;
 mod discovery;
 mod django;
 mod dpop;
 mod federation;
+mod federation_explain;
 mod first_use;
 mod hardening;
 mod helpers;

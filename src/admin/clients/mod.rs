@@ -6,12 +6,15 @@
 //!
 //! [`AdminError::InvalidField`]: crate::admin::AdminError::InvalidField
 
+pub mod detail;
 pub mod fields;
 pub mod inventory;
 pub mod ops;
+pub mod overlap;
 pub mod validate;
 pub mod view;
 
+pub use detail::{detail, revoke_sessions, ClientDetail};
 pub use fields::{ClientFields, ClientPatch};
 pub use inventory::{
     daily_usage, inventory, stale_counts, Filter, InventoryPage, InventoryQuery, InventoryRow,

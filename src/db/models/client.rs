@@ -156,6 +156,24 @@ impl Client {
             .first(conn)
     }
 
+    /// How many clients still accept a previous secret at `now` (a rotation's
+    /// overlap), and how many of those stop accepting it before `until`.
+    pub fn previous_secret_counts(
+        conn: &mut DbConnection,
+        now: i64,
+        until: i64,
+    ) -> QueryResult<(i64, i64)> {
+        use clients::{previous_secret_expires_at as ends, previous_secret_hash};
+        let live = || {
+            clients::table
+                .filter(previous_secret_hash.is_not_null())
+                .filter(ends.gt(now))
+        };
+        let overlapping = live().count().get_result(conn)?;
+        let ending = live().filter(ends.le(until)).count().get_result(conn)?;
+        Ok((overlapping, ending))
+    }
+
     /// Inserts a client.
     pub fn insert(conn: &mut DbConnection, new: &Client) -> QueryResult<()> {
         diesel::insert_into(clients::table)

@@ -326,6 +326,37 @@ pub fn revoke(conn: &mut DbConnection, which: Families<'_>, now: i64) -> QueryRe
     }
 }
 
+/// Each listed user's refresh-token families: how many still stand at `now` (not
+/// revoked, not ended) and when the latest one started (its login), as
+/// `(user_id, live, latest_start)`; users without a family are left out.
+pub fn sessions_of_users(
+    conn: &mut DbConnection,
+    user_ids: &[String],
+    now: i64,
+) -> QueryResult<Vec<(String, i64, Option<i64>)>> {
+    use diesel::dsl::{count_star, max};
+    use refresh_families::{created_at, expires_at, revoked_at, user_id};
+    let latest: Vec<(String, Option<i64>)> = refresh_families::table
+        .filter(user_id.eq_any(user_ids))
+        .group_by(user_id)
+        .select((user_id, max(created_at)))
+        .load(conn)?;
+    let live: Vec<(String, i64)> = refresh_families::table
+        .filter(user_id.eq_any(user_ids))
+        .filter(revoked_at.is_null())
+        .filter(expires_at.gt(now))
+        .group_by(user_id)
+        .select((user_id, count_star()))
+        .load(conn)?;
+    Ok(latest
+        .into_iter()
+        .map(|(user, started)| {
+            let n = live.iter().find(|(u, _)| *u == user).map_or(0, |(_, n)| *n);
+            (user, n, started)
+        })
+        .collect())
+}
+
 /// Deletes families (and, by cascade, their tokens) that ended before `now`, or were
 /// revoked more than `revoked_retention` seconds ago. Returns how many.
 pub fn purge(conn: &mut DbConnection, now: i64, revoked_retention: i64) -> QueryResult<usize> {

@@ -111,6 +111,39 @@ impl User {
             .load(conn)
     }
 
+    /// One page of users by username, `offset` rows in, at most `limit`: those whose
+    /// username or external id contains `needle` (matched literally, `%` and `_`
+    /// included; usernames are stored in lower case, so pass it lower-cased), and how
+    /// many match in all.
+    pub fn page(
+        conn: &mut DbConnection,
+        needle: Option<&str>,
+        offset: i64,
+        limit: i64,
+    ) -> QueryResult<(Vec<User>, i64)> {
+        let pattern = needle.map(like_pattern);
+        let filtered = || {
+            let mut q = users::table.into_boxed();
+            if let Some(p) = &pattern {
+                q = q.filter(
+                    users::username
+                        .like(p.clone())
+                        .escape('\\')
+                        .or(users::external_id.like(p.clone()).escape('\\')),
+                );
+            }
+            q
+        };
+        let total = filtered().count().get_result(conn)?;
+        let rows = filtered()
+            .order(users::username.asc())
+            .offset(offset)
+            .limit(limit)
+            .select(User::as_select())
+            .load(conn)?;
+        Ok((rows, total))
+    }
+
     /// Inserts a user.
     pub fn insert(conn: &mut DbConnection, new: &NewUser<'_>) -> QueryResult<()> {
         diesel::insert_into(users::table)
@@ -181,4 +214,19 @@ impl User {
             .execute(conn)?;
         Ok(diesel::delete(users::table.find(id)).execute(conn)? == 1)
     }
+}
+
+/// A `LIKE` pattern matching `needle` anywhere, its `%`, `_` and backslash taken
+/// literally (escaped with a backslash).
+pub fn like_pattern(needle: &str) -> String {
+    let mut p = String::with_capacity(needle.len().saturating_add(2));
+    p.push('%');
+    for c in needle.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            p.push('\\');
+        }
+        p.push(c);
+    }
+    p.push('%');
+    p
 }

@@ -5,6 +5,7 @@
 
 mod answer;
 mod app;
+mod browser;
 mod cli;
 mod db;
 mod jwks_server;
@@ -16,6 +17,7 @@ mod verify;
 
 pub use answer::*;
 pub use app::*;
+pub use browser::*;
 pub use cli::*;
 pub use db::*;
 pub use jwks_server::*;
