@@ -4,12 +4,14 @@
 
 use super::AdminError;
 use crate::db::audit;
+use crate::db::models::KeyState;
 use crate::db::models::SigningKeyRow;
 use crate::db::DbConnection;
 use crate::keys::jwk::PublicJwk;
 pub use crate::keys::lifecycle::AddOptions;
-use crate::keys::lifecycle::{add_key, KeyPolicy};
+use crate::keys::lifecycle::{add_key, infos, KeyPolicy};
 use crate::keys::material::generate;
+use crate::keys::rotation::next_rotation;
 use serde::Serialize;
 
 /// One key as listed.
@@ -79,6 +81,68 @@ pub fn list(conn: &mut DbConnection) -> Result<Vec<KeyView>, AdminError> {
         .iter()
         .map(KeyView::from)
         .collect())
+}
+
+/// One key on the timeline: its state now and the span of that state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KeyBar {
+    /// Key id.
+    pub kid: String,
+    /// `pre-published` (in the JWKS, not signing yet), `active` (signing),
+    /// `retiring` (no longer signing, still in the JWKS for the tokens it signed) or
+    /// `retired` (out of its publication, removed at the lifecycle's next run).
+    pub state: String,
+    /// When the state began, Unix seconds.
+    pub from: i64,
+    /// When it ends, Unix seconds: a pending key's activation, the signing key's
+    /// takeover by the next one, a retiring key's end of publication.
+    pub until: Option<i64>,
+}
+
+/// The signing keys as a timeline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Timeline {
+    /// Every stored key, the oldest activation first.
+    pub keys: Vec<KeyBar>,
+    /// When the next key starts signing, as the rotation plan will make it.
+    pub next_rotation: Option<i64>,
+}
+
+/// The stored keys at `now` on a timeline, with the next rotation as the lifecycle's
+/// plan (under `policy`'s timing) has it.
+pub fn timeline(
+    conn: &mut DbConnection,
+    policy: &KeyPolicy,
+    now: i64,
+) -> Result<Timeline, AdminError> {
+    let timing = policy.timing(conn)?;
+    let mut rows = SigningKeyRow::list(conn)?;
+    rows.sort_by(|a, b| (a.activates_at, &a.kid).cmp(&(b.activates_at, &b.kid)));
+    let next = next_rotation(&infos(&rows), now, &timing);
+    let keys = rows
+        .iter()
+        .map(|r| {
+            let (state, from, until) = match r.key_state() {
+                KeyState::Next => ("pre-published", r.created_at, Some(r.activates_at)),
+                KeyState::Active => ("active", r.activates_at, next),
+                KeyState::Retired => {
+                    let gone = r.expires_at.is_some_and(|e| e <= now);
+                    let state = if gone { "retired" } else { "retiring" };
+                    (state, r.retired_at.unwrap_or(r.activates_at), r.expires_at)
+                }
+            };
+            KeyBar {
+                kid: r.kid.clone(),
+                state: state.to_string(),
+                from,
+                until,
+            }
+        })
+        .collect();
+    Ok(Timeline {
+        keys,
+        next_rotation: next,
+    })
 }
 
 /// Generates a key of the policy's algorithm and adds it (pre-published, or signing at

@@ -2,6 +2,7 @@
 //! each operation, synchronous, on a database connection.
 
 pub mod apply;
+pub mod audit;
 pub mod bootstrap;
 pub mod clients;
 pub mod console;

@@ -6,6 +6,7 @@ use crate::admin::issuers::{self, IssuerSpec};
 use crate::admin::AdminError;
 use crate::config::Settings;
 use crate::oauth::client_keys::MAX_JWKS_BYTES;
+use crate::service::federation::Federation;
 use crate::service::now;
 use anyhow::Context;
 use clap::Subcommand;
@@ -48,6 +49,15 @@ pub enum IssuerCommand {
         /// Its name
         name: String,
     },
+    /// Run every check the token endpoint applies to a platform token and print each
+    /// with its result and the client it would authenticate (no token is issued,
+    /// nothing is written); exit 0 when it would be accepted. The audience checked is
+    /// the configured issuer (`issuer`, TESSERA_ISSUER)
+    Explain {
+        /// A file holding the token, or - for stdin
+        #[arg(value_name = "FILE|-")]
+        file: std::path::PathBuf,
+    },
 }
 
 /// Runs an issuer command.
@@ -75,6 +85,9 @@ pub fn run(settings: &Settings, cmd: IssuerCommand) -> anyhow::Result<()> {
         }),
         _ => None,
     };
+    if let IssuerCommand::Explain { file } = &cmd {
+        return explain(settings, file);
+    }
     let mut conn = connect(settings)?;
     let conn = &mut conn;
     match (cmd, spec) {
@@ -91,6 +104,7 @@ pub fn run(settings: &Settings, cmd: IssuerCommand) -> anyhow::Result<()> {
             print_json(&serde_json::json!({ "deleted": view.name }))
         }
         (IssuerCommand::Add { .. }, None) => anyhow::bail!("no issuer was given"),
+        (IssuerCommand::Explain { file }, _) => explain(settings, &file),
     }
 }
 
@@ -122,4 +136,63 @@ fn read_jwks(path: &std::path::Path) -> anyhow::Result<String> {
         );
     }
     std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
+}
+
+/// Most bytes of input `issuer explain` reads: a platform token is at most 8 KiB, and
+/// a paste may bring some whitespace.
+const MAX_EXPLAIN_INPUT: u64 = 64 * 1024;
+
+/// The token in `file` (`-`: stdin), read up to [`MAX_EXPLAIN_INPUT`].
+fn read_token(file: &std::path::Path) -> anyhow::Result<String> {
+    use std::io::Read;
+    let shown = file.display();
+    let source: Box<dyn Read> = if file.as_os_str() == "-" {
+        Box::new(std::io::stdin())
+    } else {
+        Box::new(std::fs::File::open(file).with_context(|| format!("cannot read {shown}"))?)
+    };
+    let mut bytes = Vec::new();
+    source
+        .take(MAX_EXPLAIN_INPUT.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("cannot read {shown}"))?;
+    if u64::try_from(bytes.len()).unwrap_or(u64::MAX) > MAX_EXPLAIN_INPUT {
+        anyhow::bail!("{shown}: over 64 KiB; a platform token is at most 8 KiB");
+    }
+    String::from_utf8(bytes).map_err(|_| anyhow::anyhow!("{shown}: not UTF-8 text"))
+}
+
+/// `issuer explain`: the checks, one a line (`ok`/`FAIL`, name, detail), then the client.
+fn explain(settings: &Settings, file: &std::path::Path) -> anyhow::Result<()> {
+    let token = read_token(file)?;
+    let pool = super::pool(settings, false)?;
+    {
+        let mut conn = crate::db::pool::get(&pool).context("cannot connect to the database")?;
+        crate::db::run_migrations(&mut conn)?;
+    }
+    let audience = settings
+        .server
+        .issuer
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", settings.server.bind));
+    let federation = Federation::new(
+        pool,
+        audience,
+        settings.clients.client_cache_ttl,
+        settings.clients.jwks_uri_timeout,
+        settings.jwks_uri_policy(),
+    )
+    .context("cannot set up the HTTP client for trusted issuers")?;
+    let explained = actix_web::rt::System::new().block_on(federation.explain(&token, now()));
+    for check in &explained.checks {
+        let mark = if check.ok { "ok  " } else { "FAIL" };
+        println!("{mark}  {:<14} {}", check.name, check.detail);
+    }
+    match &explained.client_id {
+        Some(id) => {
+            println!("client: {id}");
+            Ok(())
+        }
+        None => anyhow::bail!("the token would be refused (see the FAIL lines)"),
+    }
 }

@@ -74,11 +74,7 @@ enum Command {
     /// Make the database's clients and trusted issuers match a TOML file; prints the plan
     Apply(apply::ApplyArgs),
     /// Show the newest audit-log entries (who changed what, when) as JSON
-    Audit {
-        /// How many entries
-        #[arg(long, default_value_t = 50)]
-        limit: i64,
-    },
+    Audit(audit::AuditArgs),
 }
 
 /// Runs the parsed command line.
@@ -111,7 +107,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Operator(cmd)) => operator::run(&settings, cmd),
         Some(Command::Issuer(cmd)) => issuer::run(&settings, cmd),
         Some(Command::Key(cmd)) => key::run(&settings, cmd),
-        Some(Command::Audit { limit }) => audit::run(&settings, limit),
+        Some(Command::Audit(args)) => audit::run(&settings, args),
         Some(Command::Apply(args)) => apply::run(&settings, args),
     }
 }
@@ -120,6 +116,13 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
 /// failure is the command's one error line, naming the database without its password;
 /// the pool logs nothing meanwhile.
 pub(crate) fn open(settings: &Settings, create: bool) -> anyhow::Result<db::pool::PooledConn> {
+    let pool = pool(settings, create)?;
+    let shown = settings.database.database_url.redacted();
+    db::pool::get(&pool).with_context(|| format!("cannot connect to {shown}"))
+}
+
+/// A one-connection pool for a command that runs the server's own units of work.
+pub(crate) fn pool(settings: &Settings, create: bool) -> anyhow::Result<db::DbPool> {
     let opts = db::pool::PoolOptions {
         max_size: 1,
         connect_timeout: settings.database.db_connect_timeout,
@@ -128,9 +131,8 @@ pub(crate) fn open(settings: &Settings, create: bool) -> anyhow::Result<db::pool
         log_failures: false,
     };
     let shown = settings.database.database_url.redacted();
-    let pool = db::pool::build_pool(&settings.database.database_url, &opts)
-        .with_context(|| format!("database {shown}"))?;
-    db::pool::get(&pool).with_context(|| format!("cannot connect to {shown}"))
+    db::pool::build_pool(&settings.database.database_url, &opts)
+        .with_context(|| format!("database {shown}"))
 }
 
 /// A migrated connection for an administrative command.

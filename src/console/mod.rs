@@ -14,6 +14,8 @@ pub mod pages;
 pub mod session;
 pub mod setup;
 pub mod signin;
+pub mod svg;
+pub mod when;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};

@@ -109,7 +109,8 @@ impl KeyPolicy {
     }
 }
 
-fn infos(rows: &[SigningKeyRow]) -> Vec<KeyInfo> {
+/// What the rotation plan knows of each stored key.
+pub fn infos(rows: &[SigningKeyRow]) -> Vec<KeyInfo> {
     rows.iter()
         .map(|r| KeyInfo {
             kid: r.kid.clone(),

@@ -66,6 +66,35 @@ pub enum Action {
     },
 }
 
+/// The keys that sign or are due to at `now` (the active ones and the pending ones
+/// whose time came), oldest first: the last one signs, the others retire.
+fn signers(keys: &[KeyInfo], now: i64) -> Vec<&KeyInfo> {
+    let mut signers: Vec<&KeyInfo> = keys
+        .iter()
+        .filter(|k| {
+            k.state == KeyState::Active || (k.state == KeyState::Next && k.activates_at <= now)
+        })
+        .collect();
+    signers.sort_by_key(|k| (k.activates_at, k.kid.clone()));
+    signers
+}
+
+/// When the key after `current` (the signing key) signs: at once after a
+/// pre-publication window when the configured algorithm changed, else one period after
+/// `current` began, never sooner than a full window from `now`.
+fn takeover(current: &KeyInfo, now: i64, t: &Timing) -> i64 {
+    let window = now.saturating_add(t.prepublish);
+    if current.alg != t.alg {
+        return window;
+    }
+    current.activates_at.saturating_add(t.period).max(window)
+}
+
+/// A pending key of the configured algorithm, not signing yet.
+fn is_pending(k: &KeyInfo, now: i64, t: &Timing) -> bool {
+    k.state == KeyState::Next && k.activates_at > now && k.alg == t.alg
+}
+
 /// The transitions due at `now`.
 pub fn plan(keys: &[KeyInfo], now: i64, t: &Timing) -> Vec<Action> {
     let mut actions = Vec::new();
@@ -74,19 +103,14 @@ pub fn plan(keys: &[KeyInfo], now: i64, t: &Timing) -> Vec<Action> {
             actions.push(Action::Delete { kid: k.kid.clone() });
         }
     }
-    let due: Vec<&KeyInfo> = keys
+    for k in keys
         .iter()
         .filter(|k| k.state == KeyState::Next && k.activates_at <= now)
-        .collect();
-    for k in &due {
+    {
         actions.push(Action::Promote { kid: k.kid.clone() });
     }
     // After promotions, the newest active key signs; every other active key retires.
-    let mut actives: Vec<&KeyInfo> = keys
-        .iter()
-        .filter(|k| k.state == KeyState::Active || due.iter().any(|d| d.kid == k.kid))
-        .collect();
-    actives.sort_by_key(|k| (k.activates_at, k.kid.clone()));
+    let mut actives = signers(keys, now);
     let current = actives.pop();
     for k in actives {
         actions.push(Action::Retire {
@@ -101,36 +125,34 @@ pub fn plan(keys: &[KeyInfo], now: i64, t: &Timing) -> Vec<Action> {
     {
         actions.push(Action::Delete { kid: k.kid.clone() });
     }
-    let pending = keys
-        .iter()
-        .any(|k| k.state == KeyState::Next && k.activates_at > now && k.alg == t.alg);
+    let pending = keys.iter().any(|k| is_pending(k, now, t));
     match current {
         None if !pending => actions.push(Action::Create {
             state: KeyState::Active,
             activates_at: now,
         }),
-        Some(c) if !pending && c.alg != t.alg => actions.push(Action::Create {
-            state: KeyState::Next,
-            activates_at: now.saturating_add(t.prepublish),
-        }),
-        Some(c)
-            if !pending
-                && now
-                    >= c.activates_at
-                        .saturating_add(t.period)
-                        .saturating_sub(t.prepublish) =>
-        {
-            actions.push(Action::Create {
+        // The next key is made one pre-publication window before it takes over (at
+        // once when the algorithm changed: its takeover is a window from now).
+        Some(c) if !pending && now >= takeover(c, now, t).saturating_sub(t.prepublish) => actions
+            .push(Action::Create {
                 state: KeyState::Next,
-                activates_at: c
-                    .activates_at
-                    .saturating_add(t.period)
-                    .max(now.saturating_add(t.prepublish)),
-            })
-        }
+                activates_at: takeover(c, now, t),
+            }),
         _ => {}
     }
     actions
+}
+
+/// When the next rotation happens, as the plan will make it: the pending key's
+/// activation, or the takeover of the key after the signing one. `None`: no key signs
+/// yet (the next run of the plan creates one).
+pub fn next_rotation(keys: &[KeyInfo], now: i64, t: &Timing) -> Option<i64> {
+    let pending = keys
+        .iter()
+        .filter(|k| is_pending(k, now, t))
+        .map(|k| k.activates_at)
+        .min();
+    pending.or_else(|| signers(keys, now).last().map(|c| takeover(c, now, t)))
 }
 
 #[cfg(test)]
@@ -282,5 +304,23 @@ mod tests {
             plan(&with_next, 25, &timing("RS256")),
             vec![Action::Delete { kid: "b".into() }]
         );
+    }
+
+    #[test]
+    fn the_next_rotation_is_when_the_plan_makes_the_next_key_sign() {
+        let t = timing("RS256");
+        let a = key("a", KeyState::Active, 0, None);
+        assert_eq!(next_rotation(&[], 5, &t), None);
+        assert_eq!(next_rotation(std::slice::from_ref(&a), 5, &t), Some(100));
+        assert_eq!(
+            next_rotation(std::slice::from_ref(&a), 500, &t),
+            Some(510),
+            "late"
+        );
+        let b = key("b", KeyState::Next, 100, None);
+        assert_eq!(next_rotation(&[a.clone(), b.clone()], 95, &t), Some(100));
+        // Once b signs, the rotation after it.
+        assert_eq!(next_rotation(&[a.clone(), b], 100, &t), Some(200));
+        assert_eq!(next_rotation(&[a], 20, &timing("ES256")), Some(30));
     }
 }

@@ -221,38 +221,72 @@ impl PlatformToken {
     /// The time claims and the audience, after the signature verified: `aud` must
     /// contain `audience` (tessera's issuer), `exp` be in the future and at most
     /// `max_age` after `iat` (or after now, without `iat`), `iat`/`nbf` not ahead.
+    /// The first of [`PlatformToken::checks`] to fail.
     pub fn check(&self, audience: &str, max_age: i64, now: i64) -> Result<(), &'static str> {
+        self.checks(audience, max_age, now)
+            .into_iter()
+            .try_for_each(|(_, result)| result)
+    }
+
+    /// Each rule of [`PlatformToken::check`] with its own result, in order: `aud`,
+    /// `exp`, the issuer's `max token age`, `iat/nbf`.
+    pub fn checks(
+        &self,
+        audience: &str,
+        max_age: i64,
+        now: i64,
+    ) -> [(&'static str, Result<(), &'static str>); 4] {
         let number = |name: &str| self.claims.get(name).and_then(Value::as_i64);
-        let aud_ok = match self.claims.get("aud") {
-            Some(Value::String(a)) => a == audience,
-            Some(Value::Array(list)) if list.len() <= MAX_AUDIENCES => {
-                list.iter().any(|a| a.as_str() == Some(audience))
+        let aud = match self.claims.get("aud") {
+            Some(Value::String(a)) if a == audience => Ok(()),
+            Some(Value::Array(list)) if list.len() > MAX_AUDIENCES => {
+                Err("more than 32 aud entries")
             }
-            Some(Value::Array(_)) => return Err("more than 32 aud entries"),
-            _ => false,
+            Some(Value::Array(list)) if list.iter().any(|a| a.as_str() == Some(audience)) => Ok(()),
+            _ => Err("aud does not contain this server's issuer identifier"),
         };
-        if !aud_ok {
-            return Err("aud does not contain this server's issuer identifier");
-        }
-        let exp = number("exp").ok_or("no exp")?;
-        if exp <= now {
-            return Err("expired");
-        }
+        let exp = number("exp");
+        let expiry = match exp {
+            None => Err("no exp"),
+            Some(exp) if exp <= now => Err("expired"),
+            Some(_) => Ok(()),
+        };
         let iat = number("iat");
         // Both are the issuer's numbers: a lifetime too long for an i64 is too long.
-        if exp
-            .checked_sub(iat.unwrap_or(now))
-            .is_none_or(|lifetime| lifetime > max_age)
-        {
-            return Err("exp is further from iat than the issuer's max token age");
-        }
+        let age = match exp {
+            None => Err("no exp"),
+            Some(exp)
+                if exp
+                    .checked_sub(iat.unwrap_or(now))
+                    .is_none_or(|lifetime| lifetime > max_age) =>
+            {
+                Err("exp is further from iat than the issuer's max token age")
+            }
+            Some(_) => Ok(()),
+        };
         let ahead = now.saturating_add(MAX_SKEW);
-        if iat.is_some_and(|t| t > ahead) || number("nbf").is_some_and(|t| t > ahead) {
-            return Err("issued in the future (iat or nbf)");
-        }
-        Ok(())
+        let issued = if iat.is_some_and(|t| t > ahead) || number("nbf").is_some_and(|t| t > ahead) {
+            Err("issued in the future (iat or nbf)")
+        } else {
+            Ok(())
+        };
+        [
+            (CHECK_AUD, aud),
+            (CHECK_EXP, expiry),
+            (CHECK_MAX_AGE, age),
+            (CHECK_ISSUED, issued),
+        ]
     }
 }
+
+/// The name of the audience check in [`PlatformToken::checks`].
+pub const CHECK_AUD: &str = "aud";
+/// The name of the expiry check.
+pub const CHECK_EXP: &str = "exp";
+/// The name of the issuer's token lifetime check.
+pub const CHECK_MAX_AGE: &str = "max token age";
+/// The name of the `iat`/`nbf` check.
+pub const CHECK_ISSUED: &str = "iat/nbf";
 
 impl PlatformToken {
     /// The rules that need the issuer, once the signature verified with its keys:
@@ -281,6 +315,18 @@ impl PlatformToken {
     }
 }
 
+/// The clients among `bound` whose binding `token` matches, enabled or not.
+pub fn bound_to<'a>(
+    bound: &'a [Arc<RegisteredClient>],
+    token: &'a PlatformToken,
+) -> impl Iterator<Item = &'a Arc<RegisteredClient>> + 'a {
+    bound.iter().filter(|c| {
+        c.federation
+            .as_ref()
+            .is_some_and(|b| b.matches(&token.sub, &token.claims))
+    })
+}
+
 /// The one enabled client among `bound` (an issuer's federated clients) whose binding
 /// `token` matches; with `client_id`, that client, which must be among them. Disabled
 /// clients never count, so a disabled twin does not block the enabled one. `Err` is
@@ -290,15 +336,8 @@ pub fn choose(
     token: &PlatformToken,
     client_id: Option<&str>,
 ) -> Result<Arc<RegisteredClient>, String> {
-    let matching: Vec<&Arc<RegisteredClient>> = bound
-        .iter()
-        .filter(|c| !c.disabled)
-        .filter(|c| {
-            c.federation
-                .as_ref()
-                .is_some_and(|b| b.matches(&token.sub, &token.claims))
-        })
-        .collect();
+    let matching: Vec<&Arc<RegisteredClient>> =
+        bound_to(bound, token).filter(|c| !c.disabled).collect();
     let sub = &token.sub;
     match (client_id, matching.as_slice()) {
         (Some(id), _) => matching

@@ -26,9 +26,11 @@ use super::{now, read};
 use crate::db::models::{Client, TrustedIssuer};
 use crate::db::DbPool;
 use crate::oauth::client_keys::{verify_compact, ClientKeySet, Strictness};
-use crate::oauth::federation::{self, PlatformToken};
+use crate::oauth::federation::{self, PlatformToken, MAX_PLATFORM_TOKEN};
 use crate::oauth::{AuthMethod, OAuthError, RegisteredClient};
 use crate::outbound::FetchPolicy;
+use crate::telemetry::redact;
+use jsonwebtoken::Algorithm;
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
@@ -182,10 +184,16 @@ impl Federation {
             .await
     }
 
-    async fn verify_signature(&self, issuer: &Issuer, token: &str) -> Result<(), Refusal> {
-        let (alg, kid) = federation::header(token).map_err(|e| Refusal::Token(e.into()))?;
+    /// Verifies `token`'s signature (its header: `alg`, `kid`) with `issuer`'s keys.
+    async fn verify_signature(
+        &self,
+        issuer: &Issuer,
+        token: &str,
+        alg: Algorithm,
+        kid: Option<&str>,
+    ) -> Result<(), Refusal> {
         let check = |keys: &ClientKeySet| -> Option<bool> {
-            let mut candidates = keys.candidates(kid.as_deref(), alg).peekable();
+            let mut candidates = keys.candidates(kid, alg).peekable();
             candidates.peek()?;
             Some(verify_compact(token, alg, candidates))
         };
@@ -222,10 +230,8 @@ impl Federation {
         };
         match verdict {
             Some(true) => Ok(()),
-            Some(false) => Err(Refusal::Keys("the signature does not verify".into())),
-            None => Err(Refusal::Keys(
-                "no key of the issuer matches the token's kid and alg".into(),
-            )),
+            Some(false) => Err(Refusal::BadSignature),
+            None => Err(Refusal::NoKey),
         }
     }
 }
@@ -276,19 +282,27 @@ async fn read_bound(pool: &DbPool, issuer: &str) -> Result<Bound, OAuthError> {
 }
 
 /// Why an issuer's keys did not verify a token: the keys it has (which the issuer's
-/// row, read again, may change), keys that could not be fetched (retried on their own
-/// schedule, refused fast meanwhile), or the token itself.
+/// row, read again, may change: no key fits, or the one that fits does not verify),
+/// or keys that could not be fetched (retried on their own schedule, refused fast
+/// meanwhile).
 enum Refusal {
-    Keys(String),
+    NoKey,
+    BadSignature,
     Fetch(String),
-    Token(String),
 }
 
 impl Refusal {
     fn reason(&self) -> &str {
         match self {
-            Refusal::Keys(r) | Refusal::Fetch(r) | Refusal::Token(r) => r,
+            Refusal::NoKey => "no key of the issuer matches the token's kid and alg",
+            Refusal::BadSignature => "the signature does not verify",
+            Refusal::Fetch(r) => r,
         }
+    }
+
+    /// Whether the keys the issuer has decided it (not a failed fetch).
+    fn by_keys(&self) -> bool {
+        !matches!(self, Refusal::Fetch(_))
     }
 }
 
@@ -326,6 +340,143 @@ fn refused(reason: impl std::fmt::Display) -> OAuthError {
     OAuthError::invalid_client("client authentication failed")
 }
 
+/// The names of the checks, in the order they run (those of the token's time claims
+/// and audience are [`PlatformToken::checks`]'s).
+const CHECK_TOKEN: &str = "token";
+const CHECK_ISSUER: &str = "issuer";
+const CHECK_HEADER: &str = "header";
+const CHECK_KEY: &str = "key";
+const CHECK_SIGNATURE: &str = "signature";
+const CHECK_ISS: &str = "iss";
+const CHECK_BINDING: &str = "binding";
+const CHECK_CLIENT: &str = "client";
+
+/// Most bound clients an explanation names.
+const MAX_NAMED: usize = 10;
+
+/// One check of a platform token and its outcome, as [`Federation::explain`] tells it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Check {
+    /// What was checked: `token` (size, a compact JWS, claims, `sub`), `issuer` (a
+    /// trusted issuer for its `iss` or SPIFFE trust domain), `header` (`alg`, `typ`),
+    /// `key` (one of the issuer's keys for its `kid` and `alg`), `signature`, `iss`
+    /// (the issuer's identifier and trust domain), `aud`, `exp`, `max token age`,
+    /// `iat/nbf`, `binding` (clients bound to its subject and claims), `client` (the
+    /// one enabled client it authenticates).
+    pub name: &'static str,
+    /// Whether it passed.
+    pub ok: bool,
+    /// What was found, one line; may quote the token's claims, never its signature.
+    pub detail: String,
+}
+
+/// Every check the token endpoint applies to a platform token, with its outcome, and
+/// the client the token would authenticate. Nothing is issued or written.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Explanation {
+    /// The checks in the order they run; after a failure the others that can still
+    /// run do, and those that cannot say why.
+    pub checks: Vec<Check>,
+    /// The client the token authenticates (without a `client_id` parameter): `Some`
+    /// exactly when every check passed.
+    pub client_id: Option<String>,
+    /// The token's claims as pretty JSON, when it could be read (they are no secret to
+    /// the operator; the signature is never shown).
+    pub claims: Option<String>,
+}
+
+impl Explanation {
+    /// Whether the token endpoint would accept the token.
+    pub fn accepted(&self) -> bool {
+        self.client_id.is_some()
+    }
+}
+
+/// How a run of the checks goes: the token path stops at the first failure and
+/// returns its refusal; an explanation writes every check down and goes on where it
+/// can. The checks themselves are the same code either way.
+struct Steps {
+    /// The checks so far, when explaining.
+    record: Option<Vec<Check>>,
+    /// Whether one failed (explaining).
+    failed: bool,
+}
+
+impl Steps {
+    fn explaining(&self) -> bool {
+        self.record.is_some()
+    }
+
+    /// A passed check; its `detail` is made only when explaining.
+    fn pass(&mut self, name: &'static str, detail: impl FnOnce() -> String) {
+        if let Some(checks) = &mut self.record {
+            checks.push(Check {
+                name,
+                ok: true,
+                detail: detail(),
+            });
+        }
+    }
+
+    /// A failed check: on the token path the refusal (`refusal` of the reason, which
+    /// logs it) to return at once; explaining, written down.
+    fn fail(
+        &mut self,
+        name: &'static str,
+        detail: String,
+        refusal: impl FnOnce(String) -> OAuthError,
+    ) -> Result<(), OAuthError> {
+        match &mut self.record {
+            None => Err(refusal(detail)),
+            Some(checks) => {
+                checks.push(Check {
+                    name,
+                    ok: false,
+                    detail,
+                });
+                self.failed = true;
+                Ok(())
+            }
+        }
+    }
+
+    /// A check that could not run (explaining only), because of an earlier failure.
+    fn skip(&mut self, name: &'static str, why: &str) {
+        if let Some(checks) = &mut self.record {
+            checks.push(Check {
+                name,
+                ok: false,
+                detail: format!("not checked: {why}"),
+            });
+            self.failed = true;
+        }
+    }
+}
+
+/// A moment as a date, for an explanation's details.
+fn date(ts: i64) -> String {
+    chrono::DateTime::from_timestamp(ts, 0).map_or_else(
+        || "a date out of range".to_string(),
+        |t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+    )
+}
+
+/// What a passed time or audience check found.
+fn passed(check: &str, claimed: &PlatformToken, audience: &str, max_age: i64) -> String {
+    let number = |name: &str| claimed.claims.get(name).and_then(Value::as_i64);
+    match check {
+        federation::CHECK_AUD => format!("aud contains {audience:?}"),
+        federation::CHECK_EXP => {
+            format!("expires {}", number("exp").map_or_else(String::new, date))
+        }
+        federation::CHECK_MAX_AGE => format!("exp − iat within the issuer's {max_age} s"),
+        _ => match number("iat") {
+            Some(iat) => format!("issued {}, not ahead of now", date(iat)),
+            None => "no iat; nbf not ahead of now".to_string(),
+        },
+    }
+}
+
 impl Federation {
     /// Authenticates a federated client by its platform `token` (`spiffe`: sent as a
     /// JWT-SVID), for `client_id` when the request named one. Returns the client and
@@ -336,82 +487,296 @@ impl Federation {
         spiffe: bool,
         client_id: Option<&str>,
     ) -> Result<(Arc<RegisteredClient>, OutsideIdentity), OAuthError> {
-        let claimed = PlatformToken::read(token).map_err(refused)?;
+        let mut steps = Steps {
+            record: None,
+            failed: false,
+        };
+        self.examine(token, spiffe, client_id, now(), &mut steps)
+            .await?
+            .ok_or_else(|| refused("the checks ended without a client"))
+    }
+
+    /// Runs every check [`Federation::authenticate`] applies to a platform `token` (as a
+    /// `jwt-bearer` client assertion without `client_id`) at `now`, the same code,
+    /// and tells each outcome and the client it would authenticate. Nothing is
+    /// issued, written or used up (platform tokens have no single-use `jti`); the input
+    /// is judged after trimming surrounding whitespace (a pasted token), and one over
+    /// 8 KiB is refused before it is read.
+    pub async fn explain(&self, token: &str, now: i64) -> Explanation {
+        let token = token.trim();
+        let mut steps = Steps {
+            record: Some(Vec::new()),
+            failed: false,
+        };
+        let result = self.examine(token, false, None, now, &mut steps).await;
+        let failed = steps.failed;
+        let mut checks = steps.record.unwrap_or_default();
+        let client_id = match result {
+            Ok(Some((client, _))) if !failed => Some(client.client_id.clone()),
+            Ok(_) => None,
+            Err(e) => {
+                checks.push(Check {
+                    name: "database",
+                    ok: false,
+                    detail: format!("the checks could not finish: {}", e.description),
+                });
+                None
+            }
+        };
+        let claims = (token.len() <= MAX_PLATFORM_TOKEN)
+            .then(|| PlatformToken::read(token).ok())
+            .flatten()
+            .and_then(|t| serde_json::to_string_pretty(&t.claims).ok());
+        Explanation {
+            checks,
+            client_id,
+            claims,
+        }
+    }
+
+    /// The checks of a platform token, in order; `steps` says whether to stop at the
+    /// first failure (the token path) or to go on (an explanation). `Ok(None)`: no
+    /// client (explaining, or checks that could not all run).
+    async fn examine(
+        &self,
+        token: &str,
+        spiffe: bool,
+        client_id: Option<&str>,
+        now: i64,
+        steps: &mut Steps,
+    ) -> Result<Option<(Arc<RegisteredClient>, OutsideIdentity)>, OAuthError> {
+        let claimed = match PlatformToken::read(token) {
+            Ok(c) => {
+                steps.pass(CHECK_TOKEN, || {
+                    format!(
+                        "a compact JWS of {} bytes, iss {:?}, sub {:?}",
+                        token.len(),
+                        c.iss.as_deref().unwrap_or(""),
+                        c.sub
+                    )
+                });
+                c
+            }
+            Err(why) => {
+                steps.fail(CHECK_TOKEN, why.into(), refused)?;
+                return Ok(None);
+            }
+        };
         let spiffe_td = federation::trust_domain(&claimed.sub).map(str::to_string);
         // A jwt-bearer token with an iss names its issuer by it, and an iss that is no
         // trusted issuer's is refused, whatever its sub; a JWT-SVID (or a token without
         // iss) names it by the trust domain of its spiffe:// sub.
         let key = match (&claimed.iss, spiffe, &spiffe_td) {
-            (Some(iss), false, _) => IssuerKey::Iss(iss.clone()),
-            (_, _, Some(td)) => IssuerKey::TrustDomain(td.clone()),
-            (_, true, None) => return Err(refused("a JWT-SVID's sub is not a spiffe:// id")),
-            (None, false, None) => return Err(not_a_client_assertion(None)),
-        };
-        let mut found = self.issuer(&key).await?;
-        if found.value.is_none() {
-            // Perhaps added since the cache read it.
-            if let Some(current) = self.reread_issuer(&key, &found).await? {
-                found = Found::fresh(current);
+            (Some(iss), false, _) => Some(IssuerKey::Iss(iss.clone())),
+            (_, _, Some(td)) => Some(IssuerKey::TrustDomain(td.clone())),
+            (_, true, None) => {
+                let why = "a JWT-SVID's sub is not a spiffe:// id";
+                steps.fail(CHECK_ISSUER, why.into(), refused)?;
+                None
             }
+            (None, false, None) => {
+                let why = "the token has no iss, and its sub is no spiffe:// id";
+                steps.fail(CHECK_ISSUER, why.into(), |_| not_a_client_assertion(None))?;
+                None
+            }
+        };
+        let mut issuer = None;
+        let mut found = None;
+        if let Some(key) = &key {
+            let mut f = self.issuer(key).await?;
+            if f.value.is_none() {
+                // Perhaps added since the cache read it.
+                if let Some(current) = self.reread_issuer(key, &f).await? {
+                    f = Found::fresh(current);
+                }
+            }
+            match (f.value.clone(), key) {
+                (Some(i), _) => {
+                    steps.pass(CHECK_ISSUER, || {
+                        format!("trusted issuer {} ({:?})", i.row.name, i.row.issuer)
+                    });
+                    issuer = Some(i);
+                }
+                (None, IssuerKey::Iss(iss)) if spiffe_td.is_none() => {
+                    let why = format!("iss {iss:?} is no trusted issuer");
+                    steps.fail(CHECK_ISSUER, why, |_| not_a_client_assertion(Some(iss)))?;
+                }
+                (None, IssuerKey::Iss(iss)) => {
+                    let why = format!("iss {iss:?} is no trusted issuer");
+                    steps.fail(CHECK_ISSUER, why, refused)?;
+                }
+                (None, IssuerKey::TrustDomain(td)) => {
+                    let why = format!("no trusted issuer for SPIFFE trust domain {td:?}");
+                    steps.fail(CHECK_ISSUER, why, refused)?;
+                }
+            }
+            found = Some(f);
         }
-        let Some(issuer) = found.value.clone() else {
-            return Err(match key {
-                IssuerKey::Iss(iss) if spiffe_td.is_none() => not_a_client_assertion(Some(&iss)),
-                IssuerKey::Iss(iss) => refused(format!("iss {iss:?} is no trusted issuer")),
-                IssuerKey::TrustDomain(td) => {
-                    refused(format!("no trusted issuer for SPIFFE trust domain {td:?}"))
-                }
-            });
+        let of_issuer = |i: &Issuer, why: &str| refused(format!("issuer {}: {why}", i.row.name));
+        let header = match federation::header(token) {
+            Ok((alg, kid)) => {
+                steps.pass(CHECK_HEADER, || {
+                    format!("alg {alg:?}, kid {:?}", kid.as_deref().unwrap_or(""))
+                });
+                Some((alg, kid))
+            }
+            Err(why) => {
+                steps.fail(CHECK_HEADER, why.into(), |why| match &issuer {
+                    Some(i) => of_issuer(i, &why),
+                    None => refused(why),
+                })?;
+                None
+            }
         };
-        let issuer = match self.verify_signature(&issuer, token).await {
-            Ok(()) => issuer,
-            // The cache's issuer may have had other keys: look at the database once more.
-            Err(Refusal::Keys(why)) => {
-                let current = self.reread_issuer(&key, &found).await?;
-                match current.flatten() {
-                    Some(now) if now.row != issuer.row => {
-                        self.verify_signature(&now, token).await.map_err(|r| {
-                            refused(format!("issuer {}: {}", now.row.name, r.reason()))
-                        })?;
-                        now
+        let verified = match (&issuer, &header, &key, &found) {
+            (Some(first), Some((alg, kid)), Some(key), Some(found)) => {
+                let kid = kid.as_deref();
+                let outcome = match self.verify_signature(first, token, *alg, kid).await {
+                    Ok(()) => Ok(Arc::clone(first)),
+                    // The cache's issuer may have had other keys: look at the database
+                    // once more.
+                    Err(r) if r.by_keys() => {
+                        match self.reread_issuer(key, found).await?.flatten() {
+                            Some(current) if current.row != first.row => {
+                                match self.verify_signature(&current, token, *alg, kid).await {
+                                    Ok(()) => Ok(current),
+                                    Err(r) => Err((current, r)),
+                                }
+                            }
+                            _ => Err((Arc::clone(first), r)),
+                        }
                     }
-                    _ => return Err(refused(format!("issuer {}: {why}", issuer.row.name))),
+                    Err(r) => Err((Arc::clone(first), r)),
+                };
+                let source = |i: &Issuer| match (&i.inline, &i.row.jwks_uri) {
+                    (Some(_), _) => "its inline JWK Set".to_string(),
+                    (None, Some(u)) => format!("its jwks_uri {}", redact::url(u)),
+                    (None, None) => "the jwks_uri of its discovery document".to_string(),
+                };
+                match outcome {
+                    Ok(i) => {
+                        steps.pass(CHECK_KEY, || {
+                            format!(
+                                "a key for kid {:?} and alg {alg:?} in {}",
+                                kid.unwrap_or(""),
+                                source(&i)
+                            )
+                        });
+                        steps.pass(CHECK_SIGNATURE, || "verifies".to_string());
+                        Some(i)
+                    }
+                    Err((i, Refusal::BadSignature)) => {
+                        steps.pass(CHECK_KEY, || {
+                            format!(
+                                "a key for kid {:?} and alg {alg:?} in {}",
+                                kid.unwrap_or(""),
+                                source(&i)
+                            )
+                        });
+                        let why = Refusal::BadSignature.reason();
+                        steps.fail(CHECK_SIGNATURE, why.into(), |why| of_issuer(&i, &why))?;
+                        Some(i)
+                    }
+                    Err((i, r)) => {
+                        let why = format!("{} (keys from {})", r.reason(), source(&i));
+                        steps.fail(CHECK_KEY, why, |_| of_issuer(&i, r.reason()))?;
+                        steps.skip(CHECK_SIGNATURE, "no key to verify it with");
+                        Some(i)
+                    }
                 }
             }
-            Err(r) => {
-                return Err(refused(format!(
-                    "issuer {}: {}",
-                    issuer.row.name,
-                    r.reason()
-                )))
+            _ => {
+                steps.skip(CHECK_KEY, "needs a trusted issuer and a readable header");
+                steps.skip(CHECK_SIGNATURE, "needs a key");
+                None
             }
+        };
+        let Some(issuer) = verified else {
+            // Without an issuer, the rules that need none still tell something.
+            if steps.explaining() {
+                steps.skip(CHECK_ISS, "needs a trusted issuer");
+                let max_age = federation::DEFAULT_MAX_TOKEN_AGE;
+                for (check, result) in claimed.checks(&self.audience, max_age, now) {
+                    match result {
+                        _ if check == federation::CHECK_MAX_AGE => {
+                            steps.skip(check, "needs the issuer's max token age")
+                        }
+                        Ok(()) => {
+                            steps.pass(check, || passed(check, &claimed, &self.audience, max_age))
+                        }
+                        Err(why) => steps.fail(check, why.into(), refused)?,
+                    }
+                }
+                steps.skip(CHECK_BINDING, "needs a trusted issuer");
+                steps.skip(CHECK_CLIENT, "needs a trusted issuer");
+            }
+            return Ok(None);
         };
         let name = &issuer.row.name;
-        claimed
-            .check_issuer(
-                &issuer.row.issuer,
-                issuer.row.spiffe_trust_domain.as_deref(),
-            )
-            .map_err(|why| refused(format!("issuer {name}: {why}")))?;
-        claimed
-            .check(&self.audience, issuer.row.max_token_age, now())
-            .map_err(|why| refused(format!("issuer {name}: {why}")))?;
+        let refused_by = |why: String| refused(format!("issuer {name}: {why}"));
+        match claimed.check_issuer(
+            &issuer.row.issuer,
+            issuer.row.spiffe_trust_domain.as_deref(),
+        ) {
+            Ok(()) => steps.pass(CHECK_ISS, || match &issuer.row.spiffe_trust_domain {
+                Some(td) => format!("the issuer's, sub in trust domain {td:?}"),
+                None => format!("{:?}, the issuer's identifier", issuer.row.issuer),
+            }),
+            Err(why) => steps.fail(CHECK_ISS, why, refused_by)?,
+        }
+        let max_age = issuer.row.max_token_age;
+        for (check, result) in claimed.checks(&self.audience, max_age, now) {
+            match result {
+                Ok(()) => steps.pass(check, || passed(check, &claimed, &self.audience, max_age)),
+                Err(why) => steps.fail(check, why.into(), refused_by)?,
+            }
+        }
         let read_bound = || read_bound(&self.pool, name);
         let bound = self.bound.get(name, read_bound).await?;
-        let client = match federation::choose(&bound.value, &claimed, client_id) {
-            Ok(c) => c,
-            Err(why) => match self.bound.reread(name, &bound, read_bound).await? {
-                // Bound, enabled or changed elsewhere since the cache read them.
-                Some(current) => federation::choose(&current, &claimed, client_id),
-                None => Err(why),
+        let mut clients = bound.value.clone();
+        let mut chosen = federation::choose(&clients, &claimed, client_id);
+        if chosen.is_err() {
+            // Bound, enabled or changed elsewhere since the cache read them.
+            if let Some(current) = self.bound.reread(name, &bound, read_bound).await? {
+                chosen = federation::choose(&current, &claimed, client_id);
+                clients = current;
             }
-            .map_err(|why| refused(format!("issuer {name}: {why}")))?,
+        }
+        if steps.explaining() {
+            let matching: Vec<String> = federation::bound_to(&clients, &claimed)
+                .take(MAX_NAMED)
+                .map(|c| match c.disabled {
+                    true => format!("{} (disabled)", c.client_id),
+                    false => c.client_id.clone(),
+                })
+                .collect();
+            if matching.is_empty() {
+                let why = format!(
+                    "no client of issuer {name} is bound to subject {:?} and the token's claims \
+                     ({} clients bound to the issuer)",
+                    claimed.sub,
+                    clients.len()
+                );
+                steps.fail(CHECK_BINDING, why, refused)?;
+            } else {
+                steps.pass(CHECK_BINDING, || format!("bound: {}", matching.join(", ")));
+            }
+        }
+        let client = match chosen {
+            Ok(c) => {
+                steps.pass(CHECK_CLIENT, || format!("client {} (enabled)", c.client_id));
+                c
+            }
+            Err(why) => {
+                steps.fail(CHECK_CLIENT, why, refused_by)?;
+                return Ok(None);
+            }
         };
         let outside = OutsideIdentity {
             iss: issuer.row.issuer.clone(),
             sub: claimed.sub.clone(),
         };
-        Ok((client, outside))
+        Ok(Some((client, outside)))
     }
 }
 

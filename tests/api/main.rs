@@ -2,6 +2,7 @@
 
 mod admin_api;
 mod apply;
+mod audit_search;
 mod bad_input;
 mod cli;
 mod client_credentials;
@@ -12,6 +13,7 @@ mod discovery;
 mod django;
 mod dpop;
 mod federation;
+mod federation_explain;
 mod first_use;
 mod hardening;
 mod helpers;
