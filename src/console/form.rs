@@ -115,8 +115,11 @@ async fn read_body(mut payload: Payload) -> Result<web::BytesMut, HttpResponse> 
 
 /// Whether the request comes from the console's own origin: its `Origin` (or, without
 /// one, its `Referer`'s origin) is the issuer's, or the origin the request was
-/// addressed to (scheme and `Host`). `Origin: null`, another site, or neither
-/// header: no.
+/// addressed to (scheme and `Host`). `Origin: null` — what a browser sends from a
+/// page under `Referrer-Policy: no-referrer`, the console's own included — counts
+/// only with the browser's `Sec-Fetch-Site: same-origin`, which a page cannot set (a
+/// cross-site page hiding its origin the same way gets `cross-site`). Another site,
+/// or no header at all: no.
 pub fn same_origin(req: &HttpRequest, state: &AppState) -> bool {
     let header_str = |name: header::HeaderName| {
         req.headers()
@@ -124,6 +127,10 @@ pub fn same_origin(req: &HttpRequest, state: &AppState) -> bool {
             .and_then(|v| v.to_str().ok())
             .map(str::to_string)
     };
+    if header_str(header::ORIGIN).as_deref() == Some("null") {
+        return header_str(header::HeaderName::from_static("sec-fetch-site")).as_deref()
+            == Some("same-origin");
+    }
     let claimed = match header_str(header::ORIGIN) {
         Some(origin) => origin_of(&origin),
         None => header_str(header::REFERER).and_then(|r| origin_of(&r)),

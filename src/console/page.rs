@@ -13,11 +13,10 @@ pub const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data
 /// The headers of every console response, name and value.
 pub const HEADERS: [(&str, &str); 5] = [
     ("content-security-policy", CSP),
-    // `same-origin`, not `no-referrer`: under `no-referrer` a browser sends
-    // `Origin: null` with every form POST (Fetch, "append a request Origin header"),
-    // which the same-origin check must refuse, so no console form would work. Other
-    // sites still get no referrer.
-    ("referrer-policy", "same-origin"),
+    // Under `no-referrer` a browser sends `Origin: null` with every form POST (Fetch,
+    // "append a request Origin header"): `form::same_origin` then reads the browser's
+    // own `Sec-Fetch-Site`.
+    ("referrer-policy", "no-referrer"),
     ("cache-control", "no-store"),
     ("x-content-type-options", "nosniff"),
     ("x-frame-options", "DENY"),

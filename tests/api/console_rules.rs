@@ -120,7 +120,7 @@ fn assert_console_headers(p: &Page, what: &str) {
     assert!(csp.contains("script-src 'self'"), "{what}: CSP {csp:?}");
     assert!(!csp.contains("unsafe-inline"), "{what}: CSP {csp:?}");
     assert_eq!(p.header("cache-control"), "no-store", "{what}");
-    assert_eq!(p.header("referrer-policy"), "same-origin", "{what}");
+    assert_eq!(p.header("referrer-policy"), "no-referrer", "{what}");
     assert_eq!(p.header("x-frame-options"), "DENY", "{what}");
 }
 
@@ -203,6 +203,19 @@ async fn a_post_without_the_csrf_token_or_from_another_site_is_403_and_changes_n
     )
     .await;
     assert_eq!(null.status, 403);
+    // A cross-site page hiding its origin (its own `no-referrer`): the browser says so.
+    let hidden = app
+        .http
+        .post(format!("{}/console/signout", app.address))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .header("Cookie", &cookie)
+        .header("Origin", "null")
+        .header("Sec-Fetch-Site", "cross-site")
+        .body(form(&[("csrf", &csrf)]))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(hidden.status(), 403);
     let cross = post(
         &app,
         "/console/signin",
