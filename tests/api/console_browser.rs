@@ -12,7 +12,7 @@
 //! console_browser` runs it here; without them it fails, saying what is missing. A failed
 //! step names its screenshot under `target/console-screenshots/`. Each run also saves the
 //! client page as `target/console-screenshots/console.png`, and with
-//! `TESSERA_UPDATE_SCREENSHOT=1` as `docs/console.png` (the README's picture).
+//! `TESSERA_TEST_UPDATE_SCREENSHOT=1` as `docs/console.png` (the README's picture).
 
 use crate::helpers::{
     answer, form, kubernetes_claims, published, run_cli_env, screenshot_dir, serve_process, Answer,
@@ -192,7 +192,7 @@ async fn an_operator_runs_a_client_through_the_console_in_chromium() {
             .await;
         let shot = screenshot_dir().join("console.png");
         b.save_screenshot(&shot).await.expect("screenshot");
-        if std::env::var_os("TESSERA_UPDATE_SCREENSHOT").is_some_and(|v| v == "1") {
+        if std::env::var_os("TESSERA_TEST_UPDATE_SCREENSHOT").is_some_and(|v| v == "1") {
             let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/console.png");
             std::fs::copy(&shot, &docs).expect("copy to docs/console.png");
         }

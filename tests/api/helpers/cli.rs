@@ -21,16 +21,20 @@ impl CliOutput {
     }
 }
 
-/// The variables of the test suite itself (which database, which Python), never
+/// The prefix of the test suite's own variables (which database, which Python), never
 /// meant for tessera: removed from every process the tests start, as a user's
 /// environment would not have them (tessera reports unknown `TESSERA_*` variables).
-pub const SUITE_VARIABLES: [&str; 2] = ["TESSERA_TEST_POSTGRES_URL", "TESSERA_TEST_DJANGO_PYTHON"];
+pub const SUITE_PREFIX: &str = "TESSERA_TEST_";
 
-/// The real `tessera` binary, without the suite's own variables in its environment.
+/// The real `tessera` binary, without the suite's own variables (every
+/// `TESSERA_TEST_*`: the databases, Django's Python, Chromium, the screenshot switch)
+/// in its environment.
 pub fn tessera_command() -> tokio::process::Command {
     let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_tessera"));
-    for name in SUITE_VARIABLES {
-        cmd.env_remove(name);
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with(SUITE_PREFIX) {
+            cmd.env_remove(name);
+        }
     }
     cmd
 }
