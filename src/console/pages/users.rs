@@ -9,9 +9,9 @@ use crate::console::form::Posted;
 use crate::console::page::{self, Nav};
 use crate::console::session::Operator;
 use crate::console::when::{when, When};
-use crate::oauth::password::{check_new_password, hash_password};
+use crate::oauth::password::check_new_password;
 use crate::service::state::AppState;
-use crate::service::{blocking, now, read};
+use crate::service::{now, read};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use askama::Template;
@@ -303,16 +303,16 @@ async fn set_password(
         return password_page(&state, &op, StatusCode::BAD_REQUEST, username, errors);
     }
     let params = state.settings.passwords.hash_params();
-    let hash = match blocking(move || {
-        hash_password(&password, params).map_err(|e| {
-            log::error!("password hashing failed: {e}");
-            crate::oauth::OAuthError::server_error()
-        })
-    })
-    .await
-    {
+    // The hashing threads: bounded like every other hash, and their one log line
+    // names the argon2 error, never the password.
+    let hash = match state.hash_pool.hash(password).await {
         Ok(hash) => hash,
-        Err(e) => return outcome::failed(&e),
+        Err(_busy) => {
+            return page::error_page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The server is busy hashing passwords; try again shortly.",
+            )
+        }
     };
     let (actor, name) = (op.actor(), username.clone());
     let done = state
