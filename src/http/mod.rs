@@ -2,6 +2,7 @@
 
 pub mod body;
 pub mod client_auth;
+pub mod client_cert;
 pub mod discovery;
 pub mod dpop;
 pub mod error;

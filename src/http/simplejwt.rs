@@ -205,6 +205,7 @@ async fn issue_pair_counted(
     grant: GrantType,
     params: &FormParams,
 ) -> Result<HttpResponse, OAuthError> {
+    let certificate = super::client_cert::presented(req)?;
     let proof = super::dpop::issuing_proof(req, state, client)?;
     let addr = || client_addr(req, state.settings.server.trust_forwarded_for);
     let issued = issue::grant(
@@ -217,6 +218,7 @@ async fn issue_pair_counted(
             pending_jti: None,
             outside: None,
             client_addr: &addr,
+            certificate: certificate.as_ref(),
         },
     )
     .await?;

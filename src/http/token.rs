@@ -101,6 +101,7 @@ async fn issue_token(
         pending_jti,
         outside,
     } = authenticate_request(req, &params, state).await?;
+    let certificate = super::client_cert::presented(req)?;
     let proof = super::dpop::issuing_proof(req, state, &client)?;
     let addr = || client_addr(req, state.settings.server.trust_forwarded_for);
     let issued = issue::grant(
@@ -113,6 +114,7 @@ async fn issue_token(
             pending_jti,
             outside: outside.as_ref(),
             client_addr: &addr,
+            certificate: certificate.as_ref(),
         },
     )
     .await?;

@@ -3,6 +3,7 @@
 //! in what a decision needs (the client, the clock, the settings) and render the result.
 
 pub mod binding;
+pub mod certificate;
 pub mod client;
 pub mod client_assertion;
 pub mod client_auth;

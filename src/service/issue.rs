@@ -3,6 +3,7 @@
 //! with the current key, shared by every endpoint that hands out tokens.
 
 use crate::oauth::binding;
+use crate::oauth::certificate::PresentedCertificate;
 use crate::oauth::dpop::{self, Proof};
 use crate::oauth::form::FormParams;
 use crate::oauth::grant::{
@@ -62,6 +63,8 @@ pub struct TokenRequest<'a> {
     pub outside: Option<&'a OutsideIdentity>,
     /// The client's address, for login throttling.
     pub client_addr: &'a dyn Fn() -> String,
+    /// The client certificate the connection presented (RFC 8705), if any.
+    pub certificate: Option<&'a PresentedCertificate>,
 }
 
 /// What a grant issued.
@@ -90,6 +93,7 @@ pub async fn grant(state: &AppState, req: TokenRequest<'_>) -> Result<Issued, OA
         pending_jti,
         outside,
         client_addr,
+        certificate: _,
     } = req;
     grants::permitted(client, grant)?;
     let jkt = proof.as_ref().map(|p| p.jkt.clone());
